@@ -1,0 +1,2 @@
+//! Capture input for cipherlens (in progress).
+#![forbid(unsafe_code)]

@@ -1,0 +1,1 @@
+//! QUIC Initial packets (in progress).

@@ -1,0 +1,1 @@
+//! Root-only end-to-end tests live in `tests/tests/`; see ARCHITECTURE.md.
