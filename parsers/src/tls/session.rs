@@ -1,0 +1,253 @@
+//! Both directions of one TLS connection, summarised.
+//!
+//! The transport layer knows which peer opened the connection (TCP SYN) but
+//! not always (captures that start mid-connection), so the tracker learns
+//! roles from the messages: the peer that sends a ClientHello is the client.
+
+use super::certificate::parse_certificate_chain;
+use super::client_hello::ClientHello;
+use super::handshake_type as ht;
+use super::record::{RecordError, RecordLimits, RecordStream, TlsEvent};
+use super::server_hello::{KeyExchangeFamily, ServerHello, ServerKeyExchange};
+use super::sslv2::parse_sslv2_client_hello;
+use super::HandshakeError;
+
+/// A side of the transport connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Peer {
+    /// The peer that opened the connection (sent the SYN / first datagram).
+    Initiator,
+    /// The other peer.
+    Responder,
+}
+
+impl Peer {
+    fn index(self) -> usize {
+        match self {
+            Peer::Initiator => 0,
+            Peer::Responder => 1,
+        }
+    }
+
+    /// The other side.
+    pub fn other(self) -> Peer {
+        match self {
+            Peer::Initiator => Peer::Responder,
+            Peer::Responder => Peer::Initiator,
+        }
+    }
+}
+
+/// An alert and who sent it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AlertSeen {
+    pub from: Peer,
+    /// Level and description, when the alert was in clear.
+    pub level: Option<u8>,
+    pub description: Option<u8>,
+}
+
+/// What was learned about a connection's handshake.
+#[derive(Debug, Clone, Default)]
+pub struct HandshakeSummary {
+    /// Which transport peer is the TLS client, once known.
+    pub client: Option<Peer>,
+    /// The first ClientHello.
+    pub client_hello: Option<ClientHello>,
+    /// A second ClientHello (after a HelloRetryRequest, or a duplicate).
+    pub retry_client_hello: Option<ClientHello>,
+    /// ClientHellos seen.
+    pub client_hello_count: u32,
+    /// The ServerHello (not a HelloRetryRequest).
+    pub server_hello: Option<ServerHello>,
+    /// The HelloRetryRequest, if the server sent one.
+    pub hello_retry_request: Option<ServerHello>,
+    /// Server certificate chain in the order sent (TLS 1.0-1.2 only: encrypted in 1.3).
+    pub server_certificates: Vec<Vec<u8>>,
+    /// Client certificate chain (mutual TLS, TLS 1.0-1.2).
+    pub client_certificates: Vec<Vec<u8>>,
+    /// Parameters from the ServerKeyExchange.
+    pub server_key_exchange: Option<ServerKeyExchange>,
+    /// The server asked for a client certificate (TLS 1.0-1.2).
+    pub certificate_requested: bool,
+    /// The server issued a session ticket in clear (TLS 1.2 NewSessionTicket).
+    pub session_ticket_issued: bool,
+    /// Alerts in the order seen.
+    pub alerts: Vec<AlertSeen>,
+    /// Heartbeat records seen.
+    pub heartbeats: u32,
+    /// ChangeCipherSpec seen, per peer (initiator, responder).
+    pub change_cipher_spec: [bool; 2],
+    /// Direction turned encrypted, per peer.
+    pub encrypted: [bool; 2],
+    /// Plaintext bytes before TLS started, per peer (STARTTLS).
+    pub plaintext_prefix: [usize; 2],
+    /// Parse problems, in order, with the peer that sent the bytes.
+    pub errors: Vec<(Peer, String)>,
+}
+
+impl HandshakeSummary {
+    /// The server peer, once roles are known.
+    pub fn server(&self) -> Option<Peer> {
+        self.client.map(Peer::other)
+    }
+
+    /// Whether the handshake phase is over in both directions (both
+    /// encrypted), or cannot progress (fatal alert, both directions failed).
+    pub fn is_finished(&self) -> bool {
+        self.encrypted.iter().all(|e| *e)
+            || self.alerts.iter().any(|alert| alert.level == Some(2))
+    }
+
+    /// Whether the session resumed a previous one: TLS 1.3 PSK accepted, or
+    /// (TLS <= 1.2) the server echoed the client's non-empty session id, or
+    /// the server went straight to ChangeCipherSpec without a Certificate.
+    pub fn resumed(&self) -> bool {
+        let (Some(client_hello), Some(server_hello)) = (&self.client_hello, &self.server_hello) else {
+            return false;
+        };
+        if server_hello.has_pre_shared_key {
+            return true;
+        }
+        if server_hello.negotiated_version() >= 0x0304 && server_hello.negotiated_version() != 0xFEFF {
+            return false;
+        }
+        let echoed_session_id =
+            !client_hello.session_id.is_empty() && client_hello.session_id == server_hello.session_id;
+        let abbreviated = self.server().is_some_and(|server| self.change_cipher_spec[server.index()])
+            && self.server_certificates.is_empty()
+            && self.server_key_exchange.is_none();
+        echoed_session_id || abbreviated
+    }
+}
+
+/// Feeds both directions of a connection and keeps a [`HandshakeSummary`].
+#[derive(Debug, Clone, Default)]
+pub struct HandshakeTracker {
+    streams: [RecordStream; 2],
+    summary: HandshakeSummary,
+    events: Vec<TlsEvent>,
+}
+
+impl HandshakeTracker {
+    /// A tracker with the given per-direction bounds.
+    pub fn new(limits: RecordLimits) -> Self {
+        Self {
+            streams: [RecordStream::new(limits), RecordStream::new(limits)],
+            summary: HandshakeSummary::default(),
+            events: Vec::new(),
+        }
+    }
+
+    /// What was learned so far.
+    pub fn summary(&self) -> &HandshakeSummary {
+        &self.summary
+    }
+
+    /// Consumes the tracker.
+    pub fn into_summary(self) -> HandshakeSummary {
+        self.summary
+    }
+
+    /// Whether more bytes from `peer` can still teach anything.
+    pub fn wants_more(&self, peer: Peer) -> bool {
+        let stream = &self.streams[peer.index()];
+        !stream.is_encrypted() && !stream.has_failed() && !self.summary.is_finished()
+    }
+
+    /// Bytes buffered across both directions.
+    pub fn buffered_bytes(&self) -> usize {
+        self.streams.iter().map(RecordStream::buffered_bytes).sum()
+    }
+
+    /// Feeds the next stream bytes sent by `peer`. Errors are recorded in the
+    /// summary (and returned) and stop that direction only.
+    pub fn push(&mut self, peer: Peer, bytes: &[u8]) -> Result<(), RecordError> {
+        let mut events = std::mem::take(&mut self.events);
+        let result = self.streams[peer.index()].push(bytes, &mut events);
+        for event in events.drain(..) {
+            self.apply(peer, event);
+        }
+        self.events = events;
+        if let Err(error) = &result {
+            self.summary.errors.push((peer, error.to_string()));
+        }
+        self.summary.encrypted[peer.index()] = self.streams[peer.index()].is_encrypted();
+        result
+    }
+
+    fn apply(&mut self, peer: Peer, event: TlsEvent) {
+        let summary = &mut self.summary;
+        match event {
+            TlsEvent::PlaintextPrefix { bytes } => summary.plaintext_prefix[peer.index()] = bytes,
+            TlsEvent::Handshake { message_type, body } => {
+                if let Err(error) = self.apply_handshake(peer, message_type, &body) {
+                    tracing::debug!(?peer, message_type, %error, "handshake message not parsed");
+                    self.summary.errors.push((peer, format!("handshake type {message_type}: {error}")));
+                }
+            }
+            TlsEvent::Sslv2ClientHello { body } => match parse_sslv2_client_hello(&body) {
+                Ok(hello) => self.record_client_hello(peer, hello),
+                Err(error) => summary.errors.push((peer, format!("SSLv2 ClientHello: {error}"))),
+            },
+            TlsEvent::ChangeCipherSpec => summary.change_cipher_spec[peer.index()] = true,
+            TlsEvent::Alert { level, description } => summary.alerts.push(AlertSeen {
+                from: peer,
+                level: Some(level),
+                description: Some(description),
+            }),
+            TlsEvent::EncryptedAlert => summary.alerts.push(AlertSeen { from: peer, level: None, description: None }),
+            TlsEvent::Heartbeat { .. } => summary.heartbeats += 1,
+            TlsEvent::EncryptionStarted { .. } => summary.encrypted[peer.index()] = true,
+        }
+    }
+
+    fn apply_handshake(&mut self, peer: Peer, message_type: u8, body: &[u8]) -> Result<(), HandshakeError> {
+        match message_type {
+            ht::CLIENT_HELLO => {
+                let hello = ClientHello::parse(body)?;
+                self.record_client_hello(peer, hello);
+            }
+            ht::SERVER_HELLO => {
+                let hello = ServerHello::parse(body)?;
+                self.summary.client.get_or_insert(peer.other());
+                if hello.is_hello_retry_request {
+                    self.summary.hello_retry_request = Some(hello);
+                } else if self.summary.server_hello.is_none() {
+                    self.summary.server_hello = Some(hello);
+                }
+            }
+            ht::CERTIFICATE => {
+                let chain = parse_certificate_chain(body)?;
+                if self.summary.client == Some(peer) {
+                    self.summary.client_certificates = chain;
+                } else {
+                    self.summary.server_certificates = chain;
+                }
+            }
+            ht::SERVER_KEY_EXCHANGE => {
+                let family = self
+                    .summary
+                    .server_hello
+                    .as_ref()
+                    .map_or(KeyExchangeFamily::Other, |hello| KeyExchangeFamily::of_cipher_suite(hello.cipher_suite));
+                self.summary.server_key_exchange = Some(ServerKeyExchange::parse(body, family)?);
+            }
+            ht::CERTIFICATE_REQUEST => self.summary.certificate_requested = true,
+            ht::NEW_SESSION_TICKET => self.summary.session_ticket_issued = true,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn record_client_hello(&mut self, peer: Peer, hello: ClientHello) {
+        let summary = &mut self.summary;
+        summary.client.get_or_insert(peer);
+        summary.client_hello_count += 1;
+        if summary.client_hello.is_none() {
+            summary.client_hello = Some(hello);
+        } else if summary.retry_client_hello.is_none() {
+            summary.retry_client_hello = Some(hello);
+        }
+    }
+}
