@@ -29,7 +29,11 @@ impl Ja3 {
 
 fn decimal_list<T: Copy + Into<u16>>(values: &[T], skip_grease: bool) -> String {
     let mut text = String::new();
-    for value in values.iter().map(|v| (*v).into()).filter(|v| !(skip_grease && is_grease(*v))) {
+    for value in values
+        .iter()
+        .map(|v| (*v).into())
+        .filter(|v| !(skip_grease && is_grease(*v)))
+    {
         if !text.is_empty() {
             text.push('-');
         }
@@ -73,7 +77,11 @@ mod tests {
     use crate::tls::extensions::RawExtension;
 
     fn extension(extension_type: u16) -> RawExtension {
-        RawExtension { extension_type, length: 0, data: Vec::new() }
+        RawExtension {
+            extension_type,
+            length: 0,
+            data: Vec::new(),
+        }
     }
 
     #[test]
@@ -81,14 +89,19 @@ mod tests {
         // The JA3 README's example string and hash (salesforce/ja3).
         let hello = ClientHello {
             legacy_version: 769,
-            cipher_suites: vec![0x0A0A, 47, 53, 5, 10, 49161, 49162, 49171, 49172, 50, 56, 19, 4],
+            cipher_suites: vec![
+                0x0A0A, 47, 53, 5, 10, 49161, 49162, 49171, 49172, 50, 56, 19, 4,
+            ],
             extensions: [0, 10, 11].into_iter().map(extension).collect(),
             supported_groups: vec![0x1A1A, 23, 24, 25],
             ec_point_formats: vec![0],
             ..ClientHello::default()
         };
         let fingerprint = ja3(&hello).expect("TLS hello");
-        assert_eq!(fingerprint.full, "769,47-53-5-10-49161-49162-49171-49172-50-56-19-4,0-10-11,23-24-25,0");
+        assert_eq!(
+            fingerprint.full,
+            "769,47-53-5-10-49161-49162-49171-49172-50-56-19-4,0-10-11,23-24-25,0"
+        );
         assert_eq!(fingerprint.hash, "ada70206e40642a3e4461f35503241d5");
     }
 }

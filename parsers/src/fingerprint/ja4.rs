@@ -11,10 +11,10 @@
 //!   `000000000000` for an empty cipher or extension list;
 //! - GREASE is dropped from every list, signature algorithms included.
 
-use super::{hex_list, sha256_12, Transport};
+use super::{Transport, hex_list, sha256_12};
+use crate::tls::ClientHello;
 use crate::tls::extensions::{ALPN, SERVER_NAME};
 use crate::tls::names::is_grease;
-use crate::tls::ClientHello;
 
 /// JA4 and its raw forms.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,21 +33,34 @@ const EMPTY_HASH: &str = "000000000000";
 
 /// JA4 of a ClientHello sent over `transport`.
 pub fn ja4(hello: &ClientHello, transport: Transport) -> Ja4 {
-    let ciphers: Vec<u16> = hello.cipher_suites.iter().copied().filter(|c| !is_grease(*c)).collect();
+    let ciphers: Vec<u16> = hello
+        .cipher_suites
+        .iter()
+        .copied()
+        .filter(|c| !is_grease(*c))
+        .collect();
     let extensions: Vec<u16> = hello
         .extensions
         .iter()
         .map(|e| e.extension_type)
         .filter(|e| !is_grease(*e))
         .collect();
-    let signature_algorithms: Vec<u16> =
-        hello.signature_algorithms.iter().copied().filter(|s| !is_grease(*s)).collect();
+    let signature_algorithms: Vec<u16> = hello
+        .signature_algorithms
+        .iter()
+        .copied()
+        .filter(|s| !is_grease(*s))
+        .collect();
 
     let part_a = format!(
         "{}{}{}{:02}{:02}{}",
         transport.ja4_prefix(),
         version_code(hello.highest_offered_version()),
-        if hello.has_extension(SERVER_NAME) { 'd' } else { 'i' },
+        if hello.has_extension(SERVER_NAME) {
+            'd'
+        } else {
+            'i'
+        },
         ciphers.len().min(99),
         extensions.len().min(99),
         alpn_code(hello.alpn.first().map(Vec::as_slice)),
@@ -55,8 +68,11 @@ pub fn ja4(hello: &ClientHello, transport: Transport) -> Ja4 {
 
     let mut sorted_ciphers = ciphers.clone();
     sorted_ciphers.sort_unstable();
-    let mut sorted_extensions: Vec<u16> =
-        extensions.iter().copied().filter(|e| *e != SERVER_NAME && *e != ALPN).collect();
+    let mut sorted_extensions: Vec<u16> = extensions
+        .iter()
+        .copied()
+        .filter(|e| *e != SERVER_NAME && *e != ALPN)
+        .collect();
     sorted_extensions.sort_unstable();
 
     let sorted_c = with_signature_algorithms(hex_list(&sorted_extensions), &signature_algorithms);
@@ -65,7 +81,11 @@ pub fn ja4(hello: &ClientHello, transport: Transport) -> Ja4 {
     let original_b = hex_list(&ciphers);
 
     let hash_or_empty = |list_is_empty: bool, text: &str| {
-        if list_is_empty { EMPTY_HASH.to_string() } else { sha256_12(text) }
+        if list_is_empty {
+            EMPTY_HASH.to_string()
+        } else {
+            sha256_12(text)
+        }
     };
     Ja4 {
         ja4: format!(
@@ -133,22 +153,28 @@ mod tests {
     /// The worked example of the JA4 specification text.
     fn spec_example() -> ClientHello {
         let extensions = [
-            0x001b, 0x0000, 0x0033, 0x0010, 0x4469, 0x0017, 0x002d, 0x000d, 0x0005, 0x0023, 0x0012, 0x002b,
-            0xff01, 0x000b, 0x000a, 0x0015,
+            0x001b, 0x0000, 0x0033, 0x0010, 0x4469, 0x0017, 0x002d, 0x000d, 0x0005, 0x0023, 0x0012,
+            0x002b, 0xff01, 0x000b, 0x000a, 0x0015,
         ];
         ClientHello {
             legacy_version: 0x0303,
             cipher_suites: vec![
-                0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8, 0xc013, 0xc014, 0x009c,
-                0x009d, 0x002f, 0x0035,
+                0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8, 0xc013,
+                0xc014, 0x009c, 0x009d, 0x002f, 0x0035,
             ],
             extensions: extensions
                 .into_iter()
-                .map(|extension_type| RawExtension { extension_type, length: 0, data: Vec::new() })
+                .map(|extension_type| RawExtension {
+                    extension_type,
+                    length: 0,
+                    data: Vec::new(),
+                })
                 .collect(),
             supported_versions: vec![0x2A2A, 0x0304, 0x0303],
             alpn: vec![b"h2".to_vec(), b"http/1.1".to_vec()],
-            signature_algorithms: vec![0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601],
+            signature_algorithms: vec![
+                0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601,
+            ],
             ..ClientHello::default()
         }
     }
@@ -182,7 +208,13 @@ mod tests {
         assert_eq!(alpn_code(Some(b"http/1.1")), "h1");
         assert_eq!(alpn_code(Some(b"h")), "hh");
         assert_eq!(alpn_code(Some(&[0xAB, 0xCD])), "ad");
-        let empty = ClientHello { legacy_version: 0x0301, ..ClientHello::default() };
-        assert_eq!(ja4(&empty, Transport::Quic).ja4, "q10i000000_000000000000_000000000000");
+        let empty = ClientHello {
+            legacy_version: 0x0301,
+            ..ClientHello::default()
+        };
+        assert_eq!(
+            ja4(&empty, Transport::Quic).ja4,
+            "q10i000000_000000000000_000000000000"
+        );
     }
 }

@@ -5,10 +5,10 @@
 //! in wire order and each extension that matters is decoded (see
 //! [`super::extensions`]).
 
+use super::HandshakeError;
 use super::extensions::{self as ext, KeyShareEntry, RawExtension};
 use super::names::is_grease;
 use super::reader::Truncated;
-use super::HandshakeError;
 
 /// A parsed ClientHello (TLS 1.0-1.3, SSLv3, or an SSLv2-compatible hello).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -89,7 +89,11 @@ impl ClientHello {
         let extensions = std::mem::take(&mut self.extensions);
         for extension in &extensions {
             if let Err(Truncated { field }) = self.decode_extension(extension) {
-                tracing::debug!(extension = extension.extension_type, field, "malformed ClientHello extension");
+                tracing::debug!(
+                    extension = extension.extension_type,
+                    field,
+                    "malformed ClientHello extension"
+                );
                 self.malformed_extensions.push(extension.extension_type);
             }
         }
@@ -102,16 +106,23 @@ impl ClientHello {
         match extension.extension_type {
             ext::SERVER_NAME => self.server_name = ext::server_name(body)?,
             ext::ALPN => self.alpn = ext::alpn_protocols(body)?,
-            ext::SUPPORTED_VERSIONS => self.supported_versions = ext::u16_list8(body, "supported_versions")?,
-            ext::SUPPORTED_GROUPS => self.supported_groups = ext::u16_list16(body, "supported_groups")?,
+            ext::SUPPORTED_VERSIONS => {
+                self.supported_versions = ext::u16_list8(body, "supported_versions")?
+            }
+            ext::SUPPORTED_GROUPS => {
+                self.supported_groups = ext::u16_list16(body, "supported_groups")?
+            }
             ext::KEY_SHARE => self.key_shares = ext::client_key_share_groups(body)?,
             ext::SIGNATURE_ALGORITHMS => {
                 self.signature_algorithms = ext::u16_list16(body, "signature_algorithms")?;
             }
             ext::SIGNATURE_ALGORITHMS_CERT => {
-                self.signature_algorithms_cert = ext::u16_list16(body, "signature_algorithms_cert")?;
+                self.signature_algorithms_cert =
+                    ext::u16_list16(body, "signature_algorithms_cert")?;
             }
-            ext::EC_POINT_FORMATS => self.ec_point_formats = ext::u8_list8(body, "ec_point_formats")?,
+            ext::EC_POINT_FORMATS => {
+                self.ec_point_formats = ext::u8_list8(body, "ec_point_formats")?
+            }
             ext::PSK_KEY_EXCHANGE_MODES => {
                 self.psk_key_exchange_modes = ext::u8_list8(body, "psk_key_exchange_modes")?;
             }
@@ -130,7 +141,9 @@ impl ClientHello {
 
     /// Whether an extension of this type was sent.
     pub fn has_extension(&self, extension_type: u16) -> bool {
-        self.extensions.iter().any(|e| e.extension_type == extension_type)
+        self.extensions
+            .iter()
+            .any(|e| e.extension_type == extension_type)
     }
 
     /// The highest version offered: the largest non-GREASE supported_versions

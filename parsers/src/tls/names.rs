@@ -329,7 +329,9 @@ mod tests {
     #[test]
     fn grease_values_are_exactly_the_rfc8701_list() {
         // RFC 8701 section 2 lists 0x0A0A, 0x1A1A, ..., 0xFAFA.
-        let listed: Vec<u16> = (0..16u16).map(|i| (i << 12) | 0x0A00 | (i << 4) | 0x0A).collect();
+        let listed: Vec<u16> = (0..16u16)
+            .map(|i| (i << 12) | 0x0A00 | (i << 4) | 0x0A)
+            .collect();
         let found: Vec<u16> = (0..=u16::MAX).filter(|v| is_grease(*v)).collect();
         assert_eq!(found, listed);
     }
@@ -347,7 +349,10 @@ mod tests {
     #[test]
     fn cipher_suite_names_from_iana_table() {
         assert_eq!(cipher_suite_name(0x1301), "TLS_AES_128_GCM_SHA256");
-        assert_eq!(cipher_suite_name(0xC02F), "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256");
+        assert_eq!(
+            cipher_suite_name(0xC02F),
+            "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
+        );
         assert_eq!(cipher_suite_name(0x0A0A), "GREASE");
         assert_eq!(cipher_suite_name(0xEEEE), "unknown(0xeeee)");
     }
@@ -357,6 +362,9 @@ mod tests {
         assert_eq!(version_name(0x0303), "TLS 1.2");
         assert_eq!(version_name(0x7F1C), "TLS 1.3 draft 28");
         assert_eq!(otel_version(0x0301), Some("1.0"));
-        assert_eq!(legacy_hash_signature_name(0x0202).as_deref(), Some("dsa_sha1"));
+        assert_eq!(
+            legacy_hash_signature_name(0x0202).as_deref(),
+            Some("dsa_sha1")
+        );
     }
 }

@@ -59,12 +59,10 @@ impl<'a> Reader<'a> {
 
     /// Big-endian u16 list (an odd trailing byte is a truncation).
     pub(crate) fn u16_list(bytes: &[u8], field: &'static str) -> Result<Vec<u16>, Truncated> {
-        if bytes.len() % 2 != 0 {
+        let (pairs, rest) = bytes.as_chunks::<2>();
+        if !rest.is_empty() {
             return Err(Truncated { field });
         }
-        Ok(bytes
-            .chunks_exact(2)
-            .map(|pair| u16::from_be_bytes([pair[0], pair[1]]))
-            .collect())
+        Ok(pairs.iter().map(|pair| u16::from_be_bytes(*pair)).collect())
     }
 }

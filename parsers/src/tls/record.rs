@@ -66,8 +66,14 @@ pub enum RecordError {
     #[error("no TLS handshake found in the first {searched} bytes")]
     NotTls { searched: usize },
     /// A record header that is not TLS: the stream lost sync or is not TLS.
-    #[error("invalid TLS record header (type {content_type}, version 0x{version:04x}, length {length})")]
-    InvalidRecordHeader { content_type: u8, version: u16, length: usize },
+    #[error(
+        "invalid TLS record header (type {content_type}, version 0x{version:04x}, length {length})"
+    )]
+    InvalidRecordHeader {
+        content_type: u8,
+        version: u16,
+        length: usize,
+    },
     /// A handshake message larger than the limit.
     #[error("handshake message of {length} bytes exceeds the {limit}-byte limit")]
     HandshakeTooLarge { length: usize, limit: usize },
@@ -145,7 +151,11 @@ impl RecordStream {
 
     /// Feeds the next bytes of the stream; appends what they complete to
     /// `events`. After an error the stream ignores further input.
-    pub fn push(&mut self, mut bytes: &[u8], events: &mut Vec<TlsEvent>) -> Result<(), RecordError> {
+    pub fn push(
+        &mut self,
+        mut bytes: &[u8],
+        events: &mut Vec<TlsEvent>,
+    ) -> Result<(), RecordError> {
         match self.state {
             State::Failed => return Ok(()),
             State::Encrypted => {
@@ -201,13 +211,16 @@ impl RecordStream {
                 return Ok(true);
             }
         }
-        let found = (0..self.buffer.len()).find(|&offset| is_hello_record_start(&self.buffer[offset..]));
+        let found =
+            (0..self.buffer.len()).find(|&offset| is_hello_record_start(&self.buffer[offset..]));
         match found {
             Some(offset) => {
                 self.buffer.drain(..offset);
                 self.searched += offset;
                 if self.searched > 0 {
-                    events.push(TlsEvent::PlaintextPrefix { bytes: self.searched });
+                    events.push(TlsEvent::PlaintextPrefix {
+                        bytes: self.searched,
+                    });
                 }
                 self.state = State::Records;
                 Ok(true)
@@ -219,7 +232,9 @@ impl RecordStream {
                 self.buffer.drain(..discard);
                 self.searched += discard;
                 if self.searched > self.limits.max_plaintext_prefix {
-                    return Err(RecordError::NotTls { searched: self.searched });
+                    return Err(RecordError::NotTls {
+                        searched: self.searched,
+                    });
                 }
                 Ok(false)
             }
@@ -244,17 +259,26 @@ impl RecordStream {
             match header.content_type {
                 ct::HANDSHAKE if !self.change_cipher_spec_seen => {
                     self.handshake.extend_from_slice(fragment);
-                    drain_handshake_messages(&mut self.handshake, self.limits.max_handshake_message, events)?;
+                    drain_handshake_messages(
+                        &mut self.handshake,
+                        self.limits.max_handshake_message,
+                        events,
+                    )?;
                 }
                 ct::CHANGE_CIPHER_SPEC => {
                     self.change_cipher_spec_seen = true;
                     events.push(TlsEvent::ChangeCipherSpec);
                 }
                 ct::ALERT if !self.change_cipher_spec_seen && fragment.len() == 2 => {
-                    events.push(TlsEvent::Alert { level: fragment[0], description: fragment[1] });
+                    events.push(TlsEvent::Alert {
+                        level: fragment[0],
+                        description: fragment[1],
+                    });
                 }
                 ct::ALERT => events.push(TlsEvent::EncryptedAlert),
-                ct::HEARTBEAT => events.push(TlsEvent::Heartbeat { length: header.length }),
+                ct::HEARTBEAT => events.push(TlsEvent::Heartbeat {
+                    length: header.length,
+                }),
                 content_type => {
                     // Application data, or a handshake record after ChangeCipherSpec.
                     events.push(TlsEvent::EncryptionStarted { content_type });
@@ -304,7 +328,7 @@ impl RecordStream {
 }
 
 /// Splits complete handshake messages off the front of `pending`.
-fn drain_handshake_messages(
+pub(crate) fn drain_handshake_messages(
     pending: &mut Vec<u8>,
     limit: usize,
     events: &mut Vec<TlsEvent>,
@@ -313,7 +337,8 @@ fn drain_handshake_messages(
     while pending.len() - offset >= HANDSHAKE_HEADER_LEN {
         let header = &pending[offset..offset + HANDSHAKE_HEADER_LEN];
         let message_type = header[0];
-        let length = usize::from(header[1]) << 16 | usize::from(header[2]) << 8 | usize::from(header[3]);
+        let length =
+            usize::from(header[1]) << 16 | usize::from(header[2]) << 8 | usize::from(header[3]);
         if length > limit {
             return Err(RecordError::HandshakeTooLarge { length, limit });
         }
@@ -378,13 +403,13 @@ fn is_hello_record_start(bytes: &[u8]) -> bool {
     let Some(header) = RecordHeader::read(prefix) else {
         return false;
     };
-    let hello_length = usize::from(prefix[6]) << 16 | usize::from(prefix[7]) << 8 | usize::from(prefix[8]);
+    let hello_length =
+        usize::from(prefix[6]) << 16 | usize::from(prefix[7]) << 8 | usize::from(prefix[8]);
     header.content_type == ct::HANDSHAKE
         && header.validate().is_ok()
         && header.length >= HANDSHAKE_HEADER_LEN
         && matches!(prefix[5], ht::CLIENT_HELLO | ht::SERVER_HELLO)
-        && hello_length >= 38
-        && hello_length <= 64 * 1024
+        && (38..=64 * 1024).contains(&hello_length)
 }
 
 #[cfg(test)]
@@ -426,10 +451,18 @@ mod tests {
         wire.extend(record(ct::CHANGE_CIPHER_SPEC, &[1]));
         wire.extend(record(ct::HANDSHAKE, &[0xEE; 40]));
         let expected = vec![
-            TlsEvent::Handshake { message_type: ht::CLIENT_HELLO, body: vec![7u8; 100] },
-            TlsEvent::Handshake { message_type: ht::CERTIFICATE, body: vec![9u8; 40] },
+            TlsEvent::Handshake {
+                message_type: ht::CLIENT_HELLO,
+                body: vec![7u8; 100],
+            },
+            TlsEvent::Handshake {
+                message_type: ht::CERTIFICATE,
+                body: vec![9u8; 40],
+            },
             TlsEvent::ChangeCipherSpec,
-            TlsEvent::EncryptionStarted { content_type: ct::HANDSHAKE },
+            TlsEvent::EncryptionStarted {
+                content_type: ct::HANDSHAKE,
+            },
         ];
         for chunk in 1..=wire.len() {
             assert_eq!(feed_in_chunks(&wire, chunk), expected, "chunk size {chunk}");
@@ -440,30 +473,54 @@ mod tests {
     fn finds_tls_after_plaintext_prefix() {
         let mut wire = b"STARTTLS\r\n220 ready\r\n".to_vec();
         let prefix = wire.len();
-        wire.extend(record(ct::HANDSHAKE, &message(ht::CLIENT_HELLO, &[1u8; 60])));
+        wire.extend(record(
+            ct::HANDSHAKE,
+            &message(ht::CLIENT_HELLO, &[1u8; 60]),
+        ));
         let events = feed_in_chunks(&wire, 3);
         assert_eq!(events[0], TlsEvent::PlaintextPrefix { bytes: prefix });
-        assert!(matches!(events[1], TlsEvent::Handshake { message_type: ht::CLIENT_HELLO, .. }));
+        assert!(matches!(
+            events[1],
+            TlsEvent::Handshake {
+                message_type: ht::CLIENT_HELLO,
+                ..
+            }
+        ));
     }
 
     #[test]
     fn bounds_are_errors() {
-        let mut stream = RecordStream::new(RecordLimits { max_handshake_message: 64, max_plaintext_prefix: 32 });
+        let mut stream = RecordStream::new(RecordLimits {
+            max_handshake_message: 64,
+            max_plaintext_prefix: 32,
+        });
         let mut events = Vec::new();
         let big = record(ct::HANDSHAKE, &message(ht::CERTIFICATE, &[0u8; 65]));
         assert_eq!(
             stream.push(&big, &mut events),
-            Err(RecordError::HandshakeTooLarge { length: 65, limit: 64 })
+            Err(RecordError::HandshakeTooLarge {
+                length: 65,
+                limit: 64
+            })
         );
-        let mut plain = RecordStream::new(RecordLimits { max_handshake_message: 64, max_plaintext_prefix: 32 });
-        assert!(matches!(plain.push(&[b'x'; 100], &mut events), Err(RecordError::NotTls { .. })));
+        let mut plain = RecordStream::new(RecordLimits {
+            max_handshake_message: 64,
+            max_plaintext_prefix: 32,
+        });
+        assert!(matches!(
+            plain.push(&[b'x'; 100], &mut events),
+            Err(RecordError::NotTls { .. })
+        ));
         // A corrupt header mid-stream stops the direction.
         let mut wire = record(ct::HANDSHAKE, &message(ht::CLIENT_HELLO, &[1u8; 60]));
         wire.extend_from_slice(&[0x99, 3, 3, 0, 1, 0]);
         let mut corrupt = RecordStream::default();
         assert!(matches!(
             corrupt.push(&wire, &mut events),
-            Err(RecordError::InvalidRecordHeader { content_type: 0x99, .. })
+            Err(RecordError::InvalidRecordHeader {
+                content_type: 0x99,
+                ..
+            })
         ));
         assert!(corrupt.has_failed());
     }
@@ -475,7 +532,12 @@ mod tests {
         let events = feed_in_chunks(&wire, 7);
         assert_eq!(
             events,
-            vec![TlsEvent::EncryptionStarted { content_type: ct::APPLICATION_DATA }, TlsEvent::EncryptedAlert]
+            vec![
+                TlsEvent::EncryptionStarted {
+                    content_type: ct::APPLICATION_DATA
+                },
+                TlsEvent::EncryptedAlert
+            ]
         );
     }
 }

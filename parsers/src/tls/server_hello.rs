@@ -4,9 +4,9 @@
 //! (before draft 22) use a different layout that tls-parser rejects for most
 //! draft numbers, and captures of them exist in the wild.
 
+use super::HandshakeError;
 use super::extensions::{self as ext, RawExtension};
 use super::reader::{Reader, Truncated};
-use super::HandshakeError;
 
 /// SHA-256("HelloRetryRequest"): the fixed random of a HelloRetryRequest
 /// (RFC 8446 section 4.1.3).
@@ -63,9 +63,17 @@ impl ServerHello {
         let legacy_version = reader.u16("ServerHello version")?;
         let random = reader.take(32, "ServerHello random")?.to_vec();
         let early_draft = is_early_tls13_draft(legacy_version);
-        let session_id = if early_draft { Vec::new() } else { reader.vec8("ServerHello session id")?.to_vec() };
+        let session_id = if early_draft {
+            Vec::new()
+        } else {
+            reader.vec8("ServerHello session id")?.to_vec()
+        };
         let cipher_suite = reader.u16("ServerHello cipher suite")?;
-        let compression_method = if early_draft { 0 } else { reader.u8("ServerHello compression")? };
+        let compression_method = if early_draft {
+            0
+        } else {
+            reader.u8("ServerHello compression")?
+        };
         // SSLv3 and some TLS 1.0 servers omit the extension block entirely.
         let extensions = if reader.is_empty() {
             Vec::new()
@@ -90,7 +98,11 @@ impl ServerHello {
         let extensions = std::mem::take(&mut self.extensions);
         for extension in &extensions {
             if let Err(Truncated { field }) = self.decode_extension(extension) {
-                tracing::debug!(extension = extension.extension_type, field, "malformed ServerHello extension");
+                tracing::debug!(
+                    extension = extension.extension_type,
+                    field,
+                    "malformed ServerHello extension"
+                );
                 self.malformed_extensions.push(extension.extension_type);
             }
         }
@@ -100,7 +112,9 @@ impl ServerHello {
     fn decode_extension(&mut self, extension: &RawExtension) -> Result<(), Truncated> {
         let mut reader = Reader::new(&extension.data);
         match extension.extension_type {
-            ext::SUPPORTED_VERSIONS => self.selected_version = Some(reader.u16("selected_version")?),
+            ext::SUPPORTED_VERSIONS => {
+                self.selected_version = Some(reader.u16("selected_version")?)
+            }
             ext::KEY_SHARE => self.key_share_group = Some(reader.u16("key_share group")?),
             ext::ALPN => self.alpn = ext::alpn_protocols(&extension.data)?.into_iter().next(),
             ext::PRE_SHARED_KEY => self.has_pre_shared_key = true,
@@ -120,10 +134,13 @@ impl ServerHello {
     }
 }
 
-/// TLS 1.3 drafts before 22 (0x7F00-0x7F15) and Facebook's early drafts
-/// (0x7E01-0x7EFF) used a ServerHello without session id and compression.
+/// TLS 1.3 drafts before 22 (0x7F00-0x7F15), Facebook's early drafts
+/// (0x7E01-0x7EFF) and the earliest drafts that sent 0x0304 itself used a
+/// ServerHello without session id and compression. (RFC 8446 servers always
+/// send 0x0303 here, so 0x0304 only ever means such a draft.)
 fn is_early_tls13_draft(version: u16) -> bool {
-    matches!(version, 0x7F00..=0x7F15 | 0x7E01..=0x7EFF)
+    // 0x7E01-0x7EFF and 0x7F00-0x7F15 are adjacent ranges.
+    matches!(version, 0x7E01..=0x7F15 | 0x0304)
 }
 
 /// Parameters visible in a ServerKeyExchange (RFC 8422 section 5.4, RFC 5246 section 7.4.3).
@@ -151,7 +168,9 @@ impl KeyExchangeFamily {
     pub fn of_cipher_suite(suite: u16) -> Self {
         use tls_parser::TlsCipherKx;
         match tls_parser::TlsCipherSuite::from_id(suite).map(|s| s.kx) {
-            Some(TlsCipherKx::Ecdhe | TlsCipherKx::Ecdh | TlsCipherKx::Aecdh) => Self::EllipticCurve,
+            Some(TlsCipherKx::Ecdhe | TlsCipherKx::Ecdh | TlsCipherKx::Aecdh) => {
+                Self::EllipticCurve
+            }
             Some(TlsCipherKx::Dhe | TlsCipherKx::Dh) => Self::FiniteField,
             _ => Self::Other,
         }
@@ -171,7 +190,10 @@ impl ServerKeyExchange {
                     return Ok(Self::default());
                 }
                 let group = reader.u16("ECParameters named_curve").map_err(truncated)?;
-                Ok(Self { named_group: Some(group), dh_prime_bits: None })
+                Ok(Self {
+                    named_group: Some(group),
+                    dh_prime_bits: None,
+                })
             }
             KeyExchangeFamily::FiniteField => {
                 let prime = reader.vec16("ServerDHParams dh_p").map_err(truncated)?;
@@ -181,7 +203,10 @@ impl ServerKeyExchange {
                     .find(|byte| **byte != 0)
                     .map_or(0, |byte| 8 - byte.leading_zeros());
                 let bits = significant.saturating_sub(1) * 8 + leading_bits as usize;
-                Ok(Self { named_group: None, dh_prime_bits: u32::try_from(bits).ok() })
+                Ok(Self {
+                    named_group: None,
+                    dh_prime_bits: u32::try_from(bits).ok(),
+                })
             }
             KeyExchangeFamily::Other => Ok(Self::default()),
         }

@@ -4,13 +4,13 @@
 //! not always (captures that start mid-connection), so the tracker learns
 //! roles from the messages: the peer that sends a ClientHello is the client.
 
+use super::HandshakeError;
 use super::certificate::parse_certificate_chain;
 use super::client_hello::ClientHello;
 use super::handshake_type as ht;
-use super::record::{RecordError, RecordLimits, RecordStream, TlsEvent};
+use super::record::{RecordError, RecordLimits, RecordStream, TlsEvent, drain_handshake_messages};
 use super::server_hello::{KeyExchangeFamily, ServerHello, ServerKeyExchange};
 use super::sslv2::parse_sslv2_client_hello;
-use super::HandshakeError;
 
 /// A side of the transport connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -95,26 +95,30 @@ impl HandshakeSummary {
     /// Whether the handshake phase is over in both directions (both
     /// encrypted), or cannot progress (fatal alert, both directions failed).
     pub fn is_finished(&self) -> bool {
-        self.encrypted.iter().all(|e| *e)
-            || self.alerts.iter().any(|alert| alert.level == Some(2))
+        self.encrypted.iter().all(|e| *e) || self.alerts.iter().any(|alert| alert.level == Some(2))
     }
 
     /// Whether the session resumed a previous one: TLS 1.3 PSK accepted, or
     /// (TLS <= 1.2) the server echoed the client's non-empty session id, or
     /// the server went straight to ChangeCipherSpec without a Certificate.
     pub fn resumed(&self) -> bool {
-        let (Some(client_hello), Some(server_hello)) = (&self.client_hello, &self.server_hello) else {
+        let (Some(client_hello), Some(server_hello)) = (&self.client_hello, &self.server_hello)
+        else {
             return false;
         };
         if server_hello.has_pre_shared_key {
             return true;
         }
-        if server_hello.negotiated_version() >= 0x0304 && server_hello.negotiated_version() != 0xFEFF {
+        if server_hello.negotiated_version() >= 0x0304
+            && server_hello.negotiated_version() != 0xFEFF
+        {
             return false;
         }
-        let echoed_session_id =
-            !client_hello.session_id.is_empty() && client_hello.session_id == server_hello.session_id;
-        let abbreviated = self.server().is_some_and(|server| self.change_cipher_spec[server.index()])
+        let echoed_session_id = !client_hello.session_id.is_empty()
+            && client_hello.session_id == server_hello.session_id;
+        let abbreviated = self
+            .server()
+            .is_some_and(|server| self.change_cipher_spec[server.index()])
             && self.server_certificates.is_empty()
             && self.server_key_exchange.is_none();
         echoed_session_id || abbreviated
@@ -125,6 +129,9 @@ impl HandshakeSummary {
 #[derive(Debug, Clone, Default)]
 pub struct HandshakeTracker {
     streams: [RecordStream; 2],
+    /// Handshake bytes carried without TLS records (QUIC CRYPTO frames), per peer.
+    bare_messages: [Vec<u8>; 2],
+    limits: RecordLimits,
     summary: HandshakeSummary,
     events: Vec<TlsEvent>,
 }
@@ -134,6 +141,8 @@ impl HandshakeTracker {
     pub fn new(limits: RecordLimits) -> Self {
         Self {
             streams: [RecordStream::new(limits), RecordStream::new(limits)],
+            bare_messages: [Vec::new(), Vec::new()],
+            limits,
             summary: HandshakeSummary::default(),
             events: Vec::new(),
         }
@@ -176,6 +185,27 @@ impl HandshakeTracker {
         result
     }
 
+    /// Feeds handshake message bytes that travel without the TLS record
+    /// layer (QUIC CRYPTO frames, in stream order).
+    pub fn push_handshake_messages(&mut self, peer: Peer, bytes: &[u8]) -> Result<(), RecordError> {
+        let pending = &mut self.bare_messages[peer.index()];
+        pending.extend_from_slice(bytes);
+        let mut events = std::mem::take(&mut self.events);
+        let result =
+            drain_handshake_messages(pending, self.limits.max_handshake_message, &mut events);
+        if result.is_err() {
+            pending.clear();
+        }
+        for event in events.drain(..) {
+            self.apply(peer, event);
+        }
+        self.events = events;
+        if let Err(error) = &result {
+            self.summary.errors.push((peer, error.to_string()));
+        }
+        result
+    }
+
     fn apply(&mut self, peer: Peer, event: TlsEvent) {
         let summary = &mut self.summary;
         match event {
@@ -183,12 +213,16 @@ impl HandshakeTracker {
             TlsEvent::Handshake { message_type, body } => {
                 if let Err(error) = self.apply_handshake(peer, message_type, &body) {
                     tracing::debug!(?peer, message_type, %error, "handshake message not parsed");
-                    self.summary.errors.push((peer, format!("handshake type {message_type}: {error}")));
+                    self.summary
+                        .errors
+                        .push((peer, format!("handshake type {message_type}: {error}")));
                 }
             }
             TlsEvent::Sslv2ClientHello { body } => match parse_sslv2_client_hello(&body) {
                 Ok(hello) => self.record_client_hello(peer, hello),
-                Err(error) => summary.errors.push((peer, format!("SSLv2 ClientHello: {error}"))),
+                Err(error) => summary
+                    .errors
+                    .push((peer, format!("SSLv2 ClientHello: {error}"))),
             },
             TlsEvent::ChangeCipherSpec => summary.change_cipher_spec[peer.index()] = true,
             TlsEvent::Alert { level, description } => summary.alerts.push(AlertSeen {
@@ -196,13 +230,22 @@ impl HandshakeTracker {
                 level: Some(level),
                 description: Some(description),
             }),
-            TlsEvent::EncryptedAlert => summary.alerts.push(AlertSeen { from: peer, level: None, description: None }),
+            TlsEvent::EncryptedAlert => summary.alerts.push(AlertSeen {
+                from: peer,
+                level: None,
+                description: None,
+            }),
             TlsEvent::Heartbeat { .. } => summary.heartbeats += 1,
             TlsEvent::EncryptionStarted { .. } => summary.encrypted[peer.index()] = true,
         }
     }
 
-    fn apply_handshake(&mut self, peer: Peer, message_type: u8, body: &[u8]) -> Result<(), HandshakeError> {
+    fn apply_handshake(
+        &mut self,
+        peer: Peer,
+        message_type: u8,
+        body: &[u8],
+    ) -> Result<(), HandshakeError> {
         match message_type {
             ht::CLIENT_HELLO => {
                 let hello = ClientHello::parse(body)?;
@@ -230,7 +273,9 @@ impl HandshakeTracker {
                     .summary
                     .server_hello
                     .as_ref()
-                    .map_or(KeyExchangeFamily::Other, |hello| KeyExchangeFamily::of_cipher_suite(hello.cipher_suite));
+                    .map_or(KeyExchangeFamily::Other, |hello| {
+                        KeyExchangeFamily::of_cipher_suite(hello.cipher_suite)
+                    });
                 self.summary.server_key_exchange = Some(ServerKeyExchange::parse(body, family)?);
             }
             ht::CERTIFICATE_REQUEST => self.summary.certificate_requested = true,

@@ -4,9 +4,9 @@
 //! offers SSLv3/TLS. It is tolerated and reported: its TLS-mappable cipher
 //! specs become cipher suites, and `sslv2_format` tells operators they saw one.
 
+use super::HandshakeError;
 use super::client_hello::ClientHello;
 use super::reader::Reader;
-use super::HandshakeError;
 
 /// SSLv2 message type CLIENT-HELLO.
 const SSLV2_CLIENT_HELLO: u8 = 1;
@@ -33,25 +33,37 @@ pub fn parse_sslv2_client_hello(body: &[u8]) -> Result<ClientHello, HandshakeErr
     let truncated = |e: super::reader::Truncated| HandshakeError::Truncated(e.field);
     let message_type = reader.u8("SSLv2 message type").map_err(truncated)?;
     if message_type != SSLV2_CLIENT_HELLO {
-        return Err(HandshakeError::Malformed("SSLv2 message is not CLIENT-HELLO"));
+        return Err(HandshakeError::Malformed(
+            "SSLv2 message is not CLIENT-HELLO",
+        ));
     }
     let version = reader.u16("SSLv2 version").map_err(truncated)?;
     let cipher_specs_length = reader.u16("SSLv2 cipher specs length").map_err(truncated)?;
     let session_id_length = reader.u16("SSLv2 session id length").map_err(truncated)?;
     let challenge_length = reader.u16("SSLv2 challenge length").map_err(truncated)?;
     if cipher_specs_length % 3 != 0 {
-        return Err(HandshakeError::Malformed("SSLv2 cipher specs length not a multiple of 3"));
+        return Err(HandshakeError::Malformed(
+            "SSLv2 cipher specs length not a multiple of 3",
+        ));
     }
-    let specs = reader.take(usize::from(cipher_specs_length), "SSLv2 cipher specs").map_err(truncated)?;
-    let session_id = reader.take(usize::from(session_id_length), "SSLv2 session id").map_err(truncated)?;
-    let challenge = reader.take(usize::from(challenge_length), "SSLv2 challenge").map_err(truncated)?;
+    let specs = reader
+        .take(usize::from(cipher_specs_length), "SSLv2 cipher specs")
+        .map_err(truncated)?;
+    let session_id = reader
+        .take(usize::from(session_id_length), "SSLv2 session id")
+        .map_err(truncated)?;
+    let challenge = reader
+        .take(usize::from(challenge_length), "SSLv2 challenge")
+        .map_err(truncated)?;
     // Specs with a zero first byte are TLS cipher suites; others are
     // SSLv2-only kinds, kept in the 24-bit space above u16 by dropping them
     // from the suite list (they have no TLS code point).
     let cipher_suites = specs
-        .chunks_exact(3)
-        .filter(|spec| spec[0] == 0)
-        .map(|spec| u16::from_be_bytes([spec[1], spec[2]]))
+        .as_chunks::<3>()
+        .0
+        .iter()
+        .filter(|[kind, _, _]| *kind == 0)
+        .map(|[_, high, low]| u16::from_be_bytes([*high, *low]))
         .collect();
     Ok(ClientHello {
         legacy_version: version,

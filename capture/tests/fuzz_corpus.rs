@@ -1,0 +1,24 @@
+//! The fuzz seed corpora (and any crash the fuzzer found) replayed through
+//! the capture fuzz targets' bodies, so that plain `cargo test` catches a
+//! regression on a known-hard input without nightly or libFuzzer.
+//!
+//! The bodies are included from `fuzz/fuzz_targets/bodies/` rather than
+//! copied: the fuzzer and this test run the same code (see fuzz/README.md).
+
+#[path = "../../fuzz/corpus_replay.rs"]
+mod corpus_replay;
+
+#[path = "../../fuzz/fuzz_targets/bodies/pcap_reader.rs"]
+mod pcap_reader;
+#[path = "../../fuzz/fuzz_targets/bodies/tcp_reassembly.rs"]
+mod tcp_reassembly;
+
+#[test]
+fn pcap_reader_corpus_does_not_panic() {
+    corpus_replay::replay("pcap_reader", pcap_reader::run);
+}
+
+#[test]
+fn tcp_reassembly_corpus_does_not_panic() {
+    corpus_replay::replay("tcp_reassembly", tcp_reassembly::run);
+}

@@ -1,0 +1,111 @@
+//! `cipherlens`: command-line entry point.
+//!
+//! Subcommands: `replay` (capture files -> session records, no root
+//! needed). Live capture (`run`) lands with the TC programs' user side.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use cipherlens_sensor::output::JsonLinesWriter;
+use cipherlens_sensor::pipeline::PipelineConfig;
+use cipherlens_sensor::replay::replay_file;
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(
+    name = "cipherlens",
+    version,
+    about = "TLS and QUIC handshake visibility for Linux nodes"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Read pcap/pcapng files and print one JSON record per TLS or QUIC session.
+    Replay {
+        /// Capture files (pcap or pcapng).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Write records to this file instead of stdout.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        /// Print a JSON summary of what was read to stderr at the end.
+        #[arg(long)]
+        stats: bool,
+        /// Largest TLS handshake message accepted, in bytes.
+        #[arg(long, default_value_t = 256 * 1024)]
+        max_handshake_message: usize,
+        /// Out-of-order bytes held per TCP direction before a hole is given up.
+        #[arg(long, default_value_t = 1 << 20)]
+        max_reassembly_bytes: usize,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_env("CIPHERLENS_LOG").unwrap_or_else(|_| EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("cipherlens: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Replay {
+            files,
+            output,
+            stats,
+            max_handshake_message,
+            max_reassembly_bytes,
+        } => {
+            let mut writer = match &output {
+                Some(path) => JsonLinesWriter::create(path)
+                    .with_context(|| format!("creating {}", path.display()))?,
+                None => JsonLinesWriter::stdout(),
+            };
+            let mut exit = ExitCode::SUCCESS;
+            for file in files {
+                let config = PipelineConfig {
+                    max_handshake_message,
+                    max_reassembly_bytes,
+                    ..PipelineConfig::default()
+                };
+                let mut write_error = None;
+                let result = replay_file(&file, config, |record| {
+                    if write_error.is_none() {
+                        write_error = writer.write(&record).err();
+                    }
+                });
+                if let Some(error) = write_error {
+                    return Err(error).context("writing records");
+                }
+                let report = match result {
+                    Ok(report) => report,
+                    Err(error) => {
+                        eprintln!("cipherlens: {error}");
+                        exit = ExitCode::FAILURE;
+                        *error.partial
+                    }
+                };
+                if stats {
+                    eprintln!("{}", serde_json::to_string(&report)?);
+                }
+            }
+            writer.flush().context("writing records")?;
+            Ok(exit)
+        }
+    }
+}

@@ -1,0 +1,353 @@
+//! The session pipeline shared by `replay` and live capture: decoded packets
+//! in, session records out.
+//!
+//! Packets are grouped by [`flow::FlowKey`]; TCP flows are reassembled and
+//! fed to a TLS handshake tracker ([`tcp`]), UDP flows that open with a QUIC
+//! Initial are decrypted and fed to the same tracker ([`quic`]). A session's
+//! record is emitted once its handshake is over, when the connection closes,
+//! after an idle timeout, or at the end of input, exactly once.
+
+pub mod flow;
+pub mod quic;
+pub mod tcp;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use cipherlens_capture::{Packet, Transport as PacketTransport};
+use cipherlens_parsers::fingerprint::Transport;
+use cipherlens_parsers::tls::Peer;
+
+use crate::record::{SessionContext, SessionOutcome, SessionRecord, build_session_record};
+use flow::{FlowKey, IPPROTO_TCP, IPPROTO_UDP};
+use quic::QuicSession;
+use tcp::{EmitReason, TcpSession};
+
+/// Bounds and timers of the pipeline.
+#[derive(Debug, Clone)]
+pub struct PipelineConfig {
+    /// Out-of-order bytes held per TCP direction before a hole is given up.
+    pub max_reassembly_bytes: usize,
+    /// Largest TLS handshake message accepted.
+    pub max_handshake_message: usize,
+    /// Flows tracked at once; new flows beyond it are counted and ignored.
+    pub max_flows: usize,
+    /// A flow with no packet for this long is closed.
+    pub idle_timeout_nanos: u64,
+    /// `replay` or `live`, copied into records.
+    pub source: &'static str,
+    /// Capture file or interface, copied into records.
+    pub input: Option<String>,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        Self {
+            max_reassembly_bytes: 1 << 20,
+            max_handshake_message: 256 * 1024,
+            max_flows: 262_144,
+            idle_timeout_nanos: 120 * 1_000_000_000,
+            source: "replay",
+            input: None,
+        }
+    }
+}
+
+/// Counters of what the pipeline saw and dropped.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct PipelineStats {
+    pub packets: u64,
+    pub tcp_segments: u64,
+    pub udp_datagrams: u64,
+    pub other_packets: u64,
+    pub flows_created: u64,
+    /// New flows refused because `max_flows` were tracked.
+    pub flows_dropped_table_full: u64,
+    pub tls_sessions: u64,
+    pub quic_sessions: u64,
+    pub records_emitted: u64,
+    /// QUIC datagrams that looked like Initials but did not decrypt or parse.
+    pub quic_undecryptable: u64,
+}
+
+enum Session {
+    Tcp(Box<TcpSession>),
+    Quic(Box<QuicSession>),
+}
+
+/// Packets in, records out.
+pub struct SessionPipeline<F: FnMut(SessionRecord)> {
+    config: PipelineConfig,
+    flows: HashMap<FlowKey, Session>,
+    emit: F,
+    stats: PipelineStats,
+    last_sweep_nanos: u64,
+}
+
+const SWEEP_INTERVAL_NANOS: u64 = 1_000_000_000;
+
+impl<F: FnMut(SessionRecord)> SessionPipeline<F> {
+    /// A pipeline that hands each finished record to `emit`.
+    pub fn new(config: PipelineConfig, emit: F) -> Self {
+        Self {
+            config,
+            flows: HashMap::new(),
+            emit,
+            stats: PipelineStats::default(),
+            last_sweep_nanos: 0,
+        }
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> PipelineStats {
+        self.stats
+    }
+
+    /// Flows currently tracked.
+    pub fn tracked_flows(&self) -> usize {
+        self.flows.len()
+    }
+
+    /// Processes one decoded packet captured at `now` (Unix nanoseconds).
+    pub fn on_packet(&mut self, packet: &Packet<'_>, now: u64) {
+        self.stats.packets += 1;
+        match packet.transport {
+            PacketTransport::Tcp(segment) => {
+                self.stats.tcp_segments += 1;
+                let source = SocketAddr::new(packet.src, segment.src_port);
+                let destination = SocketAddr::new(packet.dst, segment.dst_port);
+                self.on_tcp(source, destination, packet.vlan, &segment, now);
+            }
+            PacketTransport::Udp(datagram) => {
+                self.stats.udp_datagrams += 1;
+                let source = SocketAddr::new(packet.src, datagram.src_port);
+                let destination = SocketAddr::new(packet.dst, datagram.dst_port);
+                self.on_udp(source, destination, packet.vlan, datagram.payload, now);
+            }
+            PacketTransport::Other(_) => self.stats.other_packets += 1,
+        }
+        if now.saturating_sub(self.last_sweep_nanos) >= SWEEP_INTERVAL_NANOS {
+            self.expire_idle(now);
+            self.last_sweep_nanos = now;
+        }
+    }
+
+    fn on_tcp(
+        &mut self,
+        source: SocketAddr,
+        destination: SocketAddr,
+        vlan_id: Option<u16>,
+        segment: &cipherlens_capture::TcpSegment<'_>,
+        now: u64,
+    ) {
+        let key = FlowKey::new(IPPROTO_TCP, source, destination);
+        let opening_syn = segment.flags.syn() && !segment.flags.ack();
+        // A new connection on a reused 4-tuple replaces a closed one.
+        if opening_syn
+            && matches!(self.flows.get(&key), Some(Session::Tcp(old)) if old.is_closed() || old.emitted)
+        {
+            if let Some(old) = self.flows.remove(&key) {
+                self.finish(old, EmitReason::ConnectionClosed);
+            }
+        }
+        if !self.flows.contains_key(&key) {
+            if !self.admit_flow() {
+                return;
+            }
+            // The SYN sender opens; a SYN-ACK sender answers; else the first sender is assumed.
+            let (initiator, responder) = if segment.flags.syn() && segment.flags.ack() {
+                (destination, source)
+            } else {
+                (source, destination)
+            };
+            let session = TcpSession::new(initiator, responder, vlan_id, now, &self.config);
+            self.flows.insert(key, Session::Tcp(Box::new(session)));
+        }
+        let Some(Session::Tcp(session)) = self.flows.get_mut(&key) else {
+            return;
+        };
+        let peer = if source == session.initiator {
+            Peer::Initiator
+        } else {
+            Peer::Responder
+        };
+        session.on_segment(peer, segment, now);
+        let reason = if session.is_closed() {
+            Some(EmitReason::ConnectionClosed)
+        } else if !session.emitted && session.is_exhausted() {
+            Some(EmitReason::HandshakeFinished)
+        } else {
+            None
+        };
+        match reason {
+            Some(EmitReason::ConnectionClosed) => {
+                if let Some(session) = self.flows.remove(&key) {
+                    self.finish(session, EmitReason::ConnectionClosed);
+                }
+            }
+            Some(reason) => {
+                if let Some(Session::Tcp(session)) = self.flows.get_mut(&key) {
+                    session.emitted = true;
+                    if session.is_tls() {
+                        let record = tcp_record(session, reason, &self.config);
+                        self.stats.tls_sessions += 1;
+                        self.deliver(record);
+                    }
+                }
+            }
+            None => {}
+        }
+    }
+
+    fn on_udp(
+        &mut self,
+        source: SocketAddr,
+        destination: SocketAddr,
+        vlan_id: Option<u16>,
+        payload: &[u8],
+        now: u64,
+    ) {
+        let key = FlowKey::new(IPPROTO_UDP, source, destination);
+        if !self.flows.contains_key(&key) {
+            // Only UDP flows that open with a QUIC client Initial are followed.
+            if !QuicSession::opens_with_initial(payload) || !self.admit_flow() {
+                return;
+            }
+            let session = QuicSession::new(source, destination, vlan_id, now);
+            self.flows.insert(key, Session::Quic(Box::new(session)));
+        }
+        let Some(Session::Quic(session)) = self.flows.get_mut(&key) else {
+            return;
+        };
+        let peer = if source == session.initiator {
+            Peer::Initiator
+        } else {
+            Peer::Responder
+        };
+        if session.on_datagram(peer, payload, now).is_err() {
+            self.stats.quic_undecryptable += 1;
+        }
+        if !session.emitted && session.is_exhausted() {
+            session.emitted = true;
+            let record = quic_record(session, EmitReason::HandshakeFinished, &self.config);
+            self.stats.quic_sessions += 1;
+            self.deliver(record);
+        }
+    }
+
+    fn admit_flow(&mut self) -> bool {
+        if self.flows.len() >= self.config.max_flows {
+            self.stats.flows_dropped_table_full += 1;
+            tracing::warn!(
+                max_flows = self.config.max_flows,
+                "flow table full; new flow ignored"
+            );
+            return false;
+        }
+        self.stats.flows_created += 1;
+        true
+    }
+
+    /// Closes flows idle for longer than the timeout.
+    pub fn expire_idle(&mut self, now: u64) {
+        let timeout = self.config.idle_timeout_nanos;
+        let idle: Vec<FlowKey> = self
+            .flows
+            .iter()
+            .filter(|(_, session)| {
+                let last = match session {
+                    Session::Tcp(s) => s.last_unix_nanos,
+                    Session::Quic(s) => s.last_unix_nanos,
+                };
+                now.saturating_sub(last) > timeout
+            })
+            .map(|(key, _)| *key)
+            .collect();
+        for key in idle {
+            if let Some(session) = self.flows.remove(&key) {
+                self.finish(session, EmitReason::IdleTimeout);
+            }
+        }
+    }
+
+    /// Emits every open session (end of a capture file, or shutdown).
+    pub fn finish_all(&mut self) {
+        let mut keys: Vec<FlowKey> = self.flows.keys().copied().collect();
+        keys.sort_unstable();
+        for key in keys {
+            if let Some(session) = self.flows.remove(&key) {
+                self.finish(session, EmitReason::EndOfInput);
+            }
+        }
+    }
+
+    fn finish(&mut self, session: Session, reason: EmitReason) {
+        match session {
+            Session::Tcp(mut session) => {
+                if session.emitted {
+                    return;
+                }
+                session.flush();
+                if session.is_tls() {
+                    let record = tcp_record(&session, reason, &self.config);
+                    self.stats.tls_sessions += 1;
+                    self.deliver(record);
+                }
+            }
+            Session::Quic(session) => {
+                if !session.emitted && session.is_quic() {
+                    let record = quic_record(&session, reason, &self.config);
+                    self.stats.quic_sessions += 1;
+                    self.deliver(record);
+                }
+            }
+        }
+    }
+
+    fn deliver(&mut self, record: SessionRecord) {
+        self.stats.records_emitted += 1;
+        (self.emit)(record);
+    }
+}
+
+fn tcp_record(session: &TcpSession, reason: EmitReason, config: &PipelineConfig) -> SessionRecord {
+    let context = SessionContext {
+        transport: Transport::Tcp,
+        initiator: session.initiator,
+        responder: session.responder,
+        vlan_id: session.vlan_id,
+        start_unix_nanos: session.start_unix_nanos,
+        end_unix_nanos: session.last_unix_nanos,
+        source: config.source,
+        input: config.input.clone(),
+    };
+    let outcome = SessionOutcome {
+        emitted_on: reason.as_str(),
+        gap_bytes: session.gap_bytes,
+        incomplete_reasons: session.incomplete_reasons.clone(),
+    };
+    build_session_record(session.tracker.summary(), &context, &outcome)
+}
+
+fn quic_record(
+    session: &QuicSession,
+    reason: EmitReason,
+    config: &PipelineConfig,
+) -> SessionRecord {
+    let context = SessionContext {
+        transport: Transport::Quic,
+        initiator: session.initiator,
+        responder: session.responder,
+        vlan_id: session.vlan_id,
+        start_unix_nanos: session.start_unix_nanos,
+        end_unix_nanos: session.last_unix_nanos,
+        source: config.source,
+        input: config.input.clone(),
+    };
+    let outcome = SessionOutcome {
+        emitted_on: reason.as_str(),
+        gap_bytes: [0, 0],
+        incomplete_reasons: session.incomplete_reasons.clone(),
+    };
+    build_session_record(session.tracker.summary(), &context, &outcome)
+}

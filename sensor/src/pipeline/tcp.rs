@@ -1,0 +1,178 @@
+//! One TCP connection: two reassembled byte streams feeding a TLS
+//! handshake tracker.
+//!
+//! A direction stops being reassembled as soon as the tracker has nothing
+//! more to learn from it (encrypted, failed, or not TLS), so the cost of a
+//! session after its handshake is a hash lookup per packet. A hole that is
+//! never filled is skipped at close (or when the reassembly bound is hit) and
+//! the session is marked incomplete with the missing byte count: the TLS
+//! stream after a hole is not trusted, so that direction stops there.
+
+use std::net::SocketAddr;
+
+use cipherlens_capture::{StreamReassembler, TcpSegment};
+use cipherlens_parsers::tls::{HandshakeTracker, Peer, RecordLimits};
+
+use super::PipelineConfig;
+
+/// Why a session's record is emitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmitReason {
+    HandshakeFinished,
+    ConnectionClosed,
+    IdleTimeout,
+    EndOfInput,
+}
+
+impl EmitReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EmitReason::HandshakeFinished => "handshake_finished",
+            EmitReason::ConnectionClosed => "connection_closed",
+            EmitReason::IdleTimeout => "idle_timeout",
+            EmitReason::EndOfInput => "end_of_input",
+        }
+    }
+}
+
+pub(crate) struct TcpSession {
+    pub initiator: SocketAddr,
+    pub responder: SocketAddr,
+    pub vlan_id: Option<u16>,
+    pub start_unix_nanos: u64,
+    pub last_unix_nanos: u64,
+    streams: [StreamReassembler; 2],
+    pub tracker: HandshakeTracker,
+    /// A hole was skipped in this direction: it is no longer fed.
+    gapped: [bool; 2],
+    pub gap_bytes: [u64; 2],
+    pub incomplete_reasons: Vec<String>,
+    fin: [bool; 2],
+    pub reset: bool,
+    /// The record was emitted; later packets are only watched for close.
+    pub emitted: bool,
+    scratch: Vec<u8>,
+}
+
+fn index(peer: Peer) -> usize {
+    match peer {
+        Peer::Initiator => 0,
+        Peer::Responder => 1,
+    }
+}
+
+impl TcpSession {
+    pub fn new(
+        initiator: SocketAddr,
+        responder: SocketAddr,
+        vlan_id: Option<u16>,
+        now: u64,
+        config: &PipelineConfig,
+    ) -> Self {
+        let limits = RecordLimits {
+            max_handshake_message: config.max_handshake_message,
+            ..RecordLimits::default()
+        };
+        Self {
+            initiator,
+            responder,
+            vlan_id,
+            start_unix_nanos: now,
+            last_unix_nanos: now,
+            streams: [
+                StreamReassembler::new(config.max_reassembly_bytes),
+                StreamReassembler::new(config.max_reassembly_bytes),
+            ],
+            tracker: HandshakeTracker::new(limits),
+            gapped: [false; 2],
+            gap_bytes: [0; 2],
+            incomplete_reasons: Vec::new(),
+            fin: [false; 2],
+            reset: false,
+            emitted: false,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Whether TLS was recognised on this connection.
+    pub fn is_tls(&self) -> bool {
+        let summary = self.tracker.summary();
+        summary.client_hello.is_some() || summary.server_hello.is_some()
+    }
+
+    /// Whether nothing more can be learned (both directions done).
+    pub fn is_exhausted(&self) -> bool {
+        [Peer::Initiator, Peer::Responder]
+            .iter()
+            .all(|peer| self.gapped[index(*peer)] || !self.tracker.wants_more(*peer))
+    }
+
+    /// Whether both sides closed, or the connection was reset.
+    pub fn is_closed(&self) -> bool {
+        self.reset || (self.fin[0] && self.fin[1])
+    }
+
+    /// Adds a segment sent by `peer`.
+    pub fn on_segment(&mut self, peer: Peer, segment: &TcpSegment<'_>, now: u64) {
+        let side = index(peer);
+        self.last_unix_nanos = now;
+        self.fin[side] |= segment.flags.fin();
+        self.reset |= segment.flags.rst();
+        if self.emitted || self.gapped[side] || !self.tracker.wants_more(peer) {
+            return;
+        }
+        let stream = &mut self.streams[side];
+        let syn = segment.flags.syn();
+        let fin = segment.flags.fin();
+        if stream.push(segment.seq, syn, fin, segment.payload).is_err() {
+            // Out-of-order data filled the bound: the hole will not be filled in time.
+            self.incomplete_reasons
+                .push(format!("{}_reassembly_limit", side_name(peer)));
+            self.skip_hole(peer);
+            return;
+        }
+        self.feed_ready(peer);
+    }
+
+    /// Delivers whatever is held after holes (connection end): the bytes are
+    /// counted as gaps and the direction stops.
+    pub fn flush(&mut self) {
+        for peer in [Peer::Initiator, Peer::Responder] {
+            if !self.gapped[index(peer)] && self.streams[index(peer)].buffered_bytes() > 0 {
+                self.skip_hole(peer);
+            }
+        }
+    }
+
+    fn skip_hole(&mut self, peer: Peer) {
+        let side = index(peer);
+        if let Some(gap) = self.streams[side].skip_gap() {
+            self.gap_bytes[side] += gap;
+            self.gapped[side] = true;
+            self.incomplete_reasons
+                .push(format!("{}_tcp_gap", side_name(peer)));
+        }
+    }
+
+    fn feed_ready(&mut self, peer: Peer) {
+        let side = index(peer);
+        self.scratch.clear();
+        self.streams[side].drain_ready_into(&mut self.scratch);
+        if !self.scratch.is_empty() {
+            // A parse error stops this direction inside the tracker and is
+            // reported in the record's errors.
+            let _ = self.tracker.push(peer, &self.scratch);
+        }
+        if !self.tracker.wants_more(peer) {
+            // Free the reassembly buffers of a direction that is done.
+            self.streams[side] = StreamReassembler::new(0);
+        }
+    }
+}
+
+fn side_name(peer: Peer) -> &'static str {
+    match peer {
+        Peer::Initiator => "initiator",
+        Peer::Responder => "responder",
+    }
+}

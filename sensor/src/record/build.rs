@@ -1,0 +1,322 @@
+//! Builds a [`SessionRecord`] from what the parsers learned about a session.
+
+use std::net::SocketAddr;
+
+use cipherlens_parsers::fingerprint::{Transport, ja3, ja4};
+use cipherlens_parsers::tls::extensions::alpn_display;
+use cipherlens_parsers::tls::names::{
+    alert_description_name, cipher_suite_name, extension_name, group_name, is_grease,
+    is_post_quantum_group, otel_version, signature_scheme_name, version_name,
+};
+use cipherlens_parsers::tls::{ClientHello, HandshakeSummary, Peer, ServerHello};
+use cipherlens_parsers::x509::{CertificateSummary, summarize_certificate};
+
+use super::model::*;
+use crate::time::rfc3339_from_unix_nanos;
+
+/// Transport facts about a session that the handshake does not carry.
+#[derive(Debug, Clone)]
+pub struct SessionContext {
+    pub transport: Transport,
+    /// The peer that opened the connection.
+    pub initiator: SocketAddr,
+    pub responder: SocketAddr,
+    pub vlan_id: Option<u16>,
+    pub start_unix_nanos: u64,
+    pub end_unix_nanos: u64,
+    /// `replay` or `live`.
+    pub source: &'static str,
+    pub input: Option<String>,
+}
+
+/// How the session ended and what was lost, from the transport's view.
+#[derive(Debug, Clone, Default)]
+pub struct SessionOutcome {
+    pub emitted_on: &'static str,
+    /// Gap bytes per transport peer (initiator, responder).
+    pub gap_bytes: [u64; 2],
+    /// Reasons the transport knows (e.g. `tcp_gap`, `buffer_limit`).
+    pub incomplete_reasons: Vec<String>,
+}
+
+fn named(code: u16, name: impl FnOnce(u16) -> String) -> Named {
+    Named {
+        code,
+        name: name(code),
+    }
+}
+
+fn named_list(codes: &[u16], name: fn(u16) -> String) -> Vec<Named> {
+    codes.iter().map(|code| named(*code, name)).collect()
+}
+
+fn peer_index(peer: Peer) -> usize {
+    match peer {
+        Peer::Initiator => 0,
+        Peer::Responder => 1,
+    }
+}
+
+/// Builds the record for one session.
+pub fn build_session_record(
+    summary: &HandshakeSummary,
+    context: &SessionContext,
+    outcome: &SessionOutcome,
+) -> SessionRecord {
+    let client_peer = summary.client.unwrap_or(Peer::Initiator);
+    let (client, server) = match client_peer {
+        Peer::Initiator => (context.initiator, context.responder),
+        Peer::Responder => (context.responder, context.initiator),
+    };
+    let (client_index, server_index) = (peer_index(client_peer), peer_index(client_peer.other()));
+
+    let mut errors: Vec<String> = summary
+        .errors
+        .iter()
+        .map(|(_, error)| error.clone())
+        .collect();
+    let server_certificates = summarize_chain(&summary.server_certificates, &mut errors);
+    let client_certificates = summarize_chain(&summary.client_certificates, &mut errors);
+
+    let server_hello = summary.server_hello.as_ref();
+    let negotiated_version = server_hello.map(ServerHello::negotiated_version);
+    let key_exchange_group = server_hello
+        .and_then(|hello| hello.key_share_group)
+        .or_else(|| summary.server_key_exchange.and_then(|kx| kx.named_group));
+
+    let mut incomplete_reasons = outcome.incomplete_reasons.clone();
+    let complete =
+        summary.is_finished() && summary.client_hello.is_some() && server_hello.is_some();
+    if !complete {
+        if summary.client_hello.is_none() {
+            incomplete_reasons.push("no_client_hello".to_string());
+        }
+        if server_hello.is_none() {
+            incomplete_reasons.push("no_server_hello".to_string());
+        }
+        if !summary.is_finished() {
+            incomplete_reasons.push("handshake_not_finished".to_string());
+        }
+    }
+
+    let quic = context.transport == Transport::Quic;
+    let leaf = server_certificates.first();
+    SessionRecord {
+        schema: super::SCHEMA_ID,
+        event: Event {
+            kind: if quic { "quic.session" } else { "tls.session" },
+            start: rfc3339_from_unix_nanos(context.start_unix_nanos),
+            end: rfc3339_from_unix_nanos(context.end_unix_nanos),
+        },
+        network: Network {
+            transport: if quic { "udp" } else { "tcp" },
+            ip_version: if client.is_ipv4() { "ipv4" } else { "ipv6" },
+            protocol: if quic { "quic" } else { "tls" },
+            vlan_id: context.vlan_id,
+        },
+        client: Endpoint {
+            address: client.ip().to_string(),
+            port: client.port(),
+        },
+        server: Endpoint {
+            address: server.ip().to_string(),
+            port: server.port(),
+        },
+        tls: Tls {
+            protocol: TlsProtocol {
+                name: if negotiated_version.is_some_and(|v| v <= 0x0300) {
+                    "ssl"
+                } else {
+                    "tls"
+                },
+                version: negotiated_version.and_then(otel_version),
+            },
+            cipher: server_hello.map(|hello| cipher_suite_name(hello.cipher_suite)),
+            curve: key_exchange_group.map(group_name),
+            next_protocol: server_hello
+                .and_then(|hello| hello.alpn.as_deref())
+                .map(alpn_display),
+            resumed: summary.resumed(),
+            established: summary.encrypted[client_index] && summary.encrypted[server_index],
+            client: TlsClient {
+                server_name: summary
+                    .client_hello
+                    .as_ref()
+                    .and_then(|hello| hello.server_name.clone()),
+                ja3: summary
+                    .client_hello
+                    .as_ref()
+                    .and_then(ja3::ja3)
+                    .map(|f| f.hash),
+                supported_ciphers: summary
+                    .client_hello
+                    .as_ref()
+                    .map(|hello| {
+                        hello
+                            .cipher_suites
+                            .iter()
+                            .filter(|suite| !is_grease(**suite))
+                            .map(|suite| cipher_suite_name(*suite))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            },
+            server: TlsServer {
+                ja3s: server_hello.map(|hello| ja3::ja3s(hello).hash),
+                subject: leaf.map(|cert| cert.subject.clone()),
+                issuer: leaf.map(|cert| cert.issuer.clone()),
+                not_before: leaf.map(|cert| cert.not_before.clone()),
+                not_after: leaf.map(|cert| cert.not_after.clone()),
+                hash: leaf.map(|cert| CertificateHash {
+                    sha256: cert.fingerprint_sha256.clone(),
+                    sha1: cert.fingerprint_sha1.clone(),
+                }),
+            },
+        },
+        cipherlens: Cipherlens {
+            session: SessionState {
+                source: context.source,
+                input: context.input.clone(),
+                complete,
+                incomplete_reasons,
+                client_gap_bytes: outcome.gap_bytes[client_index],
+                server_gap_bytes: outcome.gap_bytes[server_index],
+                client_plaintext_prefix_bytes: summary.plaintext_prefix[client_index] as u64,
+                server_plaintext_prefix_bytes: summary.plaintext_prefix[server_index] as u64,
+                emitted_on: outcome.emitted_on,
+            },
+            tls: TlsDetail {
+                version: negotiated_version.map(|v| named(v, version_name)),
+                cipher: server_hello.map(|hello| named(hello.cipher_suite, cipher_suite_name)),
+                key_exchange_group: key_exchange_group.map(|g| named(g, group_name)),
+                post_quantum_key_exchange: key_exchange_group.is_some_and(is_post_quantum_group),
+                client_hello: summary.client_hello.as_ref().map(client_hello_detail),
+                server_hello: server_hello.map(server_hello_detail),
+                hello_retry_request: summary.hello_retry_request.is_some(),
+                fingerprints: fingerprints(summary, context.transport),
+                server_certificates,
+                client_certificates,
+                dh_prime_bits: summary.server_key_exchange.and_then(|kx| kx.dh_prime_bits),
+                certificate_requested: summary.certificate_requested,
+                session_ticket_issued: summary.session_ticket_issued
+                    || server_hello.is_some_and(|hello| hello.has_session_ticket),
+                alerts: summary
+                    .alerts
+                    .iter()
+                    .map(|alert| AlertRecord {
+                        from: match summary.client {
+                            None => "unknown",
+                            Some(peer) if peer == alert.from => "client",
+                            Some(_) => "server",
+                        },
+                        level: alert
+                            .level
+                            .map(|level| if level == 2 { "fatal" } else { "warning" }),
+                        description: alert.description.map(|d| Named {
+                            code: u16::from(d),
+                            name: alert_description_name(d),
+                        }),
+                        encrypted: alert.level.is_none(),
+                    })
+                    .collect(),
+                heartbeats: summary.heartbeats,
+                client_hello_count: summary.client_hello_count,
+                errors,
+            },
+        },
+    }
+}
+
+fn summarize_chain(chain: &[Vec<u8>], errors: &mut Vec<String>) -> Vec<CertificateSummary> {
+    chain
+        .iter()
+        .enumerate()
+        .filter_map(|(position, der)| match summarize_certificate(der) {
+            Ok(summary) => Some(summary),
+            Err(error) => {
+                errors.push(format!("certificate {position}: {error}"));
+                None
+            }
+        })
+        .collect()
+}
+
+fn fingerprints(summary: &HandshakeSummary, transport: Transport) -> Option<Fingerprints> {
+    let client = summary.client_hello.as_ref();
+    let server = summary.server_hello.as_ref();
+    if client.is_none() && server.is_none() {
+        return None;
+    }
+    let client_ja3 = client.and_then(ja3::ja3);
+    let server_ja3s = server.map(ja3::ja3s);
+    let client_ja4 = client
+        .filter(|hello| !hello.sslv2_format)
+        .map(|hello| ja4::ja4(hello, transport));
+    Some(Fingerprints {
+        ja3: client_ja3.as_ref().map(|f| f.hash.clone()),
+        ja3_full: client_ja3.map(|f| f.full),
+        ja3s: server_ja3s.as_ref().map(|f| f.hash.clone()),
+        ja3s_full: server_ja3s.map(|f| f.full),
+        ja4: client_ja4.as_ref().map(|f| f.ja4.clone()),
+        ja4_r: client_ja4.as_ref().map(|f| f.ja4_r.clone()),
+        ja4_o: client_ja4.as_ref().map(|f| f.ja4_o.clone()),
+        ja4_ro: client_ja4.map(|f| f.ja4_ro),
+    })
+}
+
+fn client_hello_detail(hello: &ClientHello) -> ClientHelloDetail {
+    let extension_types: Vec<u16> = hello.extensions.iter().map(|e| e.extension_type).collect();
+    let key_share_groups: Vec<u16> = hello.key_shares.iter().map(|share| share.group).collect();
+    let grease = hello
+        .cipher_suites
+        .iter()
+        .chain(&extension_types)
+        .chain(&hello.supported_groups)
+        .chain(&hello.supported_versions)
+        .any(|value| is_grease(*value));
+    ClientHelloDetail {
+        version: named(hello.legacy_version, version_name),
+        highest_offered_version: named(hello.highest_offered_version(), version_name),
+        supported_versions: named_list(&hello.supported_versions, version_name),
+        cipher_suites: named_list(&hello.cipher_suites, cipher_suite_name),
+        extensions: named_list(&extension_types, extension_name),
+        server_name: hello.server_name.clone(),
+        alpn: hello
+            .alpn
+            .iter()
+            .map(|protocol| alpn_display(protocol))
+            .collect(),
+        supported_groups: named_list(&hello.supported_groups, group_name),
+        key_share_groups: named_list(&key_share_groups, group_name),
+        signature_algorithms: named_list(&hello.signature_algorithms, signature_scheme_name),
+        ec_point_formats: hello.ec_point_formats.clone(),
+        compression_methods: hello.compression_methods.clone(),
+        psk_key_exchange_modes: hello.psk_key_exchange_modes.clone(),
+        session_id_length: hello.session_id.len(),
+        session_ticket_length: hello.session_ticket_length,
+        pre_shared_key: hello.has_pre_shared_key,
+        early_data: hello.has_early_data,
+        encrypted_client_hello: hello.has_encrypted_client_hello,
+        grease,
+        offers_post_quantum: hello.offers_post_quantum(),
+        sslv2_format: hello.sslv2_format,
+        malformed_extensions: hello.malformed_extensions.clone(),
+    }
+}
+
+fn server_hello_detail(hello: &ServerHello) -> ServerHelloDetail {
+    let extension_types: Vec<u16> = hello.extensions.iter().map(|e| e.extension_type).collect();
+    ServerHelloDetail {
+        version: named(hello.legacy_version, version_name),
+        cipher_suite: named(hello.cipher_suite, cipher_suite_name),
+        extensions: named_list(&extension_types, extension_name),
+        compression_method: hello.compression_method,
+        alpn: hello.alpn.as_deref().map(alpn_display),
+        selected_version: hello.selected_version.map(|v| named(v, version_name)),
+        key_share_group: hello.key_share_group.map(|g| named(g, group_name)),
+        session_id_length: hello.session_id.len(),
+        extended_master_secret: hello.has_extended_master_secret,
+        encrypt_then_mac: hello.has_encrypt_then_mac,
+        renegotiation_info: hello.has_renegotiation_info,
+    }
+}

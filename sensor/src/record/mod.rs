@@ -1,0 +1,18 @@
+//! Session records: the JSON the sensor publishes, one object per TLS or
+//! QUIC session, identical for live capture and `replay`.
+//!
+//! Field names follow OpenTelemetry semantic conventions where one exists
+//! (`tls.protocol.version`, `tls.cipher`, `tls.client.server_name`,
+//! `tls.client.ja3`, `tls.server.ja3s`, `client.address`,
+//! `network.transport`...); everything else lives under `cipherlens`. The
+//! layout is pinned by `schema/session-record.v1.json` and every test that
+//! produces records validates them against it.
+
+mod build;
+mod model;
+
+pub use build::{SessionContext, SessionOutcome, build_session_record};
+pub use model::*;
+
+/// Identifier of this record layout; bumped with the schema file.
+pub const SCHEMA_ID: &str = "cipherlens.session/v1";

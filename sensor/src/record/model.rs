@@ -1,0 +1,259 @@
+//! The record's shape as serde types (see `schema/session-record.v1.json`).
+
+use cipherlens_parsers::x509::CertificateSummary;
+use serde::Serialize;
+
+/// One TLS or QUIC session.
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionRecord {
+    /// Layout identifier, [`super::SCHEMA_ID`].
+    pub schema: &'static str,
+    pub event: Event,
+    pub network: Network,
+    pub client: Endpoint,
+    pub server: Endpoint,
+    pub tls: Tls,
+    pub cipherlens: Cipherlens,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Event {
+    /// `tls.session` or `quic.session`.
+    pub kind: &'static str,
+    /// First packet of the session, RFC 3339 UTC.
+    pub start: String,
+    /// Last packet that contributed, RFC 3339 UTC.
+    pub end: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Network {
+    /// `tcp` or `udp`.
+    pub transport: &'static str,
+    /// `ipv4` or `ipv6`.
+    #[serde(rename = "type")]
+    pub ip_version: &'static str,
+    /// `tls` or `quic`.
+    pub protocol: &'static str,
+    /// VLAN id when the packets carried one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vlan_id: Option<u16>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Endpoint {
+    pub address: String,
+    pub port: u16,
+}
+
+/// OpenTelemetry `tls.*` attributes.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Tls {
+    pub protocol: TlsProtocol,
+    /// Chosen cipher suite, IANA name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cipher: Option<String>,
+    /// Key exchange group (TLS 1.3 key_share or TLS 1.2 ServerKeyExchange curve).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub curve: Option<String>,
+    /// ALPN protocol chosen by the server.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_protocol: Option<String>,
+    pub resumed: bool,
+    /// Both sides reached the encrypted phase.
+    pub established: bool,
+    pub client: TlsClient,
+    pub server: TlsServer,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct TlsProtocol {
+    /// `tls` or `ssl`.
+    pub name: &'static str,
+    /// `1.0`, `1.1`, `1.2`, `1.3` (`3.0`/`2.0` with name `ssl`), when negotiated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<&'static str>,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct TlsClient {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_name: Option<String>,
+    /// JA3 hash.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ja3: Option<String>,
+    /// Offered cipher suites, IANA names, GREASE left out.
+    pub supported_ciphers: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct TlsServer {
+    /// JA3S hash.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ja3s: Option<String>,
+    /// Leaf certificate subject (RFC 4514), when the chain was in clear.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_after: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hash: Option<CertificateHash>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CertificateHash {
+    pub sha256: String,
+    pub sha1: String,
+}
+
+/// Everything without an OpenTelemetry name.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Cipherlens {
+    pub session: SessionState,
+    pub tls: TlsDetail,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct SessionState {
+    /// Where the bytes came from: `replay` or `live`.
+    pub source: &'static str,
+    /// Capture file (replay) or interface (live).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input: Option<String>,
+    /// The handshake was seen in full (both hellos and the switch to encryption, or a fatal alert).
+    pub complete: bool,
+    /// Why the session is not complete, or what was lost on the way.
+    pub incomplete_reasons: Vec<String>,
+    /// Bytes missing from the client's / server's stream (TCP gaps).
+    pub client_gap_bytes: u64,
+    pub server_gap_bytes: u64,
+    /// Plaintext bytes before TLS started (STARTTLS), per side.
+    pub client_plaintext_prefix_bytes: u64,
+    pub server_plaintext_prefix_bytes: u64,
+    /// Why emitted: `handshake_finished`, `connection_closed`, `idle_timeout`, `end_of_input`.
+    pub emitted_on: &'static str,
+}
+
+/// A code point with its IANA name.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Named {
+    pub code: u16,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct TlsDetail {
+    /// Negotiated version with its code (drafts included).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<Named>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cipher: Option<Named>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_exchange_group: Option<Named>,
+    /// The negotiated key exchange includes a post-quantum KEM.
+    pub post_quantum_key_exchange: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_hello: Option<ClientHelloDetail>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_hello: Option<ServerHelloDetail>,
+    pub hello_retry_request: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fingerprints: Option<Fingerprints>,
+    /// Server chain in the order sent (TLS <= 1.2; TLS 1.3 sends it encrypted).
+    pub server_certificates: Vec<CertificateSummary>,
+    /// Client chain (mutual TLS, TLS <= 1.2).
+    pub client_certificates: Vec<CertificateSummary>,
+    /// Size of a finite-field DH prime chosen by the server, in bits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dh_prime_bits: Option<u32>,
+    pub certificate_requested: bool,
+    pub session_ticket_issued: bool,
+    pub alerts: Vec<AlertRecord>,
+    pub heartbeats: u32,
+    pub client_hello_count: u32,
+    /// Parse problems (the rest of the record is still what was seen).
+    pub errors: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ClientHelloDetail {
+    pub version: Named,
+    pub highest_offered_version: Named,
+    pub supported_versions: Vec<Named>,
+    pub cipher_suites: Vec<Named>,
+    pub extensions: Vec<Named>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_name: Option<String>,
+    pub alpn: Vec<String>,
+    pub supported_groups: Vec<Named>,
+    pub key_share_groups: Vec<Named>,
+    pub signature_algorithms: Vec<Named>,
+    pub ec_point_formats: Vec<u8>,
+    pub compression_methods: Vec<u8>,
+    pub psk_key_exchange_modes: Vec<u8>,
+    pub session_id_length: usize,
+    /// Length of a presented session ticket (0 = empty extension, asking for one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_ticket_length: Option<usize>,
+    pub pre_shared_key: bool,
+    pub early_data: bool,
+    pub encrypted_client_hello: bool,
+    pub grease: bool,
+    pub offers_post_quantum: bool,
+    pub sslv2_format: bool,
+    pub malformed_extensions: Vec<u16>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerHelloDetail {
+    pub version: Named,
+    pub cipher_suite: Named,
+    pub extensions: Vec<Named>,
+    pub compression_method: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alpn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub selected_version: Option<Named>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_share_group: Option<Named>,
+    pub session_id_length: usize,
+    pub extended_master_secret: bool,
+    pub encrypt_then_mac: bool,
+    pub renegotiation_info: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Fingerprints {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ja3: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ja3_full: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ja3s: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ja3s_full: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ja4: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ja4_r: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ja4_o: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ja4_ro: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AlertRecord {
+    /// `client` or `server` (or `unknown` before roles are known).
+    pub from: &'static str,
+    /// `warning`/`fatal`, absent when the alert was encrypted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub level: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<Named>,
+    pub encrypted: bool,
+}
