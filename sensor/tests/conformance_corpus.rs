@@ -57,6 +57,35 @@ fn record_set(records: &[Value], path: &str) -> BTreeSet<String> {
         .collect()
 }
 
+/// Captures where tshark 4.0 is wrong, with the reason; each difference
+/// must be exactly the one described (so a stale entry fails).
+const TSHARK_KNOWN_WRONG: &[(&str, &str, &str, &str)] = &[(
+    "tls13-draft14/tls13_draft14.pcap",
+    "ja3s",
+    // tshark: "772,44205," -- it reads the pre-draft-16 ServerHello (version
+    // 0x0304, no session id or compression) with the TLS 1.2 layout, so its
+    // "cipher" is two bytes of the random. The draft layout gives cipher
+    // 0xC02B and extension 40 ("772,49195,40"); Suricata agrees (draft<16).
+    "24839eca4f44616f70548d4a2c0f09fc",
+    "12ac0af01c6b637c7a470e5b7cd837b8",
+)];
+
+fn known_tshark_error(
+    pcap: &Path,
+    kind: &str,
+    tshark: &BTreeSet<String>,
+    ours: &BTreeSet<String>,
+) -> bool {
+    TSHARK_KNOWN_WRONG
+        .iter()
+        .any(|(suffix, field, theirs, mine)| {
+            pcap.ends_with(suffix)
+                && *field == kind
+                && tshark.iter().eq([theirs.to_string()].iter())
+                && ours.iter().eq([mine.to_string()].iter())
+        })
+}
+
 #[test]
 fn ja3_and_ja3s_equal_tshark_on_every_corpus_capture() {
     let captures = captures_under(&corpus_root());
@@ -70,10 +99,24 @@ fn ja3_and_ja3s_equal_tshark_on_every_corpus_capture() {
     for pcap in &captures {
         let (tshark_ja3, tshark_ja3s) = tshark_ja3_sets(pcap);
         let records = replay_records(pcap);
-        let ours_ja3 = record_set(&records, "cipherlens.tls.fingerprints.ja3");
-        let ours_ja3s = record_set(&records, "cipherlens.tls.fingerprints.ja3s");
+        // tshark fingerprints every hello message: both ClientHellos around a
+        // HelloRetryRequest, and the HelloRetryRequest itself.
+        let mut ours_ja3 = record_set(&records, "cipherlens.tls.fingerprints.ja3");
+        ours_ja3.extend(record_set(
+            &records,
+            "cipherlens.tls.fingerprints.second_ja3",
+        ));
+        let mut ours_ja3s = record_set(&records, "cipherlens.tls.fingerprints.ja3s");
+        ours_ja3s.extend(record_set(
+            &records,
+            "cipherlens.tls.fingerprints.hello_retry_request_ja3s",
+        ));
         compared += tshark_ja3.len() + tshark_ja3s.len();
-        if ours_ja3 != tshark_ja3 || ours_ja3s != tshark_ja3s {
+        let ja3_ok =
+            ours_ja3 == tshark_ja3 || known_tshark_error(pcap, "ja3", &tshark_ja3, &ours_ja3);
+        let ja3s_ok =
+            ours_ja3s == tshark_ja3s || known_tshark_error(pcap, "ja3s", &tshark_ja3s, &ours_ja3s);
+        if !ja3_ok || !ja3s_ok {
             failures.push(format!(
                 "{}:\n  ja3  tshark {tshark_ja3:?}\n       ours   {ours_ja3:?}\n  ja3s tshark {tshark_ja3s:?}\n       ours   {ours_ja3s:?}",
                 pcap.display()

@@ -105,6 +105,9 @@ pub struct RecordStream {
     /// In the encrypted state: bytes of the current record still to skip.
     skip: usize,
     change_cipher_spec_seen: bool,
+    /// TLS 1.3 negotiated: ChangeCipherSpec is only the middlebox-compatibility
+    /// record, and only application_data records are encrypted.
+    tls13: bool,
     records: u64,
 }
 
@@ -125,8 +128,17 @@ impl RecordStream {
             searched: 0,
             skip: 0,
             change_cipher_spec_seen: false,
+            tls13: false,
             records: 0,
         }
+    }
+
+    /// Marks the connection as TLS 1.3 (learned from the ServerHello or a
+    /// HelloRetryRequest): a handshake record after ChangeCipherSpec is then
+    /// still plaintext (the hello after a HelloRetryRequest, RFC 8446
+    /// appendix D.4), since TLS 1.3 encrypts everything as application_data.
+    pub fn set_tls13(&mut self) {
+        self.tls13 = true;
     }
 
     /// Whether this direction has turned encrypted.
@@ -257,7 +269,7 @@ impl RecordStream {
             self.records += 1;
             let fragment = &self.buffer[start..end];
             match header.content_type {
-                ct::HANDSHAKE if !self.change_cipher_spec_seen => {
+                ct::HANDSHAKE if !self.change_cipher_spec_seen || self.tls13 => {
                     self.handshake.extend_from_slice(fragment);
                     drain_handshake_messages(
                         &mut self.handshake,
@@ -269,7 +281,9 @@ impl RecordStream {
                     self.change_cipher_spec_seen = true;
                     events.push(TlsEvent::ChangeCipherSpec);
                 }
-                ct::ALERT if !self.change_cipher_spec_seen && fragment.len() == 2 => {
+                ct::ALERT
+                    if (!self.change_cipher_spec_seen || self.tls13) && fragment.len() == 2 =>
+                {
                     events.push(TlsEvent::Alert {
                         level: fragment[0],
                         description: fragment[1],

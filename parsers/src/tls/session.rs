@@ -125,6 +125,11 @@ impl HandshakeSummary {
     }
 }
 
+/// TLS 1.3 and its drafts (0x7Exx Facebook drafts, 0x7Fxx IETF drafts).
+fn is_tls13(version: u16) -> bool {
+    matches!(version, 0x0304 | 0x7E01..=0x7FFF)
+}
+
 /// Feeds both directions of a connection and keeps a [`HandshakeSummary`].
 #[derive(Debug, Clone, Default)]
 pub struct HandshakeTracker {
@@ -254,6 +259,9 @@ impl HandshakeTracker {
             ht::SERVER_HELLO => {
                 let hello = ServerHello::parse(body)?;
                 self.summary.client.get_or_insert(peer.other());
+                if is_tls13(hello.negotiated_version()) {
+                    self.streams.iter_mut().for_each(RecordStream::set_tls13);
+                }
                 if hello.is_hello_retry_request {
                     self.summary.hello_retry_request = Some(hello);
                 } else if self.summary.server_hello.is_none() {

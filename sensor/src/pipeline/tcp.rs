@@ -47,10 +47,15 @@ pub(crate) struct TcpSession {
     gapped: [bool; 2],
     pub gap_bytes: [u64; 2],
     pub incomplete_reasons: Vec<String>,
+    /// Sequence number each side's stream is based on (its SYN), and other
+    /// SYN sequence numbers seen from that side before any data.
+    syn_seq: [Option<u32>; 2],
+    other_syn_seqs: [Vec<u32>; 2],
     fin: [bool; 2],
     pub reset: bool,
     /// The record was emitted; later packets are only watched for close.
     pub emitted: bool,
+    max_reassembly_bytes: usize,
     scratch: Vec<u8>,
 }
 
@@ -87,9 +92,12 @@ impl TcpSession {
             gapped: [false; 2],
             gap_bytes: [0; 2],
             incomplete_reasons: Vec::new(),
+            syn_seq: [None; 2],
+            other_syn_seqs: [Vec::new(), Vec::new()],
             fin: [false; 2],
             reset: false,
             emitted: false,
+            max_reassembly_bytes: config.max_reassembly_bytes,
             scratch: Vec::new(),
         }
     }
@@ -118,11 +126,19 @@ impl TcpSession {
         self.last_unix_nanos = now;
         self.fin[side] |= segment.flags.fin();
         self.reset |= segment.flags.rst();
-        if self.emitted || self.gapped[side] || !self.tracker.wants_more(peer) {
+        if self.emitted {
+            return;
+        }
+        let syn = segment.flags.syn();
+        if syn {
+            self.note_syn(side, segment.seq);
+        } else if segment.flags.ack() {
+            self.follow_acknowledged_isn(1 - side, segment.ack);
+        }
+        if self.gapped[side] || !self.tracker.wants_more(peer) {
             return;
         }
         let stream = &mut self.streams[side];
-        let syn = segment.flags.syn();
         let fin = segment.flags.fin();
         if stream.push(segment.seq, syn, fin, segment.payload).is_err() {
             // Out-of-order data filled the bound: the hole will not be filled in time.
@@ -132,6 +148,47 @@ impl TcpSession {
             return;
         }
         self.feed_ready(peer);
+    }
+
+    /// Remembers a SYN. A second SYN with another ISN before any data (a
+    /// SYN-ACK retried with a new ISN, seen with TCP Fast Open) is kept as a
+    /// candidate: the peer's acknowledgement decides which one is live.
+    fn note_syn(&mut self, side: usize, seq: u32) {
+        const MAX_CANDIDATES: usize = 4;
+        match self.syn_seq[side] {
+            None => self.syn_seq[side] = Some(seq),
+            Some(base) if base != seq && self.other_syn_seqs[side].len() < MAX_CANDIDATES => {
+                if !self.other_syn_seqs[side].contains(&seq) {
+                    self.other_syn_seqs[side].push(seq);
+                }
+            }
+            Some(_) => {}
+        }
+    }
+
+    /// Re-bases `side`'s stream on the ISN the peer acknowledged, if that is
+    /// a candidate SYN and no data was delivered yet.
+    fn follow_acknowledged_isn(&mut self, side: usize, ack: u32) {
+        let acknowledged = ack.wrapping_sub(1);
+        if self.other_syn_seqs[side].is_empty()
+            || self.syn_seq[side] == Some(acknowledged)
+            || !self.other_syn_seqs[side].contains(&acknowledged)
+            || self.streams[side].stream_offset() != 0
+        {
+            return;
+        }
+        tracing::debug!(
+            acknowledged_isn = acknowledged,
+            "stream re-based on the acknowledged SYN"
+        );
+        let mut stream = StreamReassembler::new(self.max_reassembly_bytes);
+        // An empty SYN cannot exceed the bound.
+        let _ = stream.push(acknowledged, true, false, &[]);
+        self.streams[side] = stream;
+        if let Some(old) = self.syn_seq[side].replace(acknowledged) {
+            self.other_syn_seqs[side].retain(|seq| *seq != acknowledged);
+            self.other_syn_seqs[side].push(old);
+        }
     }
 
     /// Delivers whatever is held after holes (connection end): the bytes are

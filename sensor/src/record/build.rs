@@ -193,6 +193,12 @@ pub fn build_session_record(
                 client_hello: summary.client_hello.as_ref().map(client_hello_detail),
                 server_hello: server_hello.map(server_hello_detail),
                 hello_retry_request: summary.hello_retry_request.is_some(),
+                hello_retry_request_group: summary
+                    .hello_retry_request
+                    .as_ref()
+                    .and_then(|hello| hello.key_share_group)
+                    .map(|group| named(group, group_name)),
+                second_client_hello: summary.retry_client_hello.as_ref().map(client_hello_detail),
                 fingerprints: fingerprints(summary, context.transport),
                 server_certificates,
                 client_certificates,
@@ -244,7 +250,7 @@ fn summarize_chain(chain: &[Vec<u8>], errors: &mut Vec<String>) -> Vec<Certifica
 fn fingerprints(summary: &HandshakeSummary, transport: Transport) -> Option<Fingerprints> {
     let client = summary.client_hello.as_ref();
     let server = summary.server_hello.as_ref();
-    if client.is_none() && server.is_none() {
+    if client.is_none() && server.is_none() && summary.hello_retry_request.is_none() {
         return None;
     }
     let client_ja3 = client.and_then(ja3::ja3);
@@ -252,7 +258,17 @@ fn fingerprints(summary: &HandshakeSummary, transport: Transport) -> Option<Fing
     let client_ja4 = client
         .filter(|hello| !hello.sslv2_format)
         .map(|hello| ja4::ja4(hello, transport));
+    let second = summary.retry_client_hello.as_ref();
+    let second_ja3 = second.and_then(ja3::ja3);
+    let retry_ja3s = summary.hello_retry_request.as_ref().map(ja3::ja3s);
     Some(Fingerprints {
+        second_ja3: second_ja3.as_ref().map(|f| f.hash.clone()),
+        second_ja3_full: second_ja3.map(|f| f.full),
+        second_ja4: second
+            .filter(|hello| !hello.sslv2_format)
+            .map(|hello| ja4::ja4(hello, transport).ja4),
+        hello_retry_request_ja3s: retry_ja3s.as_ref().map(|f| f.hash.clone()),
+        hello_retry_request_ja3s_full: retry_ja3s.map(|f| f.full),
         ja3: client_ja3.as_ref().map(|f| f.hash.clone()),
         ja3_full: client_ja3.map(|f| f.full),
         ja3s: server_ja3s.as_ref().map(|f| f.hash.clone()),

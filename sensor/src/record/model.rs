@@ -161,6 +161,12 @@ pub struct TlsDetail {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server_hello: Option<ServerHelloDetail>,
     pub hello_retry_request: bool,
+    /// Group the server asked for in its HelloRetryRequest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hello_retry_request_group: Option<Named>,
+    /// A second ClientHello (after a HelloRetryRequest, or a duplicate).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub second_client_hello: Option<ClientHelloDetail>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fingerprints: Option<Fingerprints>,
     /// Server chain in the order sent (TLS <= 1.2; TLS 1.3 sends it encrypted).
@@ -244,6 +250,18 @@ pub struct Fingerprints {
     pub ja4_o: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ja4_ro: Option<String>,
+    /// Of the second ClientHello (after a HelloRetryRequest, or a duplicate).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub second_ja3: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub second_ja3_full: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub second_ja4: Option<String>,
+    /// Of the HelloRetryRequest (a ServerHello-type message).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hello_retry_request_ja3s: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hello_retry_request_ja3s_full: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
