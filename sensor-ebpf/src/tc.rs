@@ -83,7 +83,10 @@ fn locate_l4(ctx: &TcContext) -> Option<(u8, usize)> {
         ETH_P_IPV4 => {
             let version_ihl = ctx.load::<u8>(ETH_HEADER_LEN).ok()?;
             let protocol = ctx.load::<u8>(ETH_HEADER_LEN + 9).ok()?;
-            Some((protocol, ETH_HEADER_LEN + ((version_ihl & 0x0F) as usize) * 4))
+            Some((
+                protocol,
+                ETH_HEADER_LEN + ((version_ihl & 0x0F) as usize) * 4,
+            ))
         }
         ETH_P_IPV6 => {
             // Extension headers are followed in user space; here only the
