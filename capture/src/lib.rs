@@ -1,6 +1,6 @@
 //! Capture input for cipherlens: everything between a capture file and the TLS/QUIC parsers.
 //!
-//! - [`file`]: read frames from classic pcap and pcapng files ([`CaptureReader`]).
+//! - [`file`](mod@file): read frames from classic pcap and pcapng files ([`CaptureReader`]).
 //! - [`decode`]: decode a frame's link, IP and TCP/UDP headers ([`decode_frame`]).
 //! - [`tcp_stream`]: reassemble one direction of a TCP connection ([`StreamReassembler`]).
 //!

@@ -348,3 +348,206 @@ fn corpus_reads_like_tshark() {
         problems.join("\n")
     );
 }
+
+/// The endpoints tshark prints as "Node 0: 10.0.0.1:443" or "Node 1: [2001:db8::1]:443".
+fn parse_node(text: &str) -> (IpAddr, u16) {
+    let (address, port) = text.trim().rsplit_once(':').unwrap();
+    let address = address.trim_start_matches('[').trim_end_matches(']');
+    (address.parse().unwrap(), port.parse().unwrap())
+}
+
+type Endpoint = (IpAddr, u16);
+
+/// One TCP connection as tshark's "Follow TCP stream" shows it.
+struct FollowedStream {
+    node0: Endpoint,
+    node1: Endpoint,
+    sent_by_node0: Vec<u8>,
+    sent_by_node1: Vec<u8>,
+}
+
+/// `tshark -q -z follow,tcp,raw,N` for every TCP stream: the bytes each node sent.
+fn tshark_follow(path: &str) -> Vec<FollowedStream> {
+    let (stdout, _) = run("tshark", &["-r", path, "-T", "fields", "-e", "tcp.stream"]);
+    let mut stream_ids: Vec<u32> = stdout
+        .lines()
+        .filter_map(|line| line.parse().ok())
+        .collect();
+    stream_ids.sort_unstable();
+    stream_ids.dedup();
+    if stream_ids.is_empty() {
+        return Vec::new();
+    }
+    let mut args = vec!["-r".to_string(), path.to_string(), "-q".to_string()];
+    for id in &stream_ids {
+        args.push("-z".into());
+        args.push(format!("follow,tcp,raw,{id}"));
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (stdout, stderr) = run("tshark", &args);
+    let mut streams = Vec::new();
+    let mut current: Option<(Option<Endpoint>, Option<Endpoint>, String, String)> = None;
+    for line in stdout.lines() {
+        if line.starts_with("Follow: tcp,raw") {
+            current = Some((None, None, String::new(), String::new()));
+        } else if let Some(state) = current.as_mut() {
+            if let Some(node) = line.strip_prefix("Node 0: ") {
+                state.0 = Some(parse_node(node));
+            } else if let Some(node) = line.strip_prefix("Node 1: ") {
+                state.1 = Some(parse_node(node));
+            } else if line.starts_with("=====") {
+                let (node0, node1, hex0, hex1) = current.take().unwrap();
+                streams.push(FollowedStream {
+                    node0: node0.unwrap(),
+                    node1: node1.unwrap(),
+                    sent_by_node0: decode_hex(&hex0),
+                    sent_by_node1: decode_hex(&hex1),
+                });
+            } else if let Some(hex) = line.strip_prefix('\t') {
+                state.3.push_str(hex.trim());
+            } else if !line.starts_with("Filter:") {
+                state.2.push_str(line.trim());
+            }
+        }
+    }
+    assert_eq!(
+        streams.len(),
+        stream_ids.len(),
+        "tshark follow output: {stderr}"
+    );
+    streams
+}
+
+fn decode_hex(hex: &str) -> Vec<u8> {
+    (0..hex.len())
+        .step_by(2)
+        .map(|at| u8::from_str_radix(&hex[at..at + 2], 16).unwrap())
+        .collect()
+}
+
+/// Each direction of each TCP connection, reassembled here, equals what tshark's "Follow
+/// TCP stream" shows, for every connection whose streams have no holes.
+#[test]
+fn reassembled_streams_match_tshark_follow() {
+    use cipherlens_capture::StreamReassembler;
+    use std::collections::HashMap;
+
+    tool("tshark");
+    let files = corpus_capture_files();
+    let queue = Mutex::new(files);
+    let problems = Mutex::new(Vec::<String>::new());
+    // (directions compared, bytes compared, directions with holes, connections reusing ports)
+    let compared = Mutex::new((0usize, 0usize, 0usize, 0usize));
+    // (out-of-order, retransmitted, overlapping segments) in the directions compared
+    let seen = Mutex::new((0u64, 0u64, 0u64));
+    std::thread::scope(|scope| {
+        for _ in 0..2 {
+            scope.spawn(|| {
+                loop {
+                    let Some(path) = queue.lock().unwrap().pop() else {
+                        break;
+                    };
+                    let name = path.to_string_lossy().into_owned();
+                    let mut directions: HashMap<(Endpoint, Endpoint), StreamReassembler> =
+                        HashMap::new();
+                    for frame in CaptureReader::open(&path).unwrap() {
+                        let Ok(frame) = frame else { break };
+                        let Ok(packet) = decode_frame(frame.link_type, &frame.data) else {
+                            continue;
+                        };
+                        let Transport::Tcp(segment) = packet.transport else {
+                            continue;
+                        };
+                        let key = (
+                            (packet.src, segment.src_port),
+                            (packet.dst, segment.dst_port),
+                        );
+                        let stream = directions
+                            .entry(key)
+                            .or_insert_with(|| StreamReassembler::new(16 << 20));
+                        stream
+                            .push(
+                                segment.seq,
+                                segment.flags.syn(),
+                                segment.flags.fin(),
+                                segment.payload,
+                            )
+                            .unwrap();
+                    }
+                    let followed = tshark_follow(&name);
+                    let mut per_pair: HashMap<(Endpoint, Endpoint), usize> = HashMap::new();
+                    for stream in &followed {
+                        *per_pair.entry((stream.node0, stream.node1)).or_default() += 1;
+                    }
+                    for FollowedStream {
+                        node0,
+                        node1,
+                        sent_by_node0: sent_by_0,
+                        sent_by_node1: sent_by_1,
+                    } in &followed
+                    {
+                        if per_pair[&(*node0, *node1)] > 1 {
+                            // The same ports reused for several connections.
+                            compared.lock().unwrap().3 += 1;
+                            continue;
+                        }
+                        for (from, to, expected) in
+                            [(node0, node1, sent_by_0), (node1, node0, sent_by_1)]
+                        {
+                            let Some(stream) = directions.get_mut(&(*from, *to)) else {
+                                if !expected.is_empty() {
+                                    problems.lock().unwrap().push(format!(
+                                        "{name}: no segments here from {from:?} to {to:?}"
+                                    ));
+                                }
+                                continue;
+                            };
+                            if stream.skip_gap().is_some() {
+                                // A hole: tshark renders missing bytes its own way.
+                                compared.lock().unwrap().2 += 1;
+                                continue;
+                            }
+                            let stats = stream.stats();
+                            let mut totals = seen.lock().unwrap();
+                            totals.0 += stats.out_of_order_segments;
+                            totals.1 += stats.retransmitted_segments;
+                            totals.2 += stats.overlapping_segments;
+                            drop(totals);
+                            let ours = stream.take_ready();
+                            compared.lock().unwrap().0 += 1;
+                            compared.lock().unwrap().1 += ours.len();
+                            if &ours != expected {
+                                let first_difference =
+                                    ours.iter().zip(expected.iter()).position(|(a, b)| a != b);
+                                problems.lock().unwrap().push(format!(
+                                    "{name}: {from:?} -> {to:?}: {} bytes here, {} from tshark, \
+                                     first difference at {first_difference:?}",
+                                    ours.len(),
+                                    expected.len()
+                                ));
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let (directions, bytes, with_holes, reused) = compared.into_inner().unwrap();
+    eprintln!(
+        "{directions} stream directions ({bytes} bytes) compared with tshark follow; \
+         {with_holes} directions with holes and {reused} connections on reused ports skipped"
+    );
+    let (out_of_order, retransmitted, overlapping) = seen.into_inner().unwrap();
+    eprintln!(
+        "their segments: {out_of_order} out of order, {retransmitted} retransmitted, \
+         {overlapping} overlapping"
+    );
+    assert!(directions > 50, "too few streams compared: {directions}");
+    let problems = problems.into_inner().unwrap();
+    assert!(
+        problems.is_empty(),
+        "{} problems:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}

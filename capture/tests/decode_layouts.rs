@@ -3,6 +3,8 @@
 //! SLL/SLL2 and BSD loopback as documented on tcpdump.org's link-type list). The expected
 //! values are the ones written into the bytes, not anything the decoder computes.
 
+mod common;
+
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use cipherlens_capture::{
@@ -568,6 +570,180 @@ fn truncations_and_random_bytes_never_panic() {
         }
         for link_type in link_types {
             let _ = decode_frame(LinkType(link_type), &bytes);
+        }
+    }
+}
+
+/// The hand-built frames of the tests above, one of each kind.
+fn sample_frames() -> Vec<(&'static str, LinkType, Vec<u8>)> {
+    let sll = [0, 4, 0, 1, 0, 6, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0, 0];
+    let sll2 = [
+        0x86, 0xdd, 0, 0, 0, 0, 0, 2, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0,
+    ];
+    let ipv4_tcp = cat(&[&IPV4_WITH_OPTIONS_TCP, &TCP_WITH_OPTIONS, b"hello"]);
+    vec![
+        (
+            "Ethernet, IPv4 and TCP with options",
+            LinkType::ETHERNET,
+            cat(&[&ETH_DST_SRC, &[0x08, 0x00], &ipv4_tcp]),
+        ),
+        (
+            "Ethernet padding after UDP",
+            LinkType::ETHERNET,
+            cat(&[&ETH_DST_SRC, &[0x08, 0x00], &ipv4_udp(b"abc"), &[0xee; 15]]),
+        ),
+        (
+            "raw IPv6 with extension headers",
+            LinkType::IPV6,
+            ipv6_with_extension_headers(),
+        ),
+        ("raw IP, IPv6", LinkType::RAW, ipv6_with_extension_headers()),
+        ("raw IPv4", LinkType::IPV4, ipv4_udp(b"v4")),
+        (
+            "802.1Q",
+            LinkType::ETHERNET,
+            cat(&[
+                &ETH_DST_SRC,
+                &[0x81, 0x00, 0x20, 0x64, 0x08, 0x00],
+                &ipv4_udp(b"x"),
+            ]),
+        ),
+        (
+            "802.1ad QinQ",
+            LinkType::ETHERNET,
+            cat(&[
+                &ETH_DST_SRC,
+                &[0x88, 0xa8, 0xe0, 0x0a, 0x81, 0x00, 0x0f, 0xfe, 0x86, 0xdd],
+                &ipv6_with_extension_headers(),
+            ]),
+        ),
+        (
+            "Linux SLL",
+            LinkType::LINUX_SLL,
+            cat(&[&sll, &[0x08, 0x00], &ipv4_tcp]),
+        ),
+        (
+            "Linux SLL with a VLAN tag",
+            LinkType::LINUX_SLL,
+            cat(&[&sll, &[0x81, 0x00, 0x00, 0x07, 0x08, 0x00], &ipv4_tcp]),
+        ),
+        (
+            "Linux SLL2",
+            LinkType::LINUX_SLL2,
+            cat(&[&sll2, &ipv6_with_extension_headers()]),
+        ),
+        (
+            "BSD NULL, IPv4",
+            LinkType::NULL,
+            cat(&[&[2, 0, 0, 0], &ipv4_udp(b"lo")]),
+        ),
+        (
+            "BSD NULL, IPv6 (Darwin)",
+            LinkType::NULL,
+            cat(&[&[30, 0, 0, 0], &ipv6_with_extension_headers()]),
+        ),
+        (
+            "OpenBSD LOOP",
+            LinkType::LOOP,
+            cat(&[&[0, 0, 0, 2], &ipv4_udp(b"lo")]),
+        ),
+    ]
+}
+
+/// tshark decodes the hand-built frames to the same fields: a check of the byte layouts
+/// written in this file as much as of the decoder.
+#[test]
+fn tshark_decodes_the_hand_built_frames_the_same() {
+    let dir = common::scratch_dir("tshark_decodes_the_hand_built_frames_the_same");
+    for (index, (name, link_type, frame)) in sample_frames().into_iter().enumerate() {
+        let path = dir.join(format!("frame-{index}.pcap"));
+        let file = common::pcap_file(
+            false,
+            false,
+            u32::from(link_type.0),
+            &[common::PcapRecord {
+                seconds: 0,
+                fraction: 0,
+                original_len: frame.len() as u32,
+                data: &frame,
+            }],
+        );
+        std::fs::write(&path, file).unwrap();
+        let (stdout, stderr) = common::run(
+            "tshark",
+            &[
+                "-r",
+                &path.to_string_lossy(),
+                "-T",
+                "fields",
+                "-E",
+                "occurrence=f",
+                "-e",
+                "ip.src",
+                "-e",
+                "ipv6.src",
+                "-e",
+                "ip.dst",
+                "-e",
+                "ipv6.dst",
+                "-e",
+                "vlan.id",
+                "-e",
+                "tcp.srcport",
+                "-e",
+                "tcp.dstport",
+                "-e",
+                "tcp.seq_raw",
+                "-e",
+                "tcp.len",
+                "-e",
+                "udp.srcport",
+                "-e",
+                "udp.dstport",
+                "-e",
+                "udp.length",
+                "-e",
+                "ieee8021ad.id",
+            ],
+        );
+        let fields: Vec<&str> = stdout.trim_end_matches('\n').split('\t').collect();
+        assert_eq!(
+            fields.len(),
+            13,
+            "{name}: tshark printed {stdout:?} {stderr}"
+        );
+        let packet = decode_frame(link_type, &frame).expect(name);
+        let (src, dst) = match packet.src {
+            IpAddr::V4(_) => (fields[0], fields[2]),
+            IpAddr::V6(_) => (fields[1], fields[3]),
+        };
+        assert_eq!(packet.src.to_string(), src, "{name}");
+        assert_eq!(packet.dst.to_string(), dst, "{name}");
+        let vlan = packet.vlan.map(|id| id.to_string()).unwrap_or_default();
+        // tshark names an 802.1ad service tag's VLAN ID `ieee8021ad.id`, and 802.1Q's `vlan.id`.
+        let outer_vlan = if fields[12].is_empty() {
+            fields[4]
+        } else {
+            fields[12]
+        };
+        assert_eq!(vlan, outer_vlan, "{name}: VLAN");
+        match packet.transport {
+            Transport::Tcp(segment) => {
+                assert_eq!(segment.src_port.to_string(), fields[5], "{name}");
+                assert_eq!(segment.dst_port.to_string(), fields[6], "{name}");
+                assert_eq!(segment.seq.to_string(), fields[7], "{name}");
+                assert_eq!(segment.payload.len().to_string(), fields[8], "{name}");
+            }
+            Transport::Udp(datagram) => {
+                assert_eq!(datagram.src_port.to_string(), fields[9], "{name}");
+                assert_eq!(datagram.dst_port.to_string(), fields[10], "{name}");
+                assert_eq!(
+                    (datagram.payload.len() + 8).to_string(),
+                    fields[11],
+                    "{name}"
+                );
+            }
+            Transport::Other(protocol) => panic!("{name}: protocol {protocol}"),
         }
     }
 }

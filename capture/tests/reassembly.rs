@@ -19,7 +19,7 @@ fn permutations(n: usize) -> Vec<Vec<usize>> {
         }
         for i in 0..k {
             heap(k - 1, items, out);
-            let swap_with = if k % 2 == 0 { i } else { 0 };
+            let swap_with = if k.is_multiple_of(2) { i } else { 0 };
             items.swap(swap_with, k - 1);
         }
     }

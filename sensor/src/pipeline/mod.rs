@@ -144,11 +144,10 @@ impl<F: FnMut(SessionRecord)> SessionPipeline<F> {
         let opening_syn = segment.flags.syn() && !segment.flags.ack();
         // A new connection on a reused 4-tuple replaces a closed one.
         if opening_syn
-            && matches!(self.flows.get(&key), Some(Session::Tcp(old)) if old.is_closed() || old.emitted)
+            && matches!(self.flows.get(&key), Some(Session::Tcp(old)) if old.is_closed())
+            && let Some(old) = self.flows.remove(&key)
         {
-            if let Some(old) = self.flows.remove(&key) {
-                self.finish(old, EmitReason::ConnectionClosed);
-            }
+            self.finish(old, EmitReason::ConnectionClosed);
         }
         if !self.flows.contains_key(&key) {
             if !self.admit_flow() {
