@@ -1,0 +1,8 @@
+//! libFuzzer entry for `server_hello`; the body is in `bodies/server_hello.rs`, shared with
+//! the corpus replay test.
+#![no_main]
+
+#[path = "bodies/server_hello.rs"]
+mod body;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| body::run(data));
