@@ -115,6 +115,14 @@ fn fixture_sessions_match_tshark_and_client_configuration() {
                 at(record, "server.port").cloned().unwrap_or(Value::Null),
                 stream["server"]["port"].clone(),
             );
+            // Every fixture is a full handshake between live peers.
+            check(
+                "session complete".into(),
+                at(record, "cipherlens.session.complete")
+                    .cloned()
+                    .unwrap_or(Value::Null),
+                Value::Bool(true),
+            );
             if let Some(hello) = stream["client_hellos"].get(0) {
                 check(
                     "ja3".into(),

@@ -84,9 +84,13 @@ pub fn build_session_record(
         .and_then(|hello| hello.key_share_group)
         .or_else(|| summary.server_key_exchange.and_then(|kx| kx.named_group));
 
+    let quic = context.transport == Transport::Quic;
+    // QUIC after the Initials uses keys an observer does not have: both
+    // hellos are all there is to see. TLS over TCP must also reach the
+    // encrypted phase in both directions (or a fatal alert).
+    let finished = quic || summary.is_finished();
     let mut incomplete_reasons = outcome.incomplete_reasons.clone();
-    let complete =
-        summary.is_finished() && summary.client_hello.is_some() && server_hello.is_some();
+    let complete = finished && summary.client_hello.is_some() && server_hello.is_some();
     if !complete {
         if summary.client_hello.is_none() {
             incomplete_reasons.push("no_client_hello".to_string());
@@ -94,12 +98,11 @@ pub fn build_session_record(
         if server_hello.is_none() {
             incomplete_reasons.push("no_server_hello".to_string());
         }
-        if !summary.is_finished() {
+        if !finished {
             incomplete_reasons.push("handshake_not_finished".to_string());
         }
     }
 
-    let quic = context.transport == Transport::Quic;
     let leaf = server_certificates.first();
     SessionRecord {
         schema: super::SCHEMA_ID,
@@ -137,7 +140,11 @@ pub fn build_session_record(
                 .and_then(|hello| hello.alpn.as_deref())
                 .map(alpn_display),
             resumed: summary.resumed(),
-            established: summary.encrypted[client_index] && summary.encrypted[server_index],
+            established: if quic {
+                server_hello.is_some()
+            } else {
+                summary.encrypted[client_index] && summary.encrypted[server_index]
+            },
             client: TlsClient {
                 server_name: summary
                     .client_hello
