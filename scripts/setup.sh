@@ -41,6 +41,12 @@ if [ "${#missing[@]}" -gt 0 ]; then
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# node is a real TLS peer for fixtures; this machine kind ships one, else Debian's.
+if ! command -v node >/dev/null 2>&1; then
+    log "installing nodejs"
+    apt-get install -y -qq --no-install-recommends nodejs >/dev/null
+fi
+
 if ! command -v rustup >/dev/null 2>&1; then
     log "rustup is required (it ships on this machine kind); see README.md"
     exit 1
