@@ -8,7 +8,9 @@
 //! conformance captures, in `benches/data/`, written by
 //! `fuzz/extract_seeds.py`. Throughput is reported in hellos per second
 //! (criterion's elements/s); the stages are also timed separately to show
-//! where the time goes.
+//! where the time goes. `parse_ja3_ja4` is the default per-hello work
+//! (JA3 string and hash, JA4 and `ja4_r`); `ja4_original_order` is the
+//! extra cost of `--ja4-original-order` (`ja4_o`, `ja4_ro`).
 //!
 //! Run: `cargo bench -p cipherlens-parsers --bench client_hello`.
 
@@ -77,6 +79,13 @@ fn bench_client_hello(c: &mut Criterion) {
         b.iter(|| {
             for hello in &hellos {
                 black_box(ja4::ja4(black_box(hello), Transport::Tcp));
+            }
+        })
+    });
+    group.bench_function("ja4_original_order", |b| {
+        b.iter(|| {
+            for hello in &hellos {
+                black_box(ja4::ja4_original_order(black_box(hello), Transport::Tcp));
             }
         })
     });

@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use cipherlens_sensor::output::JsonLinesWriter;
 use cipherlens_sensor::pipeline::PipelineConfig;
 use cipherlens_sensor::replay::replay_file;
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
@@ -37,13 +37,34 @@ enum Command {
         /// Print a JSON summary of what was read to stderr at the end.
         #[arg(long)]
         stats: bool,
-        /// Largest TLS handshake message accepted, in bytes.
-        #[arg(long, default_value_t = 256 * 1024)]
-        max_handshake_message: usize,
-        /// Out-of-order bytes held per TCP direction before a hole is given up.
-        #[arg(long, default_value_t = 1 << 20)]
-        max_reassembly_bytes: usize,
+        #[command(flatten)]
+        pipeline: PipelineArgs,
     },
+}
+
+/// Options of the session pipeline, shared by every input.
+#[derive(Args)]
+struct PipelineArgs {
+    /// Largest TLS handshake message accepted, in bytes.
+    #[arg(long, default_value_t = 256 * 1024)]
+    max_handshake_message: usize,
+    /// Out-of-order bytes held per TCP direction before a hole is given up.
+    #[arg(long, default_value_t = 1 << 20)]
+    max_reassembly_bytes: usize,
+    /// Also report the original-order JA4 forms (ja4_o, ja4_ro).
+    #[arg(long)]
+    ja4_original_order: bool,
+}
+
+impl PipelineArgs {
+    fn config(&self) -> PipelineConfig {
+        PipelineConfig {
+            max_handshake_message: self.max_handshake_message,
+            max_reassembly_bytes: self.max_reassembly_bytes,
+            ja4_original_order: self.ja4_original_order,
+            ..PipelineConfig::default()
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -68,8 +89,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             files,
             output,
             stats,
-            max_handshake_message,
-            max_reassembly_bytes,
+            pipeline,
         } => {
             let mut writer = match &output {
                 Some(path) => JsonLinesWriter::create(path)
@@ -78,11 +98,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             let mut exit = ExitCode::SUCCESS;
             for file in files {
-                let config = PipelineConfig {
-                    max_handshake_message,
-                    max_reassembly_bytes,
-                    ..PipelineConfig::default()
-                };
+                let config = pipeline.config();
                 let mut write_error = None;
                 let result = replay_file(&file, config, |record| {
                     if write_error.is_none() {

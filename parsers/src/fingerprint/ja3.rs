@@ -8,6 +8,7 @@
 
 use md5::{Digest, Md5};
 
+use super::{ascii_string, push_decimal};
 use crate::tls::names::is_grease;
 use crate::tls::{ClientHello, ServerHello};
 
@@ -21,25 +22,32 @@ pub struct Ja3 {
 }
 
 impl Ja3 {
-    fn from_full(full: String) -> Self {
-        let hash = hex::encode(Md5::digest(full.as_bytes()));
-        Self { full, hash }
+    fn from_full(full: Vec<u8>) -> Self {
+        let digest = Md5::digest(&full);
+        let mut hash = Vec::with_capacity(32);
+        for byte in digest {
+            super::push_hex_byte(&mut hash, byte);
+        }
+        Self {
+            full: ascii_string(full),
+            hash: ascii_string(hash),
+        }
     }
 }
 
-fn decimal_list<T: Copy + Into<u16>>(values: &[T], skip_grease: bool) -> String {
-    let mut text = String::new();
+/// Appends `values` as `-`-joined decimals, GREASE left out when asked.
+fn push_decimal_list(out: &mut Vec<u8>, values: impl IntoIterator<Item = u16>, skip_grease: bool) {
+    let mut first = true;
     for value in values
-        .iter()
-        .map(|v| (*v).into())
+        .into_iter()
         .filter(|v| !(skip_grease && is_grease(*v)))
     {
-        if !text.is_empty() {
-            text.push('-');
+        if !first {
+            out.push(b'-');
         }
-        text.push_str(&value.to_string());
+        first = false;
+        push_decimal(out, value);
     }
-    text
 }
 
 /// JA3 of a ClientHello; `None` for SSLv2-format hellos.
@@ -47,26 +55,44 @@ pub fn ja3(hello: &ClientHello) -> Option<Ja3> {
     if hello.sslv2_format {
         return None;
     }
-    let extensions: Vec<u16> = hello.extensions.iter().map(|e| e.extension_type).collect();
-    let full = format!(
-        "{},{},{},{},{}",
-        hello.legacy_version,
-        decimal_list(&hello.cipher_suites, true),
-        decimal_list(&extensions, true),
-        decimal_list(&hello.supported_groups, true),
-        decimal_list(&hello.ec_point_formats, false),
+    let mut full = Vec::with_capacity(
+        8 + 6
+            * (hello.cipher_suites.len()
+                + hello.extensions.len()
+                + hello.supported_groups.len()
+                + hello.ec_point_formats.len()),
+    );
+    push_decimal(&mut full, hello.legacy_version);
+    full.push(b',');
+    push_decimal_list(&mut full, hello.cipher_suites.iter().copied(), true);
+    full.push(b',');
+    push_decimal_list(
+        &mut full,
+        hello.extensions.iter().map(|e| e.extension_type),
+        true,
+    );
+    full.push(b',');
+    push_decimal_list(&mut full, hello.supported_groups.iter().copied(), true);
+    full.push(b',');
+    push_decimal_list(
+        &mut full,
+        hello.ec_point_formats.iter().map(|f| u16::from(*f)),
+        false,
     );
     Some(Ja3::from_full(full))
 }
 
 /// JA3S of a ServerHello.
 pub fn ja3s(hello: &ServerHello) -> Ja3 {
-    let extensions: Vec<u16> = hello.extensions.iter().map(|e| e.extension_type).collect();
-    let full = format!(
-        "{},{},{}",
-        hello.legacy_version,
-        hello.cipher_suite,
-        decimal_list(&extensions, true)
+    let mut full = Vec::with_capacity(16 + 6 * hello.extensions.len());
+    push_decimal(&mut full, hello.legacy_version);
+    full.push(b',');
+    push_decimal(&mut full, hello.cipher_suite);
+    full.push(b',');
+    push_decimal_list(
+        &mut full,
+        hello.extensions.iter().map(|e| e.extension_type),
+        true,
     );
     Ja3::from_full(full)
 }
@@ -80,7 +106,6 @@ mod tests {
         RawExtension {
             extension_type,
             length: 0,
-            data: Vec::new(),
         }
     }
 

@@ -30,9 +30,9 @@ pub fn ja4s(hello: &ServerHello, transport: Transport) -> Ja4s {
     let prefix = format!(
         "{}{}{:02}{}_{:04x}",
         transport.ja4_prefix(),
-        version_code(hello.negotiated_version()),
+        String::from_utf8_lossy(&version_code(hello.negotiated_version())),
         extensions.len().min(99),
-        alpn_code(hello.alpn.as_deref()),
+        String::from_utf8_lossy(&alpn_code(hello.alpn.as_deref())),
         hello.cipher_suite,
     );
     let list = hex_list(&extensions);
@@ -94,7 +94,6 @@ mod tests {
                 .map(|extension_type| RawExtension {
                     extension_type,
                     length: 0,
-                    data: Vec::new(),
                 })
                 .collect(),
             ..ServerHello::default()

@@ -67,43 +67,37 @@ impl ClientHello {
     pub fn parse(body: &[u8]) -> Result<Self, HandshakeError> {
         let (_, fixed) = tls_parser::parse_tls_handshake_client_hello(body)
             .map_err(|_| HandshakeError::Malformed("ClientHello fixed fields"))?;
-        let extensions = match fixed.ext {
-            Some(block) => ext::split_extensions(block)
-                .map_err(|Truncated { field }| HandshakeError::Truncated(field))?,
-            None => Vec::new(),
-        };
         let mut hello = ClientHello {
             legacy_version: fixed.version.0,
             random: fixed.random.to_vec(),
             session_id: fixed.session_id.map(<[u8]>::to_vec).unwrap_or_default(),
             cipher_suites: fixed.ciphers.iter().map(|suite| suite.0).collect(),
             compression_methods: fixed.comp.iter().map(|method| method.0).collect(),
-            extensions,
             ..ClientHello::default()
         };
-        hello.decode_extensions();
+        if let Some(block) = fixed.ext {
+            hello.extensions = ext::split_extensions(block, |extension_type, body| {
+                hello.decode_extension_or_note(extension_type, body)
+            })
+            .map_err(|Truncated { field }| HandshakeError::Truncated(field))?;
+        }
+        hello.has_renegotiation_info |= hello.cipher_suites.contains(&0x00FF);
         Ok(hello)
     }
 
-    fn decode_extensions(&mut self) {
-        let extensions = std::mem::take(&mut self.extensions);
-        for extension in &extensions {
-            if let Err(Truncated { field }) = self.decode_extension(extension) {
-                tracing::debug!(
-                    extension = extension.extension_type,
-                    field,
-                    "malformed ClientHello extension"
-                );
-                self.malformed_extensions.push(extension.extension_type);
-            }
+    fn decode_extension_or_note(&mut self, extension_type: u16, body: &[u8]) {
+        if let Err(Truncated { field }) = self.decode_extension(extension_type, body) {
+            tracing::debug!(
+                extension = extension_type,
+                field,
+                "malformed ClientHello extension"
+            );
+            self.malformed_extensions.push(extension_type);
         }
-        self.extensions = extensions;
-        self.has_renegotiation_info |= self.cipher_suites.contains(&0x00FF);
     }
 
-    fn decode_extension(&mut self, extension: &RawExtension) -> Result<(), Truncated> {
-        let body = extension.data.as_slice();
-        match extension.extension_type {
+    fn decode_extension(&mut self, extension_type: u16, body: &[u8]) -> Result<(), Truncated> {
+        match extension_type {
             ext::SERVER_NAME => self.server_name = ext::server_name(body)?,
             ext::ALPN => self.alpn = ext::alpn_protocols(body)?,
             ext::SUPPORTED_VERSIONS => {

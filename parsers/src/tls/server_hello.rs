@@ -75,10 +75,10 @@ impl ServerHello {
             reader.u8("ServerHello compression")?
         };
         // SSLv3 and some TLS 1.0 servers omit the extension block entirely.
-        let extensions = if reader.is_empty() {
-            Vec::new()
+        let extension_block = if reader.is_empty() {
+            None
         } else {
-            ext::split_extensions(reader.vec16("ServerHello extensions")?)?
+            Some(reader.vec16("ServerHello extensions")?)
         };
         let mut hello = ServerHello {
             legacy_version,
@@ -87,36 +87,35 @@ impl ServerHello {
             session_id,
             cipher_suite,
             compression_method,
-            extensions,
             ..ServerHello::default()
         };
-        hello.decode_extensions();
+        if let Some(block) = extension_block {
+            hello.extensions = ext::split_extensions(block, |extension_type, body| {
+                hello.decode_extension_or_note(extension_type, body)
+            })?;
+        }
         Ok(hello)
     }
 
-    fn decode_extensions(&mut self) {
-        let extensions = std::mem::take(&mut self.extensions);
-        for extension in &extensions {
-            if let Err(Truncated { field }) = self.decode_extension(extension) {
-                tracing::debug!(
-                    extension = extension.extension_type,
-                    field,
-                    "malformed ServerHello extension"
-                );
-                self.malformed_extensions.push(extension.extension_type);
-            }
+    fn decode_extension_or_note(&mut self, extension_type: u16, body: &[u8]) {
+        if let Err(Truncated { field }) = self.decode_extension(extension_type, body) {
+            tracing::debug!(
+                extension = extension_type,
+                field,
+                "malformed ServerHello extension"
+            );
+            self.malformed_extensions.push(extension_type);
         }
-        self.extensions = extensions;
     }
 
-    fn decode_extension(&mut self, extension: &RawExtension) -> Result<(), Truncated> {
-        let mut reader = Reader::new(&extension.data);
-        match extension.extension_type {
+    fn decode_extension(&mut self, extension_type: u16, body: &[u8]) -> Result<(), Truncated> {
+        let mut reader = Reader::new(body);
+        match extension_type {
             ext::SUPPORTED_VERSIONS => {
                 self.selected_version = Some(reader.u16("selected_version")?)
             }
             ext::KEY_SHARE => self.key_share_group = Some(reader.u16("key_share group")?),
-            ext::ALPN => self.alpn = ext::alpn_protocols(&extension.data)?.into_iter().next(),
+            ext::ALPN => self.alpn = ext::alpn_protocols(body)?.into_iter().next(),
             ext::PRE_SHARED_KEY => self.has_pre_shared_key = true,
             ext::SESSION_TICKET => self.has_session_ticket = true,
             ext::EXTENDED_MASTER_SECRET => self.has_extended_master_secret = true,

@@ -38,6 +38,8 @@ pub struct PipelineConfig {
     pub source: &'static str,
     /// Capture file or interface, copied into records.
     pub input: Option<String>,
+    /// Also compute the original-order JA4 forms (`ja4_o`, `ja4_ro`).
+    pub ja4_original_order: bool,
 }
 
 impl Default for PipelineConfig {
@@ -49,6 +51,7 @@ impl Default for PipelineConfig {
             idle_timeout_nanos: 120 * 1_000_000_000,
             source: "replay",
             input: None,
+            ja4_original_order: false,
         }
     }
 }
@@ -319,6 +322,7 @@ fn tcp_record(session: &TcpSession, reason: EmitReason, config: &PipelineConfig)
         end_unix_nanos: session.last_unix_nanos,
         source: config.source,
         input: config.input.clone(),
+        ja4_original_order: config.ja4_original_order,
     };
     let outcome = SessionOutcome {
         emitted_on: reason.as_str(),
@@ -342,6 +346,7 @@ fn quic_record(
         end_unix_nanos: session.last_unix_nanos,
         source: config.source,
         input: config.input.clone(),
+        ja4_original_order: config.ja4_original_order,
     };
     let outcome = SessionOutcome {
         emitted_on: reason.as_str(),

@@ -27,6 +27,8 @@ pub struct SessionContext {
     /// `replay` or `live`.
     pub source: &'static str,
     pub input: Option<String>,
+    /// Whether to compute `ja4_o` and `ja4_ro` (see `ja4_original_order`).
+    pub ja4_original_order: bool,
 }
 
 /// How the session ended and what was lost, from the transport's view.
@@ -206,7 +208,7 @@ pub fn build_session_record(
                     .and_then(|hello| hello.key_share_group)
                     .map(|group| named(group, group_name)),
                 second_client_hello: summary.retry_client_hello.as_ref().map(client_hello_detail),
-                fingerprints: fingerprints(summary, context.transport),
+                fingerprints: fingerprints(summary, context),
                 server_certificates,
                 client_certificates,
                 dh_prime_bits: summary.server_key_exchange.and_then(|kx| kx.dh_prime_bits),
@@ -254,7 +256,8 @@ fn summarize_chain(chain: &[Vec<u8>], errors: &mut Vec<String>) -> Vec<Certifica
         .collect()
 }
 
-fn fingerprints(summary: &HandshakeSummary, transport: Transport) -> Option<Fingerprints> {
+fn fingerprints(summary: &HandshakeSummary, context: &SessionContext) -> Option<Fingerprints> {
+    let transport = context.transport;
     let client = summary.client_hello.as_ref();
     let server = summary.server_hello.as_ref();
     if client.is_none() && server.is_none() && summary.hello_retry_request.is_none() {
@@ -262,9 +265,11 @@ fn fingerprints(summary: &HandshakeSummary, transport: Transport) -> Option<Fing
     }
     let client_ja3 = client.and_then(ja3::ja3);
     let server_ja3s = server.map(ja3::ja3s);
-    let client_ja4 = client
-        .filter(|hello| !hello.sslv2_format)
-        .map(|hello| ja4::ja4(hello, transport));
+    let client_tls = client.filter(|hello| !hello.sslv2_format);
+    let client_ja4 = client_tls.map(|hello| ja4::ja4(hello, transport));
+    let client_ja4_original = client_tls
+        .filter(|_| context.ja4_original_order)
+        .map(|hello| ja4::ja4_original_order(hello, transport));
     let second = summary.retry_client_hello.as_ref();
     let second_ja3 = second.and_then(ja3::ja3);
     let retry_ja3s = summary.hello_retry_request.as_ref().map(ja3::ja3s);
@@ -281,9 +286,9 @@ fn fingerprints(summary: &HandshakeSummary, transport: Transport) -> Option<Fing
         ja3s: server_ja3s.as_ref().map(|f| f.hash.clone()),
         ja3s_full: server_ja3s.map(|f| f.full),
         ja4: client_ja4.as_ref().map(|f| f.ja4.clone()),
-        ja4_r: client_ja4.as_ref().map(|f| f.ja4_r.clone()),
-        ja4_o: client_ja4.as_ref().map(|f| f.ja4_o.clone()),
-        ja4_ro: client_ja4.map(|f| f.ja4_ro),
+        ja4_r: client_ja4.map(|f| f.ja4_r),
+        ja4_o: client_ja4_original.as_ref().map(|f| f.ja4_o.clone()),
+        ja4_ro: client_ja4_original.map(|f| f.ja4_ro),
     })
 }
 
