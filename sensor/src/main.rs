@@ -7,11 +7,16 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use cipherlens_sensor::output::JsonLinesWriter;
+use cipherlens_sensor::output::{BackgroundWriter, JsonLinesWriter};
 use cipherlens_sensor::pipeline::PipelineConfig;
+use cipherlens_sensor::record::FinishedSession;
+use cipherlens_sensor::record::certificate_cache::CertificateCache;
 use cipherlens_sensor::replay::replay_file;
 use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
+
+/// Records waiting for the writer thread at most.
+const RECORD_QUEUE: usize = 1024;
 
 #[derive(Parser)]
 #[command(
@@ -91,21 +96,27 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             stats,
             pipeline,
         } => {
-            let mut writer = match &output {
+            let writer = match &output {
                 Some(path) => JsonLinesWriter::create(path)
                     .with_context(|| format!("creating {}", path.display()))?,
                 None => JsonLinesWriter::stdout(),
             };
+            let mut certificates = CertificateCache::default();
+            let mut writer = BackgroundWriter::spawn(writer, RECORD_QUEUE, move |finished| {
+                FinishedSession::into_record(finished, &mut certificates)
+            })
+            .context("starting the record writer")?;
             let mut exit = ExitCode::SUCCESS;
             for file in files {
                 let config = pipeline.config();
-                let mut write_error = None;
+                let mut writer_stopped = false;
                 let result = replay_file(&file, config, |record| {
-                    if write_error.is_none() {
-                        write_error = writer.write(&record).err();
-                    }
+                    writer_stopped = writer_stopped || writer.send(record).is_err();
                 });
-                if let Some(error) = write_error {
+                if writer_stopped {
+                    let error = writer.finish().err().unwrap_or_else(|| {
+                        std::io::Error::other("the record writer stopped early")
+                    });
                     return Err(error).context("writing records");
                 }
                 let report = match result {
@@ -120,7 +131,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     eprintln!("{}", serde_json::to_string(&report)?);
                 }
             }
-            writer.flush().context("writing records")?;
+            writer.finish().context("writing records")?;
             Ok(exit)
         }
     }

@@ -13,7 +13,7 @@ use cipherlens_capture::{CaptureError, CaptureReader, decode_frame};
 use serde::Serialize;
 
 use crate::pipeline::{PipelineConfig, PipelineStats, SessionPipeline};
-use crate::record::SessionRecord;
+use crate::record::FinishedSession;
 
 /// What a replay read and produced.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -41,11 +41,12 @@ pub struct ReplayError {
 
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(500);
 
-/// Replays one capture file, handing each session record to `emit`.
+/// Replays one capture file, handing each finished session to `emit`
+/// (turn it into its record with [`FinishedSession::into_record`]).
 pub fn replay_file(
     path: &Path,
     mut config: PipelineConfig,
-    emit: impl FnMut(SessionRecord),
+    emit: impl FnMut(FinishedSession),
 ) -> Result<ReplayReport, ReplayError> {
     let file = path.display().to_string();
     config.source = "replay";
@@ -91,6 +92,7 @@ pub fn replay_file(
                         report.frames,
                     );
                 }
+                reader.recycle(frame);
             }
             Ok(None) => break Ok(()),
             Err(error) => break Err(error),

@@ -5,35 +5,39 @@
 //! registry). Groups, signature schemes, extensions and versions are kept
 //! here, from the IANA "TLS Parameters" registries plus the drafts that are
 //! deployed (post-quantum hybrids, Kyber drafts). Unknown values render as
-//! `unknown(0xNNNN)`; GREASE values (RFC 8701) as `GREASE`.
+//! `unknown(0xNNNN)`; GREASE values (RFC 8701) as `GREASE`. Names are
+//! `Cow<'static, str>`: known ones borrow the table, so a record with a
+//! hundred named code points does not allocate a hundred strings.
+
+use std::borrow::Cow;
 
 /// True for the sixteen GREASE values of RFC 8701 (0x0A0A, 0x1A1A, ... 0xFAFA).
 pub const fn is_grease(value: u16) -> bool {
     value & 0x0F0F == 0x0A0A && (value >> 8) == (value & 0xFF)
 }
 
-fn unknown(value: u16) -> String {
-    format!("unknown(0x{value:04x})")
+fn unknown(value: u16) -> Cow<'static, str> {
+    Cow::Owned(format!("unknown(0x{value:04x})"))
 }
 
 /// IANA name of a cipher suite.
-pub fn cipher_suite_name(value: u16) -> String {
+pub fn cipher_suite_name(value: u16) -> Cow<'static, str> {
     if is_grease(value) {
-        return "GREASE".to_string();
+        return Cow::Borrowed("GREASE");
     }
     match value {
-        0x00FF => "TLS_EMPTY_RENEGOTIATION_INFO_SCSV".to_string(),
-        0x5600 => "TLS_FALLBACK_SCSV".to_string(),
+        0x00FF => Cow::Borrowed("TLS_EMPTY_RENEGOTIATION_INFO_SCSV"),
+        0x5600 => Cow::Borrowed("TLS_FALLBACK_SCSV"),
         _ => tls_parser::TlsCipherSuite::from_id(value)
-            .map(|suite| suite.name.to_string())
+            .map(|suite| Cow::Borrowed(suite.name))
             .unwrap_or_else(|| unknown(value)),
     }
 }
 
 /// Named group (supported_groups / key_share / ServerKeyExchange curve).
-pub fn group_name(value: u16) -> String {
+pub fn group_name(value: u16) -> Cow<'static, str> {
     if is_grease(value) {
-        return "GREASE".to_string();
+        return Cow::Borrowed("GREASE");
     }
     let name = match value {
         1 => "sect163k1",
@@ -97,7 +101,7 @@ pub fn group_name(value: u16) -> String {
         0xFF02 => "arbitrary_explicit_char2_curves",
         _ => return unknown(value),
     };
-    name.to_string()
+    Cow::Borrowed(name)
 }
 
 /// True for groups whose key exchange includes a post-quantum KEM (pure
@@ -111,9 +115,9 @@ pub const fn is_post_quantum_group(value: u16) -> bool {
 
 /// Signature scheme (TLS 1.3 names; TLS 1.2 hash/signature pairs are named
 /// `<hash>_<signature>` when no TLS 1.3 name exists).
-pub fn signature_scheme_name(value: u16) -> String {
+pub fn signature_scheme_name(value: u16) -> Cow<'static, str> {
     if is_grease(value) {
-        return "GREASE".to_string();
+        return Cow::Borrowed("GREASE");
     }
     let name = match value {
         0x0201 => "rsa_pkcs1_sha1",
@@ -155,11 +159,11 @@ pub fn signature_scheme_name(value: u16) -> String {
         0x0906 => "mldsa87",
         _ => return legacy_hash_signature_name(value).unwrap_or_else(|| unknown(value)),
     };
-    name.to_string()
+    Cow::Borrowed(name)
 }
 
 /// TLS 1.2 SignatureAndHashAlgorithm pairs (RFC 5246 section 7.4.1.4.1).
-fn legacy_hash_signature_name(value: u16) -> Option<String> {
+fn legacy_hash_signature_name(value: u16) -> Option<Cow<'static, str>> {
     let hash = match value >> 8 {
         1 => "md5",
         2 => "sha1",
@@ -175,7 +179,7 @@ fn legacy_hash_signature_name(value: u16) -> Option<String> {
         3 => "ecdsa",
         _ => return None,
     };
-    Some(format!("{signature}_{hash}"))
+    Some(Cow::Owned(format!("{signature}_{hash}")))
 }
 
 /// True for signature schemes based on a post-quantum algorithm.
@@ -184,9 +188,9 @@ pub const fn is_post_quantum_signature(value: u16) -> bool {
 }
 
 /// Extension type name.
-pub fn extension_name(value: u16) -> String {
+pub fn extension_name(value: u16) -> Cow<'static, str> {
     if is_grease(value) {
-        return "GREASE".to_string();
+        return Cow::Borrowed("GREASE");
     }
     let name = match value {
         0 => "server_name",
@@ -240,27 +244,27 @@ pub fn extension_name(value: u16) -> String {
         0xFFCE => "encrypted_server_name",
         _ => return unknown(value),
     };
-    name.to_string()
+    Cow::Borrowed(name)
 }
 
 /// Protocol version name as operators know it: `TLS 1.2`, `SSL 3.0`,
 /// `TLS 1.3 draft 28`, `DTLS 1.2`.
-pub fn version_name(value: u16) -> String {
+pub fn version_name(value: u16) -> Cow<'static, str> {
     if is_grease(value) {
-        return "GREASE".to_string();
+        return Cow::Borrowed("GREASE");
     }
     match value {
-        0x0002 => "SSL 2.0".to_string(),
-        0x0300 => "SSL 3.0".to_string(),
-        0x0301 => "TLS 1.0".to_string(),
-        0x0302 => "TLS 1.1".to_string(),
-        0x0303 => "TLS 1.2".to_string(),
-        0x0304 => "TLS 1.3".to_string(),
-        0x7F00..=0x7FFF => format!("TLS 1.3 draft {}", value & 0xFF),
-        0x7E01..=0x7EFF => format!("TLS 1.3 draft {} (fb)", value & 0xFF),
-        0xFEFF => "DTLS 1.0".to_string(),
-        0xFEFD => "DTLS 1.2".to_string(),
-        0xFEFC => "DTLS 1.3".to_string(),
+        0x0002 => Cow::Borrowed("SSL 2.0"),
+        0x0300 => Cow::Borrowed("SSL 3.0"),
+        0x0301 => Cow::Borrowed("TLS 1.0"),
+        0x0302 => Cow::Borrowed("TLS 1.1"),
+        0x0303 => Cow::Borrowed("TLS 1.2"),
+        0x0304 => Cow::Borrowed("TLS 1.3"),
+        0x7F00..=0x7FFF => Cow::Owned(format!("TLS 1.3 draft {}", value & 0xFF)),
+        0x7E01..=0x7EFF => Cow::Owned(format!("TLS 1.3 draft {} (fb)", value & 0xFF)),
+        0xFEFF => Cow::Borrowed("DTLS 1.0"),
+        0xFEFD => Cow::Borrowed("DTLS 1.2"),
+        0xFEFC => Cow::Borrowed("DTLS 1.3"),
         _ => unknown(value),
     }
 }
@@ -280,7 +284,7 @@ pub fn otel_version(value: u16) -> Option<&'static str> {
 }
 
 /// Alert description name (RFC 8446 section 6 plus older registry entries).
-pub fn alert_description_name(value: u8) -> String {
+pub fn alert_description_name(value: u8) -> Cow<'static, str> {
     let name = match value {
         0 => "close_notify",
         10 => "unexpected_message",
@@ -317,9 +321,9 @@ pub fn alert_description_name(value: u8) -> String {
         116 => "certificate_required",
         120 => "no_application_protocol",
         121 => "ech_required",
-        _ => return format!("unknown({value})"),
+        _ => return Cow::Owned(format!("unknown({value})")),
     };
-    name.to_string()
+    Cow::Borrowed(name)
 }
 
 #[cfg(test)]

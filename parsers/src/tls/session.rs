@@ -158,6 +158,12 @@ impl HandshakeTracker {
         &self.summary
     }
 
+    /// Hands over what was learned, leaving an empty summary behind (for
+    /// a session whose record is being emitted).
+    pub fn take_summary(&mut self) -> HandshakeSummary {
+        std::mem::take(&mut self.summary)
+    }
+
     /// Consumes the tracker.
     pub fn into_summary(self) -> HandshakeSummary {
         self.summary

@@ -18,7 +18,7 @@ use cipherlens_capture::{Packet, Transport as PacketTransport};
 use cipherlens_parsers::fingerprint::Transport;
 use cipherlens_parsers::tls::Peer;
 
-use crate::record::{SessionContext, SessionOutcome, SessionRecord, build_session_record};
+use crate::record::{FinishedSession, SessionContext, SessionOutcome};
 use flow::{FlowKey, IPPROTO_TCP, IPPROTO_UDP};
 use quic::QuicSession;
 use tcp::{EmitReason, TcpSession};
@@ -79,9 +79,12 @@ enum Session {
 }
 
 /// Packets in, records out.
-pub struct SessionPipeline<F: FnMut(SessionRecord)> {
+pub struct SessionPipeline<F: FnMut(FinishedSession)> {
     config: PipelineConfig,
-    flows: HashMap<FlowKey, Session>,
+    /// Keyed by a per-process random seed (foldhash): flow keys come from
+    /// the network, so the hash must not be predictable, but SipHash was
+    /// 4% of replay time.
+    flows: HashMap<FlowKey, Session, foldhash::fast::RandomState>,
     emit: F,
     stats: PipelineStats,
     last_sweep_nanos: u64,
@@ -89,12 +92,12 @@ pub struct SessionPipeline<F: FnMut(SessionRecord)> {
 
 const SWEEP_INTERVAL_NANOS: u64 = 1_000_000_000;
 
-impl<F: FnMut(SessionRecord)> SessionPipeline<F> {
+impl<F: FnMut(FinishedSession)> SessionPipeline<F> {
     /// A pipeline that hands each finished record to `emit`.
     pub fn new(config: PipelineConfig, emit: F) -> Self {
         Self {
             config,
-            flows: HashMap::new(),
+            flows: HashMap::default(),
             emit,
             stats: PipelineStats::default(),
             last_sweep_nanos: 0,
@@ -253,19 +256,22 @@ impl<F: FnMut(SessionRecord)> SessionPipeline<F> {
     /// Closes flows idle for longer than the timeout.
     pub fn expire_idle(&mut self, now: u64) {
         let timeout = self.config.idle_timeout_nanos;
-        let idle: Vec<FlowKey> = self
+        let mut idle: Vec<(u64, FlowKey)> = self
             .flows
             .iter()
-            .filter(|(_, session)| {
+            .map(|(key, session)| {
                 let last = match session {
                     Session::Tcp(s) => s.last_unix_nanos,
                     Session::Quic(s) => s.last_unix_nanos,
                 };
-                now.saturating_sub(last) > timeout
+                (last, *key)
             })
-            .map(|(key, _)| *key)
+            .filter(|(last, _)| now.saturating_sub(*last) > timeout)
             .collect();
-        for key in idle {
+        // The table's iteration order is random per process; records come
+        // out in the order the flows went quiet, so replay is reproducible.
+        idle.sort_unstable();
+        for (_, key) in idle {
             if let Some(session) = self.flows.remove(&key) {
                 self.finish(session, EmitReason::IdleTimeout);
             }
@@ -291,14 +297,14 @@ impl<F: FnMut(SessionRecord)> SessionPipeline<F> {
                 }
                 session.flush();
                 if session.is_tls() {
-                    let record = tcp_record(&session, reason, &self.config);
+                    let record = tcp_record(&mut session, reason, &self.config);
                     self.stats.tls_sessions += 1;
                     self.deliver(record);
                 }
             }
-            Session::Quic(session) => {
+            Session::Quic(mut session) => {
                 if !session.emitted && session.is_quic() {
-                    let record = quic_record(&session, reason, &self.config);
+                    let record = quic_record(&mut session, reason, &self.config);
                     self.stats.quic_sessions += 1;
                     self.deliver(record);
                 }
@@ -306,13 +312,17 @@ impl<F: FnMut(SessionRecord)> SessionPipeline<F> {
         }
     }
 
-    fn deliver(&mut self, record: SessionRecord) {
+    fn deliver(&mut self, record: FinishedSession) {
         self.stats.records_emitted += 1;
         (self.emit)(record);
     }
 }
 
-fn tcp_record(session: &TcpSession, reason: EmitReason, config: &PipelineConfig) -> SessionRecord {
+fn tcp_record(
+    session: &mut TcpSession,
+    reason: EmitReason,
+    config: &PipelineConfig,
+) -> FinishedSession {
     let context = SessionContext {
         transport: Transport::Tcp,
         initiator: session.initiator,
@@ -327,16 +337,20 @@ fn tcp_record(session: &TcpSession, reason: EmitReason, config: &PipelineConfig)
     let outcome = SessionOutcome {
         emitted_on: reason.as_str(),
         gap_bytes: session.gap_bytes,
-        incomplete_reasons: session.incomplete_reasons.clone(),
+        incomplete_reasons: std::mem::take(&mut session.incomplete_reasons),
     };
-    build_session_record(session.tracker.summary(), &context, &outcome)
+    FinishedSession {
+        summary: session.tracker.take_summary(),
+        context,
+        outcome,
+    }
 }
 
 fn quic_record(
-    session: &QuicSession,
+    session: &mut QuicSession,
     reason: EmitReason,
     config: &PipelineConfig,
-) -> SessionRecord {
+) -> FinishedSession {
     let context = SessionContext {
         transport: Transport::Quic,
         initiator: session.initiator,
@@ -351,7 +365,11 @@ fn quic_record(
     let outcome = SessionOutcome {
         emitted_on: reason.as_str(),
         gap_bytes: [0, 0],
-        incomplete_reasons: session.incomplete_reasons.clone(),
+        incomplete_reasons: std::mem::take(&mut session.incomplete_reasons),
     };
-    build_session_record(session.tracker.summary(), &context, &outcome)
+    FinishedSession {
+        summary: session.tracker.take_summary(),
+        context,
+        outcome,
+    }
 }

@@ -1,5 +1,6 @@
 //! Builds a [`SessionRecord`] from what the parsers learned about a session.
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 
 use cipherlens_parsers::fingerprint::{Transport, ja3, ja4};
@@ -9,8 +10,11 @@ use cipherlens_parsers::tls::names::{
     is_post_quantum_group, otel_version, signature_scheme_name, version_name,
 };
 use cipherlens_parsers::tls::{ClientHello, HandshakeSummary, Peer, ServerHello};
-use cipherlens_parsers::x509::{CertificateSummary, summarize_certificate};
+use std::sync::Arc;
 
+use cipherlens_parsers::x509::CertificateSummary;
+
+use super::certificate_cache::CertificateCache;
 use super::model::*;
 use crate::time::rfc3339_from_unix_nanos;
 
@@ -41,14 +45,14 @@ pub struct SessionOutcome {
     pub incomplete_reasons: Vec<String>,
 }
 
-fn named(code: u16, name: impl FnOnce(u16) -> String) -> Named {
+fn named(code: u16, name: impl FnOnce(u16) -> Cow<'static, str>) -> Named {
     Named {
         code,
         name: name(code),
     }
 }
 
-fn named_list(codes: &[u16], name: fn(u16) -> String) -> Vec<Named> {
+fn named_list(codes: &[u16], name: fn(u16) -> Cow<'static, str>) -> Vec<Named> {
     codes.iter().map(|code| named(*code, name)).collect()
 }
 
@@ -59,11 +63,29 @@ fn peer_index(peer: Peer) -> usize {
     }
 }
 
+/// A session whose record is due, not yet built: what the pipeline hands
+/// on. Building and encoding a record is a third of the per-session work;
+/// handing this on lets that happen off the packet path (another thread).
+#[derive(Debug)]
+pub struct FinishedSession {
+    pub summary: HandshakeSummary,
+    pub context: SessionContext,
+    pub outcome: SessionOutcome,
+}
+
+impl FinishedSession {
+    /// The session's record.
+    pub fn into_record(self, certificates: &mut CertificateCache) -> SessionRecord {
+        build_session_record(&self.summary, &self.context, &self.outcome, certificates)
+    }
+}
+
 /// Builds the record for one session.
 pub fn build_session_record(
     summary: &HandshakeSummary,
     context: &SessionContext,
     outcome: &SessionOutcome,
+    certificates: &mut CertificateCache,
 ) -> SessionRecord {
     let client_peer = summary.client.unwrap_or(Peer::Initiator);
     let (client, server) = match client_peer {
@@ -77,8 +99,10 @@ pub fn build_session_record(
         .iter()
         .map(|(_, error)| error.clone())
         .collect();
-    let server_certificates = summarize_chain(&summary.server_certificates, &mut errors);
-    let client_certificates = summarize_chain(&summary.client_certificates, &mut errors);
+    let server_certificates =
+        summarize_chain(&summary.server_certificates, certificates, &mut errors);
+    let client_certificates =
+        summarize_chain(&summary.client_certificates, certificates, &mut errors);
 
     let server_hello = summary.server_hello.as_ref();
     let negotiated_version = server_hello.map(ServerHello::negotiated_version);
@@ -242,11 +266,15 @@ pub fn build_session_record(
     }
 }
 
-fn summarize_chain(chain: &[Vec<u8>], errors: &mut Vec<String>) -> Vec<CertificateSummary> {
+fn summarize_chain(
+    chain: &[Vec<u8>],
+    certificates: &mut CertificateCache,
+    errors: &mut Vec<String>,
+) -> Vec<Arc<CertificateSummary>> {
     chain
         .iter()
         .enumerate()
-        .filter_map(|(position, der)| match summarize_certificate(der) {
+        .filter_map(|(position, der)| match certificates.summarize(der) {
             Ok(summary) => Some(summary),
             Err(error) => {
                 errors.push(format!("certificate {position}: {error}"));

@@ -9,9 +9,10 @@
 //! produces records validates them against it.
 
 mod build;
+pub mod certificate_cache;
 mod model;
 
-pub use build::{SessionContext, SessionOutcome, build_session_record};
+pub use build::{FinishedSession, SessionContext, SessionOutcome, build_session_record};
 pub use model::*;
 
 /// Identifier of this record layout; bumped with the schema file.

@@ -1,5 +1,8 @@
 //! The record's shape as serde types (see `schema/session-record.v1.json`).
 
+use std::borrow::Cow;
+use std::sync::Arc;
+
 use cipherlens_parsers::x509::CertificateSummary;
 use serde::Serialize;
 
@@ -52,10 +55,10 @@ pub struct Tls {
     pub protocol: TlsProtocol,
     /// Chosen cipher suite, IANA name.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub cipher: Option<String>,
+    pub cipher: Option<Cow<'static, str>>,
     /// Key exchange group (TLS 1.3 key_share or TLS 1.2 ServerKeyExchange curve).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub curve: Option<String>,
+    pub curve: Option<Cow<'static, str>>,
     /// ALPN protocol chosen by the server.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_protocol: Option<String>,
@@ -83,7 +86,7 @@ pub struct TlsClient {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ja3: Option<String>,
     /// Offered cipher suites, IANA names, GREASE left out.
-    pub supported_ciphers: Vec<String>,
+    pub supported_ciphers: Vec<Cow<'static, str>>,
 }
 
 #[derive(Debug, Clone, Serialize, Default)]
@@ -142,7 +145,7 @@ pub struct SessionState {
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Named {
     pub code: u16,
-    pub name: String,
+    pub name: Cow<'static, str>,
 }
 
 #[derive(Debug, Clone, Serialize, Default)]
@@ -170,9 +173,9 @@ pub struct TlsDetail {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fingerprints: Option<Fingerprints>,
     /// Server chain in the order sent (TLS <= 1.2; TLS 1.3 sends it encrypted).
-    pub server_certificates: Vec<CertificateSummary>,
+    pub server_certificates: Vec<Arc<CertificateSummary>>,
     /// Client chain (mutual TLS, TLS <= 1.2).
-    pub client_certificates: Vec<CertificateSummary>,
+    pub client_certificates: Vec<Arc<CertificateSummary>>,
     /// Size of a finite-field DH prime chosen by the server, in bits.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dh_prime_bits: Option<u32>,

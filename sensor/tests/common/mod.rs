@@ -8,6 +8,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use cipherlens_sensor::pipeline::PipelineConfig;
+use cipherlens_sensor::record::certificate_cache::CertificateCache;
 use cipherlens_sensor::replay::replay_file;
 use serde_json::Value;
 
@@ -65,7 +66,9 @@ pub fn assert_valid_record(record: &Value) {
 /// Replays `pcap` and returns its records as JSON, each validated.
 pub fn replay_records(pcap: &Path) -> Vec<Value> {
     let mut records = Vec::new();
-    let result = replay_file(pcap, PipelineConfig::default(), |record| {
+    let mut certificates = CertificateCache::default();
+    let result = replay_file(pcap, PipelineConfig::default(), |finished| {
+        let record = finished.into_record(&mut certificates);
         records.push(serde_json::to_value(&record).expect("record serializes"));
     });
     if let Err(error) = result {

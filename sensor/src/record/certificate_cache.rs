@@ -1,0 +1,182 @@
+//! A bounded cache of certificate summaries, keyed by the certificate's DER.
+//!
+//! Why: a node sees the same few server certificates in most of its
+//! handshakes (every client of a service gets the service's chain). Parsing
+//! each one again, hashing it twice and rendering its names was the largest
+//! single cost of building records (28% of replay time on the benchmark
+//! capture). A summary depends only on the DER bytes, so it can be shared.
+//!
+//! Bounded by entry count with two generations: lookups hit the current or
+//! the previous generation (a hit in the previous one is promoted); when the
+//! current generation is full it becomes the previous one and the old
+//! previous generation is dropped. That keeps what is in use, forgets what
+//! is not, and never holds more than `2 * generation_capacity` entries.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use cipherlens_parsers::x509::{CertificateSummary, summarize_certificate};
+
+/// A summary, or the parse error text, shared between records.
+pub type CachedSummary = Result<Arc<CertificateSummary>, Arc<str>>;
+
+/// Default entries per generation: a few thousand distinct certificates
+/// at 1-2 KiB of DER each, a few MiB at most.
+pub const DEFAULT_GENERATION_CAPACITY: usize = 2048;
+
+/// Lookups and what they found.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CertificateCacheStats {
+    pub hits: u64,
+    pub misses: u64,
+    /// Generations dropped to stay within the bound.
+    pub generations_dropped: u64,
+}
+
+/// Summaries by DER. foldhash, randomly seeded: the DER comes off the
+/// network, so the hash must not be predictable, and SipHash over a few
+/// KiB per lookup showed in profiles.
+type DerMap = HashMap<Box<[u8]>, CachedSummary, foldhash::fast::RandomState>;
+
+/// See the module documentation.
+#[derive(Debug)]
+pub struct CertificateCache {
+    current: DerMap,
+    previous: DerMap,
+    generation_capacity: usize,
+    stats: CertificateCacheStats,
+}
+
+impl Default for CertificateCache {
+    fn default() -> Self {
+        Self::new(DEFAULT_GENERATION_CAPACITY)
+    }
+}
+
+impl CertificateCache {
+    /// A cache holding at most `2 * generation_capacity` summaries
+    /// (`0` disables caching: every lookup summarizes afresh).
+    pub fn new(generation_capacity: usize) -> Self {
+        Self {
+            current: DerMap::default(),
+            previous: DerMap::default(),
+            generation_capacity,
+            stats: CertificateCacheStats::default(),
+        }
+    }
+
+    /// The summary of `der`, from the cache or computed now.
+    pub fn summarize(&mut self, der: &[u8]) -> CachedSummary {
+        if let Some(found) = self.current.get(der) {
+            self.stats.hits += 1;
+            return found.clone();
+        }
+        if let Some((key, found)) = self.previous.remove_entry(der) {
+            self.stats.hits += 1;
+            self.insert(key, found.clone());
+            return found;
+        }
+        self.stats.misses += 1;
+        let summary: CachedSummary = summarize_certificate(der)
+            .map(Arc::new)
+            .map_err(|error| Arc::from(error.to_string()));
+        if self.generation_capacity > 0 {
+            self.insert(der.into(), summary.clone());
+        }
+        summary
+    }
+
+    fn insert(&mut self, der: Box<[u8]>, summary: CachedSummary) {
+        if self.current.len() >= self.generation_capacity {
+            self.previous = std::mem::take(&mut self.current);
+            self.stats.generations_dropped += 1;
+        }
+        self.current.insert(der, summary);
+    }
+
+    /// Entries held now.
+    pub fn len(&self) -> usize {
+        self.current.len() + self.previous.len()
+    }
+
+    /// Whether nothing is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn stats(&self) -> CertificateCacheStats {
+        self.stats
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> Vec<u8> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../fixtures/certs")
+            .join(name);
+        std::fs::read(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+    }
+
+    fn fixture_ders() -> Vec<Vec<u8>> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/certs");
+        let mut paths: Vec<_> = std::fs::read_dir(&dir)
+            .expect("fixtures/certs")
+            .map(|entry| entry.expect("listing fixtures/certs").path())
+            .filter(|path| path.extension().is_some_and(|e| e == "der"))
+            .collect();
+        paths.sort();
+        paths
+            .iter()
+            .map(|path| fixture(path.file_name().and_then(|n| n.to_str()).expect("name")))
+            .collect()
+    }
+
+    #[test]
+    fn cached_summaries_equal_fresh_ones_and_are_shared() {
+        let ders = fixture_ders();
+        assert!(ders.len() >= 3, "need several certificate fixtures");
+        let mut cache = CertificateCache::new(16);
+        for der in &ders {
+            let first = cache.summarize(der).expect("fixture parses");
+            let second = cache.summarize(der).expect("fixture parses");
+            assert!(Arc::ptr_eq(&first, &second), "second lookup is a hit");
+            assert_eq!(*first, summarize_certificate(der).expect("fixture parses"));
+        }
+        assert_eq!(cache.stats().misses, ders.len() as u64);
+        assert_eq!(cache.stats().hits, ders.len() as u64);
+    }
+
+    #[test]
+    fn the_bound_holds_and_recent_entries_survive() {
+        let ders = fixture_ders();
+        let mut cache = CertificateCache::new(2);
+        for der in &ders {
+            cache.summarize(der).expect("fixture parses");
+            assert!(cache.len() <= 4);
+        }
+        let last = ders.last().expect("fixtures");
+        let misses = cache.stats().misses;
+        cache.summarize(last).expect("fixture parses");
+        assert_eq!(cache.stats().misses, misses, "the newest entry is kept");
+        assert!(cache.stats().generations_dropped > 0);
+    }
+
+    #[test]
+    fn errors_are_cached_too_and_zero_capacity_disables_caching() {
+        let mut cache = CertificateCache::new(4);
+        let garbage = b"not a certificate".as_slice();
+        let first = cache.summarize(garbage).expect_err("garbage");
+        let second = cache.summarize(garbage).expect_err("garbage");
+        assert_eq!(first, second);
+        assert_eq!(cache.stats().hits, 1);
+
+        let mut uncached = CertificateCache::new(0);
+        uncached.summarize(garbage).expect_err("garbage");
+        uncached.summarize(garbage).expect_err("garbage");
+        assert_eq!(uncached.stats().misses, 2);
+        assert!(uncached.is_empty());
+    }
+}
