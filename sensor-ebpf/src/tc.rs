@@ -1,20 +1,47 @@
-//! TC classifiers: a cheap look at every packet on ingress and egress.
+//! TC classifiers: copy the handshake phase of TLS and QUIC flows to user space.
 //!
-//! Each packet costs a few bounded loads: the Ethernet type, the IP protocol
-//! and, for TCP and UDP, the first bytes of the payload. Nothing is copied
-//! yet; the classifiers only count TLS handshake records and QUIC Initials so
-//! that attach and load are exercised end to end.
+//! Every packet pays a few bounded loads (Ethernet type, IP protocol, ports,
+//! the first payload bytes) and one flow-map lookup for TCP/UDP packets with
+//! payload. A flow enters its handshake phase on a TLS handshake record
+//! header (`16 03 xx`) or a QUIC long-header packet; from then on every
+//! segment of that flow (continuation segments whose first byte is not 0x16
+//! included) is copied to the ring buffer, until user space marks the flow
+//! done (it has the record) or the flow's byte budget is spent. Then the
+//! flow is not copied again. The classifiers never alter or drop traffic
+//! (always `TC_ACT_PIPE`).
+//!
+//! Losses are counted, never silent: ring buffer full, budget spent, flow
+//! map full, payload beyond what one packet's events carry, failed copies.
 
 use aya_ebpf::{
-    bindings::TC_ACT_PIPE,
+    EbpfContext,
+    bindings::{__sk_buff, TC_ACT_PIPE},
+    helpers::generated::{
+        bpf_get_netns_cookie, bpf_get_socket_cookie, bpf_ktime_get_ns, bpf_skb_cgroup_id,
+        bpf_skb_load_bytes,
+    },
     macros::{classifier, map},
-    maps::PerCpuArray,
+    maps::{Array, LruHashMap, PerCpuArray, RingBuf},
     programs::TcContext,
 };
-use cipherlens_common::{Counter, TLS_CONTENT_HANDSHAKE, TLS_MAJOR_VERSION};
+use cipherlens_common::{
+    CHUNK_CAPACITY, Counter, DEFAULT_FLOW_BYTE_BUDGET, DIRECTION_EGRESS, DIRECTION_INGRESS,
+    FLOW_DONE, FlowKey, FlowState, HEADER_CAPACITY, KernelConfig, MAX_CHUNKS_PER_PACKET, MAX_FLOWS,
+    PacketEvent, TLS_CONTENT_HANDSHAKE, TLS_MAJOR_VERSION,
+};
 
 #[map(name = "CIPHERLENS_COUNTERS")]
 static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(Counter::COUNT, 0);
+
+/// 32 MiB: about 14,000 full-size events in flight.
+#[map(name = "CIPHERLENS_EVENTS")]
+static EVENTS: RingBuf = RingBuf::with_byte_size(32 * 1024 * 1024, 0);
+
+#[map(name = "CIPHERLENS_FLOWS")]
+static FLOWS: LruHashMap<FlowKey, FlowState> = LruHashMap::with_max_entries(MAX_FLOWS, 0);
+
+#[map(name = "CIPHERLENS_CONFIG")]
+static CONFIG: Array<KernelConfig> = Array::with_max_entries(1, 0);
 
 const ETH_HEADER_LEN: usize = 14;
 const ETH_P_IPV4: u16 = 0x0800;
@@ -25,75 +52,270 @@ const IPV6_HEADER_LEN: usize = 40;
 const UDP_HEADER_LEN: usize = 8;
 /// QUIC long header form bit and fixed bit (RFC 9000 section 17.2).
 const QUIC_LONG_HEADER_BITS: u8 = 0xC0;
+/// Header copies are bounded by 256 for the verifier; the header area (192)
+/// plus the chunk area after it leave room for that.
+const HEADER_MASK: usize = 255;
+const _: () = assert!(HEADER_MASK + 1 <= HEADER_CAPACITY + CHUNK_CAPACITY);
+const _: () = assert!(CHUNK_CAPACITY.is_power_of_two());
+/// TCP flags byte: FIN and RST.
+const TCP_FIN_OR_RST: u8 = 0x01 | 0x04;
 
 #[classifier]
 pub fn cipherlens_tc_ingress(ctx: TcContext) -> i32 {
-    classify(&ctx);
+    inspect(&ctx, DIRECTION_INGRESS);
     TC_ACT_PIPE
 }
 
 #[classifier]
 pub fn cipherlens_tc_egress(ctx: TcContext) -> i32 {
-    classify(&ctx);
+    inspect(&ctx, DIRECTION_EGRESS);
     TC_ACT_PIPE
 }
 
 fn count(counter: Counter) {
+    add(counter, 1);
+}
+
+fn add(counter: Counter, amount: u64) {
     if let Some(slot) = COUNTERS.get_ptr_mut(counter as u32) {
         // SAFETY: per-CPU slot owned by this CPU for the program's run.
-        unsafe { *slot += 1 };
+        unsafe { *slot += amount };
     }
 }
 
-fn classify(ctx: &TcContext) {
+/// Where a packet's parts are.
+struct Layout {
+    protocol: u8,
+    /// Offset of the TCP/UDP payload from the start of the packet.
+    payload_offset: usize,
+    key: FlowKey,
+    /// TCP flags byte (0 for UDP).
+    tcp_flags: u8,
+}
+
+fn inspect(ctx: &TcContext, direction: u8) {
     count(Counter::PacketsSeen);
-    let Some((protocol, l4_offset)) = locate_l4(ctx) else {
+    let Some(layout) = locate(ctx) else {
         return;
     };
-    match protocol {
-        IPPROTO_TCP => {
-            let Ok(data_offset_byte) = ctx.load::<u8>(l4_offset + 12) else {
+    let packet_len = ctx.len() as usize;
+    let payload_len = packet_len.saturating_sub(layout.payload_offset);
+    if payload_len == 0 && layout.tcp_flags & TCP_FIN_OR_RST == 0 {
+        return;
+    }
+    let budget = match CONFIG.get(0) {
+        Some(config) => config.flow_byte_budget,
+        None => DEFAULT_FLOW_BYTE_BUDGET,
+    };
+    let state = match FLOWS.get_ptr_mut(&layout.key) {
+        Some(state) => state,
+        None => {
+            if payload_len == 0 || !starts_handshake(ctx, &layout) {
                 return;
-            };
-            let payload = l4_offset + ((data_offset_byte >> 4) as usize) * 4;
-            if let (Ok(content_type), Ok(major)) =
-                (ctx.load::<u8>(payload), ctx.load::<u8>(payload + 1))
-            {
-                if content_type == TLS_CONTENT_HANDSHAKE && major == TLS_MAJOR_VERSION {
-                    count(Counter::TlsHandshakeRecords);
+            }
+            let fresh = FlowState::default();
+            if FLOWS.insert(&layout.key, &fresh, 0).is_err() {
+                count(Counter::FlowMapFull);
+                return;
+            }
+            count(Counter::FlowsStarted);
+            match FLOWS.get_ptr_mut(&layout.key) {
+                Some(state) => state,
+                None => {
+                    count(Counter::FlowMapFull);
+                    return;
                 }
             }
         }
-        IPPROTO_UDP => {
-            if let Ok(first) = ctx.load::<u8>(l4_offset + UDP_HEADER_LEN) {
-                // Long header with packet type 0 (Initial in QUIC v1).
-                if first & 0xF0 == QUIC_LONG_HEADER_BITS {
-                    count(Counter::QuicInitials);
-                }
-            }
-        }
-        _ => {}
+    };
+    // SAFETY: a pointer to this flow's map value, valid for the program's run.
+    let (copied, flags) = unsafe { ((*state).bytes_copied, (*state).flags) };
+    if flags & FLOW_DONE != 0 {
+        return;
+    }
+    if copied >= budget {
+        count(Counter::BudgetSpent);
+        return;
+    }
+    let allowed = payload_len.min((budget - copied) as usize);
+    let sent = send_chunks(ctx, &layout, direction, allowed);
+    // SAFETY: as above; concurrent updates may lose an addition, which only
+    // makes the budget slightly more generous.
+    unsafe { (*state).bytes_copied = copied.saturating_add(sent as u32) };
+    if allowed < payload_len {
+        count(Counter::BudgetSpent);
     }
 }
 
-/// Returns the IP protocol and the offset of the L4 header.
-fn locate_l4(ctx: &TcContext) -> Option<(u8, usize)> {
+/// Whether the payload starts a TLS handshake record or a QUIC long-header packet.
+fn starts_handshake(ctx: &TcContext, layout: &Layout) -> bool {
+    let (Ok(first), Ok(second)) = (
+        ctx.load::<u8>(layout.payload_offset),
+        ctx.load::<u8>(layout.payload_offset + 1),
+    ) else {
+        return false;
+    };
+    if layout.protocol == IPPROTO_TCP {
+        let handshake = first == TLS_CONTENT_HANDSHAKE && second == TLS_MAJOR_VERSION;
+        if handshake {
+            count(Counter::TlsHandshakeRecords);
+        }
+        handshake
+    } else {
+        let quic = first & QUIC_LONG_HEADER_BITS == QUIC_LONG_HEADER_BITS;
+        if quic {
+            count(Counter::QuicInitials);
+        }
+        quic
+    }
+}
+
+/// Writes the packet as events of headers + up to `CHUNK_CAPACITY` payload
+/// bytes each; returns the payload bytes sent.
+fn send_chunks(ctx: &TcContext, layout: &Layout, direction: u8, payload_len: usize) -> usize {
+    let header_len = layout.payload_offset.min(HEADER_CAPACITY);
+    let timestamp_ns = unsafe { bpf_ktime_get_ns() };
+    let socket_cookie = unsafe { bpf_get_socket_cookie(ctx.as_ptr()) };
+    let netns_cookie = unsafe { bpf_get_netns_cookie(ctx.as_ptr()) };
+    let cgroup_id = unsafe { bpf_skb_cgroup_id(ctx.as_ptr().cast()) };
+    let mut sent = 0usize;
+    let mut chunk = 0u32;
+    // One event even without payload: a FIN or RST closes the session.
+    while chunk < MAX_CHUNKS_PER_PACKET && (sent < payload_len || chunk == 0) {
+        let chunk_len = (payload_len - sent).min(CHUNK_CAPACITY);
+        let Some(mut entry) = EVENTS.reserve::<PacketEvent>(0) else {
+            count(Counter::RingBufferFull);
+            return sent;
+        };
+        let event = entry.as_mut_ptr();
+        // SAFETY: `event` is an exclusive ring buffer reservation of one
+        // PacketEvent; only its scalar fields and `data` are written.
+        unsafe {
+            (*event).timestamp_ns = timestamp_ns;
+            (*event).socket_cookie = socket_cookie;
+            (*event).netns_cookie = netns_cookie;
+            (*event).cgroup_id = cgroup_id;
+            (*event).ifindex = (*ctx.as_ptr().cast::<__sk_buff>()).ifindex;
+            (*event).packet_len = ctx.len();
+            (*event).payload_offset = sent as u32;
+            (*event).payload_len = 0;
+            (*event).header_len = header_len as u16;
+            (*event).direction = direction;
+            (*event)._pad = [0; 5];
+        }
+        let data = unsafe { (*event).data.as_mut_ptr() };
+        if !load(ctx, 0, data, header_len, HEADER_MASK) {
+            count(Counter::CopyFailed);
+            entry.discard(0);
+            return sent;
+        }
+        if chunk_len > 0 {
+            let offset = layout.payload_offset + sent;
+            // SAFETY: `data` has HEADER_CAPACITY + CHUNK_CAPACITY bytes.
+            let payload = unsafe { data.add(HEADER_CAPACITY) };
+            if !load(ctx, offset, payload, chunk_len, CHUNK_CAPACITY - 1) {
+                count(Counter::CopyFailed);
+                entry.discard(0);
+                return sent;
+            }
+            // The user side finds the payload right after the headers.
+            unsafe { (*event).payload_len = chunk_len as u32 };
+        }
+        entry.submit(0);
+        count(Counter::EventsSent);
+        sent += chunk_len;
+        chunk += 1;
+    }
+    if sent < payload_len {
+        add(Counter::PayloadTruncated, (payload_len - sent) as u64);
+    }
+    sent
+}
+
+/// `bpf_skb_load_bytes` of `len` bytes at `offset` into `dst`.
+///
+/// `len` must be at most `mask + 1` (a power of two) and `dst` must have
+/// room for `mask + 1` bytes. The verifier needs a length it can prove is in
+/// `1..=mask + 1`; a `min` and a zero check on another register copy do not
+/// survive optimisation, so the bound is made arithmetic:
+/// `((len - 1) & mask) + 1`.
+#[inline(always)]
+fn load(ctx: &TcContext, offset: usize, dst: *mut u8, len: usize, mask: usize) -> bool {
+    if len == 0 {
+        return true;
+    }
+    let bounded = ((len - 1) & mask) + 1;
+    // SAFETY: `dst` points at `mask + 1` writable bytes of a reservation.
+    let result = unsafe {
+        bpf_skb_load_bytes(
+            ctx.as_ptr().cast_const(),
+            offset as u32,
+            dst.cast(),
+            bounded as u32,
+        )
+    };
+    result == 0
+}
+
+/// IPv4 addresses as IPv4-mapped IPv6 so one key type covers both.
+fn mapped_v4(address: [u8; 4]) -> [u8; 16] {
+    [
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, address[0], address[1], address[2], address[3],
+    ]
+}
+
+/// Finds protocol, ports and payload of a TCP or UDP packet over IPv4/IPv6.
+fn locate(ctx: &TcContext) -> Option<Layout> {
     let ether_type = u16::from_be(ctx.load::<u16>(12).ok()?);
-    match ether_type {
+    let (protocol, l4_offset, source, destination) = match ether_type {
         ETH_P_IPV4 => {
             let version_ihl = ctx.load::<u8>(ETH_HEADER_LEN).ok()?;
             let protocol = ctx.load::<u8>(ETH_HEADER_LEN + 9).ok()?;
-            Some((
+            // Fragments after the first carry no L4 header.
+            let fragment = u16::from_be(ctx.load::<u16>(ETH_HEADER_LEN + 6).ok()?);
+            if fragment & 0x1FFF != 0 {
+                return None;
+            }
+            let source: [u8; 4] = ctx.load(ETH_HEADER_LEN + 12).ok()?;
+            let destination: [u8; 4] = ctx.load(ETH_HEADER_LEN + 16).ok()?;
+            (
                 protocol,
                 ETH_HEADER_LEN + ((version_ihl & 0x0F) as usize) * 4,
-            ))
+                mapped_v4(source),
+                mapped_v4(destination),
+            )
         }
         ETH_P_IPV6 => {
-            // Extension headers are followed in user space; here only the
-            // common case of TCP/UDP directly after the fixed header.
+            // Extension headers are rare on TLS flows; only TCP/UDP directly
+            // after the fixed header is followed here.
             let next_header = ctx.load::<u8>(ETH_HEADER_LEN + 6).ok()?;
-            Some((next_header, ETH_HEADER_LEN + IPV6_HEADER_LEN))
+            let source: [u8; 16] = ctx.load(ETH_HEADER_LEN + 8).ok()?;
+            let destination: [u8; 16] = ctx.load(ETH_HEADER_LEN + 24).ok()?;
+            (
+                next_header,
+                ETH_HEADER_LEN + IPV6_HEADER_LEN,
+                source,
+                destination,
+            )
         }
-        _ => None,
+        _ => return None,
+    };
+    if protocol != IPPROTO_TCP && protocol != IPPROTO_UDP {
+        return None;
     }
+    let source_port = u16::from_be(ctx.load::<u16>(l4_offset).ok()?);
+    let destination_port = u16::from_be(ctx.load::<u16>(l4_offset + 2).ok()?);
+    let (payload_offset, tcp_flags) = if protocol == IPPROTO_TCP {
+        let data_offset = ctx.load::<u8>(l4_offset + 12).ok()?;
+        let flags = ctx.load::<u8>(l4_offset + 13).ok()?;
+        (l4_offset + ((data_offset >> 4) as usize) * 4, flags)
+    } else {
+        (l4_offset + UDP_HEADER_LEN, 0)
+    };
+    Some(Layout {
+        protocol,
+        payload_offset,
+        key: FlowKey::new(protocol, source, source_port, destination, destination_port),
+        tcp_flags,
+    })
 }

@@ -3,9 +3,11 @@
 //! - [`pipeline`]: decoded packets -> per-flow TLS/QUIC sessions -> records.
 //! - [`record`]: the published JSON layout and how it is built.
 //! - [`replay`]: capture files into the pipeline.
+//! - [`live`]: the kernel programs as a capture source.
 //! - [`output`]: JSON lines to stdout or a file.
 #![forbid(unsafe_code)]
 
+pub mod live;
 pub mod output;
 pub mod pipeline;
 pub mod record;

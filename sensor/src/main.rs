@@ -7,6 +7,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
+use std::time::Duration;
+
+use cipherlens_sensor::live::interfaces::InterfaceFilter;
+use cipherlens_sensor::live::{self, LiveError, LiveOptions, LiveStats, print_final_stats};
 use cipherlens_sensor::output::{BackgroundWriter, JsonLinesWriter};
 use cipherlens_sensor::pipeline::PipelineConfig;
 use cipherlens_sensor::record::FinishedSession;
@@ -25,12 +29,17 @@ const RECORD_QUEUE: usize = 1024;
     about = "TLS and QUIC handshake visibility for Linux nodes"
 )]
 struct Cli {
+    /// Without a subcommand: `live` with its defaults.
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// Capture TLS and QUIC handshakes on this node's interfaces (needs
+    /// CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN) and print one JSON record per
+    /// session; stats records go to stderr.
+    Live(LiveArgs),
     /// Read pcap/pcapng files and print one JSON record per TLS or QUIC session.
     Replay {
         /// Capture files (pcap or pcapng).
@@ -45,6 +54,71 @@ enum Command {
         #[command(flatten)]
         pipeline: PipelineArgs,
     },
+}
+
+/// Options of live capture.
+#[derive(Args)]
+struct LiveArgs {
+    /// Attach only to interfaces matching this glob (repeatable; default: all, loopback included).
+    #[arg(long = "interface", short = 'i')]
+    include: Vec<String>,
+    /// Never attach to interfaces matching this glob (repeatable).
+    #[arg(long = "exclude-interface")]
+    exclude: Vec<String>,
+    /// Payload bytes copied per flow at most (1 KiB to 16 MiB).
+    #[arg(long, default_value_t = cipherlens_common::DEFAULT_FLOW_BYTE_BUDGET,
+          value_parser = clap::value_parser!(u32).range(1024..=16 * 1024 * 1024))]
+    flow_byte_budget: u32,
+    /// Seconds between stats records on stderr (0: only at exit).
+    #[arg(long, default_value_t = 60)]
+    stats_interval: u64,
+    /// Write records to this file instead of stdout.
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+    #[command(flatten)]
+    pipeline: PipelineArgs,
+}
+
+fn run_live(args: LiveArgs) -> anyhow::Result<ExitCode> {
+    let writer = match &args.output {
+        Some(path) => {
+            JsonLinesWriter::create(path).with_context(|| format!("creating {}", path.display()))?
+        }
+        None => JsonLinesWriter::stdout(),
+    };
+    let options = LiveOptions {
+        interfaces: InterfaceFilter {
+            include: args.include,
+            exclude: args.exclude,
+        },
+        flow_byte_budget: args.flow_byte_budget,
+        stats_interval: (args.stats_interval > 0).then(|| Duration::from_secs(args.stats_interval)),
+        pipeline: args.pipeline.config(),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    let stats = runtime.block_on(run_live_until_signal(options, writer))?;
+    print_final_stats(&stats);
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn run_live_until_signal(
+    options: LiveOptions,
+    writer: JsonLinesWriter,
+) -> Result<LiveStats, LiveError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate()).map_err(LiveError::Poll)?;
+    let mut interrupt = signal(SignalKind::interrupt()).map_err(LiveError::Poll)?;
+    let shutdown = async move {
+        tokio::select! {
+            _ = terminate.recv() => {}
+            _ = interrupt.recv() => {}
+        }
+        tracing::info!("signal received; detaching");
+    };
+    live::run_live(options, writer, shutdown).await
 }
 
 /// Options of the session pipeline, shared by every input.
@@ -89,7 +163,14 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    match cli.command {
+    let command =
+        cli.command
+            .unwrap_or_else(|| match Cli::parse_from(["cipherlens", "live"]).command {
+                Some(live) => live,
+                None => unreachable!("`live` parses as the live subcommand"),
+            });
+    match command {
+        Command::Live(args) => run_live(args),
         Command::Replay {
             files,
             output,

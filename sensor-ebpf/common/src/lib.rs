@@ -5,7 +5,7 @@
 //! asserted at compile time: a layout change on one side that the other side
 //! does not see fails the build instead of corrupting events.
 #![no_std]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 /// Indices into the kernel's per-CPU counter array.
 ///
@@ -18,19 +18,40 @@ pub enum Counter {
     PacketsSeen = 0,
     /// Packets whose TCP payload starts with a TLS handshake record header.
     TlsHandshakeRecords = 1,
-    /// Packets that look like a QUIC long-header Initial.
+    /// Packets that look like a QUIC long-header packet.
     QuicInitials = 2,
+    /// Flows that entered the handshake phase.
+    FlowsStarted = 3,
+    /// Packet events written to the ring buffer.
+    EventsSent = 4,
+    /// Events lost because the ring buffer was full.
+    RingBufferFull = 5,
+    /// Packets of a handshake-phase flow not copied because its byte budget was spent.
+    BudgetSpent = 6,
+    /// Handshake-phase flows that could not be recorded in the flow map.
+    FlowMapFull = 7,
+    /// Payload bytes beyond what one packet's events can carry (very large GSO packets).
+    PayloadTruncated = 8,
+    /// Copies from the packet that failed (`bpf_skb_load_bytes`).
+    CopyFailed = 9,
 }
 
 impl Counter {
     /// Number of counters; the size of the kernel's counter array.
-    pub const COUNT: u32 = 3;
+    pub const COUNT: u32 = 10;
 
     /// Every counter, in index order.
     pub const ALL: [Counter; Self::COUNT as usize] = [
         Counter::PacketsSeen,
         Counter::TlsHandshakeRecords,
         Counter::QuicInitials,
+        Counter::FlowsStarted,
+        Counter::EventsSent,
+        Counter::RingBufferFull,
+        Counter::BudgetSpent,
+        Counter::FlowMapFull,
+        Counter::PayloadTruncated,
+        Counter::CopyFailed,
     ];
 
     /// Stable name used in stats records and metrics.
@@ -38,19 +59,182 @@ impl Counter {
         match self {
             Counter::PacketsSeen => "packets_seen",
             Counter::TlsHandshakeRecords => "tls_handshake_records",
-            Counter::QuicInitials => "quic_initials",
+            Counter::QuicInitials => "quic_long_header_packets",
+            Counter::FlowsStarted => "flows_started",
+            Counter::EventsSent => "events_sent",
+            Counter::RingBufferFull => "ring_buffer_full",
+            Counter::BudgetSpent => "budget_spent",
+            Counter::FlowMapFull => "flow_map_full",
+            Counter::PayloadTruncated => "payload_truncated",
+            Counter::CopyFailed => "copy_failed",
         }
+    }
+
+    /// Whether a non-zero value means data was lost.
+    pub const fn is_loss(self) -> bool {
+        matches!(
+            self,
+            Counter::RingBufferFull
+                | Counter::BudgetSpent
+                | Counter::FlowMapFull
+                | Counter::PayloadTruncated
+                | Counter::CopyFailed
+        )
     }
 }
 
 /// Name of the per-CPU counter array in the eBPF object.
 pub const COUNTERS_MAP: &str = "CIPHERLENS_COUNTERS";
+/// Name of the ring buffer that carries [`PacketEvent`]s.
+pub const EVENTS_MAP: &str = "CIPHERLENS_EVENTS";
+/// Name of the LRU map of flows in their handshake phase ([`FlowKey`] -> [`FlowState`]).
+pub const FLOWS_MAP: &str = "CIPHERLENS_FLOWS";
+/// Name of the one-entry array holding [`KernelConfig`].
+pub const CONFIG_MAP: &str = "CIPHERLENS_CONFIG";
 /// Names of the TC programs in the eBPF object.
 pub const TC_INGRESS_PROGRAM: &str = "cipherlens_tc_ingress";
 /// See [`TC_INGRESS_PROGRAM`].
 pub const TC_EGRESS_PROGRAM: &str = "cipherlens_tc_egress";
 
+/// Flows tracked at once in the handshake phase (LRU: the oldest are evicted).
+pub const MAX_FLOWS: u32 = 65_536;
+
 /// TLS record content type of a handshake record (RFC 8446 section 5.1).
 pub const TLS_CONTENT_HANDSHAKE: u8 = 22;
 /// Major version byte of every TLS/SSLv3 record header.
 pub const TLS_MAJOR_VERSION: u8 = 3;
+
+/// Bytes of packet headers (link + network + transport) an event carries at most.
+pub const HEADER_CAPACITY: usize = 192;
+/// Payload bytes one event carries at most; a larger packet (GSO) becomes several events.
+pub const CHUNK_CAPACITY: usize = 2048;
+/// Events one packet may produce: 32 chunks of 2 KiB cover a 64 KiB GSO packet.
+pub const MAX_CHUNKS_PER_PACKET: u32 = 4;
+
+/// `PacketEvent::direction` values.
+pub const DIRECTION_INGRESS: u8 = 0;
+/// See [`DIRECTION_INGRESS`].
+pub const DIRECTION_EGRESS: u8 = 1;
+
+/// One packet (or one chunk of a large packet) of a flow in its handshake
+/// phase, as written to the ring buffer.
+///
+/// `data` holds `header_len` bytes of headers (from the Ethernet header to
+/// the end of the TCP/UDP header) followed by `payload_len` payload bytes
+/// taken at `payload_offset` within the packet's payload. The user side
+/// decodes headers and payload as one frame and adds `payload_offset` to the
+/// TCP sequence number.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PacketEvent {
+    /// `bpf_ktime_get_ns` (CLOCK_MONOTONIC) when the packet was seen.
+    pub timestamp_ns: u64,
+    /// Socket cookie of the skb's socket (0 when none); the key to the process.
+    pub socket_cookie: u64,
+    /// Network namespace cookie of the skb.
+    pub netns_cookie: u64,
+    /// cgroup v2 id of the skb's socket (0 when none).
+    pub cgroup_id: u64,
+    /// Interface the classifier ran on.
+    pub ifindex: u32,
+    /// Length of the whole packet (`skb->len`).
+    pub packet_len: u32,
+    /// Offset of this chunk within the packet's L4 payload.
+    pub payload_offset: u32,
+    /// Payload bytes in `data` after the headers.
+    pub payload_len: u32,
+    /// Header bytes at the start of `data`.
+    pub header_len: u16,
+    /// [`DIRECTION_INGRESS`] or [`DIRECTION_EGRESS`].
+    pub direction: u8,
+    pub _pad: [u8; 5],
+    pub data: [u8; HEADER_CAPACITY + CHUNK_CAPACITY],
+}
+
+/// Bytes of [`PacketEvent`] before `data`.
+pub const PACKET_EVENT_HEADER_LEN: usize = 56;
+const _: () = assert!(
+    core::mem::size_of::<PacketEvent>()
+        == PACKET_EVENT_HEADER_LEN + HEADER_CAPACITY + CHUNK_CAPACITY
+);
+
+/// A flow, both directions under one key: the endpoint that sorts lower
+/// (address, then port) comes first.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct FlowKey {
+    /// IPv4 addresses are stored as IPv4-mapped IPv6 (`::ffff:a.b.c.d`).
+    pub low_address: [u8; 16],
+    pub high_address: [u8; 16],
+    pub low_port: u16,
+    pub high_port: u16,
+    /// IP protocol (6 or 17).
+    pub protocol: u8,
+    pub _pad: [u8; 3],
+}
+
+const _: () = assert!(core::mem::size_of::<FlowKey>() == 40);
+
+impl FlowKey {
+    /// The key of the flow between two endpoints, in either direction.
+    pub fn new(
+        protocol: u8,
+        address_a: [u8; 16],
+        port_a: u16,
+        address_b: [u8; 16],
+        port_b: u16,
+    ) -> Self {
+        let a_first = (address_a, port_a) <= (address_b, port_b);
+        let ((low_address, low_port), (high_address, high_port)) = if a_first {
+            ((address_a, port_a), (address_b, port_b))
+        } else {
+            ((address_b, port_b), (address_a, port_a))
+        };
+        Self {
+            low_address,
+            high_address,
+            low_port,
+            high_port,
+            protocol,
+            _pad: [0; 3],
+        }
+    }
+}
+
+/// Per-flow state of the handshake phase.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct FlowState {
+    /// Payload bytes copied so far (both directions).
+    pub bytes_copied: u32,
+    /// [`FLOW_DONE`] once user space has the record: stop copying.
+    pub flags: u32,
+}
+
+/// `FlowState::flags`: the handshake is complete; the flow is not touched again.
+pub const FLOW_DONE: u32 = 1;
+
+/// Settings user space writes before attaching.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KernelConfig {
+    /// Payload bytes copied per flow at most (both directions together).
+    pub flow_byte_budget: u32,
+    pub _pad: u32,
+}
+
+/// Default of [`KernelConfig::flow_byte_budget`]: a 16 KiB+ certificate
+/// chain, both hellos and a HelloRetryRequest round fit with room to spare.
+pub const DEFAULT_FLOW_BYTE_BUDGET: u32 = 128 * 1024;
+
+#[cfg(feature = "user")]
+mod pod {
+    // SAFETY (of the impls below, checked by the layout asserts above): the
+    // types are `repr(C)`, every bit pattern is valid, and padding is explicit.
+    #[allow(unsafe_code)]
+    unsafe impl aya::Pod for super::FlowKey {}
+    #[allow(unsafe_code)]
+    unsafe impl aya::Pod for super::FlowState {}
+    #[allow(unsafe_code)]
+    unsafe impl aya::Pod for super::KernelConfig {}
+}

@@ -1,0 +1,466 @@
+//! Live capture: the TC programs feed the same pipeline as `replay`.
+//!
+//! - [`privileges`]: refuse to start without CAP_BPF, CAP_PERFMON and
+//!   CAP_NET_ADMIN, naming what is missing.
+//! - [`interfaces`]: every interface by default, include/exclude globs.
+//! - [`event`]: ring buffer events back into decodable frames.
+//!
+//! The loop: ring buffer readiness (tokio `AsyncFd`) -> events -> frames ->
+//! `SessionPipeline` -> finished sessions -> the record writer thread. The
+//! interface list is re-read every 250 ms, so a new pod's veth is attached
+//! within a second and links of vanished interfaces are dropped. When the
+//! pipeline emits a session, its flow is marked done in the kernel's flow
+//! map and is not copied again. TC programs are attached as TCX links owned
+//! by this process: they go away with it, even after `kill -9`, so a restart
+//! never finds (or double-attaches to) its own leftovers.
+
+pub mod event;
+pub mod interfaces;
+pub mod privileges;
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::rc::Rc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aya::maps::{Array, HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf};
+use aya::programs::tc::SchedClassifierLink;
+use aya::programs::{SchedClassifier, TcAttachType};
+use aya::{Ebpf, include_bytes_aligned};
+use cipherlens_common::{
+    CONFIG_MAP, COUNTERS_MAP, Counter, EVENTS_MAP, FLOW_DONE, FLOWS_MAP, FlowKey, FlowState,
+    KernelConfig, TC_EGRESS_PROGRAM, TC_INGRESS_PROGRAM,
+};
+use serde::Serialize;
+use tokio::io::unix::AsyncFd;
+
+use self::event::{decode_event_frame, event_frame};
+use self::interfaces::{Interface, InterfaceFilter, list_interfaces};
+use crate::output::{BackgroundWriter, JsonLinesWriter};
+use crate::pipeline::{PipelineConfig, PipelineStats, SessionPipeline};
+use crate::record::FinishedSession;
+use crate::record::certificate_cache::CertificateCache;
+
+/// How often the interface list is re-read.
+const INTERFACE_POLL: Duration = Duration::from_millis(250);
+/// How often idle flows are expired.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
+/// Events handled before yielding to the other tasks of the loop.
+const EVENTS_PER_WAKE: usize = 4096;
+
+/// What live capture is asked to do.
+#[derive(Debug, Clone)]
+pub struct LiveOptions {
+    pub interfaces: InterfaceFilter,
+    /// Payload bytes copied per flow at most.
+    pub flow_byte_budget: u32,
+    /// Period of the stats record on stderr (`None`: only at exit).
+    pub stats_interval: Option<Duration>,
+    pub pipeline: PipelineConfig,
+}
+
+/// Why live capture could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    #[error(
+        "live capture needs {missing}; run as root or grant them (e.g. setcap cap_bpf,cap_perfmon,cap_net_admin+ep)"
+    )]
+    MissingCapabilities { missing: String },
+    #[error("reading this process's capabilities: {0}")]
+    Capabilities(std::io::Error),
+    #[error("loading the eBPF object: {0}")]
+    Load(#[from] aya::EbpfError),
+    #[error("eBPF program or map {0} is missing from the object")]
+    Missing(&'static str),
+    #[error("eBPF program {name}: {source}")]
+    Program {
+        name: &'static str,
+        source: aya::programs::ProgramError,
+    },
+    #[error("eBPF map {name}: {source}")]
+    Map {
+        name: &'static str,
+        source: aya::maps::MapError,
+    },
+    #[error("listing interfaces: {0}")]
+    Interfaces(std::io::Error),
+    #[error("waiting for ring buffer events: {0}")]
+    Poll(std::io::Error),
+    #[error("writing records: {0}")]
+    Output(std::io::Error),
+}
+
+/// Counts reported in the stats record.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LiveStats {
+    pub schema: &'static str,
+    pub time: String,
+    /// Kernel counters summed over CPUs, by name.
+    pub kernel: BTreeMap<&'static str, u64>,
+    /// Kernel counters that mean lost data, summed.
+    pub kernel_losses: u64,
+    pub events_read: u64,
+    /// Events that did not decode (user-side drops), by reason.
+    pub events_dropped: BTreeMap<String, u64>,
+    pub interfaces_attached: Vec<String>,
+    pub attach_failures: u64,
+    pub flows_marked_done: u64,
+    pub pipeline: PipelineStats,
+}
+
+/// The loaded programs and the links of attached interfaces.
+struct Attachments {
+    ebpf: Ebpf,
+    /// Links per ifindex: dropping them detaches the programs.
+    links: BTreeMap<u32, (String, Vec<SchedClassifierLink>)>,
+    failures: u64,
+}
+
+impl Attachments {
+    fn load(flow_byte_budget: u32) -> Result<Self, LiveError> {
+        let mut ebpf = Ebpf::load(include_bytes_aligned!(concat!(
+            env!("OUT_DIR"),
+            "/cipherlens-ebpf"
+        )))?;
+        let mut config: Array<_, KernelConfig> = Array::try_from(
+            ebpf.map_mut(CONFIG_MAP)
+                .ok_or(LiveError::Missing(CONFIG_MAP))?,
+        )
+        .map_err(|source| LiveError::Map {
+            name: CONFIG_MAP,
+            source,
+        })?;
+        config
+            .set(
+                0,
+                &KernelConfig {
+                    flow_byte_budget,
+                    _pad: 0,
+                },
+                0,
+            )
+            .map_err(|source| LiveError::Map {
+                name: CONFIG_MAP,
+                source,
+            })?;
+        for name in [TC_INGRESS_PROGRAM, TC_EGRESS_PROGRAM] {
+            classifier(&mut ebpf, name)?
+                .load()
+                .map_err(|source| LiveError::Program { name, source })?;
+        }
+        Ok(Self {
+            ebpf,
+            links: BTreeMap::new(),
+            failures: 0,
+        })
+    }
+
+    /// Attaches to new admitted interfaces and forgets vanished ones.
+    fn sync(&mut self, current: &[Interface], filter: &InterfaceFilter) {
+        let present: std::collections::BTreeSet<u32> = current.iter().map(|i| i.index).collect();
+        let vanished: Vec<u32> = self
+            .links
+            .keys()
+            .copied()
+            .filter(|index| !present.contains(index))
+            .collect();
+        for index in vanished {
+            if let Some((name, _links)) = self.links.remove(&index) {
+                tracing::info!(interface = %name, index, "interface gone; its links dropped");
+            }
+        }
+        for interface in current {
+            if self.links.contains_key(&interface.index) || !filter.admits(&interface.name) {
+                continue;
+            }
+            match self.attach(interface.index) {
+                Ok(links) => {
+                    tracing::info!(interface = %interface.name, index = interface.index, "attached");
+                    self.links
+                        .insert(interface.index, (interface.name.clone(), links));
+                }
+                Err(error) => {
+                    self.failures += 1;
+                    tracing::warn!(interface = %interface.name, %error, "could not attach");
+                }
+            }
+        }
+    }
+
+    fn attach(&mut self, index: u32) -> Result<Vec<SchedClassifierLink>, LiveError> {
+        let mut links = Vec::with_capacity(2);
+        for (name, attach_type) in [
+            (TC_INGRESS_PROGRAM, TcAttachType::Ingress),
+            (TC_EGRESS_PROGRAM, TcAttachType::Egress),
+        ] {
+            let program = classifier(&mut self.ebpf, name)?;
+            let id = program
+                .attach(index, attach_type)
+                .map_err(|source| LiveError::Program { name, source })?;
+            let link = program
+                .take_link(id)
+                .map_err(|source| LiveError::Program { name, source })?;
+            links.push(link);
+        }
+        Ok(links)
+    }
+
+    fn attached_names(&self) -> Vec<String> {
+        self.links.values().map(|(name, _)| name.clone()).collect()
+    }
+}
+
+fn classifier<'a>(
+    ebpf: &'a mut Ebpf,
+    name: &'static str,
+) -> Result<&'a mut SchedClassifier, LiveError> {
+    ebpf.program_mut(name)
+        .ok_or(LiveError::Missing(name))?
+        .try_into()
+        .map_err(|source| LiveError::Program { name, source })
+}
+
+/// Nanoseconds to add to CLOCK_MONOTONIC (the kernel's event clock) to get
+/// Unix time.
+fn monotonic_to_unix_offset() -> u64 {
+    let monotonic = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    let monotonic_ns = monotonic.tv_sec as u64 * 1_000_000_000 + monotonic.tv_nsec as u64;
+    let unix_ns = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_nanos() as u64);
+    unix_ns.saturating_sub(monotonic_ns)
+}
+
+fn flow_key_of(session: &FinishedSession, protocol: u8) -> FlowKey {
+    let (a, b) = (session.context.initiator, session.context.responder);
+    FlowKey::new(protocol, mapped(a), a.port(), mapped(b), b.port())
+}
+
+fn mapped(address: SocketAddr) -> [u8; 16] {
+    match address.ip() {
+        IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
+        IpAddr::V6(v6) => v6.octets(),
+    }
+}
+
+/// Runs live capture until `shutdown` resolves; records go to `writer`.
+pub async fn run_live(
+    options: LiveOptions,
+    writer: JsonLinesWriter,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<LiveStats, LiveError> {
+    let effective = privileges::effective_capabilities().map_err(LiveError::Capabilities)?;
+    let missing = privileges::missing_capabilities(effective);
+    if !missing.is_empty() {
+        return Err(LiveError::MissingCapabilities {
+            missing: missing.join(", "),
+        });
+    }
+    let mut attachments = Attachments::load(options.flow_byte_budget)?;
+    let ring = RingBuf::try_from(
+        attachments
+            .ebpf
+            .take_map(EVENTS_MAP)
+            .ok_or(LiveError::Missing(EVENTS_MAP))?,
+    )
+    .map_err(|source| LiveError::Map {
+        name: EVENTS_MAP,
+        source,
+    })?;
+    let mut flows: BpfHashMap<MapData, FlowKey, FlowState> = BpfHashMap::try_from(
+        attachments
+            .ebpf
+            .take_map(FLOWS_MAP)
+            .ok_or(LiveError::Missing(FLOWS_MAP))?,
+    )
+    .map_err(|source| LiveError::Map {
+        name: FLOWS_MAP,
+        source,
+    })?;
+    let counters: PerCpuArray<MapData, u64> = PerCpuArray::try_from(
+        attachments
+            .ebpf
+            .take_map(COUNTERS_MAP)
+            .ok_or(LiveError::Missing(COUNTERS_MAP))?,
+    )
+    .map_err(|source| LiveError::Map {
+        name: COUNTERS_MAP,
+        source,
+    })?;
+    // `AsyncFd::new` is deprecated because a registered fd could be closed
+    // behind tokio's back; here the AsyncFd owns the RingBuf that owns the
+    // fd, so it lives exactly as long as the registration (and `register`,
+    // the replacement, is `unsafe`, which this crate forbids).
+    #[allow(deprecated)]
+    let mut ring = AsyncFd::new(ring).map_err(LiveError::Poll)?;
+
+    let interfaces = list_interfaces().map_err(LiveError::Interfaces)?;
+    attachments.sync(&interfaces, &options.interfaces);
+
+    let mut certificates = CertificateCache::default();
+    let mut writer = BackgroundWriter::spawn(writer, 1024, move |finished: FinishedSession| {
+        finished.into_record(&mut certificates)
+    })
+    .map_err(LiveError::Output)?;
+    let finished: Rc<RefCell<Vec<FinishedSession>>> = Rc::default();
+    let mut pipeline_config = options.pipeline.clone();
+    pipeline_config.source = "live";
+    pipeline_config.input = None;
+    let mut pipeline = {
+        let finished = Rc::clone(&finished);
+        SessionPipeline::new(pipeline_config, move |session| {
+            finished.borrow_mut().push(session)
+        })
+    };
+    let offset = monotonic_to_unix_offset();
+    let mut stats = LiveStats::default();
+    let mut frame = Vec::with_capacity(4096);
+    let mut interface_tick = tokio::time::interval(INTERFACE_POLL);
+    let mut sweep_tick = tokio::time::interval(SWEEP_INTERVAL);
+    let stats_period = options
+        .stats_interval
+        .unwrap_or(Duration::from_secs(3600 * 24 * 365));
+    let mut stats_tick =
+        tokio::time::interval_at(tokio::time::Instant::now() + stats_period, stats_period);
+    tokio::pin!(shutdown);
+
+    let result = loop {
+        tokio::select! {
+            () = &mut shutdown => break Ok(()),
+            readable = ring.readable_mut() => {
+                let mut guard = match readable {
+                    Ok(guard) => guard,
+                    Err(error) => break Err(LiveError::Poll(error)),
+                };
+                let ring = guard.get_inner_mut();
+                let mut handled = 0;
+                while handled < EVENTS_PER_WAKE {
+                    let Some(item) = ring.next() else { break };
+                    handled += 1;
+                    stats.events_read += 1;
+                    match event_frame(&item, &mut frame) {
+                        Ok((meta, payload_offset)) => match decode_event_frame(&frame, payload_offset) {
+                            Ok(packet) => pipeline.on_packet(&packet, meta.timestamp_monotonic_ns.saturating_add(offset)),
+                            Err(error) => *stats.events_dropped.entry(drop_reason(&error)).or_default() += 1,
+                        },
+                        Err(error) => *stats.events_dropped.entry(drop_reason(&error)).or_default() += 1,
+                    }
+                }
+                if handled < EVENTS_PER_WAKE {
+                    guard.clear_ready();
+                }
+            }
+            _ = interface_tick.tick() => {
+                match list_interfaces() {
+                    Ok(current) => attachments.sync(&current, &options.interfaces),
+                    Err(error) => tracing::warn!(%error, "listing interfaces"),
+                }
+            }
+            _ = sweep_tick.tick() => {
+                pipeline.expire_idle(unix_now_nanos());
+            }
+            _ = stats_tick.tick() => {
+                fill_stats(&mut stats, &counters, &attachments, pipeline.stats());
+                print_stats(&stats);
+            }
+        }
+        if hand_over(&finished, &mut writer, &mut flows, &mut stats).is_err() {
+            break writer_error();
+        }
+    };
+    pipeline.finish_all();
+    let handed = hand_over(&finished, &mut writer, &mut flows, &mut stats);
+    fill_stats(&mut stats, &counters, &attachments, pipeline.stats());
+    // Detach before the output is drained: nothing more is captured.
+    drop(attachments);
+    let written = writer.finish().map_err(LiveError::Output);
+    result?;
+    written?;
+    if handed.is_err() {
+        writer_error()?;
+    }
+    Ok(stats)
+}
+
+fn writer_error() -> Result<(), LiveError> {
+    Err(LiveError::Output(std::io::Error::other(
+        "the record writer stopped",
+    )))
+}
+
+/// Sends finished sessions to the writer and marks their flows done in the
+/// kernel so they are not copied any more.
+fn hand_over(
+    finished: &Rc<RefCell<Vec<FinishedSession>>>,
+    writer: &mut BackgroundWriter<FinishedSession>,
+    flows: &mut BpfHashMap<MapData, FlowKey, FlowState>,
+    stats: &mut LiveStats,
+) -> Result<(), crate::output::WriterStopped> {
+    let sessions: Vec<FinishedSession> = finished.borrow_mut().drain(..).collect();
+    for session in sessions {
+        let protocol = match session.context.transport {
+            cipherlens_parsers::fingerprint::Transport::Quic => 17,
+            _ => 6,
+        };
+        let key = flow_key_of(&session, protocol);
+        let done = FlowState {
+            bytes_copied: u32::MAX,
+            flags: FLOW_DONE,
+        };
+        // BPF_EXIST: only flows the kernel still tracks; an evicted one needs nothing.
+        if flows.insert(&key, &done, 2).is_ok() {
+            stats.flows_marked_done += 1;
+        }
+        writer.send(session)?;
+    }
+    // Live records must not wait for a full batch.
+    writer.hand_over()
+}
+
+fn drop_reason(error: &impl std::fmt::Display) -> String {
+    let text = error.to_string();
+    text.split(':').next().unwrap_or_default().to_string()
+}
+
+fn unix_now_nanos() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_nanos() as u64)
+}
+
+fn fill_stats(
+    stats: &mut LiveStats,
+    counters: &PerCpuArray<MapData, u64>,
+    attachments: &Attachments,
+    pipeline: PipelineStats,
+) {
+    stats.schema = "cipherlens.stats/v1";
+    stats.time = crate::time::rfc3339_from_unix_nanos(unix_now_nanos());
+    stats.kernel_losses = 0;
+    for counter in Counter::ALL {
+        let value: u64 = counters
+            .get(&(counter as u32), 0)
+            .map(|per_cpu| per_cpu.iter().sum())
+            .unwrap_or(0);
+        stats.kernel.insert(counter.name(), value);
+        if counter.is_loss() {
+            stats.kernel_losses += value;
+        }
+    }
+    stats.interfaces_attached = attachments.attached_names();
+    stats.attach_failures = attachments.failures;
+    stats.pipeline = pipeline;
+}
+
+fn print_stats(stats: &LiveStats) {
+    match serde_json::to_string(stats) {
+        Ok(line) => eprintln!("{line}"),
+        Err(error) => tracing::warn!(%error, "stats record"),
+    }
+}
+
+/// Prints the final stats record (the caller decides when).
+pub fn print_final_stats(stats: &LiveStats) {
+    print_stats(stats);
+}
