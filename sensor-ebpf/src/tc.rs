@@ -26,8 +26,8 @@ use aya_ebpf::{
 };
 use cipherlens_common::{
     CHUNK_CAPACITY, Counter, DEFAULT_FLOW_BYTE_BUDGET, DIRECTION_EGRESS, DIRECTION_INGRESS,
-    FLOW_DONE, FlowKey, FlowState, HEADER_CAPACITY, KernelConfig, MAX_CHUNKS_PER_PACKET, MAX_FLOWS,
-    PacketEvent, TLS_CONTENT_HANDSHAKE, TLS_MAJOR_VERSION,
+    FLOW_DONE, FlowKey, FlowState, HEADER_CAPACITY, KernelConfig, LARGE_CHUNK_CAPACITY,
+    MAX_CHUNKS_PER_PACKET, MAX_FLOWS, PacketEventOf, TLS_CONTENT_HANDSHAKE, TLS_MAJOR_VERSION,
 };
 
 #[map(name = "CIPHERLENS_COUNTERS")]
@@ -170,60 +170,61 @@ fn starts_handshake(ctx: &TcContext, layout: &Layout) -> bool {
     }
 }
 
-/// Writes the packet as events of headers + up to `CHUNK_CAPACITY` payload
-/// bytes each; returns the payload bytes sent.
+/// Kernel-only facts copied into every event of one packet.
+struct PacketFacts {
+    timestamp_ns: u64,
+    socket_cookie: u64,
+    netns_cookie: u64,
+    cgroup_id: u64,
+    ifindex: u32,
+    packet_len: u32,
+    header_len: usize,
+    direction: u8,
+}
+
+/// Writes the packet as events of headers + one payload chunk each (a small
+/// event for what fits one segment, large ones for offloaded packets);
+/// returns the payload bytes sent.
 fn send_chunks(ctx: &TcContext, layout: &Layout, direction: u8, payload_len: usize) -> usize {
-    let header_len = layout.payload_offset.min(HEADER_CAPACITY);
-    let timestamp_ns = unsafe { bpf_ktime_get_ns() };
-    let socket_cookie = unsafe { bpf_get_socket_cookie(ctx.as_ptr()) };
-    let netns_cookie = unsafe { bpf_get_netns_cookie(ctx.as_ptr()) };
-    let cgroup_id = unsafe { bpf_skb_cgroup_id(ctx.as_ptr().cast()) };
+    let facts = PacketFacts {
+        timestamp_ns: unsafe { bpf_ktime_get_ns() },
+        socket_cookie: unsafe { bpf_get_socket_cookie(ctx.as_ptr()) },
+        netns_cookie: unsafe { bpf_get_netns_cookie(ctx.as_ptr()) },
+        cgroup_id: unsafe { bpf_skb_cgroup_id(ctx.as_ptr().cast()) },
+        // SAFETY: the context is a valid __sk_buff for the program's run.
+        ifindex: unsafe { (*ctx.as_ptr().cast::<__sk_buff>()).ifindex },
+        packet_len: ctx.len(),
+        header_len: layout.payload_offset.min(HEADER_CAPACITY),
+        direction,
+    };
     let mut sent = 0usize;
     let mut chunk = 0u32;
     // One event even without payload: a FIN or RST closes the session.
     while chunk < MAX_CHUNKS_PER_PACKET && (sent < payload_len || chunk == 0) {
-        let chunk_len = (payload_len - sent).min(CHUNK_CAPACITY);
-        let Some(mut entry) = EVENTS.reserve::<PacketEvent>(0) else {
-            count(Counter::RingBufferFull);
-            return sent;
+        let remaining = payload_len - sent;
+        let result = if remaining <= CHUNK_CAPACITY {
+            send_event::<{ HEADER_CAPACITY + CHUNK_CAPACITY }>(
+                ctx,
+                &facts,
+                layout.payload_offset,
+                sent,
+                remaining,
+                CHUNK_CAPACITY - 1,
+            )
+        } else {
+            send_event::<{ HEADER_CAPACITY + LARGE_CHUNK_CAPACITY }>(
+                ctx,
+                &facts,
+                layout.payload_offset,
+                sent,
+                remaining.min(LARGE_CHUNK_CAPACITY),
+                LARGE_CHUNK_CAPACITY - 1,
+            )
         };
-        let event = entry.as_mut_ptr();
-        // SAFETY: `event` is an exclusive ring buffer reservation of one
-        // PacketEvent; only its scalar fields and `data` are written.
-        unsafe {
-            (*event).timestamp_ns = timestamp_ns;
-            (*event).socket_cookie = socket_cookie;
-            (*event).netns_cookie = netns_cookie;
-            (*event).cgroup_id = cgroup_id;
-            (*event).ifindex = (*ctx.as_ptr().cast::<__sk_buff>()).ifindex;
-            (*event).packet_len = ctx.len();
-            (*event).payload_offset = sent as u32;
-            (*event).payload_len = 0;
-            (*event).header_len = header_len as u16;
-            (*event).direction = direction;
-            (*event)._pad = [0; 5];
+        match result {
+            Some(chunk_len) => sent += chunk_len,
+            None => return sent,
         }
-        let data = unsafe { (*event).data.as_mut_ptr() };
-        if !load(ctx, 0, data, header_len, HEADER_MASK) {
-            count(Counter::CopyFailed);
-            entry.discard(0);
-            return sent;
-        }
-        if chunk_len > 0 {
-            let offset = layout.payload_offset + sent;
-            // SAFETY: `data` has HEADER_CAPACITY + CHUNK_CAPACITY bytes.
-            let payload = unsafe { data.add(HEADER_CAPACITY) };
-            if !load(ctx, offset, payload, chunk_len, CHUNK_CAPACITY - 1) {
-                count(Counter::CopyFailed);
-                entry.discard(0);
-                return sent;
-            }
-            // The user side finds the payload right after the headers.
-            unsafe { (*event).payload_len = chunk_len as u32 };
-        }
-        entry.submit(0);
-        count(Counter::EventsSent);
-        sent += chunk_len;
         chunk += 1;
     }
     if sent < payload_len {
@@ -232,19 +233,76 @@ fn send_chunks(ctx: &TcContext, layout: &Layout, direction: u8, payload_len: usi
     sent
 }
 
+/// One event with `chunk_len` payload bytes from `payload_start + sent`;
+/// `None` when it could not be written (counted).
+#[inline(always)]
+fn send_event<const DATA: usize>(
+    ctx: &TcContext,
+    facts: &PacketFacts,
+    payload_start: usize,
+    sent: usize,
+    chunk_len: usize,
+    mask: usize,
+) -> Option<usize> {
+    let Some(mut entry) = EVENTS.reserve::<PacketEventOf<DATA>>(0) else {
+        count(Counter::RingBufferFull);
+        return None;
+    };
+    let event = entry.as_mut_ptr();
+    // SAFETY: `event` is an exclusive ring buffer reservation of one event;
+    // only its scalar fields and `data` are written.
+    unsafe {
+        (*event).timestamp_ns = facts.timestamp_ns;
+        (*event).socket_cookie = facts.socket_cookie;
+        (*event).netns_cookie = facts.netns_cookie;
+        (*event).cgroup_id = facts.cgroup_id;
+        (*event).ifindex = facts.ifindex;
+        (*event).packet_len = facts.packet_len;
+        (*event).payload_offset = sent as u32;
+        (*event).payload_len = 0;
+        (*event).header_len = facts.header_len as u16;
+        (*event).direction = facts.direction;
+        (*event)._pad = [0; 5];
+    }
+    let data = unsafe { (*event).data.as_mut_ptr() };
+    if !load(ctx, 0, data, facts.header_len, HEADER_MASK) {
+        count(Counter::CopyFailed);
+        entry.discard(0);
+        return None;
+    }
+    if chunk_len > 0 {
+        // SAFETY: `data` has HEADER_CAPACITY + mask + 1 bytes.
+        let payload = unsafe { data.add(HEADER_CAPACITY) };
+        if !load(ctx, payload_start + sent, payload, chunk_len, mask) {
+            count(Counter::CopyFailed);
+            entry.discard(0);
+            return None;
+        }
+        // The user side finds the payload right after the header area.
+        unsafe { (*event).payload_len = chunk_len as u32 };
+    }
+    entry.submit(0);
+    count(Counter::EventsSent);
+    Some(chunk_len)
+}
+
 /// `bpf_skb_load_bytes` of `len` bytes at `offset` into `dst`.
 ///
 /// `len` must be at most `mask + 1` (a power of two) and `dst` must have
 /// room for `mask + 1` bytes. The verifier needs a length it can prove is in
 /// `1..=mask + 1`; a `min` and a zero check on another register copy do not
 /// survive optimisation, so the bound is made arithmetic:
-/// `((len - 1) & mask) + 1`.
+/// `((len - 1) & mask) + 1` on a value the compiler cannot see through.
 #[inline(always)]
 fn load(ctx: &TcContext, offset: usize, dst: *mut u8, len: usize, mask: usize) -> bool {
     if len == 0 {
         return true;
     }
-    let bounded = ((len - 1) & mask) + 1;
+    // Through a volatile read the compiler cannot know `len`'s range, so
+    // it keeps the mask the verifier needs (it removed it as a no-op).
+    // SAFETY: a read of a local.
+    let opaque = unsafe { core::ptr::read_volatile(&len) };
+    let bounded = (opaque.wrapping_sub(1) & mask) + 1;
     // SAFETY: `dst` points at `mask + 1` writable bytes of a reservation.
     let result = unsafe {
         bpf_skb_load_bytes(

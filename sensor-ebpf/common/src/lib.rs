@@ -106,9 +106,12 @@ pub const TLS_MAJOR_VERSION: u8 = 3;
 
 /// Bytes of packet headers (link + network + transport) an event carries at most.
 pub const HEADER_CAPACITY: usize = 192;
-/// Payload bytes one event carries at most; a larger packet (GSO) becomes several events.
+/// Payload bytes a small event carries at most (one MTU-sized segment).
 pub const CHUNK_CAPACITY: usize = 2048;
-/// Events one packet may produce: 32 chunks of 2 KiB cover a 64 KiB GSO packet.
+/// Payload bytes a large event carries at most: offloaded (GSO/GRO)
+/// packets on loopback and veths reach 64 KiB before segmentation.
+pub const LARGE_CHUNK_CAPACITY: usize = 16384;
+/// Events one packet may produce: four large chunks cover a 64 KiB packet.
 pub const MAX_CHUNKS_PER_PACKET: u32 = 4;
 
 /// `PacketEvent::direction` values.
@@ -126,7 +129,7 @@ pub const DIRECTION_EGRESS: u8 = 1;
 /// TCP sequence number.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PacketEvent {
+pub struct PacketEventOf<const DATA: usize> {
     /// `bpf_ktime_get_ns` (CLOCK_MONOTONIC) when the packet was seen.
     pub timestamp_ns: u64,
     /// Socket cookie of the skb's socket (0 when none); the key to the process.
@@ -148,14 +151,23 @@ pub struct PacketEvent {
     /// [`DIRECTION_INGRESS`] or [`DIRECTION_EGRESS`].
     pub direction: u8,
     pub _pad: [u8; 5],
-    pub data: [u8; HEADER_CAPACITY + CHUNK_CAPACITY],
+    pub data: [u8; DATA],
 }
+
+/// An event for a segment of up to [`CHUNK_CAPACITY`] payload bytes.
+pub type PacketEvent = PacketEventOf<{ HEADER_CAPACITY + CHUNK_CAPACITY }>;
+/// An event for a chunk of up to [`LARGE_CHUNK_CAPACITY`] payload bytes.
+pub type LargePacketEvent = PacketEventOf<{ HEADER_CAPACITY + LARGE_CHUNK_CAPACITY }>;
 
 /// Bytes of [`PacketEvent`] before `data`.
 pub const PACKET_EVENT_HEADER_LEN: usize = 56;
 const _: () = assert!(
     core::mem::size_of::<PacketEvent>()
         == PACKET_EVENT_HEADER_LEN + HEADER_CAPACITY + CHUNK_CAPACITY
+);
+const _: () = assert!(
+    core::mem::size_of::<LargePacketEvent>()
+        == PACKET_EVENT_HEADER_LEN + HEADER_CAPACITY + LARGE_CHUNK_CAPACITY
 );
 
 /// A flow, both directions under one key: the endpoint that sorts lower
