@@ -1,0 +1,606 @@
+//! Live capture end to end: real TC programs on a veth pair the test makes,
+//! real TLS peers, expectations from outside the sensor (the clients'
+//! configuration, tshark on a parallel tcpdump capture, and `replay` of that
+//! capture for "live equals replay").
+//!
+//! Root only: these tests create network namespaces and load eBPF.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use cipherlens_integration::{
+    Background, Link, Scratch, Sensor, Tcpdump, free_port, privileged, run, sensor_binary, signal,
+    tshark_fields, wait_exit,
+};
+use serde_json::Value;
+
+/// One heavy test at a time: two cores, and tshark/tcpdump per test.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn require_root() {
+    assert!(
+        privileged(),
+        "these end-to-end tests need root (CAP_SYS_ADMIN): run the README's test command as root"
+    );
+}
+
+/// A CA and a leaf whose DER exceeds 16 KiB (many SANs), for a chain that
+/// spans several TCP segments.
+fn make_big_chain(dir: &Path) -> (String, String, String) {
+    let ca_key = dir.join("ca.key").display().to_string();
+    let ca = dir.join("ca.pem").display().to_string();
+    let key = dir.join("leaf.key").display().to_string();
+    let csr = dir.join("leaf.csr").display().to_string();
+    let leaf = dir.join("leaf.pem").display().to_string();
+    let ext = dir.join("leaf.ext");
+    let sans: Vec<String> = (0..700)
+        .map(|i| format!("DNS:host{i:04}.big.test"))
+        .collect();
+    std::fs::write(&ext, format!("subjectAltName={}\n", sans.join(","))).expect("ext file");
+    run(
+        "openssl",
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            &ca_key,
+            "-out",
+            &ca,
+            "-subj",
+            "/CN=cipherlens e2e CA",
+            "-days",
+            "2",
+        ],
+    );
+    run(
+        "openssl",
+        &[
+            "req",
+            "-new",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            &key,
+            "-out",
+            &csr,
+            "-subj",
+            "/CN=big.test",
+        ],
+    );
+    run(
+        "openssl",
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            &ca,
+            "-CAkey",
+            &ca_key,
+            "-CAcreateserial",
+            "-out",
+            &leaf,
+            "-days",
+            "2",
+            "-extfile",
+            &ext.display().to_string(),
+        ],
+    );
+    (leaf, key, ca)
+}
+
+/// `openssl s_server` in the host namespace on `address:port`.
+fn s_server(address: &str, port: u16, cert: &str, key: &str, extra: &[&str]) -> Background {
+    let accept = if address.contains(':') {
+        format!("[{address}]:{port}")
+    } else {
+        format!("{address}:{port}")
+    };
+    let child = Command::new("openssl")
+        .args([
+            "s_server", "-accept", &accept, "-cert", cert, "-key", key, "-www", "-quiet",
+        ])
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("openssl s_server");
+    wait_listening(port);
+    Background(child)
+}
+
+fn wait_listening(port: u16) {
+    for _ in 0..100 {
+        let listening = run("ss", &["-Hltn", &format!("sport = :{port}")]);
+        if !listening.trim().is_empty() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("nothing listens on port {port}");
+}
+
+/// Runs a client inside the link's namespace and requires success.
+fn client(link: &Link, program: &str, args: &[&str]) {
+    let output = link
+        .command(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|error| panic!("{program}: {error}"));
+    assert!(
+        output.status.success(),
+        "{program} {args:?}: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn s_client(link: &Link, connect: &str, server_name: &str, extra: &[&str]) {
+    let mut args = vec!["s_client", "-connect", connect, "-servername", server_name];
+    args.extend_from_slice(extra);
+    let output = link
+        .command("openssl")
+        .args(&args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("openssl s_client");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.contains("BEGIN CERTIFICATE") || text.contains("Server certificate"),
+        "s_client {args:?}: {text}"
+    );
+}
+
+/// Records keyed by the client's port (every client here uses a fresh one).
+fn by_client_port(records: &[Value]) -> BTreeMap<u64, &Value> {
+    records
+        .iter()
+        .map(|record| {
+            (
+                record["client"]["port"].as_u64().expect("client port"),
+                record,
+            )
+        })
+        .collect()
+}
+
+/// The record without what only one source can know or when it was made.
+fn comparable(record: &Value) -> Value {
+    let mut record = record.clone();
+    let session = &mut record["cipherlens"]["session"];
+    if let Some(session) = session.as_object_mut() {
+        session.remove("source");
+        session.remove("input");
+        session.remove("emitted_on");
+    }
+    if let Some(event) = record["event"].as_object_mut() {
+        event.remove("start");
+        event.remove("end");
+    }
+    record
+}
+
+#[test]
+fn live_records_match_the_clients_tshark_and_replay_of_a_parallel_capture() {
+    require_root();
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let scratch = Scratch::new("match");
+    let link = Link::new();
+    let (leaf, key, ca) = make_big_chain(&scratch.0);
+    let dump = Tcpdump::start(&link.host_interface, &scratch.0.join("veth.pcap"));
+    let sensor = Sensor::start(
+        &scratch.0,
+        &[&link.host_interface],
+        &link.host_interface,
+        &[],
+    );
+
+    // TLS 1.2, a > 16 KiB chain in clear (continuation segments), IPv4.
+    let port_v4 = free_port();
+    let _tls12 = s_server(&link.host_v4, port_v4, &leaf, &key, &["-cert_chain", &ca]);
+    s_client(
+        &link,
+        &format!("{}:{port_v4}", link.host_v4),
+        "big.test",
+        &["-tls1_2"],
+    );
+    // TLS 1.3 over IPv6, ALPN h2 from curl.
+    let port_v6 = free_port();
+    let _tls13 = s_server(
+        &link.host_v6,
+        port_v6,
+        &leaf,
+        &key,
+        &["-alpn", "h2,http/1.1"],
+    );
+    // s_server -www does not speak HTTP/2: only the handshake matters, so
+    // curl's exit status is not checked, and it gives up after 3 s.
+    let _ = link
+        .command("curl")
+        .args([
+            "-sk",
+            "--max-time",
+            "3",
+            "--http2",
+            "-o",
+            "/dev/null",
+            "--connect-to",
+            &format!("h2.test:{port_v6}:[{}]:{port_v6}", link.host_v6),
+            &format!("https://h2.test:{port_v6}/"),
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .expect("curl");
+    // Python's ssl module, TLS 1.3, IPv4.
+    client(
+        &link,
+        "python3",
+        &[
+            "-c",
+            &format!(
+                "import socket, ssl\n\
+                 c = ssl.create_default_context(); c.check_hostname = False; c.verify_mode = ssl.CERT_NONE\n\
+                 s = c.wrap_socket(socket.create_connection(('{}', {port_v4})), server_hostname='python.test')\n\
+                 s.close()",
+                link.host_v4
+            ),
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let (records, stats, took) = sensor.stop();
+    let pcap = dump.finish();
+    assert!(took < Duration::from_secs(2), "exit took {took:?}");
+
+    // Nothing lost, kernel or user side.
+    assert_eq!(stats["kernel_losses"], 0, "stats: {stats}");
+    assert_eq!(
+        stats["events_dropped"],
+        serde_json::json!({}),
+        "stats: {stats}"
+    );
+    assert_eq!(records.len(), 3, "one record per handshake: {records:#?}");
+
+    // What the clients were configured to send.
+    let live = by_client_port(&records);
+    let names: Vec<&str> = live
+        .values()
+        .map(|r| r["tls"]["client"]["server_name"].as_str().unwrap_or(""))
+        .collect();
+    for expected in ["big.test", "h2.test", "python.test"] {
+        assert!(
+            names.contains(&expected),
+            "SNI {expected} missing: {names:?}"
+        );
+    }
+    for record in live.values() {
+        assert_eq!(
+            record["cipherlens"]["session"]["complete"], true,
+            "{record}"
+        );
+        let sni = record["tls"]["client"]["server_name"]
+            .as_str()
+            .unwrap_or("");
+        match sni {
+            "big.test" => {
+                assert_eq!(record["tls"]["protocol"]["version"], "1.2");
+                let chain = record["cipherlens"]["tls"]["server_certificates"]
+                    .as_array()
+                    .expect("chain");
+                assert_eq!(chain.len(), 2, "leaf and CA sent in clear");
+                assert_eq!(chain[0]["subject"], "CN=big.test");
+                assert_eq!(chain[1]["subject"], "CN=cipherlens e2e CA");
+            }
+            "h2.test" => {
+                assert_eq!(record["tls"]["protocol"]["version"], "1.3");
+                // TLS 1.3 sends the chosen ALPN encrypted; what curl offers is in clear.
+                assert_eq!(
+                    record["cipherlens"]["tls"]["client_hello"]["alpn"],
+                    serde_json::json!(["h2", "http/1.1"]),
+                    "{record}"
+                );
+                assert_eq!(record["network"]["type"], "ipv6");
+            }
+            _ => assert_eq!(record["tls"]["protocol"]["version"], "1.3"),
+        }
+    }
+
+    // tshark's JA3 of each ClientHello on the parallel capture.
+    let tshark = tshark_fields(
+        &pcap,
+        "tls.handshake.type == 1",
+        &[
+            "tcp.srcport",
+            "tls.handshake.ja3",
+            "tls.handshake.extensions_server_name",
+        ],
+    );
+    assert_eq!(tshark.len(), 3, "tshark hellos: {tshark:?}");
+    for row in &tshark {
+        let port: u64 = row[0].parse().expect("port");
+        let record = live
+            .get(&port)
+            .unwrap_or_else(|| panic!("no live record for port {port}"));
+        assert_eq!(
+            record["tls"]["client"]["ja3"],
+            row[1].as_str(),
+            "JA3 for {port}"
+        );
+    }
+
+    // Live equals replay of the same traffic, apart from fields only one source knows.
+    let replayed = Command::new(sensor_binary())
+        .arg("replay")
+        .arg(&pcap)
+        .output()
+        .expect("replay");
+    assert!(
+        replayed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&replayed.stderr)
+    );
+    let replay_records: Vec<Value> = String::from_utf8_lossy(&replayed.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("json"))
+        .collect();
+    let replay = by_client_port(&replay_records);
+    assert_eq!(replay.len(), live.len());
+    for (port, record) in &live {
+        let other = replay
+            .get(port)
+            .unwrap_or_else(|| panic!("replay lacks port {port}"));
+        assert_eq!(
+            comparable(record),
+            comparable(other),
+            "live vs replay for client port {port}"
+        );
+    }
+}
+
+#[test]
+fn two_hundred_concurrent_handshakes_give_two_hundred_records() {
+    require_root();
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let scratch = Scratch::new("concurrent");
+    let link = Link::new();
+    let cert = scratch.0.join("c.pem").display().to_string();
+    let key = scratch.0.join("c.key").display().to_string();
+    run(
+        "openssl",
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            &key,
+            "-out",
+            &cert,
+            "-subj",
+            "/CN=many.test",
+            "-days",
+            "2",
+        ],
+    );
+    let port = free_port();
+    let server = Command::new("python3")
+        .args([
+            "-c",
+            &format!(
+                "import asyncio, ssl\n\
+                 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); ctx.load_cert_chain('{cert}', '{key}')\n\
+                 async def handle(r, w):\n\
+                 \x20   try:\n\
+                 \x20       await r.read(1)\n\
+                 \x20   finally:\n\
+                 \x20       w.close()\n\
+                 async def main():\n\
+                 \x20   s = await asyncio.start_server(handle, '{}', {port}, ssl=ctx, backlog=512)\n\
+                 \x20   await s.serve_forever()\n\
+                 asyncio.run(main())",
+                link.host_v4
+            ),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("python server");
+    let _server = Background(server);
+    wait_listening(port);
+    let sensor = Sensor::start(
+        &scratch.0,
+        &[&link.host_interface],
+        &link.host_interface,
+        &[],
+    );
+    client(
+        &link,
+        "python3",
+        &[
+            "-c",
+            &format!(
+                "import asyncio, ssl\n\
+                 ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE\n\
+                 async def one(i):\n\
+                 \x20   r, w = await asyncio.open_connection('{}', {port}, ssl=ctx, server_hostname=f'c{{i}}.many.test')\n\
+                 \x20   w.close(); await w.wait_closed()\n\
+                 async def main():\n\
+                 \x20   await asyncio.gather(*(one(i) for i in range(200)))\n\
+                 asyncio.run(main())",
+                link.host_v4
+            ),
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let (records, stats, _) = sensor.stop();
+    assert_eq!(stats["kernel_losses"], 0, "stats: {stats}");
+    assert_eq!(
+        stats["events_dropped"],
+        serde_json::json!({}),
+        "stats: {stats}"
+    );
+    let names: std::collections::BTreeSet<String> = records
+        .iter()
+        .filter_map(|r| {
+            r["tls"]["client"]["server_name"]
+                .as_str()
+                .map(str::to_string)
+        })
+        .collect();
+    assert_eq!(records.len(), 200, "records: {}", records.len());
+    assert_eq!(names.len(), 200, "each configured SNI once");
+    assert!(
+        records
+            .iter()
+            .all(|r| r["cipherlens"]["session"]["complete"] == true)
+    );
+}
+
+/// TCX links of our programs, as bpftool sees them.
+fn our_links() -> usize {
+    let programs: Value =
+        serde_json::from_str(&run("bpftool", &["-j", "prog", "list"])).expect("bpftool json");
+    let ours: Vec<&Value> = programs
+        .as_array()
+        .expect("program list")
+        .iter()
+        .filter(|p| {
+            p["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("cipherlens_tc_"))
+        })
+        .map(|p| &p["id"])
+        .collect();
+    let links: Value =
+        serde_json::from_str(&run("bpftool", &["-j", "link", "list"])).expect("bpftool json");
+    links
+        .as_array()
+        .expect("link list")
+        .iter()
+        .filter(|link| ours.contains(&&link["prog_id"]))
+        .count()
+}
+
+#[test]
+fn signals_detach_everything_and_a_restart_after_kill_9_works() {
+    require_root();
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let scratch = Scratch::new("lifecycle");
+    let link = Link::new();
+    let before = our_links();
+
+    // SIGTERM: exits within 2 s and leaves no links.
+    let sensor = Sensor::start(
+        &scratch.0,
+        &[&link.host_interface],
+        &link.host_interface,
+        &[],
+    );
+    assert_eq!(our_links(), before + 2, "ingress and egress attached once");
+    let mut child = sensor_child(sensor);
+    signal(&child, "TERM");
+    let status = wait_exit(&mut child, Duration::from_secs(2)).expect("exit within 2 s of SIGTERM");
+    assert!(status.success());
+    assert_eq!(our_links(), before, "nothing left after SIGTERM");
+
+    // kill -9: the links are the process's, so they go with it; a restart
+    // attaches once, not twice.
+    let sensor = Sensor::start(
+        &scratch.0,
+        &[&link.host_interface],
+        &link.host_interface,
+        &[],
+    );
+    let mut child = sensor_child(sensor);
+    signal(&child, "KILL");
+    let _ = wait_exit(&mut child, Duration::from_secs(2));
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(our_links(), before, "nothing left after kill -9");
+    let sensor = Sensor::start(
+        &scratch.0,
+        &[&link.host_interface],
+        &link.host_interface,
+        &[],
+    );
+    assert_eq!(our_links(), before + 2);
+    let (_, stats, _) = sensor.stop();
+    assert_eq!(
+        stats["interfaces_attached"],
+        serde_json::json!([link.host_interface])
+    );
+    assert_eq!(our_links(), before);
+}
+
+fn sensor_child(mut sensor: Sensor) -> std::process::Child {
+    sensor.child.take().expect("running")
+}
+
+#[test]
+fn a_new_interface_is_attached_within_a_second_and_a_vanished_one_forgotten() {
+    require_root();
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let scratch = Scratch::new("hotplug");
+    let first = Link::new();
+    let sensor = Sensor::start(&scratch.0, &["clv*"], &first.host_interface, &[]);
+    let second = Link::new();
+    let appeared = std::time::Instant::now();
+    sensor.wait_for_log(
+        &format!("interface={} ", second.host_interface),
+        Duration::from_secs(1),
+    );
+    assert!(appeared.elapsed() < Duration::from_secs(1));
+    let name = second.host_interface.clone();
+    drop(second);
+    sensor.wait_for_log(
+        &format!("interface gone; its links dropped interface={name}"),
+        Duration::from_secs(2),
+    );
+    let (_, stats, _) = sensor.stop();
+    let attached = stats["interfaces_attached"].as_array().expect("list");
+    assert!(!attached.iter().any(|n| n == &Value::from(name.clone())));
+}
+
+#[test]
+fn without_privileges_it_refuses_and_names_the_capability() {
+    require_root();
+    let output = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+        ])
+        .arg(sensor_binary())
+        .arg("live")
+        .output()
+        .expect("setpriv");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("CAP_BPF") && stderr.contains("CAP_NET_ADMIN"),
+        "{stderr}"
+    );
+}
