@@ -1,0 +1,205 @@
+#!/usr/bin/env bash
+# Live capture benchmarks, each measured side by side in one run (issue 3):
+#   1. bulk TCP throughput over a veth pair (iperf3) with the sensor attached
+#      versus not, alternating, RUNS times each; target ratio >= 0.97;
+#   2. TLS handshakes per second from a client namespace to a server on the
+#      host end of the veth, as fast as the load generator goes: every
+#      session must be recorded with zero drops; sensor CPU per 1,000
+#      handshakes per second (from /proc/<pid>/stat);
+#   3. sensor RSS right after start and with 10,000 flows in their
+#      handshake phase (clients that send a ClientHello and then wait).
+# Topology: namespace clbench <-> veth (MTU 1500) <-> host end clbenchh,
+# private addresses on that link only; removed at exit.
+# Usage: scripts/bench-live.sh   (root; after scripts/setup.sh)
+# Environment: RUNS (3), IPERF_SECONDS (5), HANDSHAKES (3000), STALLED (10000).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+runs=${RUNS:-3}
+iperf_seconds=${IPERF_SECONDS:-5}
+handshakes=${HANDSHAKES:-3000}
+stalled=${STALLED:-10000}
+ns=clbench
+host_if=clbenchh
+peer_if=clbenchp
+host_ip=10.214.0.1
+client_ip=10.214.0.2
+work=$(mktemp -d /tmp/cipherlens-bench-live.XXXXXX)
+sensor_pid=
+server_pid=
+
+cleanup() {
+    [ -n "$sensor_pid" ] && kill -INT "$sensor_pid" 2> /dev/null || true
+    [ -n "$server_pid" ] && kill "$server_pid" 2> /dev/null || true
+    pkill -f "iperf3 -s -B $host_ip" 2> /dev/null || true
+    ip link del "$host_if" 2> /dev/null || true
+    ip netns del "$ns" 2> /dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+cargo build --release -p cipherlens-sensor 2>&1 | grep -v "^warning: cipherlens-sensor@" | tail -1
+sensor=target/release/cipherlens
+
+ip netns del "$ns" 2> /dev/null || true
+ip link del "$host_if" 2> /dev/null || true
+ip netns add "$ns"
+ip link add "$host_if" mtu 1500 type veth peer name "$peer_if" mtu 1500
+ip link set "$peer_if" netns "$ns"
+ip addr add "$host_ip/24" dev "$host_if"
+ip link set "$host_if" up
+ip netns exec "$ns" ip addr add "$client_ip/24" dev "$peer_if"
+ip netns exec "$ns" ip link set "$peer_if" up
+ip netns exec "$ns" ip link set lo up
+
+start_sensor() {
+    CIPHERLENS_LOG=info "$sensor" live -i "$host_if" --stats-interval 0 -o "$work/records.jsonl" \
+        2> "$work/sensor.err" &
+    sensor_pid=$!
+    for _ in $(seq 1 200); do
+        grep -q "interface=.*$host_if" "$work/sensor.err" 2> /dev/null && return 0
+        sleep 0.05
+    done
+    echo "sensor did not attach:" >&2
+    cat "$work/sensor.err" >&2
+    exit 1
+}
+
+stop_sensor() {
+    kill -INT "$sensor_pid"
+    wait "$sensor_pid" || true
+    sensor_pid=
+}
+
+rss_kb() { awk '/VmRSS/ { print $2 }' "/proc/$1/status"; }
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+echo "== 1. iperf3 throughput over the veth, $runs x ${iperf_seconds}s each way, alternating"
+iperf3 -s -B "$host_ip" -D
+sleep 0.5
+iperf_once() {
+    ip netns exec "$ns" iperf3 -c "$host_ip" -t "$iperf_seconds" -J |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"])'
+}
+without=()
+with=()
+for _ in $(seq 1 "$runs"); do
+    without+=("$(iperf_once)")
+    start_sensor
+    with+=("$(iperf_once)")
+    stop_sensor
+done
+python3 - "${without[*]}" "${with[*]}" << 'EOF'
+import statistics, sys
+without = [float(v) for v in sys.argv[1].split()]
+with_ = [float(v) for v in sys.argv[2].split()]
+a, b = statistics.median(without), statistics.median(with_)
+print(f"without sensor: median {a / 1e9:.2f} Gbit/s  runs {[round(v / 1e9, 2) for v in without]}")
+print(f"with sensor:    median {b / 1e9:.2f} Gbit/s  runs {[round(v / 1e9, 2) for v in with_]}")
+print(f"ratio with/without: {b / a:.3f} (target >= 0.97)")
+EOF
+
+echo "== 2. TLS handshakes per second ($handshakes handshakes, 64 at a time)"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/k.pem" \
+    -out "$work/c.pem" -subj /CN=bench.test -days 2 2> /dev/null
+python3 - "$work/c.pem" "$work/k.pem" "$host_ip" << 'EOF' &
+import asyncio, ssl, sys
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(sys.argv[1], sys.argv[2])
+async def handle(reader, writer):
+    try:
+        await reader.read(1)
+    finally:
+        writer.close()
+async def main():
+    server = await asyncio.start_server(handle, sys.argv[3], 24600, ssl=ctx, backlog=1024)
+    await server.serve_forever()
+asyncio.run(main())
+EOF
+server_pid=$!
+sleep 1
+: > "$work/records.jsonl"
+start_sensor
+ticks_before=$(cpu_ticks "$sensor_pid")
+rate=$(ip netns exec "$ns" python3 - "$host_ip" "$handshakes" << 'EOF'
+import asyncio, ssl, sys, time
+host, total = sys.argv[1], int(sys.argv[2])
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+async def one(i):
+    reader, writer = await asyncio.open_connection(host, 24600, ssl=ctx, server_hostname=f"h{i}.bench.test")
+    writer.close()
+    await writer.wait_closed()
+async def main():
+    sem = asyncio.Semaphore(64)
+    async def limited(i):
+        async with sem:
+            await one(i)
+    start = time.monotonic()
+    await asyncio.gather(*(limited(i) for i in range(total)))
+    return total / (time.monotonic() - start)
+print(f"{asyncio.run(main()):.0f}")
+EOF
+)
+sleep 1
+ticks_after=$(cpu_ticks "$sensor_pid")
+stop_sensor
+recorded=$(wc -l < "$work/records.jsonl")
+stats=$(grep '"cipherlens.stats/v1"' "$work/sensor.err" | tail -1)
+losses=$(echo "$stats" | python3 -c 'import json,sys; s=json.load(sys.stdin); print(s["kernel_losses"], sum(s["events_dropped"].values()))')
+hz=$(getconf CLK_TCK)
+python3 - "$rate" "$handshakes" "$recorded" "$ticks_before" "$ticks_after" "$hz" "$losses" << 'EOF'
+import sys
+rate, total, recorded = float(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+before, after, hz = int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
+kernel_losses, user_drops = (int(v) for v in sys.argv[7].split())
+seconds = total / rate
+cpu = (after - before) / hz
+print(f"load generator: {rate:.0f} handshakes/s ({total} in {seconds:.2f} s)")
+print(f"recorded: {recorded} of {total} ({100 * recorded / total:.1f}%), kernel losses {kernel_losses}, user drops {user_drops}")
+print(f"sensor CPU: {cpu:.2f} s over the run = {cpu / seconds * 100:.1f}% of a core at {rate:.0f}/s"
+      f" = {cpu / seconds / (rate / 1000) * 100:.1f}% of a core per 1,000 handshakes/s")
+EOF
+kill "$server_pid"
+server_pid=
+
+echo "== 3. sensor RSS: after start, and with $stalled flows in their handshake phase"
+python3 - "$host_ip" << 'EOF' &
+import socket, sys, selectors
+# Accepts and holds connections without ever answering.
+server = socket.socket(); server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+server.bind((sys.argv[1], 24601)); server.listen(4096)
+held = []
+while True:
+    conn, _ = server.accept()
+    held.append(conn)
+EOF
+server_pid=$!
+sleep 0.5
+start_sensor
+sleep 1
+rss_start=$(rss_kb "$sensor_pid")
+ip netns exec "$ns" python3 - "$host_ip" "$stalled" "$sensor_pid" << 'EOF'
+import socket, sys, time
+host, count = sys.argv[1], int(sys.argv[2])
+# A real ClientHello, taken from an ssl.MemoryBIO handshake.
+import ssl
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+obj = ctx.wrap_bio(incoming, outgoing, server_hostname="stalled.bench.test")
+try:
+    obj.do_handshake()
+except ssl.SSLWantReadError:
+    pass
+hello = outgoing.read()
+socks = []
+for _ in range(count):
+    s = socket.create_connection((host, 24601))
+    s.sendall(hello)
+    socks.append(s)
+time.sleep(3)
+with open(f"/proc/{sys.argv[3]}/status") as status:
+    rss = [line.split()[1] for line in status if line.startswith("VmRSS")][0]
+print(f"RSS with {count} flows in handshake phase: {int(rss) / 1024:.1f} MiB")
+EOF
+echo "RSS after start: $((rss_start / 1024)) MiB"
+stop_sensor
