@@ -1,12 +1,15 @@
 //! cipherlens kernel programs.
 //!
-//! For now: TC classifiers that classify every packet cheaply and count the
-//! ones that start a TLS handshake record or a QUIC Initial. They never alter
-//! or drop traffic (always `TC_ACT_PIPE`). Copying handshake bytes to user
-//! space lands with live capture (see ARCHITECTURE.md, "Kernel side").
+//! - `tc`: TC classifiers that copy the handshake phase of TLS and QUIC
+//!   flows to a ring buffer; they never alter or drop traffic.
+//! - `owner`: tp_btf programs that remember which process owns a socket.
+//!
+//! See ARCHITECTURE.md, "Live capture".
 #![cfg_attr(target_arch = "bpf", no_std)]
 #![cfg_attr(target_arch = "bpf", no_main)]
 
+#[cfg(target_arch = "bpf")]
+mod owner;
 #[cfg(target_arch = "bpf")]
 mod tc;
 

@@ -27,7 +27,8 @@ use aya_ebpf::{
 use cipherlens_common::{
     CHUNK_CAPACITY, Counter, DEFAULT_FLOW_BYTE_BUDGET, DIRECTION_EGRESS, DIRECTION_INGRESS,
     FLOW_DONE, FlowKey, FlowState, HEADER_CAPACITY, KernelConfig, LARGE_CHUNK_CAPACITY,
-    MAX_CHUNKS_PER_PACKET, MAX_FLOWS, PacketEventOf, TLS_CONTENT_HANDSHAKE, TLS_MAJOR_VERSION,
+    MAX_CHUNKS_PER_PACKET, MAX_FLOWS, MAX_SOCKET_OWNERS, PacketEventOf, TLS_CONTENT_HANDSHAKE,
+    TLS_MAJOR_VERSION,
 };
 
 #[map(name = "CIPHERLENS_COUNTERS")]
@@ -39,6 +40,11 @@ static EVENTS: RingBuf = RingBuf::with_byte_size(32 * 1024 * 1024, 0);
 
 #[map(name = "CIPHERLENS_FLOWS")]
 static FLOWS: LruHashMap<FlowKey, FlowState> = LruHashMap::with_max_entries(MAX_FLOWS, 0);
+
+/// Socket cookie -> pid_tgid, written by the tp_btf programs (`owner.rs`).
+#[map(name = "CIPHERLENS_SOCKET_OWNERS")]
+pub(crate) static SOCKET_OWNERS: LruHashMap<u64, u64> =
+    LruHashMap::with_max_entries(MAX_SOCKET_OWNERS, 0);
 
 #[map(name = "CIPHERLENS_CONFIG")]
 static CONFIG: Array<KernelConfig> = Array::with_max_entries(1, 0);
@@ -176,6 +182,7 @@ struct PacketFacts {
     socket_cookie: u64,
     netns_cookie: u64,
     cgroup_id: u64,
+    pid_tgid: u64,
     ifindex: u32,
     packet_len: u32,
     header_len: usize,
@@ -186,9 +193,19 @@ struct PacketFacts {
 /// event for what fits one segment, large ones for offloaded packets);
 /// returns the payload bytes sent.
 fn send_chunks(ctx: &TcContext, layout: &Layout, direction: u8, payload_len: usize) -> usize {
+    let socket_cookie = unsafe { bpf_get_socket_cookie(ctx.as_ptr()) };
+    let pid_tgid = if socket_cookie == 0 {
+        0
+    } else {
+        // SAFETY: a read of a map value for this program's run.
+        unsafe { SOCKET_OWNERS.get(&socket_cookie) }
+            .copied()
+            .unwrap_or(0)
+    };
     let facts = PacketFacts {
         timestamp_ns: unsafe { bpf_ktime_get_ns() },
-        socket_cookie: unsafe { bpf_get_socket_cookie(ctx.as_ptr()) },
+        socket_cookie,
+        pid_tgid,
         netns_cookie: unsafe { bpf_get_netns_cookie(ctx.as_ptr()) },
         cgroup_id: unsafe { bpf_skb_cgroup_id(ctx.as_ptr().cast()) },
         // SAFETY: the context is a valid __sk_buff for the program's run.
@@ -256,6 +273,7 @@ fn send_event<const DATA: usize>(
         (*event).socket_cookie = facts.socket_cookie;
         (*event).netns_cookie = facts.netns_cookie;
         (*event).cgroup_id = facts.cgroup_id;
+        (*event).pid_tgid = facts.pid_tgid;
         (*event).ifindex = facts.ifindex;
         (*event).packet_len = facts.packet_len;
         (*event).payload_offset = sent as u32;

@@ -179,6 +179,9 @@ fn by_client_port(records: &[Value]) -> BTreeMap<u64, &Value> {
 /// The record without what only one source can know or when it was made.
 fn comparable(record: &Value) -> Value {
     let mut record = record.clone();
+    if let Some(cipherlens) = record["cipherlens"].as_object_mut() {
+        cipherlens.remove("observation");
+    }
     let session = &mut record["cipherlens"]["session"];
     if let Some(session) = session.as_object_mut() {
         session.remove("source");
@@ -211,7 +214,7 @@ fn live_records_match_the_clients_tshark_and_replay_of_a_parallel_capture() {
 
     // TLS 1.2, a > 16 KiB chain in clear (continuation segments), IPv4.
     let port_v4 = free_port();
-    let _tls12 = s_server(&link.host_v4, port_v4, &leaf, &key, &["-cert_chain", &ca]);
+    let tls12 = s_server(&link.host_v4, port_v4, &leaf, &key, &["-cert_chain", &ca]);
     s_client(
         &link,
         &format!("{}:{port_v4}", link.host_v4),
@@ -303,6 +306,18 @@ fn live_records_match_the_clients_tshark_and_replay_of_a_parallel_capture() {
                 assert_eq!(chain.len(), 2, "leaf and CA sent in clear");
                 assert_eq!(chain[0]["subject"], "CN=big.test");
                 assert_eq!(chain[1]["subject"], "CN=cipherlens e2e CA");
+                // The kernel's view: the veth, and the server process by its socket.
+                let seen = &record["cipherlens"]["observation"];
+                assert_eq!(seen["interface"], link.host_interface.as_str(), "{seen}");
+                assert_eq!(
+                    seen["server_socket"]["pid"],
+                    u64::from(tls12.0.id()),
+                    "the s_server process: {seen}"
+                );
+                assert!(
+                    seen["client_socket"]["socket_cookie"].as_u64().is_some(),
+                    "{seen}"
+                );
             }
             "h2.test" => {
                 assert_eq!(record["tls"]["protocol"]["version"], "1.3");

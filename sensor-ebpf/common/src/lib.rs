@@ -89,6 +89,16 @@ pub const COUNTERS_MAP: &str = "CIPHERLENS_COUNTERS";
 pub const EVENTS_MAP: &str = "CIPHERLENS_EVENTS";
 /// Name of the LRU map of flows in their handshake phase ([`FlowKey`] -> [`FlowState`]).
 pub const FLOWS_MAP: &str = "CIPHERLENS_FLOWS";
+/// Name of the LRU map socket cookie -> `pid_tgid`, filled by the tp_btf programs.
+pub const SOCKET_OWNERS_MAP: &str = "CIPHERLENS_SOCKET_OWNERS";
+/// Sockets whose owner is remembered at once (LRU).
+pub const MAX_SOCKET_OWNERS: u32 = 131_072;
+/// tp_btf programs and the tracepoints they attach to: both run in the
+/// context of the process that sends or receives.
+pub const SOCKET_OWNER_PROGRAMS: [(&str, &str); 2] = [
+    ("cipherlens_sock_send", "sock_send_length"),
+    ("cipherlens_sock_recv", "sock_recv_length"),
+];
 /// Name of the one-entry array holding [`KernelConfig`].
 pub const CONFIG_MAP: &str = "CIPHERLENS_CONFIG";
 /// Names of the TC programs in the eBPF object.
@@ -138,6 +148,9 @@ pub struct PacketEventOf<const DATA: usize> {
     pub netns_cookie: u64,
     /// cgroup v2 id of the skb's socket (0 when none).
     pub cgroup_id: u64,
+    /// `pid_tgid` (tgid in the high half) of the process that last sent or
+    /// received on the socket, from the socket-owner map; 0 when unknown.
+    pub pid_tgid: u64,
     /// Interface the classifier ran on.
     pub ifindex: u32,
     /// Length of the whole packet (`skb->len`).
@@ -160,7 +173,7 @@ pub type PacketEvent = PacketEventOf<{ HEADER_CAPACITY + CHUNK_CAPACITY }>;
 pub type LargePacketEvent = PacketEventOf<{ HEADER_CAPACITY + LARGE_CHUNK_CAPACITY }>;
 
 /// Bytes of [`PacketEvent`] before `data`.
-pub const PACKET_EVENT_HEADER_LEN: usize = 56;
+pub const PACKET_EVENT_HEADER_LEN: usize = 64;
 const _: () = assert!(
     core::mem::size_of::<PacketEvent>()
         == PACKET_EVENT_HEADER_LEN + HEADER_CAPACITY + CHUNK_CAPACITY
@@ -169,6 +182,25 @@ const _: () = assert!(
     core::mem::size_of::<LargePacketEvent>()
         == PACKET_EVENT_HEADER_LEN + HEADER_CAPACITY + LARGE_CHUNK_CAPACITY
 );
+
+/// Byte offsets of [`PacketEvent`]'s fields, for the user side that reads
+/// events as bytes (computed by the compiler, so they follow the struct).
+pub mod event_offsets {
+    use super::PacketEvent;
+    use core::mem::offset_of;
+    pub const TIMESTAMP_NS: usize = offset_of!(PacketEvent, timestamp_ns);
+    pub const SOCKET_COOKIE: usize = offset_of!(PacketEvent, socket_cookie);
+    pub const NETNS_COOKIE: usize = offset_of!(PacketEvent, netns_cookie);
+    pub const CGROUP_ID: usize = offset_of!(PacketEvent, cgroup_id);
+    pub const PID_TGID: usize = offset_of!(PacketEvent, pid_tgid);
+    pub const IFINDEX: usize = offset_of!(PacketEvent, ifindex);
+    pub const PAYLOAD_OFFSET: usize = offset_of!(PacketEvent, payload_offset);
+    pub const PAYLOAD_LEN: usize = offset_of!(PacketEvent, payload_len);
+    pub const HEADER_LEN: usize = offset_of!(PacketEvent, header_len);
+    pub const DIRECTION: usize = offset_of!(PacketEvent, direction);
+    pub const DATA: usize = offset_of!(PacketEvent, data);
+    const _: () = assert!(DATA == super::PACKET_EVENT_HEADER_LEN);
+}
 
 /// A flow, both directions under one key: the endpoint that sorts lower
 /// (address, then port) comes first.

@@ -9,6 +9,7 @@
 //! this one.
 
 use cipherlens_capture::{LinkType, Packet, Transport, decode_frame};
+use cipherlens_common::event_offsets as at;
 use cipherlens_common::{DIRECTION_EGRESS, HEADER_CAPACITY, PACKET_EVENT_HEADER_LEN};
 
 /// Kernel-only facts about an event's packet.
@@ -18,6 +19,8 @@ pub struct EventMeta {
     pub socket_cookie: u64,
     pub netns_cookie: u64,
     pub cgroup_id: u64,
+    /// tgid in the high half, thread id in the low half; 0 when unknown.
+    pub pid_tgid: u64,
     pub ifindex: u32,
     pub egress: bool,
 }
@@ -54,18 +57,21 @@ pub fn event_frame(event: &[u8], frame: &mut Vec<u8>) -> Result<(EventMeta, u32)
     if event.len() < PACKET_EVENT_HEADER_LEN {
         return Err(EventError::Short(event.len()));
     }
-    // Field offsets of `cipherlens_common::PacketEvent` (repr(C), asserted there).
     let meta = EventMeta {
-        timestamp_monotonic_ns: u64_at(event, 0),
-        socket_cookie: u64_at(event, 8),
-        netns_cookie: u64_at(event, 16),
-        cgroup_id: u64_at(event, 24),
-        ifindex: u32_at(event, 32),
-        egress: event[50] == DIRECTION_EGRESS,
+        timestamp_monotonic_ns: u64_at(event, at::TIMESTAMP_NS),
+        socket_cookie: u64_at(event, at::SOCKET_COOKIE),
+        netns_cookie: u64_at(event, at::NETNS_COOKIE),
+        cgroup_id: u64_at(event, at::CGROUP_ID),
+        pid_tgid: u64_at(event, at::PID_TGID),
+        ifindex: u32_at(event, at::IFINDEX),
+        egress: event[at::DIRECTION] == DIRECTION_EGRESS,
     };
-    let payload_offset = u32_at(event, 40);
-    let payload_len = u32_at(event, 44) as usize;
-    let header_len = usize::from(u16::from_ne_bytes([event[48], event[49]]));
+    let payload_offset = u32_at(event, at::PAYLOAD_OFFSET);
+    let payload_len = u32_at(event, at::PAYLOAD_LEN) as usize;
+    let header_len = usize::from(u16::from_ne_bytes([
+        event[at::HEADER_LEN],
+        event[at::HEADER_LEN + 1],
+    ]));
     let data = &event[PACKET_EVENT_HEADER_LEN..];
     let payload_start = HEADER_CAPACITY;
     if header_len > HEADER_CAPACITY || payload_start + payload_len > data.len() {
@@ -144,11 +150,12 @@ mod tests {
         let mut event = vec![0u8; PACKET_EVENT_HEADER_LEN + HEADER_CAPACITY + 2048];
         event[0..8].copy_from_slice(&7u64.to_ne_bytes());
         event[8..16].copy_from_slice(&99u64.to_ne_bytes());
-        event[32..36].copy_from_slice(&3u32.to_ne_bytes());
-        event[40..44].copy_from_slice(&payload_offset.to_ne_bytes());
-        event[44..48].copy_from_slice(&(payload.len() as u32).to_ne_bytes());
-        event[48..50].copy_from_slice(&(header_len as u16).to_ne_bytes());
-        event[50] = u8::from(egress);
+        event[32..40].copy_from_slice(&((42u64 << 32) | 43).to_ne_bytes());
+        event[40..44].copy_from_slice(&3u32.to_ne_bytes());
+        event[48..52].copy_from_slice(&payload_offset.to_ne_bytes());
+        event[52..56].copy_from_slice(&(payload.len() as u32).to_ne_bytes());
+        event[56..58].copy_from_slice(&(header_len as u16).to_ne_bytes());
+        event[58] = u8::from(egress);
         let data = PACKET_EVENT_HEADER_LEN;
         event[data..data + header_len].copy_from_slice(&frame[..header_len]);
         event[data + HEADER_CAPACITY..data + HEADER_CAPACITY + payload.len()]
@@ -187,6 +194,7 @@ mod tests {
         assert!(meta.egress);
         assert_eq!(meta.socket_cookie, 99);
         assert_eq!(meta.ifindex, 3);
+        assert_eq!(meta.pid_tgid >> 32, 42);
         let packet = decode_event_frame(&rebuilt, offset).expect("decodes");
         let Transport::Tcp(segment) = packet.transport else {
             panic!("tcp expected");
@@ -203,7 +211,7 @@ mod tests {
             Err(EventError::Short(10))
         );
         let mut raw = event(&tcp_frame(b"x", 0), 54, 0, false);
-        raw[44..48].copy_from_slice(&100_000u32.to_ne_bytes());
+        raw[52..56].copy_from_slice(&100_000u32.to_ne_bytes());
         assert!(matches!(
             event_frame(&raw, &mut frame),
             Err(EventError::BadLengths { .. })

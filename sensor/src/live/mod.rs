@@ -26,11 +26,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aya::maps::{Array, HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf};
 use aya::programs::tc::SchedClassifierLink;
-use aya::programs::{SchedClassifier, TcAttachType};
-use aya::{Ebpf, include_bytes_aligned};
+use aya::programs::{BtfTracePoint, SchedClassifier, TcAttachType};
+use aya::{Btf, Ebpf, include_bytes_aligned};
 use cipherlens_common::{
     CONFIG_MAP, COUNTERS_MAP, Counter, EVENTS_MAP, FLOW_DONE, FLOWS_MAP, FlowKey, FlowState,
-    KernelConfig, TC_EGRESS_PROGRAM, TC_INGRESS_PROGRAM,
+    KernelConfig, SOCKET_OWNER_PROGRAMS, TC_EGRESS_PROGRAM, TC_INGRESS_PROGRAM,
 };
 use serde::Serialize;
 use tokio::io::unix::AsyncFd;
@@ -39,8 +39,8 @@ use self::event::{decode_event_frame, event_frame};
 use self::interfaces::{Interface, InterfaceFilter, list_interfaces};
 use crate::output::{BackgroundWriter, JsonLinesWriter};
 use crate::pipeline::{PipelineConfig, PipelineStats, SessionPipeline};
-use crate::record::FinishedSession;
 use crate::record::certificate_cache::CertificateCache;
+use crate::record::{FinishedSession, PacketObservation, SocketFacts};
 
 /// How often the interface list is re-read.
 const INTERFACE_POLL: Duration = Duration::from_millis(250);
@@ -83,6 +83,8 @@ pub enum LiveError {
         name: &'static str,
         source: aya::maps::MapError,
     },
+    #[error("reading kernel BTF (/sys/kernel/btf/vmlinux): {0}")]
+    Btf(String),
     #[error("listing interfaces: {0}")]
     Interfaces(std::io::Error),
     #[error("waiting for ring buffer events: {0}")]
@@ -103,6 +105,8 @@ pub struct LiveStats {
     pub events_read: u64,
     /// Events that did not decode (user-side drops), by reason.
     pub events_dropped: BTreeMap<String, u64>,
+    /// Events of the sensor's own sockets, never recorded.
+    pub own_traffic_events: u64,
     pub interfaces_attached: Vec<String>,
     pub attach_failures: u64,
     pub flows_marked_done: u64,
@@ -149,6 +153,7 @@ impl Attachments {
                 .load()
                 .map_err(|source| LiveError::Program { name, source })?;
         }
+        attach_socket_owners(&mut ebpf)?;
         Ok(Self {
             ebpf,
             links: BTreeMap::new(),
@@ -209,6 +214,26 @@ impl Attachments {
     fn attached_names(&self) -> Vec<String> {
         self.links.values().map(|(name, _)| name.clone()).collect()
     }
+}
+
+/// Loads and attaches the tp_btf programs that map sockets to processes.
+/// Their links live as long as `ebpf`.
+fn attach_socket_owners(ebpf: &mut Ebpf) -> Result<(), LiveError> {
+    let btf = Btf::from_sys_fs().map_err(|error| LiveError::Btf(error.to_string()))?;
+    for (name, tracepoint) in SOCKET_OWNER_PROGRAMS {
+        let program: &mut BtfTracePoint = ebpf
+            .program_mut(name)
+            .ok_or(LiveError::Missing(name))?
+            .try_into()
+            .map_err(|source| LiveError::Program { name, source })?;
+        program
+            .load(tracepoint, &btf)
+            .map_err(|source| LiveError::Program { name, source })?;
+        program
+            .attach()
+            .map_err(|source| LiveError::Program { name, source })?;
+    }
+    Ok(())
 }
 
 fn classifier<'a>(
@@ -314,6 +339,7 @@ pub async fn run_live(
         })
     };
     let offset = monotonic_to_unix_offset();
+    let own_pid = std::process::id();
     let mut stats = LiveStats::default();
     let mut frame = Vec::with_capacity(4096);
     let mut interface_tick = tokio::time::interval(INTERFACE_POLL);
@@ -340,8 +366,15 @@ pub async fn run_live(
                     handled += 1;
                     stats.events_read += 1;
                     match event_frame(&item, &mut frame) {
+                        Ok((meta, _)) if meta.pid_tgid >> 32 == u64::from(own_pid) => {
+                            stats.own_traffic_events += 1;
+                        }
                         Ok((meta, payload_offset)) => match decode_event_frame(&frame, payload_offset) {
-                            Ok(packet) => pipeline.on_packet(&packet, meta.timestamp_monotonic_ns.saturating_add(offset)),
+                            Ok(packet) => {
+                                let observation = observation_of(&meta, &attachments);
+                                let now = meta.timestamp_monotonic_ns.saturating_add(offset);
+                                pipeline.on_observed_packet(&packet, now, &observation);
+                            }
                             Err(error) => *stats.events_dropped.entry(drop_reason(&error)).or_default() += 1,
                         },
                         Err(error) => *stats.events_dropped.entry(drop_reason(&error)).or_default() += 1,
@@ -381,6 +414,27 @@ pub async fn run_live(
         writer_error()?;
     }
     Ok(stats)
+}
+
+/// The kernel facts of one event. The skb's socket is the sender's: on
+/// egress the local sending socket, on a veth's host-side ingress the
+/// container's sending socket.
+fn observation_of(meta: &event::EventMeta, attachments: &Attachments) -> PacketObservation {
+    let tgid = (meta.pid_tgid >> 32) as u32;
+    PacketObservation {
+        interface: attachments
+            .links
+            .get(&meta.ifindex)
+            .map(|(name, _)| name.clone()),
+        ifindex: meta.ifindex,
+        netns_cookie: meta.netns_cookie,
+        sender: (meta.socket_cookie != 0).then(|| SocketFacts {
+            socket_cookie: meta.socket_cookie,
+            cgroup_id: meta.cgroup_id,
+            pid: (tgid != 0).then_some(tgid),
+            tid: (tgid != 0).then_some(meta.pid_tgid as u32),
+        }),
+    }
 }
 
 fn writer_error() -> Result<(), LiveError> {

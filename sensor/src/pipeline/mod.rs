@@ -18,7 +18,9 @@ use cipherlens_capture::{Packet, Transport as PacketTransport};
 use cipherlens_parsers::fingerprint::Transport;
 use cipherlens_parsers::tls::Peer;
 
-use crate::record::{FinishedSession, SessionContext, SessionOutcome};
+use crate::record::{
+    FinishedSession, PacketObservation, SessionContext, SessionObservation, SessionOutcome,
+};
 use flow::{FlowKey, IPPROTO_TCP, IPPROTO_UDP};
 use quic::QuicSession;
 use tcp::{EmitReason, TcpSession};
@@ -112,6 +114,49 @@ impl<F: FnMut(FinishedSession)> SessionPipeline<F> {
     /// Flows currently tracked.
     pub fn tracked_flows(&self) -> usize {
         self.flows.len()
+    }
+
+    /// [`Self::on_packet`] for a packet the kernel saw, with what only the
+    /// kernel knows about it (see [`SessionObservation::add`]).
+    pub fn on_observed_packet(
+        &mut self,
+        packet: &Packet<'_>,
+        now: u64,
+        observation: &PacketObservation,
+    ) {
+        let (key, source) = match packet.transport {
+            PacketTransport::Tcp(segment) => {
+                let source = SocketAddr::new(packet.src, segment.src_port);
+                let destination = SocketAddr::new(packet.dst, segment.dst_port);
+                (FlowKey::new(IPPROTO_TCP, source, destination), source)
+            }
+            PacketTransport::Udp(datagram) => {
+                let source = SocketAddr::new(packet.src, datagram.src_port);
+                let destination = SocketAddr::new(packet.dst, datagram.dst_port);
+                (FlowKey::new(IPPROTO_UDP, source, destination), source)
+            }
+            PacketTransport::Other(_) => return self.on_packet(packet, now),
+        };
+        // Before the packet (its record may be emitted while it is handled),
+        // and again after it for a session it created.
+        self.observe(&key, source, observation);
+        self.on_packet(packet, now);
+        self.observe(&key, source, observation);
+    }
+
+    fn observe(&mut self, key: &FlowKey, source: SocketAddr, observation: &PacketObservation) {
+        let (initiator, slot) = match self.flows.get_mut(key) {
+            Some(Session::Tcp(session)) => (session.initiator, &mut session.observation),
+            Some(Session::Quic(session)) => (session.initiator, &mut session.observation),
+            None => return,
+        };
+        let from = if source == initiator {
+            Peer::Initiator
+        } else {
+            Peer::Responder
+        };
+        slot.get_or_insert_with(SessionObservation::default)
+            .add(from, observation);
     }
 
     /// Processes one decoded packet captured at `now` (Unix nanoseconds).
@@ -333,6 +378,7 @@ fn tcp_record(
         source: config.source,
         input: config.input.clone(),
         ja4_original_order: config.ja4_original_order,
+        observation: session.observation.take(),
     };
     let outcome = SessionOutcome {
         emitted_on: reason.as_str(),
@@ -361,6 +407,7 @@ fn quic_record(
         source: config.source,
         input: config.input.clone(),
         ja4_original_order: config.ja4_original_order,
+        observation: session.observation.take(),
     };
     let outcome = SessionOutcome {
         emitted_on: reason.as_str(),

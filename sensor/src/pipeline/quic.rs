@@ -26,6 +26,8 @@ pub(crate) struct QuicSession {
     /// Bytes of each side's contiguous CRYPTO stream already fed.
     fed: [usize; 2],
     pub tracker: HandshakeTracker,
+    /// Kernel facts (live capture).
+    pub observation: Option<crate::record::SessionObservation>,
     pub incomplete_reasons: Vec<String>,
     pub emitted: bool,
 }
@@ -64,6 +66,7 @@ impl QuicSession {
             ],
             fed: [0, 0],
             tracker: HandshakeTracker::default(),
+            observation: None,
             incomplete_reasons: Vec::new(),
             emitted: false,
         }

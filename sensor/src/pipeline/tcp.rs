@@ -43,6 +43,8 @@ pub(crate) struct TcpSession {
     pub last_unix_nanos: u64,
     streams: [StreamReassembler; 2],
     pub tracker: HandshakeTracker,
+    /// Kernel facts (live capture).
+    pub observation: Option<crate::record::SessionObservation>,
     /// A hole was skipped in this direction: it is no longer fed.
     gapped: [bool; 2],
     pub gap_bytes: [u64; 2],
@@ -89,6 +91,7 @@ impl TcpSession {
                 StreamReassembler::new(config.max_reassembly_bytes),
             ],
             tracker: HandshakeTracker::new(limits),
+            observation: None,
             gapped: [false; 2],
             gap_bytes: [0; 2],
             incomplete_reasons: Vec::new(),

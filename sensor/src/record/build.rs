@@ -33,6 +33,48 @@ pub struct SessionContext {
     pub input: Option<String>,
     /// Whether to compute `ja4_o` and `ja4_ro` (see `ja4_original_order`).
     pub ja4_original_order: bool,
+    /// Kernel facts (live capture).
+    pub observation: Option<SessionObservation>,
+}
+
+/// What the kernel said about one packet (live capture).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PacketObservation {
+    pub interface: Option<String>,
+    pub ifindex: u32,
+    pub netns_cookie: u64,
+    /// The socket that sent the packet, when it is local.
+    pub sender: Option<SocketFacts>,
+}
+
+/// Kernel facts gathered over a session's packets, by transport peer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionObservation {
+    pub interface: Option<String>,
+    pub ifindex: u32,
+    pub netns_cookie: u64,
+    /// Sending sockets of the initiator and the responder.
+    pub sockets: [Option<SocketFacts>; 2],
+}
+
+impl SessionObservation {
+    /// Adds one packet's facts; `from` is the peer that sent it. The first
+    /// value of each fact is kept; a socket's process is filled in later
+    /// when the first packets came before the process was known.
+    pub fn add(&mut self, from: Peer, packet: &PacketObservation) {
+        if self.ifindex == 0 {
+            self.interface.clone_from(&packet.interface);
+            self.ifindex = packet.ifindex;
+            self.netns_cookie = packet.netns_cookie;
+        }
+        let Some(sender) = &packet.sender else {
+            return;
+        };
+        match &mut self.sockets[peer_index(from)] {
+            Some(known) => known.merge(sender),
+            slot @ None => *slot = Some(sender.clone()),
+        }
+    }
 }
 
 /// How the session ended and what was lost, from the transport's view.
@@ -207,6 +249,13 @@ pub fn build_session_record(
             },
         },
         cipherlens: Cipherlens {
+            observation: context.observation.as_ref().map(|seen| Observation {
+                interface: seen.interface.clone(),
+                ifindex: seen.ifindex,
+                netns_cookie: seen.netns_cookie,
+                client_socket: seen.sockets[client_index].clone(),
+                server_socket: seen.sockets[server_index].clone(),
+            }),
             session: SessionState {
                 source: context.source,
                 input: context.input.clone(),

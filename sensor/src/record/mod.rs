@@ -12,7 +12,10 @@ mod build;
 pub mod certificate_cache;
 mod model;
 
-pub use build::{FinishedSession, SessionContext, SessionOutcome, build_session_record};
+pub use build::{
+    FinishedSession, PacketObservation, SessionContext, SessionObservation, SessionOutcome,
+    build_session_record,
+};
 pub use model::*;
 
 /// Identifier of this record layout; bumped with the schema file.

@@ -118,6 +118,50 @@ pub struct CertificateHash {
 pub struct Cipherlens {
     pub session: SessionState,
     pub tls: TlsDetail,
+    /// What only the kernel knew (live capture).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub observation: Option<Observation>,
+}
+
+/// Facts from the kernel about where and from whom a session was seen.
+#[derive(Debug, Clone, Serialize, Default, PartialEq, Eq)]
+pub struct Observation {
+    /// Interface the first copied packet crossed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interface: Option<String>,
+    pub ifindex: u32,
+    /// Network namespace cookie of the first copied packet.
+    pub netns_cookie: u64,
+    /// The client's socket, when it is on this node.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_socket: Option<SocketFacts>,
+    /// The server's socket, when it is on this node.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_socket: Option<SocketFacts>,
+}
+
+/// A local socket that sent packets of the session.
+#[derive(Debug, Clone, Serialize, Default, PartialEq, Eq)]
+pub struct SocketFacts {
+    pub socket_cookie: u64,
+    /// cgroup v2 id of the socket.
+    pub cgroup_id: u64,
+    /// Process (tgid) that sent or received on it, once known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+    /// Thread that did so.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tid: Option<u32>,
+}
+
+impl SocketFacts {
+    /// Takes the process from a later packet of the same socket.
+    pub fn merge(&mut self, later: &SocketFacts) {
+        if later.socket_cookie == self.socket_cookie && self.pid.is_none() {
+            self.pid = later.pid;
+            self.tid = later.tid;
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Default)]
