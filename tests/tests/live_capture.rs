@@ -619,3 +619,124 @@ fn without_privileges_it_refuses_and_names_the_capability() {
         "{stderr}"
     );
 }
+
+/// A free UDP port on the host.
+fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .and_then(|socket| socket.local_addr())
+        .map(|address| address.port())
+        .expect("a free UDP port")
+}
+
+#[test]
+fn a_quic_handshake_from_aioquic_is_recorded_like_tshark_sees_it() {
+    require_root();
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let scratch = Scratch::new("quic");
+    let link = Link::new();
+    let cert = scratch.0.join("q.pem").display().to_string();
+    let key = scratch.0.join("q.key").display().to_string();
+    run(
+        "openssl",
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            &key,
+            "-out",
+            &cert,
+            "-subj",
+            "/CN=quic.test",
+            "-days",
+            "2",
+        ],
+    );
+    let peer = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/fixtures/quic_peer.py");
+    let peer = peer.display().to_string();
+    let port = free_udp_port().to_string();
+    let dump = Tcpdump::start(&link.host_interface, &scratch.0.join("quic.pcap"));
+    let sensor = Sensor::start(
+        &scratch.0,
+        &[&link.host_interface],
+        &link.host_interface,
+        &[],
+    );
+    let server = Command::new("python3")
+        .args([
+            &peer,
+            "server",
+            "--host",
+            &link.host_v4,
+            "--port",
+            &port,
+            "--alpn",
+            "h3",
+            "--cert",
+            &cert,
+            "--key",
+            &key,
+            "--timeout",
+            "20",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("aioquic server");
+    let mut server = Background(server);
+    {
+        // Wait for "listening".
+        use std::io::BufRead;
+        let stdout = server.0.stdout.take().expect("server stdout");
+        let mut line = String::new();
+        let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+        assert!(line.contains("listening"), "aioquic server: {line}");
+    }
+    client(
+        &link,
+        "python3",
+        &[
+            &peer,
+            "client",
+            "--host",
+            &link.host_v4,
+            "--port",
+            &port,
+            "--alpn",
+            "h3",
+            "--sni",
+            "quic.test",
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let (records, stats, _) = sensor.stop();
+    let pcap = dump.finish();
+    assert_eq!(stats["kernel_losses"], 0, "stats: {stats}");
+    assert_eq!(records.len(), 1, "{records:#?}");
+    let record = &records[0];
+    assert_eq!(record["network"]["transport"], "udp");
+    assert_eq!(record["tls"]["client"]["server_name"], "quic.test");
+    assert_eq!(
+        record["cipherlens"]["tls"]["client_hello"]["alpn"],
+        serde_json::json!(["h3"])
+    );
+    let ja4 = record["cipherlens"]["tls"]["fingerprints"]["ja4"]
+        .as_str()
+        .expect("ja4");
+    assert!(ja4.starts_with("q13d"), "{ja4}");
+    // tshark decrypts the Initial itself: same SNI and JA3.
+    let tshark = tshark_fields(
+        &pcap,
+        "tls.handshake.type == 1",
+        &["tls.handshake.extensions_server_name", "tls.handshake.ja3"],
+    );
+    assert_eq!(tshark.len(), 1, "{tshark:?}");
+    assert_eq!(tshark[0][0], "quic.test");
+    assert_eq!(record["tls"]["client"]["ja3"], tshark[0][1].as_str());
+}
