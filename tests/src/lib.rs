@@ -358,23 +358,31 @@ pub struct Tcpdump {
 
 impl Tcpdump {
     pub fn start(interface: &str, path: &Path) -> Self {
+        // stderr goes to a file: a closed pipe would kill tcpdump with
+        // SIGPIPE when it prints its summary at exit, before it has written
+        // the packets still in its capture buffer.
+        let log = path.with_extension("tcpdump.err");
         let child = Command::new("tcpdump")
-            .args(["-i", interface, "-U", "-s", "0", "-w"])
+            // --immediate-mode: packets are handed over as they come, so none
+            // wait in a half-filled capture block when tcpdump is stopped.
+            .args(["-i", interface, "--immediate-mode", "-U", "-s", "0", "-w"])
             .arg(path)
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
+            .stderr(std::fs::File::create(&log).expect("tcpdump log"))
             .spawn()
             .expect("start tcpdump");
-        let mut dump = Tcpdump {
+        // tcpdump says "listening on" once it captures.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if std::fs::read_to_string(&log).is_ok_and(|text| text.contains("listening on")) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Tcpdump {
             child: Some(child),
             path: path.to_path_buf(),
-        };
-        // tcpdump says "listening on" once it captures.
-        if let Some(stderr) = dump.child.as_mut().and_then(|c| c.stderr.take()) {
-            let mut line = String::new();
-            let _ = BufReader::new(stderr).read_line(&mut line);
         }
-        dump
     }
 
     /// Stops the capture and returns its file.
@@ -400,7 +408,21 @@ impl Drop for Tcpdump {
 
 /// `tshark -T fields` over a capture: one line per frame with values.
 pub fn tshark_fields(pcap: &Path, filter: &str, fields: &[&str]) -> Vec<Vec<String>> {
+    tshark_fields_decoding(pcap, None, filter, fields)
+}
+
+/// [`tshark_fields`] with a "decode as" rule (`udp.port==N,quic`): tshark
+/// finds QUIC on unusual ports by heuristics that a port registered to
+/// another protocol can defeat.
+pub fn tshark_fields_decoding(
+    pcap: &Path,
+    decode_as: Option<&str>,
+    filter: &str,
+    fields: &[&str],
+) -> Vec<Vec<String>> {
     let mut args = vec![
+        "-o".to_string(),
+        "tls.desegment_ssl_records:TRUE".to_string(),
         "-r".to_string(),
         pcap.display().to_string(),
         "-Y".to_string(),
@@ -410,6 +432,10 @@ pub fn tshark_fields(pcap: &Path, filter: &str, fields: &[&str]) -> Vec<Vec<Stri
         "-E".to_string(),
         "separator=|".to_string(),
     ];
+    if let Some(rule) = decode_as {
+        args.push("-d".to_string());
+        args.push(rule.to_string());
+    }
     for field in fields {
         args.push("-e".to_string());
         args.push((*field).to_string());

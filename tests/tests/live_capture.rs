@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use cipherlens_integration::{
     Background, Link, Scratch, Sensor, Tcpdump, free_port, privileged, run, sensor_binary, signal,
-    tshark_fields, wait_exit,
+    tshark_fields, tshark_fields_decoding, wait_exit,
 };
 use serde_json::Value;
 
@@ -263,6 +263,21 @@ fn live_records_match_the_clients_tshark_and_replay_of_a_parallel_capture() {
             ),
         ],
     );
+    // node's built-in TLS (its own statically linked OpenSSL), IPv4.
+    client(
+        &link,
+        "node",
+        &[
+            "-e",
+            &format!(
+                "const tls = require('tls');\n\
+                 const s = tls.connect({{ host: '{}', port: {port_v4}, servername: 'node.test', rejectUnauthorized: false }},\n\
+                 () => s.end());\n\
+                 s.on('error', e => {{ console.error(e); process.exit(1); }});",
+                link.host_v4
+            ),
+        ],
+    );
     std::thread::sleep(Duration::from_millis(500));
     let (records, stats, took) = sensor.stop();
     let pcap = dump.finish();
@@ -275,7 +290,7 @@ fn live_records_match_the_clients_tshark_and_replay_of_a_parallel_capture() {
         serde_json::json!({}),
         "stats: {stats}"
     );
-    assert_eq!(records.len(), 3, "one record per handshake: {records:#?}");
+    assert_eq!(records.len(), 4, "one record per handshake: {records:#?}");
 
     // What the clients were configured to send.
     let live = by_client_port(&records);
@@ -283,7 +298,7 @@ fn live_records_match_the_clients_tshark_and_replay_of_a_parallel_capture() {
         .values()
         .map(|r| r["tls"]["client"]["server_name"].as_str().unwrap_or(""))
         .collect();
-    for expected in ["big.test", "h2.test", "python.test"] {
+    for expected in ["big.test", "h2.test", "python.test", "node.test"] {
         assert!(
             names.contains(&expected),
             "SNI {expected} missing: {names:?}"
@@ -329,7 +344,10 @@ fn live_records_match_the_clients_tshark_and_replay_of_a_parallel_capture() {
                 );
                 assert_eq!(record["network"]["type"], "ipv6");
             }
-            _ => assert_eq!(record["tls"]["protocol"]["version"], "1.3"),
+            _ => {
+                // Python and node against s_server on the big chain: TLS 1.3.
+                assert_eq!(record["tls"]["protocol"]["version"], "1.3");
+            }
         }
     }
 
@@ -343,7 +361,7 @@ fn live_records_match_the_clients_tshark_and_replay_of_a_parallel_capture() {
             "tls.handshake.extensions_server_name",
         ],
     );
-    assert_eq!(tshark.len(), 3, "tshark hellos: {tshark:?}");
+    assert_eq!(tshark.len(), 4, "tshark hellos: {tshark:?}");
     for row in &tshark {
         let port: u64 = row[0].parse().expect("port");
         let record = live
@@ -731,8 +749,9 @@ fn a_quic_handshake_from_aioquic_is_recorded_like_tshark_sees_it() {
         .expect("ja4");
     assert!(ja4.starts_with("q13d"), "{ja4}");
     // tshark decrypts the Initial itself: same SNI and JA3.
-    let tshark = tshark_fields(
+    let tshark = tshark_fields_decoding(
         &pcap,
+        Some(&format!("udp.port=={port},quic")),
         "tls.handshake.type == 1",
         &["tls.handshake.extensions_server_name", "tls.handshake.ja3"],
     );
