@@ -22,6 +22,11 @@ use cipherlens_parsers::fingerprint::{Transport, ja3, ja4};
 use cipherlens_parsers::tls::ClientHello;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
+/// The sensor binary's allocator (see sensor/src/main.rs), so the figures
+/// are the sensor's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The ClientHello bodies (without handshake header) in `benches/data/`.
 fn real_client_hellos() -> Vec<Vec<u8>> {
     let data_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/data");

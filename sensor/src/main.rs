@@ -19,6 +19,12 @@ use cipherlens_sensor::replay::replay_file;
 use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
+/// mimalloc: records are allocated on the packet thread and freed on the
+/// writer thread; glibc's arenas serialise such frees on a lock, mimalloc
+/// frees them without one (replay ran measurably faster with it).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Records waiting for the writer thread at most.
 const RECORD_QUEUE: usize = 1024;
 

@@ -258,7 +258,7 @@ fn monotonic_to_unix_offset() -> u64 {
 }
 
 fn flow_key_of(session: &FinishedSession, protocol: u8) -> FlowKey {
-    let (a, b) = (session.context.initiator, session.context.responder);
+    let (a, b) = (session.context().initiator, session.context().responder);
     FlowKey::new(protocol, mapped(a), a.port(), mapped(b), b.port())
 }
 
@@ -453,7 +453,7 @@ fn hand_over(
 ) -> Result<(), crate::output::WriterStopped> {
     let sessions: Vec<FinishedSession> = finished.borrow_mut().drain(..).collect();
     for session in sessions {
-        let protocol = match session.context.transport {
+        let protocol = match session.context().transport {
             cipherlens_parsers::fingerprint::Transport::Quic => 17,
             _ => 6,
         };

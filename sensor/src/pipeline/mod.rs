@@ -385,11 +385,7 @@ fn tcp_record(
         gap_bytes: session.gap_bytes,
         incomplete_reasons: std::mem::take(&mut session.incomplete_reasons),
     };
-    FinishedSession {
-        summary: session.tracker.take_summary(),
-        context,
-        outcome,
-    }
+    FinishedSession::new(session.tracker.take_summary(), context, outcome)
 }
 
 fn quic_record(
@@ -414,9 +410,5 @@ fn quic_record(
         gap_bytes: [0, 0],
         incomplete_reasons: std::mem::take(&mut session.incomplete_reasons),
     };
-    FinishedSession {
-        summary: session.tracker.take_summary(),
-        context,
-        outcome,
-    }
+    FinishedSession::new(session.tracker.take_summary(), context, outcome)
 }

@@ -110,12 +110,29 @@ fn peer_index(peer: Peer) -> usize {
 /// handing this on lets that happen off the packet path (another thread).
 #[derive(Debug)]
 pub struct FinishedSession {
-    pub summary: HandshakeSummary,
-    pub context: SessionContext,
-    pub outcome: SessionOutcome,
+    summary: HandshakeSummary,
+    context: SessionContext,
+    outcome: SessionOutcome,
 }
 
 impl FinishedSession {
+    pub fn new(
+        summary: HandshakeSummary,
+        context: SessionContext,
+        outcome: SessionOutcome,
+    ) -> Self {
+        Self {
+            summary,
+            context,
+            outcome,
+        }
+    }
+
+    /// Transport facts of the session.
+    pub fn context(&self) -> &SessionContext {
+        &self.context
+    }
+
     /// The session's record.
     pub fn into_record(self, certificates: &mut CertificateCache) -> SessionRecord {
         build_session_record(&self.summary, &self.context, &self.outcome, certificates)
