@@ -25,8 +25,9 @@ use std::rc::Rc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aya::maps::{Array, HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf};
-use aya::programs::tc::SchedClassifierLink;
+use aya::programs::tc::{SchedClassifierLink, qdisc_add_clsact};
 use aya::programs::{BtfTracePoint, SchedClassifier, TcAttachType};
+use aya::util::KernelVersion;
 use aya::{Btf, Ebpf, include_bytes_aligned};
 use cipherlens_common::{
     CONFIG_MAP, COUNTERS_MAP, Counter, EVENTS_MAP, FLOW_DONE, FLOWS_MAP, FlowKey, FlowState,
@@ -119,6 +120,8 @@ struct Attachments {
     /// Links per ifindex: dropping them detaches the programs.
     links: BTreeMap<u32, (String, Vec<SchedClassifierLink>)>,
     failures: u64,
+    /// Whether the kernel has TCX (>= 6.6); otherwise netlink clsact filters.
+    tcx: bool,
 }
 
 impl Attachments {
@@ -154,10 +157,13 @@ impl Attachments {
                 .map_err(|source| LiveError::Program { name, source })?;
         }
         attach_socket_owners(&mut ebpf)?;
+        let tcx =
+            KernelVersion::current().is_ok_and(|version| version >= KernelVersion::new(6, 6, 0));
         Ok(Self {
             ebpf,
             links: BTreeMap::new(),
             failures: 0,
+            tcx,
         })
     }
 
@@ -194,6 +200,13 @@ impl Attachments {
     }
 
     fn attach(&mut self, index: u32) -> Result<Vec<SchedClassifierLink>, LiveError> {
+        if !self.tcx {
+            // Before TCX (kernel < 6.6) aya attaches netlink filters, which
+            // need a clsact qdisc; one that exists already is fine.
+            if let Err(error) = qdisc_add_clsact(index) {
+                tracing::debug!(index, %error, "clsact qdisc (may exist already)");
+            }
+        }
         let mut links = Vec::with_capacity(2);
         for (name, attach_type) in [
             (TC_INGRESS_PROGRAM, TcAttachType::Ingress),
