@@ -59,8 +59,38 @@ pub struct Link {
 }
 
 impl Link {
-    /// Creates the namespace and the link; `tag` keeps parallel tests apart.
+    /// Creates the namespace and the link, with segmentation offloads
+    /// (TSO, GSO, GRO) off on both ends: TCP then crosses the veth in
+    /// MSS-sized segments, as on a wire, so a record that spans segments
+    /// really arrives as continuation segments. (With offloads on, a veth
+    /// carries 64 KiB super-packets; [`Link::with_offloads`].)
     pub fn new() -> Self {
+        let link = Self::with_offloads();
+        let peer = link.peer_interface();
+        for (namespace, device) in [
+            (None, link.host_interface.as_str()),
+            (Some(&link.namespace), peer.as_str()),
+        ] {
+            let mut args = Vec::new();
+            if let Some(namespace) = namespace {
+                args.extend(["netns", "exec", namespace.as_str(), "ethtool"]);
+            }
+            args.extend(["-K", device, "tso", "off", "gso", "off", "gro", "off"]);
+            match namespace {
+                Some(_) => run("ip", &args),
+                None => run("ethtool", &args),
+            };
+        }
+        link
+    }
+
+    /// The peer end's name inside the namespace.
+    pub fn peer_interface(&self) -> String {
+        self.host_interface.replacen("clv", "clp", 1)
+    }
+
+    /// [`Link::new`] with the kernel's default offloads left on.
+    pub fn with_offloads() -> Self {
         let id = std::process::id() % 10_000 * 10 + NEXT_LINK.fetch_add(1, Ordering::SeqCst) % 10;
         let subnet = 10 + id % 200;
         let link = Link {

@@ -759,3 +759,90 @@ fn a_quic_handshake_from_aioquic_is_recorded_like_tshark_sees_it() {
     assert_eq!(tshark[0][0], "quic.test");
     assert_eq!(record["tls"]["client"]["ja3"], tshark[0][1].as_str());
 }
+
+#[test]
+fn a_post_quantum_client_hello_over_two_segments_is_recorded_whole() {
+    require_root();
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let scratch = Scratch::new("pq");
+    let link = Link::new();
+    let cert = scratch.0.join("pq.pem").display().to_string();
+    let key = scratch.0.join("pq.key").display().to_string();
+    run(
+        "openssl",
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            &key,
+            "-out",
+            &cert,
+            "-subj",
+            "/CN=pq.test",
+            "-days",
+            "2",
+        ],
+    );
+    let port = free_port();
+    let _server = s_server(&link.host_v4, port, &cert, &key, &[]);
+    let dump = Tcpdump::start(&link.host_interface, &scratch.0.join("pq.pcap"));
+    let sensor = Sensor::start(
+        &scratch.0,
+        &[&link.host_interface],
+        &link.host_interface,
+        &[],
+    );
+    // rustls's hello with ALPN is about 1,460 bytes, just over one 1,448-byte
+    // segment; a long (valid) server name keeps it well over, as browsers' are.
+    let server_name = format!(
+        "{}.{}.{}.pq.test",
+        "a".repeat(60),
+        "b".repeat(60),
+        "c".repeat(60)
+    );
+    client(
+        &link,
+        env!("CARGO_BIN_EXE_pq-client"),
+        &[&link.host_v4, &port.to_string(), &server_name],
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let (records, stats, _) = sensor.stop();
+    let pcap = dump.finish();
+    assert_eq!(stats["kernel_losses"], 0, "stats: {stats}");
+    assert_eq!(records.len(), 1, "{records:#?}");
+    let record = &records[0];
+    assert_eq!(
+        record["cipherlens"]["session"]["complete"], true,
+        "{record}"
+    );
+    assert_eq!(record["tls"]["client"]["server_name"], server_name.as_str());
+    let hello = &record["cipherlens"]["tls"]["client_hello"];
+    assert_eq!(hello["alpn"], serde_json::json!(["h2", "http/1.1"]));
+    // rustls with aws-lc-rs offers X25519MLKEM768 (0x11EC) first, with a key share.
+    assert_eq!(hello["supported_groups"][0]["code"], 0x11EC, "{hello}");
+    assert_eq!(hello["supported_groups"][0]["name"], "X25519MLKEM768");
+    let shares: Vec<u64> = hello["key_share_groups"]
+        .as_array()
+        .expect("key shares")
+        .iter()
+        .filter_map(|g| g["code"].as_u64())
+        .collect();
+    assert!(shares.contains(&0x11EC), "{hello}");
+    // tshark: the ClientHello took more than one segment, and its JA3 is ours.
+    let tshark = tshark_fields(
+        &pcap,
+        "tls.handshake.type == 1",
+        &["tcp.segment.count", "tls.handshake.ja3"],
+    );
+    assert_eq!(tshark.len(), 1, "{tshark:?}");
+    let segments: u32 = tshark[0][0].parse().unwrap_or(1);
+    assert!(segments >= 2, "ClientHello in {segments} segment(s)");
+    assert_eq!(record["tls"]["client"]["ja3"], tshark[0][1].as_str());
+}
