@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use std::time::Duration;
 
 use cipherlens_sensor::live::interfaces::InterfaceFilter;
-use cipherlens_sensor::live::{self, LiveError, LiveOptions, LiveStats, print_final_stats};
+use cipherlens_sensor::live::{self, LiveError, LiveOptions, LiveStats, print_stats};
 use cipherlens_sensor::output::{BackgroundWriter, JsonLinesWriter};
 use cipherlens_sensor::pipeline::PipelineConfig;
 use cipherlens_sensor::record::FinishedSession;
@@ -106,7 +106,7 @@ fn run_live(args: LiveArgs) -> anyhow::Result<ExitCode> {
         .build()
         .context("starting the runtime")?;
     let stats = runtime.block_on(run_live_until_signal(options, writer))?;
-    print_final_stats(&stats);
+    print_stats(&stats);
     Ok(ExitCode::SUCCESS)
 }
 

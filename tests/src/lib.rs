@@ -213,6 +213,41 @@ pub fn free_port() -> u16 {
         .expect("a free port")
 }
 
+/// A free UDP port on the host (the kernel picks it).
+pub fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .and_then(|socket| socket.local_addr())
+        .map(|address| address.port())
+        .expect("a free UDP port")
+}
+
+/// A self-signed P-256 certificate for `common_name` in `dir`: (cert, key) paths.
+pub fn self_signed(dir: &Path, common_name: &str) -> (String, String) {
+    let cert = dir.join(format!("{common_name}.pem")).display().to_string();
+    let key = dir.join(format!("{common_name}.key")).display().to_string();
+    run(
+        "openssl",
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            &key,
+            "-out",
+            &cert,
+            "-subj",
+            &format!("/CN={common_name}"),
+            "-days",
+            "2",
+        ],
+    );
+    (cert, key)
+}
+
 /// The `cipherlens` binary built for this test run.
 pub fn sensor_binary() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");

@@ -12,8 +12,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use cipherlens_integration::{
-    Background, Link, Scratch, Sensor, Tcpdump, free_port, privileged, run, sensor_binary, signal,
-    tshark_fields, tshark_fields_decoding, wait_exit,
+    Background, Link, Scratch, Sensor, Tcpdump, free_port, free_udp_port, privileged, run,
+    self_signed, sensor_binary, signal, tshark_fields, tshark_fields_decoding, wait_exit,
 };
 use serde_json::Value;
 
@@ -411,28 +411,7 @@ fn two_hundred_concurrent_handshakes_give_two_hundred_records() {
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     let scratch = Scratch::new("concurrent");
     let link = Link::new();
-    let cert = scratch.0.join("c.pem").display().to_string();
-    let key = scratch.0.join("c.key").display().to_string();
-    run(
-        "openssl",
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            &key,
-            "-out",
-            &cert,
-            "-subj",
-            "/CN=many.test",
-            "-days",
-            "2",
-        ],
-    );
+    let (cert, key) = self_signed(&scratch.0, "many.test");
     let port = free_port();
     let server = Command::new("python3")
         .args([
@@ -638,14 +617,6 @@ fn without_privileges_it_refuses_and_names_the_capability() {
     );
 }
 
-/// A free UDP port on the host.
-fn free_udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .and_then(|socket| socket.local_addr())
-        .map(|address| address.port())
-        .expect("a free UDP port")
-}
-
 #[test]
 fn a_quic_handshake_from_aioquic_is_recorded_like_tshark_sees_it() {
     require_root();
@@ -654,28 +625,7 @@ fn a_quic_handshake_from_aioquic_is_recorded_like_tshark_sees_it() {
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     let scratch = Scratch::new("quic");
     let link = Link::new();
-    let cert = scratch.0.join("q.pem").display().to_string();
-    let key = scratch.0.join("q.key").display().to_string();
-    run(
-        "openssl",
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            &key,
-            "-out",
-            &cert,
-            "-subj",
-            "/CN=quic.test",
-            "-days",
-            "2",
-        ],
-    );
+    let (cert, key) = self_signed(&scratch.0, "quic.test");
     let peer = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/fixtures/quic_peer.py");
     let peer = peer.display().to_string();
     let port = free_udp_port().to_string();
@@ -768,28 +718,7 @@ fn a_post_quantum_client_hello_over_two_segments_is_recorded_whole() {
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     let scratch = Scratch::new("pq");
     let link = Link::new();
-    let cert = scratch.0.join("pq.pem").display().to_string();
-    let key = scratch.0.join("pq.key").display().to_string();
-    run(
-        "openssl",
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            &key,
-            "-out",
-            &cert,
-            "-subj",
-            "/CN=pq.test",
-            "-days",
-            "2",
-        ],
-    );
+    let (cert, key) = self_signed(&scratch.0, "pq.test");
     let port = free_port();
     let _server = s_server(&link.host_v4, port, &cert, &key, &[]);
     let dump = Tcpdump::start(&link.host_interface, &scratch.0.join("pq.pcap"));

@@ -264,10 +264,7 @@ fn classifier<'a>(
 fn monotonic_to_unix_offset() -> u64 {
     let monotonic = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
     let monotonic_ns = monotonic.tv_sec as u64 * 1_000_000_000 + monotonic.tv_nsec as u64;
-    let unix_ns = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_nanos() as u64);
-    unix_ns.saturating_sub(monotonic_ns)
+    unix_now_nanos().saturating_sub(monotonic_ns)
 }
 
 fn flow_key_of(session: &FinishedSession, protocol: u8) -> FlowKey {
@@ -432,13 +429,16 @@ pub async fn run_live(
 /// The kernel facts of one event. The skb's socket is the sender's: on
 /// egress the local sending socket, on a veth's host-side ingress the
 /// container's sending socket.
-fn observation_of(meta: &event::EventMeta, attachments: &Attachments) -> PacketObservation {
+fn observation_of<'a>(
+    meta: &event::EventMeta,
+    attachments: &'a Attachments,
+) -> PacketObservation<'a> {
     let tgid = (meta.pid_tgid >> 32) as u32;
     PacketObservation {
         interface: attachments
             .links
             .get(&meta.ifindex)
-            .map(|(name, _)| name.clone()),
+            .map(|(name, _)| name.as_str()),
         ifindex: meta.ifindex,
         netns_cookie: meta.netns_cookie,
         sender: (meta.socket_cookie != 0).then(|| SocketFacts {
@@ -520,14 +520,10 @@ fn fill_stats(
     stats.pipeline = pipeline;
 }
 
-fn print_stats(stats: &LiveStats) {
+/// Writes a stats record to stderr.
+pub fn print_stats(stats: &LiveStats) {
     match serde_json::to_string(stats) {
         Ok(line) => eprintln!("{line}"),
         Err(error) => tracing::warn!(%error, "stats record"),
     }
-}
-
-/// Prints the final stats record (the caller decides when).
-pub fn print_final_stats(stats: &LiveStats) {
-    print_stats(stats);
 }

@@ -122,7 +122,7 @@ impl<F: FnMut(FinishedSession)> SessionPipeline<F> {
         &mut self,
         packet: &Packet<'_>,
         now: u64,
-        observation: &PacketObservation,
+        observation: &PacketObservation<'_>,
     ) {
         let (key, source) = match packet.transport {
             PacketTransport::Tcp(segment) => {
@@ -137,18 +137,26 @@ impl<F: FnMut(FinishedSession)> SessionPipeline<F> {
             }
             PacketTransport::Other(_) => return self.on_packet(packet, now),
         };
-        // Before the packet (its record may be emitted while it is handled),
-        // and again after it for a session it created.
-        self.observe(&key, source, observation);
+        // Before the packet, because its record may be emitted while it is
+        // handled; after it only when the packet created the session.
+        let existed = self.observe(&key, source, observation);
         self.on_packet(packet, now);
-        self.observe(&key, source, observation);
+        if !existed {
+            self.observe(&key, source, observation);
+        }
     }
 
-    fn observe(&mut self, key: &FlowKey, source: SocketAddr, observation: &PacketObservation) {
+    /// Adds `observation` to the flow's session; false when there is none.
+    fn observe(
+        &mut self,
+        key: &FlowKey,
+        source: SocketAddr,
+        observation: &PacketObservation<'_>,
+    ) -> bool {
         let (initiator, slot) = match self.flows.get_mut(key) {
             Some(Session::Tcp(session)) => (session.initiator, &mut session.observation),
             Some(Session::Quic(session)) => (session.initiator, &mut session.observation),
-            None => return,
+            None => return false,
         };
         let from = if source == initiator {
             Peer::Initiator
@@ -157,6 +165,7 @@ impl<F: FnMut(FinishedSession)> SessionPipeline<F> {
         };
         slot.get_or_insert_with(SessionObservation::default)
             .add(from, observation);
+        true
     }
 
     /// Processes one decoded packet captured at `now` (Unix nanoseconds).

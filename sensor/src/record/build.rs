@@ -37,10 +37,11 @@ pub struct SessionContext {
     pub observation: Option<SessionObservation>,
 }
 
-/// What the kernel said about one packet (live capture).
+/// What the kernel said about one packet (live capture). Borrowed: it is
+/// made for every event, and a session copies what it keeps only once.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PacketObservation {
-    pub interface: Option<String>,
+pub struct PacketObservation<'a> {
+    pub interface: Option<&'a str>,
     pub ifindex: u32,
     pub netns_cookie: u64,
     /// The socket that sent the packet, when it is local.
@@ -61,9 +62,9 @@ impl SessionObservation {
     /// Adds one packet's facts; `from` is the peer that sent it. The first
     /// value of each fact is kept; a socket's process is filled in later
     /// when the first packets came before the process was known.
-    pub fn add(&mut self, from: Peer, packet: &PacketObservation) {
+    pub fn add(&mut self, from: Peer, packet: &PacketObservation<'_>) {
         if self.ifindex == 0 {
-            self.interface.clone_from(&packet.interface);
+            self.interface = packet.interface.map(str::to_owned);
             self.ifindex = packet.ifindex;
             self.netns_cookie = packet.netns_cookie;
         }
