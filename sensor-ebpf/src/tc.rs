@@ -55,6 +55,15 @@ const ETH_P_IPV6: u16 = 0x86DD;
 const IPPROTO_TCP: u8 = 6;
 const IPPROTO_UDP: u8 = 17;
 const IPV6_HEADER_LEN: usize = 40;
+/// IPv6 extension headers followed (RFC 8200 section 4; AH: RFC 4302).
+const IPV6_HOP_BY_HOP: u8 = 0;
+const IPV6_ROUTING: u8 = 43;
+const IPV6_FRAGMENT: u8 = 44;
+const IPV6_AUTHENTICATION: u8 = 51;
+const IPV6_DESTINATION_OPTIONS: u8 = 60;
+/// Extension headers walked at most before giving up (counted). Real TLS
+/// paths carry zero to two; the bound keeps the loop small for the verifier.
+const MAX_IPV6_EXTENSION_HEADERS: usize = 4;
 const UDP_HEADER_LEN: usize = 8;
 /// QUIC long header form bit and fixed bit (RFC 9000 section 17.2).
 const QUIC_LONG_HEADER_BITS: u8 = 0xC0;
@@ -211,6 +220,7 @@ fn send_chunks(ctx: &TcContext, layout: &Layout, direction: u8, payload_len: usi
         // SAFETY: the context is a valid __sk_buff for the program's run.
         ifindex: unsafe { (*ctx.as_ptr().cast::<__sk_buff>()).ifindex },
         packet_len: ctx.len(),
+        // `locate` admits only headers that fit; the min is for the verifier.
         header_len: layout.payload_offset.min(HEADER_CAPACITY),
         direction,
     };
@@ -362,21 +372,17 @@ fn locate(ctx: &TcContext) -> Option<Layout> {
             )
         }
         ETH_P_IPV6 => {
-            // Extension headers are rare on TLS flows; only TCP/UDP directly
-            // after the fixed header is followed here.
-            let next_header = ctx.load::<u8>(ETH_HEADER_LEN + 6).ok()?;
             let source: [u8; 16] = ctx.load(ETH_HEADER_LEN + 8).ok()?;
             let destination: [u8; 16] = ctx.load(ETH_HEADER_LEN + 24).ok()?;
-            (
-                next_header,
-                ETH_HEADER_LEN + IPV6_HEADER_LEN,
-                source,
-                destination,
-            )
+            let (protocol, l4_offset) = skip_ipv6_extension_headers(ctx)?;
+            (protocol, l4_offset, source, destination)
         }
         _ => return None,
     };
     if protocol != IPPROTO_TCP && protocol != IPPROTO_UDP {
+        if is_ipv6_extension_header(protocol) {
+            count(Counter::UnfollowedHeaders);
+        }
         return None;
     }
     let source_port = u16::from_be(ctx.load::<u16>(l4_offset).ok()?);
@@ -388,10 +394,64 @@ fn locate(ctx: &TcContext) -> Option<Layout> {
     } else {
         (l4_offset + UDP_HEADER_LEN, 0)
     };
+    if payload_offset > HEADER_CAPACITY {
+        count(Counter::UnfollowedHeaders);
+        return None;
+    }
     Some(Layout {
         protocol,
         payload_offset,
         key: FlowKey::new(protocol, source, source_port, destination, destination_port),
         tcp_flags,
     })
+}
+
+fn is_ipv6_extension_header(next_header: u8) -> bool {
+    matches!(
+        next_header,
+        IPV6_HOP_BY_HOP
+            | IPV6_ROUTING
+            | IPV6_FRAGMENT
+            | IPV6_AUTHENTICATION
+            | IPV6_DESTINATION_OPTIONS
+    )
+}
+
+/// Walks the IPv6 extension header chain (at most
+/// [`MAX_IPV6_EXTENSION_HEADERS`]); returns the upper-layer protocol and its
+/// offset. A fragment other than the first carries no upper-layer header:
+/// `None`. A chain longer than the walk returns its next extension header,
+/// which the caller counts as unfollowed.
+#[inline(always)]
+fn skip_ipv6_extension_headers(ctx: &TcContext) -> Option<(u8, usize)> {
+    let mut next_header = ctx.load::<u8>(ETH_HEADER_LEN + 6).ok()?;
+    let mut offset = ETH_HEADER_LEN + IPV6_HEADER_LEN;
+    for _ in 0..MAX_IPV6_EXTENSION_HEADERS {
+        let length = match next_header {
+            IPV6_HOP_BY_HOP | IPV6_ROUTING | IPV6_DESTINATION_OPTIONS => {
+                // Hdr Ext Len: 8-octet units, not counting the first 8.
+                let header: [u8; 2] = ctx.load(offset).ok()?;
+                next_header = header[0];
+                (header[1] as usize + 1) * 8
+            }
+            IPV6_FRAGMENT => {
+                let header: [u8; 4] = ctx.load(offset).ok()?;
+                // Fragment Offset: the upper 13 bits of bytes 2..4.
+                if u16::from_be_bytes([header[2], header[3]]) & 0xFFF8 != 0 {
+                    return None;
+                }
+                next_header = header[0];
+                8
+            }
+            IPV6_AUTHENTICATION => {
+                // Payload Len: 4-octet units, minus 2.
+                let header: [u8; 2] = ctx.load(offset).ok()?;
+                next_header = header[0];
+                (header[1] as usize + 2) * 4
+            }
+            _ => break,
+        };
+        offset += length;
+    }
+    Some((next_header, offset))
 }

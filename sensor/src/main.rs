@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use std::time::Duration;
 
 use cipherlens_sensor::live::interfaces::InterfaceFilter;
-use cipherlens_sensor::live::{self, LiveError, LiveOptions, LiveStats, print_stats};
+use cipherlens_sensor::live::{self, AttachMode, LiveError, LiveOptions, LiveStats, print_stats};
 use cipherlens_sensor::output::{BackgroundWriter, JsonLinesWriter};
 use cipherlens_sensor::pipeline::PipelineConfig;
 use cipherlens_sensor::record::FinishedSession;
@@ -78,6 +78,10 @@ struct LiveArgs {
     /// Seconds between stats records on stderr (0: only at exit).
     #[arg(long, default_value_t = 60)]
     stats_interval: u64,
+    /// How TC programs are attached: TCX links (kernel >= 6.6) or netlink
+    /// clsact filters; `auto` picks TCX where the kernel has it.
+    #[arg(long, value_enum, default_value_t = AttachMode::Auto)]
+    attach_mode: AttachMode,
     /// Write records to this file instead of stdout.
     #[arg(long, short)]
     output: Option<PathBuf>,
@@ -99,6 +103,7 @@ fn run_live(args: LiveArgs) -> anyhow::Result<ExitCode> {
         },
         flow_byte_budget: args.flow_byte_budget,
         stats_interval: (args.stats_interval > 0).then(|| Duration::from_secs(args.stats_interval)),
+        attach_mode: args.attach_mode,
         pipeline: args.pipeline.config(),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -6,6 +6,8 @@
 //! private test addresses on that link only; everything is removed when the
 //! guard drops, also when the test fails.
 
+pub mod schema;
+
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -364,6 +366,9 @@ impl Sensor {
             self.log()
         );
         let records = read_json_lines(&self.records);
+        for record in &records {
+            schema::assert_valid_session_record(record);
+        }
         let stats = self
             .log()
             .lines()

@@ -563,6 +563,94 @@ fn signals_detach_everything_and_a_restart_after_kill_9_works() {
     assert_eq!(our_links(), before);
 }
 
+/// Our netlink filters on `interface`, ingress and egress, as tc(8) sees them.
+fn our_netlink_filters(interface: &str) -> usize {
+    ["ingress", "egress"]
+        .iter()
+        .map(|hook| {
+            let listing: Value = serde_json::from_str(&run(
+                "tc",
+                &["-j", "filter", "show", "dev", interface, hook],
+            ))
+            .unwrap_or(Value::Array(Vec::new()));
+            listing
+                .as_array()
+                .map(|filters| {
+                    filters
+                        .iter()
+                        .filter(|f| {
+                            f["options"]["bpf_name"]
+                                .as_str()
+                                .is_some_and(|n| n.starts_with("cipherlens_tc_"))
+                        })
+                        .count()
+                })
+                .unwrap_or(0)
+        })
+        .sum()
+}
+
+/// Kernels before 6.6 have no TCX: the sensor then attaches netlink clsact
+/// filters, which outlive a killed process. Forced here with
+/// `--attach-mode netlink`, the path is exercised on this kernel too.
+#[test]
+fn netlink_filters_capture_and_are_cleaned_up_even_after_kill_9() {
+    require_root();
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let scratch = Scratch::new("netlink-mode");
+    let link = Link::new();
+    let netlink = ["--attach-mode", "netlink"];
+    let interface = link.host_interface.clone();
+    assert_eq!(our_netlink_filters(&interface), 0);
+
+    // Killed: its filters stay behind...
+    let sensor = Sensor::start(&scratch.0, &[&interface], &interface, &netlink);
+    assert_eq!(our_netlink_filters(&interface), 2, "ingress and egress");
+    let mut child = sensor_child(sensor);
+    signal(&child, "KILL");
+    let _ = wait_exit(&mut child, Duration::from_secs(2));
+    assert_eq!(
+        our_netlink_filters(&interface),
+        2,
+        "netlink filters outlive kill -9"
+    );
+
+    // ...and the next start replaces them instead of adding a second pair.
+    let sensor = Sensor::start(&scratch.0, &[&interface], &interface, &netlink);
+    assert_eq!(our_netlink_filters(&interface), 2, "one pair, not two");
+
+    // The data path works through netlink filters too.
+    let (cert, key) = self_signed(&scratch.0, "netlink.test");
+    let port = free_port();
+    let server = s_server(&link.host_v4, port, &cert, &key, &[]);
+    wait_listening(port);
+    s_client(
+        &link,
+        &format!("{}:{port}", link.host_v4),
+        "via-netlink.test",
+        &[],
+    );
+    drop(server);
+    std::thread::sleep(Duration::from_millis(500));
+    let (records, stats, _) = sensor.stop();
+    assert_eq!(stats["attach_mode"], "netlink", "stats: {stats}");
+    assert_eq!(stats["stale_filters_removed"], 2, "stats: {stats}");
+    assert_eq!(stats["kernel_losses"], 0, "stats: {stats}");
+    assert!(
+        records
+            .iter()
+            .any(|r| r["tls"]["client"]["server_name"] == "via-netlink.test"),
+        "records: {records:?}"
+    );
+    assert_eq!(
+        our_netlink_filters(&interface),
+        0,
+        "nothing left after SIGINT"
+    );
+}
+
 fn sensor_child(mut sensor: Sensor) -> std::process::Child {
     sensor.child.take().expect("running")
 }
@@ -774,4 +862,69 @@ fn a_post_quantum_client_hello_over_two_segments_is_recorded_whole() {
     let segments: u32 = tshark[0][0].parse().unwrap_or(1);
     assert!(segments >= 2, "ClientHello in {segments} segment(s)");
     assert_eq!(record["tls"]["client"]["ja3"], tshark[0][1].as_str());
+}
+
+/// A client whose IPv6 packets carry Hop-by-Hop and Destination Options
+/// extension headers (set with the IPV6_HOPOPTS/IPV6_DSTOPTS socket options,
+/// RFC 3542): the kernel programs must walk the chain to find TCP.
+#[test]
+fn ipv6_extension_headers_are_followed_to_the_handshake() {
+    require_root();
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let scratch = Scratch::new("ipv6-ext");
+    let link = Link::new();
+    let (cert, key) = self_signed(&scratch.0, "ext.test");
+    let port = free_port();
+    let _server = s_server(&link.host_v6, port, &cert, &key, &[]);
+    let dump = Tcpdump::start(&link.host_interface, &scratch.0.join("ext.pcap"));
+    let sensor = Sensor::start(
+        &scratch.0,
+        &[&link.host_interface],
+        &link.host_interface,
+        &[],
+    );
+    // Each header: next header (filled by the kernel), length 0 (8 bytes),
+    // then one PadN option of 4 zero bytes (RFC 8200 section 4.2).
+    client(
+        &link,
+        "python3",
+        &[
+            "-c",
+            &format!(
+                "import socket, ssl\n\
+                 pad = bytes([0, 0, 1, 4, 0, 0, 0, 0])\n\
+                 s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)\n\
+                 s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_HOPOPTS, pad)\n\
+                 s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_DSTOPTS, pad)\n\
+                 s.connect(('{}', {port}))\n\
+                 ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE\n\
+                 t = ctx.wrap_socket(s, server_hostname='options.ext.test')\n\
+                 t.close()",
+                link.host_v6
+            ),
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let (records, stats, _) = sensor.stop();
+    let pcap = dump.finish();
+    assert_eq!(stats["kernel_losses"], 0, "stats: {stats}");
+    // tshark sees both extension headers on the ClientHello, and its JA3.
+    let tshark = tshark_fields(
+        &pcap,
+        "tls.handshake.type == 1",
+        &["ipv6.hopopts.nxt", "ipv6.dstopts.nxt", "tls.handshake.ja3"],
+    );
+    assert_eq!(tshark.len(), 1, "{tshark:?}");
+    assert_eq!(tshark[0][0], "60", "Hop-by-Hop, then Destination Options");
+    assert_eq!(tshark[0][1], "6", "Destination Options, then TCP");
+    assert_eq!(records.len(), 1, "{records:#?}");
+    let record = &records[0];
+    assert_eq!(record["tls"]["client"]["server_name"], "options.ext.test");
+    assert_eq!(record["tls"]["client"]["ja3"], tshark[0][2].as_str());
+    assert_eq!(
+        record["cipherlens"]["session"]["complete"], true,
+        "{record}"
+    );
 }

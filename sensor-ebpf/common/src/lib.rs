@@ -34,11 +34,15 @@ pub enum Counter {
     PayloadTruncated = 8,
     /// Copies from the packet that failed (`bpf_skb_load_bytes`).
     CopyFailed = 9,
+    /// TCP/UDP packets whose headers the classifier does not follow: IPv6
+    /// extension header chains longer than it walks, or headers longer than
+    /// an event's header area. Not inspected; most are not TLS.
+    UnfollowedHeaders = 10,
 }
 
 impl Counter {
     /// Number of counters; the size of the kernel's counter array.
-    pub const COUNT: u32 = 10;
+    pub const COUNT: u32 = 11;
 
     /// Every counter, in index order.
     pub const ALL: [Counter; Self::COUNT as usize] = [
@@ -52,6 +56,7 @@ impl Counter {
         Counter::FlowMapFull,
         Counter::PayloadTruncated,
         Counter::CopyFailed,
+        Counter::UnfollowedHeaders,
     ];
 
     /// Stable name used in stats records and metrics.
@@ -67,6 +72,7 @@ impl Counter {
             Counter::FlowMapFull => "flow_map_full",
             Counter::PayloadTruncated => "payload_truncated",
             Counter::CopyFailed => "copy_failed",
+            Counter::UnfollowedHeaders => "unfollowed_headers",
         }
     }
 

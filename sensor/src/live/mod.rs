@@ -3,19 +3,27 @@
 //! - [`privileges`]: refuse to start without CAP_BPF, CAP_PERFMON and
 //!   CAP_NET_ADMIN, naming what is missing.
 //! - [`interfaces`]: every interface by default, include/exclude globs.
+//! - [`link_watch`]: rtnetlink link notifications, so a new pod's veth is
+//!   attached within milliseconds and links of vanished interfaces dropped.
 //! - [`event`]: ring buffer events back into decodable frames.
 //!
 //! The loop: ring buffer readiness (tokio `AsyncFd`) -> events -> frames ->
-//! `SessionPipeline` -> finished sessions -> the record writer thread. The
-//! interface list is re-read every 250 ms, so a new pod's veth is attached
-//! within a second and links of vanished interfaces are dropped. When the
-//! pipeline emits a session, its flow is marked done in the kernel's flow
-//! map and is not copied again. TC programs are attached as TCX links owned
-//! by this process: they go away with it, even after `kill -9`, so a restart
-//! never finds (or double-attaches to) its own leftovers.
+//! `SessionPipeline` -> finished sessions -> the record writer thread. Link
+//! notifications attach and detach as interfaces come and go; the interface
+//! list is also re-read every few seconds in case a notification was lost.
+//! When the pipeline emits a session, its flow is marked done in the
+//! kernel's flow map and is not copied again.
+//!
+//! On kernels with TCX (>= 6.6) the TC programs are attached as TCX links
+//! owned by this process: they go away with it, even after `kill -9`, so a
+//! restart never finds (or double-attaches to) its own leftovers. Older
+//! kernels get netlink filters on a clsact qdisc; those outlive a killed
+//! process, so before attaching to an interface the sensor deletes filters
+//! bearing its program names that an earlier run left behind.
 
 pub mod event;
 pub mod interfaces;
+pub mod link_watch;
 pub mod privileges;
 
 use std::cell::RefCell;
@@ -25,8 +33,10 @@ use std::rc::Rc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aya::maps::{Array, HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf};
-use aya::programs::tc::{SchedClassifierLink, qdisc_add_clsact};
-use aya::programs::{BtfTracePoint, SchedClassifier, TcAttachType};
+use aya::programs::tc::{
+    NlOptions, SchedClassifierLink, TcAttach, qdisc_add_clsact, qdisc_detach_program,
+};
+use aya::programs::{BtfTracePoint, LinkOrder, SchedClassifier, TcAttachType};
 use aya::util::KernelVersion;
 use aya::{Btf, Ebpf, include_bytes_aligned};
 use cipherlens_common::{
@@ -38,12 +48,16 @@ use tokio::io::unix::AsyncFd;
 
 use self::event::{decode_event_frame, event_frame};
 use self::interfaces::{Interface, InterfaceFilter, list_interfaces};
+use self::link_watch::{LinkChange, LinkNews, LinkWatcher};
 use crate::output::{BackgroundWriter, JsonLinesWriter};
 use crate::pipeline::{PipelineConfig, PipelineStats, SessionPipeline};
 use crate::record::certificate_cache::CertificateCache;
 use crate::record::{FinishedSession, PacketObservation, SocketFacts};
 
-/// How often the interface list is re-read.
+/// How often the interface list is re-read as a safety net for lost link
+/// notifications.
+const INTERFACE_RESYNC: Duration = Duration::from_secs(5);
+/// How often it is re-read when rtnetlink cannot be used.
 const INTERFACE_POLL: Duration = Duration::from_millis(250);
 /// How often idle flows are expired.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
@@ -58,7 +72,21 @@ pub struct LiveOptions {
     pub flow_byte_budget: u32,
     /// Period of the stats record on stderr (`None`: only at exit).
     pub stats_interval: Option<Duration>,
+    pub attach_mode: AttachMode,
     pub pipeline: PipelineConfig,
+}
+
+/// How the TC programs are attached.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum AttachMode {
+    /// TCX links where the kernel has them (>= 6.6), netlink filters otherwise.
+    #[default]
+    Auto,
+    /// TCX links (kernel >= 6.6).
+    Tcx,
+    /// Netlink filters on a clsact qdisc (any kernel; survive `kill -9`,
+    /// cleaned up by the next start).
+    Netlink,
 }
 
 /// Why live capture could not start or stopped.
@@ -108,8 +136,17 @@ pub struct LiveStats {
     pub events_dropped: BTreeMap<String, u64>,
     /// Events of the sensor's own sockets, never recorded.
     pub own_traffic_events: u64,
+    /// Sessions of the sensor's own sockets, dropped at emission.
+    pub own_traffic_sessions: u64,
     pub interfaces_attached: Vec<String>,
     pub attach_failures: u64,
+    /// `tcx` or `netlink`.
+    pub attach_mode: &'static str,
+    /// Netlink filters of an earlier run (killed before it could clean up)
+    /// deleted before attaching.
+    pub stale_filters_removed: u64,
+    /// Link notifications that did not decode.
+    pub malformed_link_notifications: u64,
     pub flows_marked_done: u64,
     pub pipeline: PipelineStats,
 }
@@ -120,12 +157,13 @@ struct Attachments {
     /// Links per ifindex: dropping them detaches the programs.
     links: BTreeMap<u32, (String, Vec<SchedClassifierLink>)>,
     failures: u64,
-    /// Whether the kernel has TCX (>= 6.6); otherwise netlink clsact filters.
+    /// TCX links, or netlink clsact filters.
     tcx: bool,
+    stale_filters_removed: u64,
 }
 
 impl Attachments {
-    fn load(flow_byte_budget: u32) -> Result<Self, LiveError> {
+    fn load(flow_byte_budget: u32, mode: AttachMode) -> Result<Self, LiveError> {
         let mut ebpf = Ebpf::load(include_bytes_aligned!(concat!(
             env!("OUT_DIR"),
             "/cipherlens-ebpf"
@@ -157,14 +195,67 @@ impl Attachments {
                 .map_err(|source| LiveError::Program { name, source })?;
         }
         attach_socket_owners(&mut ebpf)?;
-        let tcx =
-            KernelVersion::current().is_ok_and(|version| version >= KernelVersion::new(6, 6, 0));
+        let tcx = match mode {
+            AttachMode::Tcx => true,
+            AttachMode::Netlink => false,
+            AttachMode::Auto => {
+                KernelVersion::current().is_ok_and(|version| version >= KernelVersion::new(6, 6, 0))
+            }
+        };
         Ok(Self {
             ebpf,
             links: BTreeMap::new(),
             failures: 0,
             tcx,
+            stale_filters_removed: 0,
         })
+    }
+
+    /// Applies link notifications: attach to new admitted links, follow
+    /// renames, forget deleted ones.
+    fn apply(&mut self, changes: Vec<LinkChange>, filter: &InterfaceFilter) {
+        for change in changes {
+            match change {
+                LinkChange::Gone { index } => self.forget(index),
+                LinkChange::Present { index, name } => {
+                    let known = self.links.get(&index).map(|(known, _)| known.clone());
+                    match known {
+                        Some(known) if known == name => {}
+                        Some(_) if !filter.admits(&name) => self.forget(index),
+                        Some(_) => {
+                            if let Some(entry) = self.links.get_mut(&index) {
+                                tracing::info!(from = %entry.0, to = %name, index, "interface renamed");
+                                entry.0 = name;
+                            }
+                        }
+                        None => self.attach_if_admitted(&Interface { index, name }, filter),
+                    }
+                }
+            }
+        }
+    }
+
+    fn forget(&mut self, index: u32) {
+        if let Some((name, _links)) = self.links.remove(&index) {
+            tracing::info!(interface = %name, index, "interface gone; its links dropped");
+        }
+    }
+
+    fn attach_if_admitted(&mut self, interface: &Interface, filter: &InterfaceFilter) {
+        if self.links.contains_key(&interface.index) || !filter.admits(&interface.name) {
+            return;
+        }
+        match self.attach(interface.index) {
+            Ok(links) => {
+                tracing::info!(interface = %interface.name, index = interface.index, "attached");
+                self.links
+                    .insert(interface.index, (interface.name.clone(), links));
+            }
+            Err(error) => {
+                self.failures += 1;
+                tracing::warn!(interface = %interface.name, %error, "could not attach");
+            }
+        }
     }
 
     /// Attaches to new admitted interfaces and forgets vanished ones.
@@ -177,32 +268,17 @@ impl Attachments {
             .filter(|index| !present.contains(index))
             .collect();
         for index in vanished {
-            if let Some((name, _links)) = self.links.remove(&index) {
-                tracing::info!(interface = %name, index, "interface gone; its links dropped");
-            }
+            self.forget(index);
         }
         for interface in current {
-            if self.links.contains_key(&interface.index) || !filter.admits(&interface.name) {
-                continue;
-            }
-            match self.attach(interface.index) {
-                Ok(links) => {
-                    tracing::info!(interface = %interface.name, index = interface.index, "attached");
-                    self.links
-                        .insert(interface.index, (interface.name.clone(), links));
-                }
-                Err(error) => {
-                    self.failures += 1;
-                    tracing::warn!(interface = %interface.name, %error, "could not attach");
-                }
-            }
+            self.attach_if_admitted(interface, filter);
         }
     }
 
     fn attach(&mut self, index: u32) -> Result<Vec<SchedClassifierLink>, LiveError> {
         if !self.tcx {
-            // Before TCX (kernel < 6.6) aya attaches netlink filters, which
-            // need a clsact qdisc; one that exists already is fine.
+            // Netlink filters need a clsact qdisc; one that exists already
+            // is fine. It is left in place on exit: other tools may share it.
             if let Err(error) = qdisc_add_clsact(index) {
                 tracing::debug!(index, %error, "clsact qdisc (may exist already)");
             }
@@ -212,9 +288,21 @@ impl Attachments {
             (TC_INGRESS_PROGRAM, TcAttachType::Ingress),
             (TC_EGRESS_PROGRAM, TcAttachType::Egress),
         ] {
+            let attach = if self.tcx {
+                TcAttach::Tcx {
+                    attach_type,
+                    order: LinkOrder::default(),
+                }
+            } else {
+                self.remove_stale_filters(index, attach_type, name);
+                TcAttach::Netlink {
+                    parent: attach_type.into(),
+                    options: NlOptions::default(),
+                }
+            };
             let program = classifier(&mut self.ebpf, name)?;
             let id = program
-                .attach(index, attach_type)
+                .attach(index, attach)
                 .map_err(|source| LiveError::Program { name, source })?;
             let link = program
                 .take_link(id)
@@ -222,6 +310,26 @@ impl Attachments {
             links.push(link);
         }
         Ok(links)
+    }
+
+    /// Deletes netlink filters named like this program, left on the
+    /// interface by a run that was killed before it could detach.
+    fn remove_stale_filters(&mut self, index: u32, attach_type: TcAttachType, name: &str) {
+        match qdisc_detach_program(index, attach_type.into(), name) {
+            Ok(()) => {
+                self.stale_filters_removed += 1;
+                tracing::info!(
+                    index,
+                    program = name,
+                    "removed a filter an earlier run left behind"
+                );
+            }
+            Err(aya::programs::tc::TcError::IoError(error))
+                if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => {
+                tracing::warn!(index, program = name, %error, "looking for stale filters")
+            }
+        }
     }
 
     fn attached_names(&self) -> Vec<String> {
@@ -292,7 +400,7 @@ pub async fn run_live(
             missing: missing.join(", "),
         });
     }
-    let mut attachments = Attachments::load(options.flow_byte_budget)?;
+    let mut attachments = Attachments::load(options.flow_byte_budget, options.attach_mode)?;
     let ring = RingBuf::try_from(
         attachments
             .ebpf
@@ -330,6 +438,14 @@ pub async fn run_live(
     #[allow(deprecated)]
     let mut ring = AsyncFd::new(ring).map_err(LiveError::Poll)?;
 
+    // Subscribe before listing, so no interface falls between the two.
+    let mut link_watcher = match LinkWatcher::open() {
+        Ok(watcher) => Some(watcher),
+        Err(error) => {
+            tracing::warn!(%error, "rtnetlink unavailable; polling the interface list instead");
+            None
+        }
+    };
     let interfaces = list_interfaces().map_err(LiveError::Interfaces)?;
     attachments.sync(&interfaces, &options.interfaces);
 
@@ -352,7 +468,11 @@ pub async fn run_live(
     let own_pid = std::process::id();
     let mut stats = LiveStats::default();
     let mut frame = Vec::with_capacity(4096);
-    let mut interface_tick = tokio::time::interval(INTERFACE_POLL);
+    let mut interface_tick = tokio::time::interval(if link_watcher.is_some() {
+        INTERFACE_RESYNC
+    } else {
+        INTERFACE_POLL
+    });
     let mut sweep_tick = tokio::time::interval(SWEEP_INTERVAL);
     let stats_period = options
         .stats_interval
@@ -394,6 +514,21 @@ pub async fn run_live(
                     guard.clear_ready();
                 }
             }
+            news = next_link_news(&mut link_watcher) => match news {
+                Ok(news) => {
+                    stats.malformed_link_notifications += news.malformed;
+                    if news.overflowed {
+                        tracing::warn!("link notifications were lost; re-listing interfaces");
+                        interface_tick.reset_immediately();
+                    }
+                    attachments.apply(news.changes, &options.interfaces);
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "rtnetlink failed; polling the interface list instead");
+                    link_watcher = None;
+                    interface_tick = tokio::time::interval(INTERFACE_POLL);
+                }
+            },
             _ = interface_tick.tick() => {
                 match list_interfaces() {
                     Ok(current) => attachments.sync(&current, &options.interfaces),
@@ -424,6 +559,14 @@ pub async fn run_live(
         writer_error()?;
     }
     Ok(stats)
+}
+
+/// The next link notifications, or never without a watcher.
+async fn next_link_news(watcher: &mut Option<LinkWatcher>) -> std::io::Result<LinkNews> {
+    match watcher {
+        Some(watcher) => watcher.next().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// The kernel facts of one event. The skb's socket is the sender's: on
@@ -465,6 +608,7 @@ fn hand_over(
     stats: &mut LiveStats,
 ) -> Result<(), crate::output::WriterStopped> {
     let sessions: Vec<FinishedSession> = finished.borrow_mut().drain(..).collect();
+    let own_pid = std::process::id();
     for session in sessions {
         let protocol = match session.context().transport {
             cipherlens_parsers::fingerprint::Transport::Quic => 17,
@@ -479,10 +623,26 @@ fn hand_over(
         if flows.insert(&key, &done, 2).is_ok() {
             stats.flows_marked_done += 1;
         }
+        // A socket's first packets can pass before the kernel knows its
+        // process (the owner map is filled after the send); by the end of
+        // the session it is known.
+        if is_own_session(&session, own_pid) {
+            stats.own_traffic_sessions += 1;
+            continue;
+        }
         writer.send(session)?;
     }
     // Live records must not wait for a full batch.
     writer.hand_over()
+}
+
+fn is_own_session(session: &FinishedSession, own_pid: u32) -> bool {
+    session.context().observation.as_ref().is_some_and(|seen| {
+        seen.sockets
+            .iter()
+            .flatten()
+            .any(|socket| socket.pid == Some(own_pid))
+    })
 }
 
 fn drop_reason(error: &impl std::fmt::Display) -> String {
@@ -517,6 +677,8 @@ fn fill_stats(
     }
     stats.interfaces_attached = attachments.attached_names();
     stats.attach_failures = attachments.failures;
+    stats.attach_mode = if attachments.tcx { "tcx" } else { "netlink" };
+    stats.stale_filters_removed = attachments.stale_filters_removed;
     stats.pipeline = pipeline;
 }
 

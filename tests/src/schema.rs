@@ -1,0 +1,52 @@
+//! The published JSON Schemas (`schema/`), compiled once, for checking what
+//! the sensor really emitted.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+const BASE: &str = "https://cipherlens.invalid/schema/";
+/// Every schema file; records may reference each other's definitions.
+const FILES: [&str; 2] = ["session-record.v1.json", "x509-certificate.v1.json"];
+
+fn schema_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../schema")
+}
+
+struct Compiled {
+    schemas: boon::Schemas,
+    session_record: boon::SchemaIndex,
+}
+
+fn compiled() -> &'static Compiled {
+    static COMPILED: OnceLock<Compiled> = OnceLock::new();
+    COMPILED.get_or_init(|| {
+        let mut compiler = boon::Compiler::new();
+        for name in FILES {
+            let path = schema_dir().join(name);
+            let text = std::fs::read_to_string(&path)
+                .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+            let document: Value = serde_json::from_str(&text).expect("schema is JSON");
+            compiler
+                .add_resource(&format!("{BASE}{name}"), document)
+                .expect("schema resource");
+        }
+        let mut schemas = boon::Schemas::new();
+        let session_record = compiler
+            .compile(&format!("{BASE}session-record.v1.json"), &mut schemas)
+            .expect("schema compiles");
+        Compiled {
+            schemas,
+            session_record,
+        }
+    })
+}
+
+/// Panics with the validation errors if `record` is not a valid session record.
+pub fn assert_valid_session_record(record: &Value) {
+    let compiled = compiled();
+    if let Err(error) = compiled.schemas.validate(record, compiled.session_record) {
+        panic!("record does not match the session schema: {error:#}\nrecord: {record}");
+    }
+}
