@@ -6,9 +6,13 @@
 //! header (`16 03 xx`) or a QUIC long-header packet; from then on every
 //! segment of that flow (continuation segments whose first byte is not 0x16
 //! included) is copied to the ring buffer, until user space marks the flow
-//! done (it has the record) or the flow's byte budget is spent. Then the
-//! flow is not copied again. The classifiers never alter or drop traffic
-//! (always `TC_ACT_PIPE`).
+//! done (it has the record) or the flow's byte budget is spent. Then no
+//! payload of the flow is copied again; only its FIN/RST segments are sent
+//! (header only, so user space frees the session), and the entry goes at
+//! the second FIN or an RST. A client SYN on a 4-tuple that still has an
+//! entry (a reused client port) removes it and is sent too, so the new
+//! connection starts over on both sides. The classifiers never alter or
+//! drop traffic (always `TC_ACT_PIPE`).
 //!
 //! Losses are counted, never silent: ring buffer full, budget spent, flow
 //! map full, payload beyond what one packet's events carry, failed copies.
@@ -26,9 +30,9 @@ use aya_ebpf::{
 };
 use cipherlens_common::{
     CHUNK_CAPACITY, Counter, DEFAULT_FLOW_BYTE_BUDGET, DIRECTION_EGRESS, DIRECTION_INGRESS,
-    FLOW_DONE, FlowKey, FlowState, HEADER_CAPACITY, KernelConfig, LARGE_CHUNK_CAPACITY,
-    MAX_CHUNKS_PER_PACKET, MAX_FLOWS, MAX_SOCKET_OWNERS, PacketEventOf, TLS_CONTENT_HANDSHAKE,
-    TLS_MAJOR_VERSION,
+    FLOW_DONE, FLOW_FIN_SEEN, FlowKey, FlowState, HEADER_CAPACITY, KernelConfig,
+    LARGE_CHUNK_CAPACITY, MAX_CHUNKS_PER_PACKET, MAX_FLOWS, MAX_SOCKET_OWNERS, PacketEventOf,
+    TLS_CONTENT_HANDSHAKE, TLS_MAJOR_VERSION,
 };
 
 #[map(name = "CIPHERLENS_COUNTERS")]
@@ -74,6 +78,9 @@ const _: () = assert!(HEADER_MASK + 1 <= HEADER_CAPACITY + CHUNK_CAPACITY);
 const _: () = assert!(CHUNK_CAPACITY.is_power_of_two());
 /// TCP flags byte: FIN and RST.
 const TCP_FIN_OR_RST: u8 = 0x01 | 0x04;
+const TCP_SYN: u8 = 0x02;
+const TCP_RST: u8 = 0x04;
+const TCP_ACK: u8 = 0x10;
 
 #[classifier]
 pub fn cipherlens_tc_ingress(ctx: TcContext) -> i32 {
@@ -113,6 +120,13 @@ fn inspect(ctx: &TcContext, direction: u8) {
     let Some(layout) = locate(ctx) else {
         return;
     };
+    if layout.tcp_flags & (TCP_SYN | TCP_ACK) == TCP_SYN && FLOWS.remove(&layout.key).is_ok() {
+        // A client's SYN opens a new connection on a 4-tuple that still has
+        // an entry (a reused client port): the old flow is over. User space
+        // is told, so it closes the old session too. One delete attempt per
+        // connection, none per data packet.
+        send_chunks(ctx, &layout, direction, 0);
+    }
     let packet_len = ctx.len() as usize;
     let payload_len = packet_len.saturating_sub(layout.payload_offset);
     if payload_len == 0 && layout.tcp_flags & TCP_FIN_OR_RST == 0 {
@@ -146,6 +160,17 @@ fn inspect(ctx: &TcContext, direction: u8) {
     // SAFETY: a pointer to this flow's map value, valid for the program's run.
     let (copied, flags) = unsafe { ((*state).bytes_copied, (*state).flags) };
     if flags & FLOW_DONE != 0 {
+        if layout.tcp_flags & TCP_FIN_OR_RST != 0 {
+            // The connection closes: user space frees its session when both
+            // FINs (or an RST) arrive; then the entry would only crowd the LRU.
+            send_chunks(ctx, &layout, direction, 0);
+            if layout.tcp_flags & TCP_RST != 0 || flags & FLOW_FIN_SEEN != 0 {
+                let _ = FLOWS.remove(&layout.key);
+            } else {
+                // SAFETY: as above.
+                unsafe { (*state).flags = flags | FLOW_FIN_SEEN };
+            }
+        }
         return;
     }
     if copied >= budget {

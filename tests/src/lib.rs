@@ -6,6 +6,7 @@
 //! private test addresses on that link only; everything is removed when the
 //! guard drops, also when the test fails.
 
+pub mod insecure_tls;
 pub mod schema;
 
 use std::io::{BufRead, BufReader};

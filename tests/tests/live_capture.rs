@@ -928,3 +928,92 @@ fn ipv6_extension_headers_are_followed_to_the_handshake() {
         "{record}"
     );
 }
+
+/// A client that reuses its port for a second connection (busy clients and
+/// NATs do) gets a record for each: the first flow's "done" mark in the
+/// kernel must not hide the second.
+#[test]
+fn a_reused_client_port_gives_a_record_per_connection() {
+    require_root();
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let scratch = Scratch::new("port-reuse");
+    let link = Link::new();
+    let (cert, key) = self_signed(&scratch.0, "reuse.test");
+    let port = free_port();
+    // The server closes first, so the TIME_WAIT is on its side and the
+    // client may bind the same port again at once.
+    let server = Command::new("python3")
+        .args([
+            "-c",
+            &format!(
+                "import socket, ssl\n\
+                 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); ctx.load_cert_chain('{cert}', '{key}')\n\
+                 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+                 s.bind(('{}', {port})); s.listen(8)\n\
+                 for _ in range(2):\n\
+                 \x20   c, _ = s.accept()\n\
+                 \x20   t = ctx.wrap_socket(c, server_side=True)\n\
+                 \x20   t.close()",
+                link.host_v4
+            ),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("python server");
+    let _server = Background(server);
+    wait_listening(port);
+    let sensor = Sensor::start(
+        &scratch.0,
+        &[&link.host_interface],
+        &link.host_interface,
+        &[],
+    );
+    let client_port = free_port();
+    let connect = |name: &str| {
+        client(
+            &link,
+            "python3",
+            &[
+                "-c",
+                &format!(
+                    "import socket, ssl\n\
+                     ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE\n\
+                     s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+                     s.bind(('{client}', {client_port})); s.connect(('{host}', {port}))\n\
+                     t = ctx.wrap_socket(s, server_hostname='{name}')\n\
+                     while t.recv(100): pass\n\
+                     t.close()",
+                    client = link.client_v4,
+                    host = link.host_v4
+                ),
+            ],
+        )
+    };
+    // The sensor is paused during the first connection, so it reads the
+    // whole connection, close included, at once and marks the flow done
+    // after the kernel saw the FINs: only the second connection's SYN can
+    // then clear the kernel's entry (the race a busy node hits).
+    let running = sensor.child.as_ref().expect("running");
+    signal(running, "STOP");
+    connect("first.reuse.test");
+    signal(running, "CONT");
+    std::thread::sleep(Duration::from_millis(300));
+    connect("second.reuse.test");
+    std::thread::sleep(Duration::from_millis(500));
+    let (records, stats, _) = sensor.stop();
+    assert_eq!(stats["kernel_losses"], 0, "stats: {stats}");
+    let names: Vec<(&Value, &Value)> = records
+        .iter()
+        .map(|r| (&r["client"]["port"], &r["tls"]["client"]["server_name"]))
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            (&Value::from(client_port), &Value::from("first.reuse.test")),
+            (&Value::from(client_port), &Value::from("second.reuse.test")),
+        ]
+    );
+}

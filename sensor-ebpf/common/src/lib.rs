@@ -261,8 +261,13 @@ pub struct FlowState {
     pub flags: u32,
 }
 
-/// `FlowState::flags`: the handshake is complete; the flow is not touched again.
+/// `FlowState::flags`: user space has the record; no payload is copied any
+/// more, only the connection's FIN/RST (so user space can free the session)
+/// and a client SYN reusing the 4-tuple.
 pub const FLOW_DONE: u32 = 1;
+/// `FlowState::flags`: a FIN of a done flow was seen; the next FIN (or an
+/// RST) removes the flow's entry.
+pub const FLOW_FIN_SEEN: u32 = 2;
 
 /// Settings user space writes before attaching.
 #[repr(C)]

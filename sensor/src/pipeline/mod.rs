@@ -202,9 +202,11 @@ impl<F: FnMut(FinishedSession)> SessionPipeline<F> {
     ) {
         let key = FlowKey::new(IPPROTO_TCP, source, destination);
         let opening_syn = segment.flags.syn() && !segment.flags.ack();
-        // A new connection on a reused 4-tuple replaces a closed one.
+        // A new connection on a reused 4-tuple replaces a closed one, or one
+        // whose handshake is over (its SYN cannot come again; live capture
+        // does not copy the close of such flows).
         if opening_syn
-            && matches!(self.flows.get(&key), Some(Session::Tcp(old)) if old.is_closed())
+            && matches!(self.flows.get(&key), Some(Session::Tcp(old)) if old.is_closed() || old.emitted)
             && let Some(old) = self.flows.remove(&key)
         {
             self.finish(old, EmitReason::ConnectionClosed);
