@@ -133,10 +133,10 @@ fn connect(host: &str, port: u16, total: usize, threads: usize) -> Result<(), Er
                     if index >= total {
                         break;
                     }
-                    if let Err(error) = handshake(&config, &host, port, index) {
-                        if failures.fetch_add(1, Ordering::Relaxed) < 5 {
-                            eprintln!("handshake {index}: {error}");
-                        }
+                    if let Err(error) = handshake(&config, &host, port, index)
+                        && failures.fetch_add(1, Ordering::Relaxed) < 5
+                    {
+                        eprintln!("handshake {index}: {error}");
                     }
                 }
             })
