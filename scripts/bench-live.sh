@@ -14,7 +14,7 @@
 # private addresses on that link only; removed at exit.
 # Usage: scripts/bench-live.sh   (root; after scripts/setup.sh)
 # Environment: RUNS (3), IPERF_SECONDS (5), HANDSHAKES (20000), LOAD_THREADS (16),
-# STALLED (10000).
+# STALLED (10000), SECTIONS ("1 2 3": which measurements to run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +23,7 @@ iperf_seconds=${IPERF_SECONDS:-5}
 handshakes=${HANDSHAKES:-20000}
 load_threads=${LOAD_THREADS:-16}
 stalled=${STALLED:-10000}
+sections=${SECTIONS:-1 2 3}
 ns=clbench
 host_if=clbenchh
 peer_if=clbenchp
@@ -80,6 +81,7 @@ stop_sensor() {
 rss_kb() { awk '/VmRSS/ { print $2 }' "/proc/$1/status"; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
+section_1() {
 echo "== 1. iperf3 throughput over the veth, $runs x ${iperf_seconds}s each way, alternating"
 iperf3 -s -B "$host_ip" -D
 sleep 0.5
@@ -104,7 +106,9 @@ print(f"without sensor: median {a / 1e9:.2f} Gbit/s  runs {[round(v / 1e9, 2) fo
 print(f"with sensor:    median {b / 1e9:.2f} Gbit/s  runs {[round(v / 1e9, 2) for v in with_]}")
 print(f"ratio with/without: {b / a:.3f} (target >= 0.97)")
 EOF
+}
 
+section_2() {
 echo "== 2. TLS handshakes per second ($handshakes handshakes, $load_threads at a time)"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/k.pem" \
     -out "$work/c.pem" -subj /CN=bench.test -days 2 2> /dev/null
@@ -143,7 +147,9 @@ print(f"sensor CPU: {cpu:.2f} s over the run = {cpu / seconds * 100:.1f}% of a c
 EOF
 kill "$server_pid"
 server_pid=
+}
 
+section_3() {
 echo "== 3. sensor RSS: after start, and with $stalled flows in their handshake phase"
 python3 - "$host_ip" << 'EOF' &
 import socket, sys, selectors
@@ -185,3 +191,8 @@ print(f"RSS with {count} flows in handshake phase: {int(rss) / 1024:.1f} MiB")
 EOF
 echo "RSS after start: $((rss_start / 1024)) MiB"
 stop_sensor
+}
+
+for section in $sections; do
+    "section_$section"
+done
