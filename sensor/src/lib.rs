@@ -5,8 +5,10 @@
 //! - [`replay`]: capture files into the pipeline.
 //! - [`live`]: the kernel programs as a capture source.
 //! - [`output`]: JSON lines to stdout or a file.
+//! - [`flow`]: flow identity shared by every record about a flow.
 #![forbid(unsafe_code)]
 
+pub mod flow;
 pub mod live;
 pub mod output;
 pub mod pipeline;

@@ -144,6 +144,10 @@ struct PipelineArgs {
     /// Also report the original-order JA4 forms (ja4_o, ja4_ro).
     #[arg(long)]
     ja4_original_order: bool,
+    /// Seed of network.community_id; use your other tools' seed (Zeek's
+    /// and Suricata's default is 0) so the ids join.
+    #[arg(long, default_value_t = 0)]
+    community_id_seed: u16,
 }
 
 impl PipelineArgs {
@@ -152,6 +156,7 @@ impl PipelineArgs {
             max_handshake_message: self.max_handshake_message,
             max_reassembly_bytes: self.max_reassembly_bytes,
             ja4_original_order: self.ja4_original_order,
+            community_id_seed: self.community_id_seed,
             ..PipelineConfig::default()
         }
     }

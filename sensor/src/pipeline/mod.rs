@@ -42,6 +42,9 @@ pub struct PipelineConfig {
     pub input: Option<String>,
     /// Also compute the original-order JA4 forms (`ja4_o`, `ja4_ro`).
     pub ja4_original_order: bool,
+    /// Seed of `network.community_id` (0 unless the site's other tools use
+    /// another; it must match theirs for the ids to join).
+    pub community_id_seed: u16,
 }
 
 impl Default for PipelineConfig {
@@ -54,6 +57,7 @@ impl Default for PipelineConfig {
             source: "replay",
             input: None,
             ja4_original_order: false,
+            community_id_seed: 0,
         }
     }
 }
@@ -389,6 +393,7 @@ fn tcp_record(
         source: config.source,
         input: config.input.clone(),
         ja4_original_order: config.ja4_original_order,
+        community_id_seed: config.community_id_seed,
         observation: session.observation.take(),
     };
     let outcome = SessionOutcome {
@@ -414,6 +419,7 @@ fn quic_record(
         source: config.source,
         input: config.input.clone(),
         ja4_original_order: config.ja4_original_order,
+        community_id_seed: config.community_id_seed,
         observation: session.observation.take(),
     };
     let outcome = SessionOutcome {

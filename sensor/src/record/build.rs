@@ -16,6 +16,7 @@ use cipherlens_parsers::x509::CertificateSummary;
 
 use super::certificate_cache::CertificateCache;
 use super::model::*;
+use crate::flow::community_id_v1;
 use crate::time::rfc3339_from_unix_nanos;
 
 /// Transport facts about a session that the handshake does not carry.
@@ -33,6 +34,8 @@ pub struct SessionContext {
     pub input: Option<String>,
     /// Whether to compute `ja4_o` and `ja4_ro` (see `ja4_original_order`).
     pub ja4_original_order: bool,
+    /// Seed of the Community ID.
+    pub community_id_seed: u16,
     /// Kernel facts (live capture).
     pub observation: Option<SessionObservation>,
 }
@@ -202,6 +205,12 @@ pub fn build_session_record(
             ip_version: if client.is_ipv4() { "ipv4" } else { "ipv6" },
             protocol: if quic { "quic" } else { "tls" },
             vlan_id: context.vlan_id,
+            community_id: community_id_v1(
+                context.community_id_seed,
+                if quic { 17 } else { 6 },
+                (client.ip(), client.port()),
+                (server.ip(), server.port()),
+            ),
         },
         client: Endpoint {
             address: client.ip().to_string(),

@@ -41,6 +41,9 @@ pub struct Network {
     /// VLAN id when the packets carried one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vlan_id: Option<u16>,
+    /// Community ID v1 of the flow, as Zeek, Suricata and ECS carry it
+    /// (`network.community_id`; seed from the pipeline config, default 0).
+    pub community_id: String,
 }
 
 #[derive(Debug, Clone, Serialize)]

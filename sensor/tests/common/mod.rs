@@ -65,9 +65,14 @@ pub fn assert_valid_record(record: &Value) {
 
 /// Replays `pcap` and returns its records as JSON, each validated.
 pub fn replay_records(pcap: &Path) -> Vec<Value> {
+    replay_records_with(pcap, PipelineConfig::default())
+}
+
+/// [`replay_records`] with a pipeline configuration.
+pub fn replay_records_with(pcap: &Path, config: PipelineConfig) -> Vec<Value> {
     let mut records = Vec::new();
     let mut certificates = CertificateCache::default();
-    let result = replay_file(pcap, PipelineConfig::default(), |finished| {
+    let result = replay_file(pcap, config, |finished| {
         let record = finished.into_record(&mut certificates);
         records.push(serde_json::to_value(&record).expect("record serializes"));
     });
