@@ -6,8 +6,10 @@
 //! - [`live`]: the kernel programs as a capture source.
 //! - [`output`]: JSON lines to stdout or a file.
 //! - [`flow`]: flow identity shared by every record about a flow.
+//! - [`attribution`]: process, container, pod and host of a session.
 #![forbid(unsafe_code)]
 
+pub mod attribution;
 pub mod flow;
 pub mod live;
 pub mod output;

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use std::time::Duration;
 
+use cipherlens_sensor::attribution::AttributionSources;
 use cipherlens_sensor::live::interfaces::InterfaceFilter;
 use cipherlens_sensor::live::{self, AttachMode, LiveError, LiveOptions, LiveStats, print_stats};
 use cipherlens_sensor::output::{BackgroundWriter, JsonLinesWriter};
@@ -82,6 +83,12 @@ struct LiveArgs {
     /// clsact filters; `auto` picks TCX where the kernel has it.
     #[arg(long, value_enum, default_value_t = AttachMode::Auto)]
     attach_mode: AttachMode,
+    /// The kubelet's pod log directory (pod names and namespaces).
+    #[arg(long, default_value = "/var/log/pods")]
+    pods_log_dir: PathBuf,
+    /// The kubelet's container log links (container names).
+    #[arg(long, default_value = "/var/log/containers")]
+    containers_log_dir: PathBuf,
     /// Write records to this file instead of stdout.
     #[arg(long, short)]
     output: Option<PathBuf>,
@@ -104,6 +111,11 @@ fn run_live(args: LiveArgs) -> anyhow::Result<ExitCode> {
         flow_byte_budget: args.flow_byte_budget,
         stats_interval: (args.stats_interval > 0).then(|| Duration::from_secs(args.stats_interval)),
         attach_mode: args.attach_mode,
+        attribution: AttributionSources {
+            proc_root: PathBuf::from("/proc"),
+            pods_dir: args.pods_log_dir,
+            containers_dir: args.containers_log_dir,
+        },
         pipeline: args.pipeline.config(),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()

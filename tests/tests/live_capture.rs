@@ -12,7 +12,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use cipherlens_integration::{
-    Background, Link, Scratch, Sensor, Tcpdump, free_port, free_udp_port, privileged, run,
+    Background, Cgroup, Link, Scratch, Sensor, Tcpdump, free_port, free_udp_port, privileged, run,
     self_signed, sensor_binary, signal, tshark_fields, tshark_fields_decoding, wait_exit,
 };
 use serde_json::Value;
@@ -1016,4 +1016,151 @@ fn a_reused_client_port_gives_a_record_per_connection() {
             (&Value::from(client_port), &Value::from("second.reuse.test")),
         ]
     );
+}
+
+/// Process, container and pod attribution from real cgroups named the way
+/// the runtimes name them: the client in a containerd/Kubernetes cgroup on
+/// the unified (v2) hierarchy, the server in a docker cgroup on a v1
+/// hierarchy; pod names from a kubelet-style log directory.
+#[test]
+fn sessions_are_attributed_to_process_container_and_pod() {
+    require_root();
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    for hierarchy in ["/sys/fs/cgroup/unified", "/sys/fs/cgroup/pids"] {
+        assert!(
+            Path::new(hierarchy).join("cgroup.procs").exists(),
+            "this test needs the hybrid cgroup layout of the CI machine: {hierarchy}"
+        );
+    }
+    let scratch = Scratch::new("attribution");
+    let link = Link::new();
+    let unique = format!("{:08x}", std::process::id());
+    let client_id = format!("{unique}{}", "c".repeat(56));
+    let server_id = format!("{unique}{}", "d".repeat(56));
+    let pod_uid = format!("{unique}-1b2d-4c8e-9f00-123456789abc");
+    let client_cgroup = Cgroup::create(
+        "/sys/fs/cgroup/unified",
+        &format!(
+            "kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod{}.slice/cri-containerd-{client_id}.scope",
+            pod_uid.replace('-', "_")
+        ),
+    );
+    let server_cgroup = Cgroup::create("/sys/fs/cgroup/pids", &format!("docker/{server_id}"));
+    // The kubelet's layout: /var/log/pods/<ns>_<pod>_<uid>/<container>/,
+    // /var/log/containers/<pod>_<ns>_<container>-<id>.log.
+    let pods = scratch.0.join("pods");
+    let containers = scratch.0.join("containers");
+    std::fs::create_dir_all(pods.join(format!("shop_checkout-7d4b9c-xk2lp_{pod_uid}/payments")))
+        .expect("pod dir");
+    std::fs::create_dir_all(pods.join(format!("shop_checkout-7d4b9c-xk2lp_{pod_uid}/istio-proxy")))
+        .expect("pod dir");
+    std::fs::create_dir_all(&containers).expect("containers dir");
+    std::os::unix::fs::symlink(
+        pods.join(format!(
+            "shop_checkout-7d4b9c-xk2lp_{pod_uid}/payments/0.log"
+        )),
+        containers.join(format!(
+            "checkout-7d4b9c-xk2lp_shop_payments-{client_id}.log"
+        )),
+    )
+    .expect("log link");
+
+    let (cert, key) = self_signed(&scratch.0, "attributed.test");
+    let port = free_port();
+    let server = s_server(&link.host_v4, port, &cert, &key, &[]);
+    server_cgroup.add(server.0.id());
+    let pods_arg = pods.display().to_string();
+    let containers_arg = containers.display().to_string();
+    let sensor = Sensor::start(
+        &scratch.0,
+        &[&link.host_interface],
+        &link.host_interface,
+        &[
+            "--pods-log-dir",
+            &pods_arg,
+            "--containers-log-dir",
+            &containers_arg,
+        ],
+    );
+    // The interpreter's own word for where it is (`python3` may be a
+    // wrapper script, e.g. pyenv's shim), run by that path.
+    let python = run(
+        "python3",
+        &[
+            "-c",
+            "import os, sys; print(os.path.realpath(sys.executable))",
+        ],
+    );
+    // The client waits on stdin until it is in its cgroup.
+    let mut client = link
+        .command(python.trim())
+        .args([
+            "-c",
+            &format!(
+                "import socket, ssl, sys\n\
+                 sys.stdin.readline()\n\
+                 ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE\n\
+                 s = socket.create_connection(('{}', {port}))\n\
+                 t = ctx.wrap_socket(s, server_hostname='attributed.test')\n\
+                 t.close()",
+                link.host_v4
+            ),
+            "--marker-argument",
+        ])
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("python client");
+    client_cgroup.add(client.id());
+    {
+        use std::io::Write;
+        let mut stdin = client.stdin.take().expect("stdin");
+        stdin.write_all(b"go\n").expect("go");
+    }
+    let client_pid = client.id();
+    assert!(client.wait().expect("client").success());
+    std::thread::sleep(Duration::from_millis(500));
+    let (records, stats, _) = sensor.stop();
+    assert_eq!(stats["kernel_losses"], 0, "stats: {stats}");
+    assert_eq!(records.len(), 1, "{records:#?}");
+    let record = &records[0];
+
+    let process = &record["client"]["process"];
+    assert_eq!(process["pid"], client_pid, "{record}");
+    let python = Path::new(python.trim());
+    assert_eq!(
+        process["executable"]["path"],
+        python.to_str().expect("path")
+    );
+    assert!(
+        process["command_line"]
+            .as_str()
+            .is_some_and(|line| line.ends_with("--marker-argument")),
+        "{process}"
+    );
+    assert_eq!(
+        process["user"],
+        serde_json::json!({"id": 0, "name": "root"})
+    );
+    assert_eq!(
+        record["client"]["container"],
+        serde_json::json!({"id": client_id, "runtime": "containerd"})
+    );
+    assert_eq!(
+        record["client"]["k8s"],
+        serde_json::json!({
+            "pod": {"uid": pod_uid, "name": "checkout-7d4b9c-xk2lp"},
+            "namespace": {"name": "shop"},
+            "container": {"name": "payments"},
+        })
+    );
+    assert_eq!(record["server"]["process"]["pid"], server.0.id());
+    assert_eq!(
+        record["server"]["container"],
+        serde_json::json!({"id": server_id, "runtime": "docker"})
+    );
+    assert!(record["server"].get("k8s").is_none(), "{record}");
+    let node = run("uname", &["-n"]);
+    assert_eq!(record["host"]["name"], node.trim());
 }

@@ -49,6 +49,7 @@ use tokio::io::unix::AsyncFd;
 use self::event::{decode_event_frame, event_frame};
 use self::interfaces::{Interface, InterfaceFilter, list_interfaces};
 use self::link_watch::{LinkChange, LinkNews, LinkWatcher};
+use crate::attribution::{AttributionSources, Attributor, HostInfo};
 use crate::output::{BackgroundWriter, JsonLinesWriter};
 use crate::pipeline::{PipelineConfig, PipelineStats, SessionPipeline};
 use crate::record::certificate_cache::CertificateCache;
@@ -73,6 +74,7 @@ pub struct LiveOptions {
     /// Period of the stats record on stderr (`None`: only at exit).
     pub stats_interval: Option<Duration>,
     pub attach_mode: AttachMode,
+    pub attribution: AttributionSources,
     pub pipeline: PipelineConfig,
 }
 
@@ -450,8 +452,14 @@ pub async fn run_live(
     attachments.sync(&interfaces, &options.interfaces);
 
     let mut certificates = CertificateCache::default();
+    // Attribution reads procfs and the pod log layout: on the writer
+    // thread, off the packet path.
+    let mut attributor = Attributor::new(options.attribution.clone());
+    let host = HostInfo::of_this_node();
     let mut writer = BackgroundWriter::spawn(writer, 1024, move |finished: FinishedSession| {
-        finished.into_record(&mut certificates)
+        let mut record = finished.into_record(&mut certificates);
+        record.attribute(&mut attributor, &host);
+        record
     })
     .map_err(LiveError::Output)?;
     let finished: Rc<RefCell<Vec<FinishedSession>>> = Rc::default();

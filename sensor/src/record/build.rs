@@ -16,6 +16,7 @@ use cipherlens_parsers::x509::CertificateSummary;
 
 use super::certificate_cache::CertificateCache;
 use super::model::*;
+use crate::attribution::EndpointAttribution;
 use crate::flow::community_id_v1;
 use crate::time::rfc3339_from_unix_nanos;
 
@@ -215,11 +216,14 @@ pub fn build_session_record(
         client: Endpoint {
             address: client.ip().to_string(),
             port: client.port(),
+            attribution: EndpointAttribution::default(),
         },
         server: Endpoint {
             address: server.ip().to_string(),
             port: server.port(),
+            attribution: EndpointAttribution::default(),
         },
+        host: None,
         tls: Tls {
             protocol: TlsProtocol {
                 name: if negotiated_version.is_some_and(|v| v <= 0x0300) {

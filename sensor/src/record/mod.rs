@@ -20,3 +20,27 @@ pub use model::*;
 
 /// Identifier of this record layout; bumped with the schema file.
 pub const SCHEMA_ID: &str = "cipherlens.session/v1";
+
+impl SessionRecord {
+    /// Fills in who owns the session's local sockets (from the pids the
+    /// kernel saw) and the node.
+    pub fn attribute(
+        &mut self,
+        attributor: &mut crate::attribution::Attributor,
+        host: &crate::attribution::HostInfo,
+    ) {
+        let Some(observation) = &self.cipherlens.observation else {
+            return;
+        };
+        let pids = [
+            observation.client_socket.as_ref().and_then(|s| s.pid),
+            observation.server_socket.as_ref().and_then(|s| s.pid),
+        ];
+        for (endpoint, pid) in [&mut self.client, &mut self.server].into_iter().zip(pids) {
+            if let Some(pid) = pid {
+                endpoint.attribution = attributor.attribute(pid);
+            }
+        }
+        self.host = Some(host.clone());
+    }
+}

@@ -6,6 +6,8 @@ use std::sync::Arc;
 use cipherlens_parsers::x509::CertificateSummary;
 use serde::Serialize;
 
+use crate::attribution::{EndpointAttribution, HostInfo};
+
 /// One TLS or QUIC session.
 #[derive(Debug, Clone, Serialize)]
 pub struct SessionRecord {
@@ -15,6 +17,9 @@ pub struct SessionRecord {
     pub network: Network,
     pub client: Endpoint,
     pub server: Endpoint,
+    /// The node that saw the session (live capture).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<HostInfo>,
     pub tls: Tls,
     pub cipherlens: Cipherlens,
 }
@@ -50,6 +55,10 @@ pub struct Network {
 pub struct Endpoint {
     pub address: String,
     pub port: u16,
+    /// Process, container and pod of the endpoint's socket when it is on
+    /// this node (live capture).
+    #[serde(flatten)]
+    pub attribution: EndpointAttribution,
 }
 
 /// OpenTelemetry `tls.*` attributes.

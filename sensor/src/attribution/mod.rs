@@ -1,0 +1,326 @@
+//! Who a session belongs to: process, container, Kubernetes pod, host.
+//!
+//! The kernel tells which pid owns each local socket of a session. From the
+//! pid, procfs gives the process (parent, executable, command line, user and
+//! group) and its cgroup paths, which name the container and the pod uid
+//! ([`cgroup`]); the kubelet's log layout names the pod, its namespace and
+//! the container ([`pods`]). Names of users and groups come from the
+//! container's own account files when it has them ([`accounts`]).
+//!
+//! Lookups happen on the record writer thread, off the packet path, and are
+//! cached per pid for [`PROCESS_TTL`] (start time checked, so a reused pid
+//! is not mistaken for the old process). A process that has already exited
+//! keeps only its pid.
+
+pub mod accounts;
+pub mod cgroup;
+pub mod pods;
+pub mod process;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use self::cgroup::Runtime;
+use self::pods::PodDirectory;
+use self::process::ProcessFacts;
+
+/// How long a pid's attribution is reused before procfs is read again.
+pub const PROCESS_TTL: Duration = Duration::from_secs(5);
+/// Pids cached at once; the cache is cleared when it is full.
+const MAX_CACHED_PROCESSES: usize = 16_384;
+
+/// Where the attribution sources are (the defaults are the node's).
+#[derive(Debug, Clone)]
+pub struct AttributionSources {
+    pub proc_root: PathBuf,
+    pub pods_dir: PathBuf,
+    pub containers_dir: PathBuf,
+}
+
+impl Default for AttributionSources {
+    fn default() -> Self {
+        Self {
+            proc_root: PathBuf::from("/proc"),
+            pods_dir: PathBuf::from("/var/log/pods"),
+            containers_dir: PathBuf::from("/var/log/containers"),
+        }
+    }
+}
+
+/// OpenTelemetry `process.*`.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ProcessInfo {
+    pub pid: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent_pid: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub executable: Option<Executable>,
+    /// Arguments joined by spaces, at most 4 KiB (then ending in `...`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command_line: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<Account>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<Account>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Executable {
+    /// `comm`, the kernel's short name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Account {
+    pub id: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// OpenTelemetry `container.*`.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ContainerInfo {
+    pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<Runtime>,
+}
+
+/// OpenTelemetry `k8s.*`.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct K8sInfo {
+    pub pod: K8sPod,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<Named>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container: Option<Named>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct K8sPod {
+    pub uid: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Named {
+    pub name: String,
+}
+
+/// Everything known about the local owner of one endpoint's socket.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct EndpointAttribution {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub process: Option<ProcessInfo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container: Option<ContainerInfo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub k8s: Option<K8sInfo>,
+}
+
+/// OpenTelemetry `host.*`: the node.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct HostInfo {
+    pub name: String,
+    /// `/etc/machine-id`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+}
+
+impl HostInfo {
+    pub fn of_this_node() -> Self {
+        let name = rustix::system::uname()
+            .nodename()
+            .to_string_lossy()
+            .into_owned();
+        let id = process::read_bounded(Path::new("/etc/machine-id"))
+            .map(|text| text.trim().to_string())
+            .filter(|id| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()));
+        Self { name, id }
+    }
+}
+
+struct Cached {
+    at: Instant,
+    start_ticks: Option<u64>,
+    attribution: EndpointAttribution,
+}
+
+/// Resolves pids to attributions, with caches.
+pub struct Attributor {
+    sources: AttributionSources,
+    pods: PodDirectory,
+    processes: HashMap<u32, Cached>,
+    host_users: Option<HashMap<u32, String>>,
+    host_groups: Option<HashMap<u32, String>>,
+}
+
+impl Attributor {
+    pub fn new(sources: AttributionSources) -> Self {
+        let pods = PodDirectory::new(sources.pods_dir.clone(), sources.containers_dir.clone());
+        Self {
+            sources,
+            pods,
+            processes: HashMap::new(),
+            host_users: None,
+            host_groups: None,
+        }
+    }
+
+    /// The attribution of a process (pid only when it is gone).
+    pub fn attribute(&mut self, pid: u32) -> EndpointAttribution {
+        if let Some(cached) = self.processes.get(&pid)
+            && cached.at.elapsed() < PROCESS_TTL
+        {
+            return cached.attribution.clone();
+        }
+        let Some(facts) = process::read_process(&self.sources.proc_root, pid) else {
+            return EndpointAttribution {
+                process: Some(ProcessInfo {
+                    pid,
+                    parent_pid: None,
+                    executable: None,
+                    command_line: None,
+                    user: None,
+                    group: None,
+                }),
+                ..EndpointAttribution::default()
+            };
+        };
+        if let Some(cached) = self.processes.get_mut(&pid)
+            && cached.start_ticks == facts.start_ticks
+        {
+            cached.at = Instant::now();
+            return cached.attribution.clone();
+        }
+        let attribution = self.resolve(&facts);
+        if self.processes.len() >= MAX_CACHED_PROCESSES {
+            self.processes.clear();
+        }
+        self.processes.insert(
+            pid,
+            Cached {
+                at: Instant::now(),
+                start_ticks: facts.start_ticks,
+                attribution: attribution.clone(),
+            },
+        );
+        attribution
+    }
+
+    fn resolve(&mut self, facts: &ProcessFacts) -> EndpointAttribution {
+        let identity = facts
+            .cgroup
+            .as_deref()
+            .map(cgroup::identify_process)
+            .unwrap_or_default();
+        let process = ProcessInfo {
+            pid: facts.pid,
+            parent_pid: facts.parent_pid,
+            executable: (facts.comm.is_some() || facts.executable_path.is_some()).then(|| {
+                Executable {
+                    name: facts.comm.clone(),
+                    path: facts.executable_path.clone(),
+                }
+            }),
+            command_line: facts.command_line.clone(),
+            user: facts.uid.map(|id| Account {
+                id,
+                name: self.account_name(facts.pid, id, "passwd"),
+            }),
+            group: facts.gid.map(|id| Account {
+                id,
+                name: self.account_name(facts.pid, id, "group"),
+            }),
+        };
+        let container = identity
+            .container
+            .as_ref()
+            .map(|(id, runtime)| ContainerInfo {
+                id: id.clone(),
+                runtime: *runtime,
+            });
+        let k8s = identity.pod_uid.as_ref().map(|uid| {
+            let pod = self.pods.pod(uid).cloned();
+            let container_name = identity
+                .container
+                .as_ref()
+                .and_then(|(id, _)| self.pods.container_name(uid, id));
+            K8sInfo {
+                pod: K8sPod {
+                    uid: uid.clone(),
+                    name: pod.as_ref().map(|p| p.name.clone()),
+                },
+                namespace: pod.map(|p| Named { name: p.namespace }),
+                container: container_name.map(|name| Named { name }),
+            }
+        });
+        EndpointAttribution {
+            process: Some(process),
+            container,
+            k8s,
+        }
+    }
+
+    /// The container's own name for an id when it has the file, else the host's.
+    fn account_name(&mut self, pid: u32, id: u32, file: &str) -> Option<String> {
+        let own = process::root_of(&self.sources.proc_root, pid)
+            .join("etc")
+            .join(file);
+        if let Some(name) = accounts::load_accounts(&own).remove(&id) {
+            return Some(name);
+        }
+        let host = match file {
+            "passwd" => &mut self.host_users,
+            _ => &mut self.host_groups,
+        };
+        host.get_or_insert_with(|| accounts::load_accounts(&Path::new("/etc").join(file)))
+            .get(&id)
+            .cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_process_is_attributed_from_procfs() {
+        let mut attributor = Attributor::new(AttributionSources::default());
+        let me = attributor.attribute(std::process::id());
+        let process = me.process.expect("process");
+        assert_eq!(process.pid, std::process::id());
+        let uid = rustix::process::getuid().as_raw();
+        assert_eq!(process.user.as_ref().map(|u| u.id), Some(uid));
+        let exe = std::env::current_exe().expect("exe");
+        assert_eq!(
+            process.executable.and_then(|e| e.path).as_deref(),
+            exe.to_str()
+        );
+        // Cached: the same answer without procfs.
+        assert_eq!(
+            attributor
+                .attribute(std::process::id())
+                .process
+                .map(|p| p.pid),
+            Some(std::process::id())
+        );
+    }
+
+    #[test]
+    fn a_gone_process_keeps_its_pid_only() {
+        let mut attributor = Attributor::new(AttributionSources::default());
+        let gone = attributor.attribute(u32::MAX);
+        assert_eq!(
+            gone.process.map(|p| (p.pid, p.executable)),
+            Some((u32::MAX, None))
+        );
+        assert_eq!(gone.container, None);
+    }
+}
