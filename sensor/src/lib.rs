@@ -4,7 +4,8 @@
 //! - [`record`]: the published JSON layout and how it is built.
 //! - [`replay`]: capture files into the pipeline.
 //! - [`live`]: the kernel programs as a capture source.
-//! - [`output`]: JSON lines to stdout or a file.
+//! - [`output`]: JSON lines to stdout or a file, and the record writer thread.
+//! - [`publish`]: the [`publish::Sink`] trait; NATS.
 //! - [`flow`]: flow identity shared by every record about a flow.
 //! - [`attribution`]: process, container, pod and host of a session.
 #![forbid(unsafe_code)]
@@ -14,6 +15,7 @@ pub mod flow;
 pub mod live;
 pub mod output;
 pub mod pipeline;
+pub mod publish;
 pub mod record;
 pub mod replay;
 pub mod time;

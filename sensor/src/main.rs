@@ -9,11 +9,15 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use std::time::Duration;
 
-use cipherlens_sensor::attribution::AttributionSources;
+use cipherlens_sensor::attribution::{AttributionSources, HostInfo};
 use cipherlens_sensor::live::interfaces::InterfaceFilter;
 use cipherlens_sensor::live::{self, AttachMode, LiveError, LiveOptions, LiveStats, print_stats};
 use cipherlens_sensor::output::{BackgroundWriter, JsonLinesWriter};
 use cipherlens_sensor::pipeline::PipelineConfig;
+use cipherlens_sensor::publish::nats::{
+    NatsCredentials, NatsOptions, NatsSink, PublishStatsSource,
+};
+use cipherlens_sensor::publish::{Fanout, Sink};
 use cipherlens_sensor::record::FinishedSession;
 use cipherlens_sensor::record::certificate_cache::CertificateCache;
 use cipherlens_sensor::replay::replay_file;
@@ -28,6 +32,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Records waiting for the writer thread at most.
 const RECORD_QUEUE: usize = 1024;
+/// How long `replay` waits at the end for NATS to take what is queued.
+const REPLAY_PUBLISH_DRAIN: Duration = Duration::from_secs(30);
 
 #[derive(Parser)]
 #[command(
@@ -59,6 +65,8 @@ enum Command {
         #[arg(long)]
         stats: bool,
         #[command(flatten)]
+        nats: NatsArgs,
+        #[command(flatten)]
         pipeline: PipelineArgs,
     },
 }
@@ -89,20 +97,121 @@ struct LiveArgs {
     /// The kubelet's container log links (container names).
     #[arg(long, default_value = "/var/log/containers")]
     containers_log_dir: PathBuf,
-    /// Write records to this file instead of stdout.
+    /// Write records to this file (default: stdout, unless NATS is configured).
     #[arg(long, short)]
     output: Option<PathBuf>,
+    #[command(flatten)]
+    nats: NatsArgs,
     #[command(flatten)]
     pipeline: PipelineArgs,
 }
 
-fn run_live(args: LiveArgs) -> anyhow::Result<ExitCode> {
-    let writer = match &args.output {
-        Some(path) => {
-            JsonLinesWriter::create(path).with_context(|| format!("creating {}", path.display()))?
-        }
-        None => JsonLinesWriter::stdout(),
+/// Publishing to NATS (records then go to NATS, and to `--output` if given).
+#[derive(Args)]
+struct NatsArgs {
+    /// NATS server URL(s), comma-separated (nats://host:4222, tls://host:4222).
+    #[arg(long, env = "CIPHERLENS_NATS_URL")]
+    nats_url: Option<String>,
+    /// First subject tokens: records go to <prefix>.tls.session.<node> etc.
+    #[arg(long, env = "CIPHERLENS_NATS_PREFIX", default_value = "cipherlens")]
+    nats_prefix: String,
+    /// Node name in subjects (default: the host name).
+    #[arg(long, env = "CIPHERLENS_NODE")]
+    node: Option<String>,
+    #[arg(long, env = "CIPHERLENS_NATS_USER", requires = "nats_password")]
+    nats_user: Option<String>,
+    #[arg(long, env = "CIPHERLENS_NATS_PASSWORD", hide_env_values = true)]
+    nats_password: Option<String>,
+    #[arg(long, env = "CIPHERLENS_NATS_TOKEN", hide_env_values = true)]
+    nats_token: Option<String>,
+    /// File holding an nkey seed (SU...).
+    #[arg(long, env = "CIPHERLENS_NATS_NKEY_SEED_FILE")]
+    nats_nkey_seed_file: Option<PathBuf>,
+    /// A .creds file (JWT and seed).
+    #[arg(long, env = "CIPHERLENS_NATS_CREDS")]
+    nats_creds: Option<PathBuf>,
+    /// CA bundle (PEM) to verify the NATS server.
+    #[arg(long, env = "CIPHERLENS_NATS_CA")]
+    nats_ca: Option<PathBuf>,
+    /// Client certificate (PEM) for mutual TLS.
+    #[arg(long, env = "CIPHERLENS_NATS_CERT", requires = "nats_key")]
+    nats_cert: Option<PathBuf>,
+    /// Client key (PEM) for mutual TLS.
+    #[arg(long, env = "CIPHERLENS_NATS_KEY", requires = "nats_cert")]
+    nats_key: Option<PathBuf>,
+    /// Require TLS to the server.
+    #[arg(long)]
+    nats_tls: bool,
+    /// Publish through JetStream and wait for acks (a stream must cover the subjects).
+    #[arg(long)]
+    nats_jetstream: bool,
+    /// Records buffered at most while NATS is unreachable; more are dropped and counted.
+    #[arg(long, default_value_t = 100_000)]
+    nats_buffer: usize,
+}
+
+impl NatsArgs {
+    fn options(&self, url: &str) -> anyhow::Result<NatsOptions> {
+        let credentials =
+            if let (Some(user), Some(password)) = (&self.nats_user, &self.nats_password) {
+                NatsCredentials::UserPassword {
+                    user: user.clone(),
+                    password: password.clone(),
+                }
+            } else if let Some(token) = &self.nats_token {
+                NatsCredentials::Token(token.clone())
+            } else if let Some(path) = &self.nats_nkey_seed_file {
+                let seed = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading the nkey seed file {}", path.display()))?;
+                NatsCredentials::NkeySeed(seed.trim().to_string())
+            } else if let Some(path) = &self.nats_creds {
+                NatsCredentials::CredsFile(path.clone())
+            } else {
+                NatsCredentials::None
+            };
+        Ok(NatsOptions {
+            url: url.to_string(),
+            prefix: self.nats_prefix.clone(),
+            node: self
+                .node
+                .clone()
+                .unwrap_or_else(|| HostInfo::of_this_node().name),
+            credentials,
+            tls_ca: self.nats_ca.clone(),
+            tls_client: self.nats_cert.clone().zip(self.nats_key.clone()),
+            tls_required: self.nats_tls,
+            jetstream: self.nats_jetstream,
+            buffer: self.nats_buffer,
+        })
+    }
+}
+
+/// stdout or `--output`, NATS, or both (`--output` with NATS).
+fn build_sink(
+    output: Option<&PathBuf>,
+    nats: &NatsArgs,
+) -> anyhow::Result<(Box<dyn Sink>, Option<PublishStatsSource>)> {
+    let file = match output {
+        Some(path) => Some(
+            JsonLinesWriter::create(path)
+                .with_context(|| format!("creating {}", path.display()))?,
+        ),
+        None => None,
     };
+    let Some(url) = &nats.nats_url else {
+        return Ok((Box::new(file.unwrap_or_else(JsonLinesWriter::stdout)), None));
+    };
+    let sink = NatsSink::connect(nats.options(url)?)?;
+    let stats = sink.stats_source();
+    let sink: Box<dyn Sink> = match file {
+        Some(file) => Box::new(Fanout(vec![Box::new(file), Box::new(sink)])),
+        None => Box::new(sink),
+    };
+    Ok((sink, Some(stats)))
+}
+
+fn run_live(args: LiveArgs) -> anyhow::Result<ExitCode> {
+    let (sink, publish_stats) = build_sink(args.output.as_ref(), &args.nats)?;
     let options = LiveOptions {
         interfaces: InterfaceFilter {
             include: args.include,
@@ -122,14 +231,15 @@ fn run_live(args: LiveArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the runtime")?;
-    let stats = runtime.block_on(run_live_until_signal(options, writer))?;
+    let stats = runtime.block_on(run_live_until_signal(options, sink, publish_stats))?;
     print_stats(&stats);
     Ok(ExitCode::SUCCESS)
 }
 
 async fn run_live_until_signal(
     options: LiveOptions,
-    writer: JsonLinesWriter,
+    sink: Box<dyn Sink>,
+    publish_stats: Option<PublishStatsSource>,
 ) -> Result<LiveStats, LiveError> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut terminate = signal(SignalKind::terminate()).map_err(LiveError::Poll)?;
@@ -141,7 +251,7 @@ async fn run_live_until_signal(
         }
         tracing::info!("signal received; detaching");
     };
-    live::run_live(options, writer, shutdown).await
+    live::run_live(options, sink, publish_stats, shutdown).await
 }
 
 /// Options of the session pipeline, shared by every input.
@@ -205,17 +315,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             files,
             output,
             stats,
+            nats,
             pipeline,
         } => {
-            let writer = match &output {
-                Some(path) => JsonLinesWriter::create(path)
-                    .with_context(|| format!("creating {}", path.display()))?,
-                None => JsonLinesWriter::stdout(),
-            };
+            let (sink, publish_stats) = build_sink(output.as_ref(), &nats)?;
             let mut certificates = CertificateCache::default();
-            let mut writer = BackgroundWriter::spawn(writer, RECORD_QUEUE, move |finished| {
-                FinishedSession::into_record(finished, &mut certificates)
-            })
+            let mut writer = BackgroundWriter::spawn(
+                sink,
+                RECORD_QUEUE,
+                REPLAY_PUBLISH_DRAIN,
+                move |finished| FinishedSession::into_record(finished, &mut certificates),
+            )
             .context("starting the record writer")?;
             let mut exit = ExitCode::SUCCESS;
             for file in files {
@@ -243,6 +353,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
             writer.finish().context("writing records")?;
+            if let Some(source) = publish_stats {
+                let publish = source.stats();
+                if stats {
+                    eprintln!("{}", serde_json::json!({ "publish": publish }));
+                }
+                let lost = publish.dropped_buffer_full + publish.dropped_at_shutdown;
+                if lost > 0 {
+                    eprintln!("cipherlens: {lost} records were not published to NATS");
+                    exit = ExitCode::FAILURE;
+                }
+            }
             Ok(exit)
         }
     }

@@ -8,8 +8,11 @@ use std::io::{self, BufWriter, Write};
 use std::path::Path;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use serde::Serialize;
+
+use crate::publish::{Publishable, RecordKind, Sink};
 
 /// Writes one JSON object per line.
 pub struct JsonLinesWriter {
@@ -61,6 +64,24 @@ impl JsonLinesWriter {
     }
 }
 
+impl Sink for JsonLinesWriter {
+    /// Stats records are not written: they go to stderr (and NATS), so a
+    /// record file or stdout holds session records only.
+    fn publish(&mut self, kind: RecordKind, record: &[u8]) -> io::Result<()> {
+        if kind == RecordKind::Stats {
+            return Ok(());
+        }
+        self.out.write_all(record)?;
+        self.out.write_all(b"\n")?;
+        self.written += 1;
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
 /// Prepares (e.g. builds), serializes and writes records on a thread of
 /// its own.
 ///
@@ -87,15 +108,16 @@ pub struct WriterStopped;
 impl<T: Send + 'static> BackgroundWriter<T> {
     /// Starts the thread, which writes `prepare(item)` for each item sent;
     /// at most about `queue` items wait.
-    pub fn spawn<R: Serialize>(
-        writer: JsonLinesWriter,
+    pub fn spawn<R: Publishable>(
+        sink: Box<dyn Sink>,
         queue: usize,
+        drain_for: Duration,
         prepare: impl FnMut(T) -> R + Send + 'static,
     ) -> io::Result<Self> {
         let (sender, receiver) = sync_channel(queue.div_ceil(BATCH).max(1));
         let thread = std::thread::Builder::new()
             .name("record-writer".into())
-            .spawn(move || write_all(writer, receiver, prepare))?;
+            .spawn(move || write_all(sink, receiver, drain_for, prepare))?;
         Ok(Self {
             sender: Some(sender),
             thread: Some(thread),
@@ -141,18 +163,26 @@ impl<T: Send + 'static> BackgroundWriter<T> {
     }
 }
 
-fn write_all<T, R: Serialize>(
-    mut writer: JsonLinesWriter,
+fn write_all<T, R: Publishable>(
+    mut sink: Box<dyn Sink>,
     batches: Receiver<Vec<T>>,
+    drain_for: Duration,
     mut prepare: impl FnMut(T) -> R,
 ) -> io::Result<u64> {
+    let mut encoded = Vec::with_capacity(16 * 1024);
+    let mut written = 0;
     for batch in batches {
         for item in batch {
-            writer.write(&prepare(item))?;
+            let record = prepare(item);
+            encoded.clear();
+            serde_json::to_writer(&mut encoded, &record).map_err(io::Error::other)?;
+            sink.publish(record.kind(), &encoded)?;
+            written += 1;
         }
+        sink.flush()?;
     }
-    writer.flush()?;
-    Ok(writer.written())
+    sink.close(drain_for)?;
+    Ok(written)
 }
 
 #[cfg(test)]
@@ -163,8 +193,9 @@ mod tests {
     fn background_writer_keeps_order_and_counts() {
         let path = std::env::temp_dir().join(format!("cipherlens-bw-{}.jsonl", std::process::id()));
         let mut writer = BackgroundWriter::spawn(
-            JsonLinesWriter::create(&path).expect("create"),
+            Box::new(JsonLinesWriter::create(&path).expect("create")),
             2,
+            Duration::ZERO,
             |value: serde_json::Value| value,
         )
         .expect("spawn");
@@ -191,8 +222,9 @@ mod tests {
     fn an_output_error_stops_the_writer_and_is_reported() {
         // /dev/full accepts the open and fails every write with ENOSPC.
         let mut writer = BackgroundWriter::spawn(
-            JsonLinesWriter::create(Path::new("/dev/full")).expect("open /dev/full"),
+            Box::new(JsonLinesWriter::create(Path::new("/dev/full")).expect("open /dev/full")),
             1,
+            Duration::ZERO,
             |value: serde_json::Value| value,
         )
         .expect("spawn");

@@ -36,6 +36,13 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
     (year, month, day)
 }
 
+/// Now, in nanoseconds since the Unix epoch (0 if the clock is before it).
+pub fn unix_now_nanos() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_nanos() as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -177,10 +177,22 @@ fn by_client_port(records: &[Value]) -> BTreeMap<u64, &Value> {
 }
 
 /// The record without what only one source can know or when it was made.
+/// A record without what only live capture can know: the kernel's
+/// observation, the node, and who owns the local sockets.
 fn comparable(record: &Value) -> Value {
     let mut record = record.clone();
     if let Some(cipherlens) = record["cipherlens"].as_object_mut() {
         cipherlens.remove("observation");
+    }
+    if let Some(top) = record.as_object_mut() {
+        top.remove("host");
+    }
+    for endpoint in ["client", "server"] {
+        if let Some(endpoint) = record[endpoint].as_object_mut() {
+            for owner in ["process", "container", "k8s"] {
+                endpoint.remove(owner);
+            }
+        }
     }
     let session = &mut record["cipherlens"]["session"];
     if let Some(session) = session.as_object_mut() {

@@ -30,7 +30,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use aya::maps::{Array, HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf};
 use aya::programs::tc::{
@@ -50,10 +50,13 @@ use self::event::{decode_event_frame, event_frame};
 use self::interfaces::{Interface, InterfaceFilter, list_interfaces};
 use self::link_watch::{LinkChange, LinkNews, LinkWatcher};
 use crate::attribution::{AttributionSources, Attributor, HostInfo};
-use crate::output::{BackgroundWriter, JsonLinesWriter};
+use crate::output::BackgroundWriter;
 use crate::pipeline::{PipelineConfig, PipelineStats, SessionPipeline};
+use crate::publish::nats::{PublishStats, PublishStatsSource};
+use crate::publish::{Publishable, RecordKind, Sink};
 use crate::record::certificate_cache::CertificateCache;
-use crate::record::{FinishedSession, PacketObservation, SocketFacts};
+use crate::record::{FinishedSession, PacketObservation, SessionRecord, SocketFacts};
+use crate::time::unix_now_nanos;
 
 /// How often the interface list is re-read as a safety net for lost link
 /// notifications.
@@ -151,6 +154,9 @@ pub struct LiveStats {
     pub malformed_link_notifications: u64,
     pub flows_marked_done: u64,
     pub pipeline: PipelineStats,
+    /// The NATS publisher, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub publish: Option<PublishStats>,
 }
 
 /// The loaded programs and the links of attached interfaces.
@@ -389,10 +395,41 @@ fn mapped(address: SocketAddr) -> [u8; 16] {
     }
 }
 
-/// Runs live capture until `shutdown` resolves; records go to `writer`.
+/// What the live loop hands to the record writer thread.
+// Sessions are the traffic; boxing them would add an allocation per record
+// for the rare stats variant's sake.
+#[allow(clippy::large_enum_variant)]
+pub enum Outgoing {
+    Session(FinishedSession),
+    Stats(Box<LiveStats>),
+}
+
+/// What the record writer thread publishes.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum Published {
+    Session(Box<SessionRecord>),
+    Stats(Box<LiveStats>),
+}
+
+impl Publishable for Published {
+    fn kind(&self) -> RecordKind {
+        match self {
+            Published::Session(record) => record.kind(),
+            Published::Stats(_) => RecordKind::Stats,
+        }
+    }
+}
+
+/// How long records still queued for NATS may take to go out at exit (the
+/// sensor promises to exit within 2 s of SIGTERM).
+const PUBLISH_DRAIN: Duration = Duration::from_millis(1200);
+
+/// Runs live capture until `shutdown` resolves; records go to `sink`.
 pub async fn run_live(
     options: LiveOptions,
-    writer: JsonLinesWriter,
+    sink: Box<dyn Sink>,
+    publish_stats: Option<PublishStatsSource>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<LiveStats, LiveError> {
     let effective = privileges::effective_capabilities().map_err(LiveError::Capabilities)?;
@@ -456,12 +493,16 @@ pub async fn run_live(
     // thread, off the packet path.
     let mut attributor = Attributor::new(options.attribution.clone());
     let host = HostInfo::of_this_node();
-    let mut writer = BackgroundWriter::spawn(writer, 1024, move |finished: FinishedSession| {
-        let mut record = finished.into_record(&mut certificates);
-        record.attribute(&mut attributor, &host);
-        record
-    })
-    .map_err(LiveError::Output)?;
+    let mut writer =
+        BackgroundWriter::spawn(sink, 1024, PUBLISH_DRAIN, move |outgoing| match outgoing {
+            Outgoing::Session(finished) => {
+                let mut record = finished.into_record(&mut certificates);
+                record.attribute(&mut attributor, &host);
+                Published::Session(Box::new(record))
+            }
+            Outgoing::Stats(stats) => Published::Stats(stats),
+        })
+        .map_err(LiveError::Output)?;
     let finished: Rc<RefCell<Vec<FinishedSession>>> = Rc::default();
     let mut pipeline_config = options.pipeline.clone();
     pipeline_config.source = "live";
@@ -547,8 +588,11 @@ pub async fn run_live(
                 pipeline.expire_idle(unix_now_nanos());
             }
             _ = stats_tick.tick() => {
-                fill_stats(&mut stats, &counters, &attachments, pipeline.stats());
+                fill_stats(&mut stats, &counters, &attachments, pipeline.stats(), publish_stats.as_ref());
                 print_stats(&stats);
+                if writer.send(Outgoing::Stats(Box::new(stats.clone()))).is_err() {
+                    break writer_error();
+                }
             }
         }
         if hand_over(&finished, &mut writer, &mut flows, &mut stats).is_err() {
@@ -557,10 +601,19 @@ pub async fn run_live(
     };
     pipeline.finish_all();
     let handed = hand_over(&finished, &mut writer, &mut flows, &mut stats);
-    fill_stats(&mut stats, &counters, &attachments, pipeline.stats());
+    fill_stats(
+        &mut stats,
+        &counters,
+        &attachments,
+        pipeline.stats(),
+        publish_stats.as_ref(),
+    );
+    let _ = writer.send(Outgoing::Stats(Box::new(stats.clone())));
     // Detach before the output is drained: nothing more is captured.
     drop(attachments);
     let written = writer.finish().map_err(LiveError::Output);
+    // The final counts of the publisher, after its drain.
+    stats.publish = publish_stats.as_ref().map(PublishStatsSource::stats);
     result?;
     written?;
     if handed.is_err() {
@@ -611,7 +664,7 @@ fn writer_error() -> Result<(), LiveError> {
 /// kernel so they are not copied any more.
 fn hand_over(
     finished: &Rc<RefCell<Vec<FinishedSession>>>,
-    writer: &mut BackgroundWriter<FinishedSession>,
+    writer: &mut BackgroundWriter<Outgoing>,
     flows: &mut BpfHashMap<MapData, FlowKey, FlowState>,
     stats: &mut LiveStats,
 ) -> Result<(), crate::output::WriterStopped> {
@@ -638,7 +691,7 @@ fn hand_over(
             stats.own_traffic_sessions += 1;
             continue;
         }
-        writer.send(session)?;
+        writer.send(Outgoing::Session(session))?;
     }
     // Live records must not wait for a full batch.
     writer.hand_over()
@@ -658,18 +711,14 @@ fn drop_reason(error: &impl std::fmt::Display) -> String {
     text.split(':').next().unwrap_or_default().to_string()
 }
 
-fn unix_now_nanos() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_nanos() as u64)
-}
-
 fn fill_stats(
     stats: &mut LiveStats,
     counters: &PerCpuArray<MapData, u64>,
     attachments: &Attachments,
     pipeline: PipelineStats,
+    publish: Option<&PublishStatsSource>,
 ) {
+    stats.publish = publish.map(PublishStatsSource::stats);
     stats.schema = "cipherlens.stats/v1";
     stats.time = crate::time::rfc3339_from_unix_nanos(unix_now_nanos());
     stats.kernel_losses = 0;

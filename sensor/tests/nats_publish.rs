@@ -1,0 +1,324 @@
+//! Publishing to a real nats-server (started here on a free loopback port):
+//! subjects, schema, order, credentials, JetStream acks, outages and the
+//! buffer bound. Records come from `cipherlens replay` of the project's
+//! fixture captures, whose stdout output is the reference.
+
+mod common;
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{assert_valid_record, repo_root};
+use futures_util::StreamExt;
+use serde_json::Value;
+
+const NODE: &str = "test-node.example";
+const NODE_TOKEN: &str = "test-node_example";
+
+struct NatsServer {
+    child: Child,
+    port: u16,
+    /// A store directory this guard made and removes.
+    own_store: Option<PathBuf>,
+}
+
+impl NatsServer {
+    /// With its own store directory, removed on drop.
+    fn start(port: u16, extra: &[&str]) -> Self {
+        let store =
+            std::env::temp_dir().join(format!("cipherlens-nats-{}-{port}", std::process::id()));
+        let mut server = Self::start_in(port, &store, extra);
+        server.own_store = Some(store);
+        server
+    }
+
+    /// With a store directory that outlives it (a restarted server keeps
+    /// its JetStream streams).
+    fn start_in(port: u16, store: &std::path::Path, extra: &[&str]) -> Self {
+        std::fs::create_dir_all(store).expect("store dir");
+        let child = Command::new("nats-server")
+            .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
+            .arg(store)
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nats-server (scripts/setup.sh installs it)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "nats-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Self {
+            child,
+            port,
+            own_store: None,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some(store) = &self.own_store {
+            let _ = std::fs::remove_dir_all(store);
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free port")
+}
+
+fn fixture_pcaps() -> Vec<PathBuf> {
+    let mut pcaps: Vec<PathBuf> = std::fs::read_dir(repo_root().join("fixtures/pcaps"))
+        .expect("fixtures")
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| path.extension().is_some_and(|e| e == "pcap"))
+        .collect();
+    pcaps.sort();
+    pcaps
+}
+
+fn replay_command(pcaps: &[PathBuf], extra: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_cipherlens"));
+    command
+        .arg("replay")
+        .args(pcaps)
+        .args(["--node", NODE])
+        .args(extra);
+    command
+}
+
+/// The reference: the same replay to stdout.
+fn stdout_records(pcaps: &[PathBuf]) -> Vec<Value> {
+    let output = replay_command(pcaps, &[]).output().expect("replay");
+    assert!(output.status.success());
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("JSON"))
+        .collect()
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+fn expected_subject(record: &Value) -> String {
+    let kind = record["event"]["kind"].as_str().expect("kind");
+    format!("cipherlens.{kind}.{NODE_TOKEN}")
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[test]
+fn records_arrive_on_their_subjects_in_order_and_validate() {
+    let server = NatsServer::start(free_port(), &[]);
+    let pcaps = fixture_pcaps();
+    let reference = stdout_records(&pcaps);
+    assert!(
+        reference.len() >= 10,
+        "fixtures give {} records",
+        reference.len()
+    );
+    let runtime = runtime();
+    let received = runtime.block_on(async {
+        let client = async_nats::connect(server.url()).await.expect("subscriber");
+        let mut subscriber = client.subscribe("cipherlens.>").await.expect("subscribe");
+        client.flush().await.expect("flush");
+        let output = replay_command(&pcaps, &["--nats-url", &server.url()])
+            .output()
+            .expect("replay");
+        assert!(output.status.success(), "{}", text(&output));
+        assert!(
+            output.stdout.is_empty(),
+            "with NATS and no --output, stdout stays empty"
+        );
+        let mut received = Vec::new();
+        while received.len() < reference.len() {
+            let message = tokio::time::timeout(Duration::from_secs(10), subscriber.next())
+                .await
+                .expect("records within 10 s")
+                .expect("subscription open");
+            received.push(message);
+        }
+        received
+    });
+    for (message, expected) in received.iter().zip(&reference) {
+        let record: Value = serde_json::from_slice(&message.payload).expect("JSON payload");
+        assert_valid_record(&record);
+        assert_eq!(message.subject.as_str(), expected_subject(expected));
+        assert_eq!(&record, expected, "same records, same order as stdout");
+    }
+    let subjects: std::collections::BTreeSet<&str> =
+        received.iter().map(|m| m.subject.as_str()).collect();
+    assert!(subjects.contains(format!("cipherlens.quic.session.{NODE_TOKEN}").as_str()));
+    assert!(subjects.contains(format!("cipherlens.tls.session.{NODE_TOKEN}").as_str()));
+}
+
+#[test]
+fn a_wrong_credential_is_a_clear_error() {
+    let server = NatsServer::start(free_port(), &["--user", "sensor", "--pass", "right"]);
+    let started = Instant::now();
+    let output = replay_command(
+        &fixture_pcaps()[..1],
+        &[
+            "--nats-url",
+            &server.url(),
+            "--nats-user",
+            "sensor",
+            "--nats-password",
+            "wrong",
+        ],
+    )
+    .output()
+    .expect("replay");
+    assert!(!output.status.success());
+    let said = text(&output);
+    assert!(
+        said.contains("refused") && said.contains("authorization violation"),
+        "{said}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "fails fast, no retry loop"
+    );
+    // The right one works.
+    let output = replay_command(
+        &fixture_pcaps()[..1],
+        &[
+            "--nats-url",
+            &server.url(),
+            "--nats-user",
+            "sensor",
+            "--nats-password",
+            "right",
+        ],
+    )
+    .output()
+    .expect("replay");
+    assert!(output.status.success(), "{}", text(&output));
+}
+
+/// JetStream messages of the stream, in stream order.
+async fn stream_records(url: &str) -> Vec<(String, Value)> {
+    let client = async_nats::connect(url).await.expect("client");
+    let context = async_nats::jetstream::new(client);
+    let mut stream = context.get_stream("CIPHERLENS").await.expect("stream");
+    let count = stream.info().await.expect("info").state.messages;
+    let mut records = Vec::new();
+    for sequence in 1..=count {
+        let message = stream.get_raw_message(sequence).await.expect("message");
+        records.push((
+            message.subject.to_string(),
+            serde_json::from_slice(&message.payload).expect("JSON"),
+        ));
+    }
+    records
+}
+
+async fn create_stream(url: &str) {
+    let client = async_nats::connect(url).await.expect("client");
+    let context = async_nats::jetstream::new(client);
+    context
+        .create_stream(async_nats::jetstream::stream::Config {
+            name: "CIPHERLENS".to_string(),
+            subjects: vec!["cipherlens.>".to_string()],
+            ..Default::default()
+        })
+        .await
+        .expect("create stream");
+}
+
+/// Starts replay with NATS down; brings a JetStream server up on that port
+/// after `outage`; returns the replay's output and the stream's records.
+fn replay_through_an_outage(
+    pcaps: &[PathBuf],
+    outage: Duration,
+    extra: &[&str],
+) -> (Output, Vec<(String, Value)>) {
+    let port = free_port();
+    let url = format!("nats://127.0.0.1:{port}");
+    // A first run of the server creates the stream in a store that the
+    // restarted server keeps.
+    let store = std::env::temp_dir().join(format!("cipherlens-js-{}-{port}", std::process::id()));
+    {
+        let server = NatsServer::start_in(port, &store, &["-js"]);
+        runtime().block_on(create_stream(&server.url()));
+    }
+    let mut args = vec!["--nats-url", url.as_str(), "--nats-jetstream", "--stats"];
+    args.extend_from_slice(extra);
+    let replay = replay_command(pcaps, &args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("replay");
+    std::thread::sleep(outage);
+    let server = NatsServer::start_in(port, &store, &["-js"]);
+    let output = replay.wait_with_output().expect("replay ends");
+    let records = runtime().block_on(stream_records(&server.url()));
+    let _ = std::fs::remove_dir_all(&store);
+    (output, records)
+}
+
+#[test]
+fn with_jetstream_a_ten_second_outage_loses_nothing_within_the_buffer() {
+    let pcaps = fixture_pcaps();
+    let reference = stdout_records(&pcaps);
+    let (output, stored) = replay_through_an_outage(&pcaps, Duration::from_secs(10), &[]);
+    assert!(output.status.success(), "{}", text(&output));
+    assert_eq!(stored.len(), reference.len(), "every record, once");
+    for ((subject, record), expected) in stored.iter().zip(&reference) {
+        assert_eq!(subject, &expected_subject(expected));
+        assert_eq!(record, expected, "in order");
+    }
+}
+
+#[test]
+fn beyond_the_buffer_bound_drops_are_counted_and_reported() {
+    let pcaps = fixture_pcaps();
+    let reference = stdout_records(&pcaps);
+    let bound = 4;
+    let (output, stored) = replay_through_an_outage(
+        &pcaps,
+        Duration::from_secs(3),
+        &["--nats-buffer", &bound.to_string()],
+    );
+    assert!(!output.status.success(), "lost records fail the replay");
+    let said = text(&output);
+    let dropped = reference.len() - bound;
+    assert!(
+        said.contains(&format!("{dropped} records were not published")),
+        "{said}"
+    );
+    let publish: Value = String::from_utf8_lossy(&output.stderr)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find_map(|value| value.get("publish").cloned())
+        .expect("publish stats on stderr");
+    assert_eq!(publish["dropped_buffer_full"], dropped as u64, "{publish}");
+    assert_eq!(publish["published"], bound as u64, "{publish}");
+    // What was kept is the first records, in order.
+    let kept: Vec<&Value> = stored.iter().map(|(_, record)| record).collect();
+    assert_eq!(kept, reference.iter().take(bound).collect::<Vec<_>>());
+}
