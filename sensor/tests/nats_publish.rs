@@ -5,80 +5,17 @@
 
 mod common;
 
-use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use cipherlens_integration::{NatsServer, free_port};
 use common::{assert_valid_record, repo_root};
 use futures_util::StreamExt;
 use serde_json::Value;
 
 const NODE: &str = "test-node.example";
 const NODE_TOKEN: &str = "test-node_example";
-
-struct NatsServer {
-    child: Child,
-    port: u16,
-    /// A store directory this guard made and removes.
-    own_store: Option<PathBuf>,
-}
-
-impl NatsServer {
-    /// With its own store directory, removed on drop.
-    fn start(port: u16, extra: &[&str]) -> Self {
-        let store =
-            std::env::temp_dir().join(format!("cipherlens-nats-{}-{port}", std::process::id()));
-        let mut server = Self::start_in(port, &store, extra);
-        server.own_store = Some(store);
-        server
-    }
-
-    /// With a store directory that outlives it (a restarted server keeps
-    /// its JetStream streams).
-    fn start_in(port: u16, store: &std::path::Path, extra: &[&str]) -> Self {
-        std::fs::create_dir_all(store).expect("store dir");
-        let child = Command::new("nats-server")
-            .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
-            .arg(store)
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("nats-server (scripts/setup.sh installs it)");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "nats-server did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Self {
-            child,
-            port,
-            own_store: None,
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for NatsServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if let Some(store) = &self.own_store {
-            let _ = std::fs::remove_dir_all(store);
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free port")
-}
 
 fn fixture_pcaps() -> Vec<PathBuf> {
     let mut pcaps: Vec<PathBuf> = std::fs::read_dir(repo_root().join("fixtures/pcaps"))

@@ -591,3 +591,68 @@ impl Drop for Cgroup {
         }
     }
 }
+
+/// A nats-server on a free loopback port, stopped (and its own store
+/// removed) on drop.
+pub struct NatsServer {
+    child: Child,
+    pub port: u16,
+    /// A store directory this guard made and removes.
+    own_store: Option<PathBuf>,
+}
+
+impl NatsServer {
+    /// With its own store directory, removed on drop.
+    pub fn start(port: u16, extra: &[&str]) -> Self {
+        let store =
+            std::env::temp_dir().join(format!("cipherlens-nats-{}-{port}", std::process::id()));
+        let mut server = Self::start_in(port, &store, extra);
+        server.own_store = Some(store);
+        server
+    }
+
+    /// With a store directory that outlives it (a restarted server keeps
+    /// its JetStream streams).
+    pub fn start_in(port: u16, store: &std::path::Path, extra: &[&str]) -> Self {
+        std::fs::create_dir_all(store).expect("store dir");
+        let child = Command::new("nats-server")
+            .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
+            .arg(store)
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nats-server (scripts/setup.sh installs it)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "nats-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Self {
+            child,
+            port,
+            own_store: None,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        self.stop();
+        if let Some(store) = &self.own_store {
+            let _ = std::fs::remove_dir_all(store);
+        }
+    }
+}
+
+impl NatsServer {
+    /// Stops the server now (an outage); the store stays.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
