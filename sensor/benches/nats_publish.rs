@@ -45,6 +45,7 @@ fn options(url: String, jetstream: bool, buffer: usize) -> NatsOptions {
         tls_required: false,
         jetstream,
         buffer,
+        directives: false,
     }
 }
 

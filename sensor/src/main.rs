@@ -11,12 +11,12 @@ use std::time::Duration;
 
 use cipherlens_sensor::attribution::{AttributionSources, HostInfo};
 use cipherlens_sensor::live::interfaces::InterfaceFilter;
-use cipherlens_sensor::live::{self, AttachMode, LiveError, LiveOptions, LiveStats, print_stats};
+use cipherlens_sensor::live::{
+    self, AttachMode, LiveError, LiveOptions, LiveOutputs, LiveStats, print_stats,
+};
 use cipherlens_sensor::output::{BackgroundWriter, JsonLinesWriter};
 use cipherlens_sensor::pipeline::PipelineConfig;
-use cipherlens_sensor::publish::nats::{
-    NatsCredentials, NatsOptions, NatsSink, PublishStatsSource,
-};
+use cipherlens_sensor::publish::nats::{NatsCredentials, NatsOptions, NatsSink};
 use cipherlens_sensor::publish::{Fanout, Sink};
 use cipherlens_sensor::record::FinishedSession;
 use cipherlens_sensor::record::certificate_cache::CertificateCache;
@@ -151,7 +151,7 @@ struct NatsArgs {
 }
 
 impl NatsArgs {
-    fn options(&self, url: &str) -> anyhow::Result<NatsOptions> {
+    fn options(&self, url: &str, directives: bool) -> anyhow::Result<NatsOptions> {
         let credentials =
             if let (Some(user), Some(password)) = (&self.nats_user, &self.nats_password) {
                 NatsCredentials::UserPassword {
@@ -182,15 +182,18 @@ impl NatsArgs {
             tls_required: self.nats_tls,
             jetstream: self.nats_jetstream,
             buffer: self.nats_buffer,
+            directives,
         })
     }
 }
 
-/// stdout or `--output`, NATS, or both (`--output` with NATS).
+/// stdout or `--output`, NATS, or both (`--output` with NATS); with NATS
+/// and `directives`, also the directives it receives.
 fn build_sink(
     output: Option<&PathBuf>,
     nats: &NatsArgs,
-) -> anyhow::Result<(Box<dyn Sink>, Option<PublishStatsSource>)> {
+    directives: bool,
+) -> anyhow::Result<LiveOutputs> {
     let file = match output {
         Some(path) => Some(
             JsonLinesWriter::create(path)
@@ -199,19 +202,28 @@ fn build_sink(
         None => None,
     };
     let Some(url) = &nats.nats_url else {
-        return Ok((Box::new(file.unwrap_or_else(JsonLinesWriter::stdout)), None));
+        return Ok(LiveOutputs {
+            sink: Box::new(file.unwrap_or_else(JsonLinesWriter::stdout)),
+            publish_stats: None,
+            directives: None,
+        });
     };
-    let sink = NatsSink::connect(nats.options(url)?)?;
-    let stats = sink.stats_source();
+    let mut sink = NatsSink::connect(nats.options(url, directives)?)?;
+    let publish_stats = Some(sink.stats_source());
+    let directives = sink.take_directives();
     let sink: Box<dyn Sink> = match file {
         Some(file) => Box::new(Fanout(vec![Box::new(file), Box::new(sink)])),
         None => Box::new(sink),
     };
-    Ok((sink, Some(stats)))
+    Ok(LiveOutputs {
+        sink,
+        publish_stats,
+        directives,
+    })
 }
 
 fn run_live(args: LiveArgs) -> anyhow::Result<ExitCode> {
-    let (sink, publish_stats) = build_sink(args.output.as_ref(), &args.nats)?;
+    let outputs = build_sink(args.output.as_ref(), &args.nats, true)?;
     let options = LiveOptions {
         interfaces: InterfaceFilter {
             include: args.include,
@@ -231,15 +243,14 @@ fn run_live(args: LiveArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the runtime")?;
-    let stats = runtime.block_on(run_live_until_signal(options, sink, publish_stats))?;
+    let stats = runtime.block_on(run_live_until_signal(options, outputs))?;
     print_stats(&stats);
     Ok(ExitCode::SUCCESS)
 }
 
 async fn run_live_until_signal(
     options: LiveOptions,
-    sink: Box<dyn Sink>,
-    publish_stats: Option<PublishStatsSource>,
+    outputs: LiveOutputs,
 ) -> Result<LiveStats, LiveError> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut terminate = signal(SignalKind::terminate()).map_err(LiveError::Poll)?;
@@ -251,7 +262,7 @@ async fn run_live_until_signal(
         }
         tracing::info!("signal received; detaching");
     };
-    live::run_live(options, sink, publish_stats, shutdown).await
+    live::run_live(options, outputs, shutdown).await
 }
 
 /// Options of the session pipeline, shared by every input.
@@ -318,7 +329,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             nats,
             pipeline,
         } => {
-            let (sink, publish_stats) = build_sink(output.as_ref(), &nats)?;
+            let LiveOutputs {
+                sink,
+                publish_stats,
+                ..
+            } = build_sink(output.as_ref(), &nats, false)?;
             let mut certificates = CertificateCache::default();
             let mut writer = BackgroundWriter::spawn(
                 sink,

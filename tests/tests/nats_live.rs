@@ -54,6 +54,55 @@ fn create_stream(url: &str) {
     });
 }
 
+/// A Python TLS server on the host end of the link, for many handshakes.
+fn tls_server(link: &Link, scratch: &Scratch) -> (Background, u16) {
+    let (cert, key) = self_signed(&scratch.0, "nats.test");
+    let port = free_port();
+    let server = Command::new("python3")
+        .args([
+            "-c",
+            &format!(
+                "import asyncio, ssl\n\
+                 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); ctx.load_cert_chain('{cert}', '{key}')\n\
+                 async def handle(r, w):\n\
+                 \x20   try:\n\
+                 \x20       await r.read(1)\n\
+                 \x20   finally:\n\
+                 \x20       w.close()\n\
+                 async def main():\n\
+                 \x20   s = await asyncio.start_server(handle, '{}', {port}, ssl=ctx)\n\
+                 \x20   await s.serve_forever()\n\
+                 asyncio.run(main())",
+                link.host_v4
+            ),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("python server");
+    std::thread::sleep(Duration::from_millis(500));
+    (Background(server), port)
+}
+
+/// One handshake from the link's namespace with this server name.
+fn handshake(link: &Link, port: u16, server_name: &str) {
+    let status = link
+        .command("python3")
+        .args([
+            "-c",
+            &format!(
+                "import socket, ssl\n\
+                 ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE\n\
+                 s = socket.create_connection(('{}', {port}))\n\
+                 ctx.wrap_socket(s, server_hostname='{server_name}').close()",
+                link.host_v4
+            ),
+        ])
+        .status()
+        .expect("client");
+    assert!(status.success());
+}
+
 #[test]
 fn a_ten_second_nats_outage_mid_stream_loses_no_session() {
     assert!(
@@ -68,32 +117,7 @@ fn a_ten_second_nats_outage_mid_stream_loses_no_session() {
     let mut nats = NatsServer::start_in(port, &store, &["-js"]);
     create_stream(&url);
 
-    let (cert, key) = self_signed(&scratch.0, "outage.test");
-    let tls_port = free_port();
-    let server = Command::new("python3")
-        .args([
-            "-c",
-            &format!(
-                "import asyncio, ssl\n\
-                 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); ctx.load_cert_chain('{cert}', '{key}')\n\
-                 async def handle(r, w):\n\
-                 \x20   try:\n\
-                 \x20       await r.read(1)\n\
-                 \x20   finally:\n\
-                 \x20       w.close()\n\
-                 async def main():\n\
-                 \x20   s = await asyncio.start_server(handle, '{}', {tls_port}, ssl=ctx)\n\
-                 \x20   await s.serve_forever()\n\
-                 asyncio.run(main())",
-                link.host_v4
-            ),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("python server");
-    let _server = Background(server);
-    std::thread::sleep(Duration::from_millis(500));
+    let (_server, tls_port) = tls_server(&link, &scratch);
     let sensor = Sensor::start(
         &scratch.0,
         &[&link.host_interface],
@@ -180,4 +204,179 @@ fn a_ten_second_nats_outage_mid_stream_loses_no_session() {
         ),
         "stats records are published too"
     );
+}
+
+/// Sends a directive and waits for the reply.
+fn ask(
+    runtime: &tokio::runtime::Runtime,
+    client: &async_nats::Client,
+    subject: &str,
+    directive: &str,
+) -> Value {
+    runtime.block_on(async {
+        let reply = tokio::time::timeout(
+            Duration::from_secs(5),
+            client.request(subject.to_string(), directive.to_string().into()),
+        )
+        .await
+        .expect("a reply within 5 s")
+        .expect("request");
+        serde_json::from_slice(&reply.payload).expect("JSON reply")
+    })
+}
+
+#[test]
+fn directives_change_the_running_sensor_and_bad_ones_change_nothing() {
+    assert!(
+        privileged(),
+        "needs root: run the README's test command as root"
+    );
+    let scratch = Scratch::new("directives");
+    let link = Link::new();
+    let nats = NatsServer::start(free_port(), &[]);
+    let (_server, tls_port) = tls_server(&link, &scratch);
+    let interface = link.host_interface.clone();
+    let sensor = Sensor::start(
+        &scratch.0,
+        &[&interface],
+        &interface,
+        &["--nats-url", &nats.url(), "--node", "directive.node"],
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let client = runtime
+        .block_on(async_nats::connect(nats.url()))
+        .expect("client");
+    let mut sessions = runtime
+        .block_on(client.subscribe("cipherlens.tls.session.directive_node"))
+        .expect("subscribe");
+    let node = "cipherlens.directive.directive_node";
+    let all = "cipherlens.directive.all";
+    // The next session record on NATS, if one comes within a second.
+    let mut next_session = || -> Option<Value> {
+        runtime.block_on(async {
+            use futures_util::StreamExt;
+            match tokio::time::timeout(Duration::from_secs(2), sessions.next()).await {
+                Ok(Some(message)) => serde_json::from_slice(&message.payload).ok(),
+                _ => None,
+            }
+        })
+    };
+
+    let status = ask(&runtime, &client, node, r#"{"directive":"status"}"#);
+    assert_eq!(status["ok"], true, "{status}");
+    assert_eq!(
+        status["status"]["node"].as_str().map(str::is_empty),
+        Some(false)
+    );
+    assert_eq!(
+        status["status"]["interfaces_attached"],
+        serde_json::json!([interface])
+    );
+    assert_eq!(status["status"]["sampling_rate"], 1.0);
+    assert!(
+        status["status"]["stats"]["kernel"]["packets_seen"].is_u64(),
+        "{status}"
+    );
+
+    // Refused, with the reason, and nothing changes.
+    for (bad, reason) in [
+        (r#"{"directive":"interfaces","include":[""]}"#, "1 to 64"),
+        (r#"{"directive":"sampling","rate":2}"#, "outside 0..=1"),
+        (r#"{"directive":"self_destruct"}"#, "unknown variant"),
+        (r#"{"directive":"status","verbose":true}"#, "unknown field"),
+        ("definitely not json", "expected"),
+    ] {
+        let reply = ask(&runtime, &client, node, bad);
+        assert_eq!(reply["ok"], false, "{bad}: {reply}");
+        assert!(
+            reply["error"].as_str().is_some_and(|e| e.contains(reason)),
+            "{bad}: {reply}"
+        );
+    }
+    let after = ask(&runtime, &client, node, r#"{"directive":"status"}"#);
+    assert_eq!(
+        after["status"]["interfaces_attached"],
+        serde_json::json!([interface])
+    );
+    assert_eq!(after["status"]["sampling_rate"], 1.0);
+
+    // A session is published as usual.
+    handshake(&link, tls_port, "before.directives.test");
+    let record = next_session().expect("a session record");
+    assert_eq!(
+        record["tls"]["client"]["server_name"],
+        "before.directives.test"
+    );
+
+    // Exclude the interface: detached, so the next session is not seen.
+    let reply = ask(
+        &runtime,
+        &client,
+        node,
+        &format!(
+            r#"{{"directive":"interfaces","include":["{interface}"],"exclude":["{interface}"]}}"#
+        ),
+    );
+    assert_eq!(
+        reply,
+        serde_json::json!({"ok": true, "interfaces_attached": []})
+    );
+    handshake(&link, tls_port, "while.detached.test");
+    assert_eq!(next_session(), None, "detached: nothing recorded");
+    let reply = ask(
+        &runtime,
+        &client,
+        node,
+        &format!(r#"{{"directive":"interfaces","include":["{interface}"]}}"#),
+    );
+    assert_eq!(
+        reply["interfaces_attached"],
+        serde_json::json!([interface]),
+        "{reply}"
+    );
+
+    // Sampling 0 by broadcast: sessions are counted out, not published.
+    let reply = ask(
+        &runtime,
+        &client,
+        all,
+        r#"{"directive":"sampling","rate":0}"#,
+    );
+    assert_eq!(reply, serde_json::json!({"ok": true, "sampling_rate": 0.0}));
+    handshake(&link, tls_port, "sampled.out.test");
+    assert_eq!(next_session(), None, "sampled out");
+    let status = ask(&runtime, &client, node, r#"{"directive":"status"}"#);
+    assert_eq!(status["status"]["stats"]["sampled_out"], 1, "{status}");
+    ask(
+        &runtime,
+        &client,
+        all,
+        r#"{"directive":"sampling","rate":1}"#,
+    );
+    handshake(&link, tls_port, "after.directives.test");
+    let record = next_session().expect("a session record again");
+    assert_eq!(
+        record["tls"]["client"]["server_name"],
+        "after.directives.test"
+    );
+
+    // Plaintext scopes are kept and reported, and say they are not active.
+    let reply = ask(
+        &runtime,
+        &client,
+        node,
+        r#"{"directive":"plaintext","enabled":true,"scope":{"k8s_namespace":"payments"}}"#,
+    );
+    assert_eq!(
+        reply["plaintext"]["scopes"],
+        serde_json::json!([{"k8s_namespace": "payments"}])
+    );
+    assert_eq!(reply["plaintext"]["active"], false);
+
+    let (_, stats, _) = sensor.stop();
+    assert!(stats["directives_applied"].as_u64() >= Some(8), "{stats}");
+    assert_eq!(stats["publish"]["directives_refused"], 5, "{stats}");
 }

@@ -50,6 +50,9 @@ use self::event::{decode_event_frame, event_frame};
 use self::interfaces::{Interface, InterfaceFilter, list_interfaces};
 use self::link_watch::{LinkChange, LinkNews, LinkWatcher};
 use crate::attribution::{AttributionSources, Attributor, HostInfo};
+use crate::directive::{
+    Directive, DirectiveRequest, PlaintextScope, error_reply, flow_hash, sampled,
+};
 use crate::output::BackgroundWriter;
 use crate::pipeline::{PipelineConfig, PipelineStats, SessionPipeline};
 use crate::publish::nats::{PublishStats, PublishStatsSource};
@@ -154,6 +157,9 @@ pub struct LiveStats {
     pub malformed_link_notifications: u64,
     pub flows_marked_done: u64,
     pub pipeline: PipelineStats,
+    /// Sessions not recorded because of a sampling directive.
+    pub sampled_out: u64,
+    pub directives_applied: u64,
     /// The NATS publisher, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub publish: Option<PublishStats>,
@@ -239,6 +245,21 @@ impl Attachments {
                         None => self.attach_if_admitted(&Interface { index, name }, filter),
                     }
                 }
+            }
+        }
+    }
+
+    /// Drops links of interfaces the filter no longer admits.
+    fn retain_admitted(&mut self, filter: &InterfaceFilter) {
+        let refused: Vec<u32> = self
+            .links
+            .iter()
+            .filter(|(_, (name, _))| !filter.admits(name))
+            .map(|(index, _)| *index)
+            .collect();
+        for index in refused {
+            if let Some((name, _links)) = self.links.remove(&index) {
+                tracing::info!(interface = %name, index, "detached by directive");
             }
         }
     }
@@ -425,14 +446,42 @@ impl Publishable for Published {
 /// sensor promises to exit within 2 s of SIGTERM).
 const PUBLISH_DRAIN: Duration = Duration::from_millis(1200);
 
-/// Runs live capture until `shutdown` resolves; records go to `sink`.
+/// Where live capture's records go, and what operators ask of it.
+pub struct LiveOutputs {
+    pub sink: Box<dyn Sink>,
+    /// The NATS publisher's counters, for the stats record.
+    pub publish_stats: Option<PublishStatsSource>,
+    /// Directives received over NATS.
+    pub directives: Option<tokio::sync::mpsc::Receiver<DirectiveRequest>>,
+}
+
+/// State that directives change.
+#[derive(Debug)]
+struct Controls {
+    interfaces: InterfaceFilter,
+    /// Fraction of sessions recorded (by flow).
+    sampling_rate: f64,
+    /// Plaintext capture scopes asked for.
+    plaintext: Vec<PlaintextScope>,
+}
+
+/// Runs live capture until `shutdown` resolves; records go to the sink.
 pub async fn run_live(
-    options: LiveOptions,
-    sink: Box<dyn Sink>,
-    publish_stats: Option<PublishStatsSource>,
+    mut options: LiveOptions,
+    outputs: LiveOutputs,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<LiveStats, LiveError> {
+    let LiveOutputs {
+        sink,
+        publish_stats,
+        mut directives,
+    } = outputs;
     let effective = privileges::effective_capabilities().map_err(LiveError::Capabilities)?;
+    let mut controls = Controls {
+        interfaces: std::mem::take(&mut options.interfaces),
+        sampling_rate: 1.0,
+        plaintext: Vec::new(),
+    };
     let missing = privileges::missing_capabilities(effective);
     if !missing.is_empty() {
         return Err(LiveError::MissingCapabilities {
@@ -486,13 +535,14 @@ pub async fn run_live(
         }
     };
     let interfaces = list_interfaces().map_err(LiveError::Interfaces)?;
-    attachments.sync(&interfaces, &options.interfaces);
+    attachments.sync(&interfaces, &controls.interfaces);
 
     let mut certificates = CertificateCache::default();
     // Attribution reads procfs and the pod log layout: on the writer
     // thread, off the packet path.
     let mut attributor = Attributor::new(options.attribution.clone());
     let host = HostInfo::of_this_node();
+    let node_name = host.name.clone();
     let mut writer =
         BackgroundWriter::spawn(sink, 1024, PUBLISH_DRAIN, move |outgoing| match outgoing {
             Outgoing::Session(finished) => {
@@ -570,7 +620,7 @@ pub async fn run_live(
                         tracing::warn!("link notifications were lost; re-listing interfaces");
                         interface_tick.reset_immediately();
                     }
-                    attachments.apply(news.changes, &options.interfaces);
+                    attachments.apply(news.changes, &controls.interfaces);
                 }
                 Err(error) => {
                     tracing::warn!(%error, "rtnetlink failed; polling the interface list instead");
@@ -580,12 +630,23 @@ pub async fn run_live(
             },
             _ = interface_tick.tick() => {
                 match list_interfaces() {
-                    Ok(current) => attachments.sync(&current, &options.interfaces),
+                    Ok(current) => attachments.sync(&current, &controls.interfaces),
                     Err(error) => tracing::warn!(%error, "listing interfaces"),
                 }
             }
             _ = sweep_tick.tick() => {
                 pipeline.expire_idle(unix_now_nanos());
+            }
+            request = next_directive(&mut directives) => {
+                match request {
+                    Some(request) => {
+                        fill_stats(&mut stats, &counters, &attachments, pipeline.stats(), publish_stats.as_ref());
+                        let reply = apply_directive(request.directive, &mut controls, &mut attachments, &stats, &node_name);
+                        stats.directives_applied += 1;
+                        let _ = request.respond.send(reply);
+                    }
+                    None => directives = None,
+                }
             }
             _ = stats_tick.tick() => {
                 fill_stats(&mut stats, &counters, &attachments, pipeline.stats(), publish_stats.as_ref());
@@ -595,12 +656,26 @@ pub async fn run_live(
                 }
             }
         }
-        if hand_over(&finished, &mut writer, &mut flows, &mut stats).is_err() {
+        if hand_over(
+            &finished,
+            &mut writer,
+            &mut flows,
+            &mut stats,
+            controls.sampling_rate,
+        )
+        .is_err()
+        {
             break writer_error();
         }
     };
     pipeline.finish_all();
-    let handed = hand_over(&finished, &mut writer, &mut flows, &mut stats);
+    let handed = hand_over(
+        &finished,
+        &mut writer,
+        &mut flows,
+        &mut stats,
+        controls.sampling_rate,
+    );
     fill_stats(
         &mut stats,
         &counters,
@@ -620,6 +695,74 @@ pub async fn run_live(
         writer_error()?;
     }
     Ok(stats)
+}
+
+/// The next directive, or never without NATS.
+async fn next_directive(
+    directives: &mut Option<tokio::sync::mpsc::Receiver<DirectiveRequest>>,
+) -> Option<DirectiveRequest> {
+    match directives {
+        Some(receiver) => receiver.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Carries out a checked directive and says what it did.
+fn apply_directive(
+    directive: Directive,
+    controls: &mut Controls,
+    attachments: &mut Attachments,
+    stats: &LiveStats,
+    node: &str,
+) -> serde_json::Value {
+    match directive {
+        Directive::Status {} => serde_json::json!({
+            "ok": true,
+            "status": {
+                "version": env!("CARGO_PKG_VERSION"),
+                "node": node,
+                "attach_mode": if attachments.tcx { "tcx" } else { "netlink" },
+                "interfaces_attached": attachments.attached_names(),
+                "interface_filter": {
+                    "include": controls.interfaces.include,
+                    "exclude": controls.interfaces.exclude,
+                },
+                "sampling_rate": controls.sampling_rate,
+                "plaintext": plaintext_status(controls),
+                "stats": stats,
+            },
+        }),
+        Directive::Interfaces { include, exclude } => {
+            controls.interfaces = InterfaceFilter { include, exclude };
+            attachments.retain_admitted(&controls.interfaces);
+            match list_interfaces() {
+                Ok(current) => attachments.sync(&current, &controls.interfaces),
+                Err(error) => return error_reply(&format!("listing interfaces: {error}")),
+            }
+            serde_json::json!({ "ok": true, "interfaces_attached": attachments.attached_names() })
+        }
+        Directive::Sampling { rate } => {
+            controls.sampling_rate = rate;
+            serde_json::json!({ "ok": true, "sampling_rate": rate })
+        }
+        Directive::Plaintext { enabled, scope } => {
+            controls.plaintext.retain(|known| known != &scope);
+            if enabled {
+                controls.plaintext.push(scope);
+            }
+            serde_json::json!({ "ok": true, "plaintext": plaintext_status(controls) })
+        }
+    }
+}
+
+/// The plaintext scopes asked for; capture itself needs the uprobes, which
+/// this build does not attach yet, so it says so instead of pretending.
+fn plaintext_status(controls: &Controls) -> serde_json::Value {
+    serde_json::json!({
+        "scopes": controls.plaintext,
+        "active": false,
+        "reason": "plaintext capture (SSL_read/SSL_write uprobes) is not part of this build yet; the scopes are kept and take effect when it is",
+    })
 }
 
 /// The next link notifications, or never without a watcher.
@@ -667,6 +810,7 @@ fn hand_over(
     writer: &mut BackgroundWriter<Outgoing>,
     flows: &mut BpfHashMap<MapData, FlowKey, FlowState>,
     stats: &mut LiveStats,
+    sampling_rate: f64,
 ) -> Result<(), crate::output::WriterStopped> {
     let sessions: Vec<FinishedSession> = finished.borrow_mut().drain(..).collect();
     let own_pid = std::process::id();
@@ -689,6 +833,10 @@ fn hand_over(
         // the session it is known.
         if is_own_session(&session, own_pid) {
             stats.own_traffic_sessions += 1;
+            continue;
+        }
+        if !sampled(flow_hash(&key), sampling_rate) {
+            stats.sampled_out += 1;
             continue;
         }
         writer.send(Outgoing::Session(session))?;

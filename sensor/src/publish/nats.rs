@@ -29,6 +29,7 @@ use serde::Serialize;
 
 use super::Sink;
 use super::subjects::{RecordKind, Subjects};
+use crate::directive::{DirectiveRequest, error_reply, parse_directive};
 
 /// Records published per round trip at most.
 const BATCH: usize = 256;
@@ -71,7 +72,13 @@ pub struct NatsOptions {
     pub jetstream: bool,
     /// Records buffered at most while NATS cannot take them.
     pub buffer: usize,
+    /// Listen for directives on `<prefix>.directive.<node>` and
+    /// `<prefix>.directive.all` (live capture).
+    pub directives: bool,
 }
+
+/// Directives queued for the live loop at most; more are refused as busy.
+const DIRECTIVE_QUEUE: usize = 16;
 
 #[derive(Debug, thiserror::Error)]
 pub enum NatsError {
@@ -102,6 +109,8 @@ pub struct PublishCounters {
     pub dropped_at_shutdown: AtomicU64,
     pub failed_round_trips: AtomicU64,
     pub disconnects: AtomicU64,
+    pub directives_received: AtomicU64,
+    pub directives_refused: AtomicU64,
     /// Sum of publish latencies (queue to acknowledged), microseconds.
     pub latency_micros_total: AtomicU64,
 }
@@ -115,6 +124,9 @@ pub struct PublishStats {
     pub dropped_at_shutdown: u64,
     pub failed_round_trips: u64,
     pub disconnects: u64,
+    pub directives_received: u64,
+    /// Directives refused (malformed, or the sensor busy or stopping).
+    pub directives_refused: u64,
     /// Mean time from queueing to acknowledgement, milliseconds.
     pub mean_latency_ms: f64,
 }
@@ -149,6 +161,7 @@ pub struct NatsSink {
     shared: Arc<Shared>,
     next_sequence: u64,
     thread: Option<JoinHandle<()>>,
+    directives: Option<tokio::sync::mpsc::Receiver<DirectiveRequest>>,
 }
 
 impl NatsSink {
@@ -166,6 +179,8 @@ impl NatsSink {
         });
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let publisher_shared = Arc::clone(&shared);
+        let (directive_tx, directive_rx) = tokio::sync::mpsc::channel(DIRECTIVE_QUEUE);
+        let directives = options.directives.then_some(directive_rx);
         let thread = std::thread::Builder::new()
             .name("nats-publisher".into())
             .spawn(move || {
@@ -190,6 +205,15 @@ impl NatsSink {
                             return;
                         }
                     };
+                    if options.directives {
+                        let subjects = directive_subjects(&options);
+                        tokio::spawn(serve_directives(
+                            client.clone(),
+                            subjects,
+                            directive_tx,
+                            Arc::clone(&publisher_shared),
+                        ));
+                    }
                     publish_loop(client, &options, &publisher_shared).await;
                 });
             })
@@ -199,6 +223,7 @@ impl NatsSink {
                 shared,
                 next_sequence: 0,
                 thread: Some(thread),
+                directives,
             }),
             Ok(Err(error)) => {
                 let _ = thread.join();
@@ -208,6 +233,11 @@ impl NatsSink {
                 "the NATS publisher thread ended during startup",
             ))),
         }
+    }
+
+    /// Directives for the live loop (once; `None` without `directives`).
+    pub fn take_directives(&mut self) -> Option<tokio::sync::mpsc::Receiver<DirectiveRequest>> {
+        self.directives.take()
     }
 
     /// The publisher's counters now.
@@ -242,6 +272,8 @@ fn snapshot(shared: &Shared) -> PublishStats {
         dropped_at_shutdown: counters.dropped_at_shutdown.load(Ordering::Relaxed),
         failed_round_trips: counters.failed_round_trips.load(Ordering::Relaxed),
         disconnects: counters.disconnects.load(Ordering::Relaxed),
+        directives_received: counters.directives_received.load(Ordering::Relaxed),
+        directives_refused: counters.directives_refused.load(Ordering::Relaxed),
         mean_latency_ms: if published == 0 {
             0.0
         } else {
@@ -505,4 +537,81 @@ async fn publish_acknowledged(
         }
     }
     Ok(())
+}
+
+fn directive_subjects(options: &NatsOptions) -> [String; 2] {
+    [
+        format!(
+            "{}.directive.{}",
+            options.prefix,
+            super::subjects::node_token(&options.node)
+        ),
+        format!("{}.directive.all", options.prefix),
+    ]
+}
+
+/// Receives directives, refuses malformed ones at once, hands the rest to
+/// the live loop and publishes its reply to the request's reply subject.
+async fn serve_directives(
+    client: async_nats::Client,
+    subjects: [String; 2],
+    to_loop: tokio::sync::mpsc::Sender<DirectiveRequest>,
+    shared: Arc<Shared>,
+) {
+    use futures_util::StreamExt;
+    let [node_subject, all_subject] = subjects;
+    let (mut node, mut all) = match (
+        client.subscribe(node_subject.clone()).await,
+        client.subscribe(all_subject.clone()).await,
+    ) {
+        (Ok(node), Ok(all)) => (node, all),
+        (Err(error), _) | (_, Err(error)) => {
+            tracing::error!(%error, "subscribing to directives failed; directives are off");
+            return;
+        }
+    };
+    tracing::info!(subject = %node_subject, broadcast = %all_subject, "listening for directives");
+    loop {
+        let message = tokio::select! {
+            message = node.next() => message,
+            message = all.next() => message,
+        };
+        let Some(message) = message else { return };
+        shared
+            .counters
+            .directives_received
+            .fetch_add(1, Ordering::Relaxed);
+        let reply = match parse_directive(&message.payload) {
+            Err(error) => {
+                tracing::warn!(%error, "directive refused");
+                shared
+                    .counters
+                    .directives_refused
+                    .fetch_add(1, Ordering::Relaxed);
+                error_reply(&error)
+            }
+            Ok(directive) => {
+                tracing::info!(?directive, "directive");
+                let (respond, answer) = tokio::sync::oneshot::channel();
+                match to_loop.try_send(DirectiveRequest { directive, respond }) {
+                    Ok(()) => answer
+                        .await
+                        .unwrap_or_else(|_| error_reply(&"the sensor is stopping")),
+                    Err(_) => {
+                        shared
+                            .counters
+                            .directives_refused
+                            .fetch_add(1, Ordering::Relaxed);
+                        error_reply(&"the sensor is busy with earlier directives; try again")
+                    }
+                }
+            }
+        };
+        if let Some(subject) = message.reply {
+            let payload = serde_json::to_vec(&reply).unwrap_or_default();
+            if let Err(error) = client.publish(subject, payload.into()).await {
+                tracing::warn!(%error, "directive reply not sent");
+            }
+        }
+    }
 }
