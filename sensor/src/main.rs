@@ -91,6 +91,9 @@ struct LiveArgs {
     /// clsact filters; `auto` picks TCX where the kernel has it.
     #[arg(long, value_enum, default_value_t = AttachMode::Auto)]
     attach_mode: AttachMode,
+    /// Serve Prometheus /metrics and /healthz here (e.g. 127.0.0.1:9464; off by default).
+    #[arg(long, env = "CIPHERLENS_METRICS_LISTEN")]
+    metrics_listen: Option<std::net::SocketAddr>,
     /// The kubelet's pod log directory (pod names and namespaces).
     #[arg(long, default_value = "/var/log/pods")]
     pods_log_dir: PathBuf,
@@ -237,6 +240,7 @@ fn run_live(args: LiveArgs) -> anyhow::Result<ExitCode> {
             pods_dir: args.pods_log_dir,
             containers_dir: args.containers_log_dir,
         },
+        metrics_listen: args.metrics_listen,
         pipeline: args.pipeline.config(),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use cipherlens_integration::{
-    Background, Link, NatsServer, Scratch, Sensor, free_port, privileged, schema, self_signed,
+    Background, Link, NatsServer, Scratch, Sensor, free_port, privileged, run, schema, self_signed,
 };
 use serde_json::Value;
 
@@ -236,11 +236,19 @@ fn directives_change_the_running_sensor_and_bad_ones_change_nothing() {
     let nats = NatsServer::start(free_port(), &[]);
     let (_server, tls_port) = tls_server(&link, &scratch);
     let interface = link.host_interface.clone();
+    let metrics = format!("127.0.0.1:{}", free_port());
     let sensor = Sensor::start(
         &scratch.0,
         &[&interface],
         &interface,
-        &["--nats-url", &nats.url(), "--node", "directive.node"],
+        &[
+            "--nats-url",
+            &nats.url(),
+            "--node",
+            "directive.node",
+            "--metrics-listen",
+            &metrics,
+        ],
     );
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -375,6 +383,35 @@ fn directives_change_the_running_sensor_and_bad_ones_change_nothing() {
         serde_json::json!([{"k8s_namespace": "payments"}])
     );
     assert_eq!(reply["plaintext"]["active"], false);
+
+    // Prometheus and health, as a scraper sees them.
+    let exposition = run("curl", &["-sf", &format!("http://{metrics}/metrics")]);
+    for expected in [
+        "cipherlens_interfaces_attached 1".to_string(),
+        "cipherlens_programs_attached 4".to_string(),
+        "cipherlens_sessions_skipped_total{reason=\"sampled_out\"} 1".to_string(),
+        "cipherlens_directives_refused_total 5".to_string(),
+        "cipherlens_publish_dropped_total{reason=\"buffer_full\"} 0".to_string(),
+        "# TYPE cipherlens_kernel_events_total counter".to_string(),
+    ] {
+        assert!(
+            exposition.contains(&expected),
+            "{expected} missing:\n{exposition}"
+        );
+    }
+    let published: f64 = exposition
+        .lines()
+        .find_map(|line| line.strip_prefix("cipherlens_publish_records_total "))
+        .and_then(|value| value.parse().ok())
+        .expect("publish_records_total");
+    assert!(published >= 2.0, "{exposition}");
+    assert!(run("curl", &["-sf", &format!("http://{metrics}/healthz")]).starts_with("ok"));
+    let refused = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST"])
+        .arg(format!("http://{metrics}/metrics"))
+        .output()
+        .expect("curl");
+    assert_eq!(String::from_utf8_lossy(&refused.stdout), "405");
 
     let (_, stats, _) = sensor.stop();
     assert!(stats["directives_applied"].as_u64() >= Some(8), "{stats}");

@@ -24,6 +24,7 @@
 pub mod event;
 pub mod interfaces;
 pub mod link_watch;
+pub mod metrics;
 pub mod privileges;
 
 use std::cell::RefCell;
@@ -81,6 +82,8 @@ pub struct LiveOptions {
     pub stats_interval: Option<Duration>,
     pub attach_mode: AttachMode,
     pub attribution: AttributionSources,
+    /// Where to serve `/metrics` and `/healthz` (off when `None`).
+    pub metrics_listen: Option<std::net::SocketAddr>,
     pub pipeline: PipelineConfig,
 }
 
@@ -128,6 +131,11 @@ pub enum LiveError {
     Poll(std::io::Error),
     #[error("writing records: {0}")]
     Output(std::io::Error),
+    #[error("serving metrics on {address}: {source}")]
+    Metrics {
+        address: std::net::SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 /// Counts reported in the stats record.
@@ -536,6 +544,14 @@ pub async fn run_live(
     };
     let interfaces = list_interfaces().map_err(LiveError::Interfaces)?;
     attachments.sync(&interfaces, &controls.interfaces);
+    let metrics_listener = match options.metrics_listen {
+        Some(address) => Some(
+            tokio::net::TcpListener::bind(address)
+                .await
+                .map_err(|source| LiveError::Metrics { address, source })?,
+        ),
+        None => None,
+    };
 
     let mut certificates = CertificateCache::default();
     // Attribution reads procfs and the pod log layout: on the writer
@@ -637,6 +653,25 @@ pub async fn run_live(
             _ = sweep_tick.tick() => {
                 pipeline.expire_idle(unix_now_nanos());
             }
+            accepted = next_connection(metrics_listener.as_ref()) => {
+                if let Ok((mut stream, _)) = accepted {
+                    fill_stats(&mut stats, &counters, &attachments, pipeline.stats(), publish_stats.as_ref());
+                    let snapshot = stats.clone();
+                    tokio::spawn(async move {
+                        let (status, body) = match metrics::read_route(&mut stream).await {
+                            metrics::Route::Metrics => ("200 OK", metrics::render(&snapshot)),
+                            metrics::Route::Health => match metrics::health(&snapshot) {
+                                (true, text) => ("200 OK", text),
+                                (false, text) => ("503 Service Unavailable", text),
+                            },
+                            metrics::Route::NotFound => ("404 Not Found", "try /metrics or /healthz\n".into()),
+                            metrics::Route::MethodNotAllowed => ("405 Method Not Allowed", "GET only\n".into()),
+                            metrics::Route::BadRequest => ("400 Bad Request", "bad request\n".into()),
+                        };
+                        metrics::respond(stream, status, "text/plain; version=0.0.4; charset=utf-8", body).await;
+                    });
+                }
+            }
             request = next_directive(&mut directives) => {
                 match request {
                     Some(request) => {
@@ -695,6 +730,16 @@ pub async fn run_live(
         writer_error()?;
     }
     Ok(stats)
+}
+
+/// The next metrics connection, or never when metrics are off.
+async fn next_connection(
+    listener: Option<&tokio::net::TcpListener>,
+) -> std::io::Result<(tokio::net::TcpStream, std::net::SocketAddr)> {
+    match listener {
+        Some(listener) => listener.accept().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// The next directive, or never without NATS.
