@@ -8,11 +8,13 @@
 //! - [`publish`]: the [`publish::Sink`] trait; NATS.
 //! - [`flow`]: flow identity shared by every record about a flow.
 //! - [`attribution`]: process, container, pod and host of a session.
+//! - [`config`]: the TOML configuration file.
 //! - [`directive`]: operator requests over NATS (status, interfaces,
 //!   sampling, plaintext capture).
 #![forbid(unsafe_code)]
 
 pub mod attribution;
+pub mod config;
 pub mod directive;
 pub mod flow;
 pub mod live;

@@ -10,6 +10,7 @@ use anyhow::Context as _;
 use std::time::Duration;
 
 use cipherlens_sensor::attribution::{AttributionSources, HostInfo};
+use cipherlens_sensor::config;
 use cipherlens_sensor::live::interfaces::InterfaceFilter;
 use cipherlens_sensor::live::{
     self, AttachMode, LiveError, LiveOptions, LiveOutputs, LiveStats, print_stats,
@@ -21,7 +22,8 @@ use cipherlens_sensor::publish::{Fanout, Sink};
 use cipherlens_sensor::record::FinishedSession;
 use cipherlens_sensor::record::certificate_cache::CertificateCache;
 use cipherlens_sensor::replay::replay_file;
-use clap::{Args, Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use tracing_subscriber::EnvFilter;
 
 /// mimalloc: records are allocated on the packet thread and freed on the
@@ -64,6 +66,9 @@ enum Command {
         /// Print a JSON summary of what was read to stderr at the end.
         #[arg(long)]
         stats: bool,
+        /// Configuration file (TOML): its [pipeline] and [nats] sections apply.
+        #[arg(long, env = "CIPHERLENS_CONFIG")]
+        config: Option<PathBuf>,
         #[command(flatten)]
         nats: NatsArgs,
         #[command(flatten)]
@@ -74,6 +79,9 @@ enum Command {
 /// Options of live capture.
 #[derive(Args)]
 struct LiveArgs {
+    /// Configuration file (TOML); command-line options and CIPHERLENS_* variables override it.
+    #[arg(long, env = "CIPHERLENS_CONFIG")]
+    config: Option<PathBuf>,
     /// Attach only to interfaces matching this glob (repeatable; default: all, loopback included).
     #[arg(long = "interface", short = 'i')]
     include: Vec<String>,
@@ -308,7 +316,7 @@ fn main() -> ExitCode {
         // Colour codes only for a person at a terminal, not in log files.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    match run(Cli::parse()) {
+    match run() {
         Ok(code) => code,
         Err(error) => {
             eprintln!("cipherlens: {error:#}");
@@ -317,22 +325,50 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let command =
-        cli.command
-            .unwrap_or_else(|| match Cli::parse_from(["cipherlens", "live"]).command {
-                Some(live) => live,
-                None => unreachable!("`live` parses as the live subcommand"),
-            });
+fn run() -> anyhow::Result<ExitCode> {
+    let mut matches = Cli::command().get_matches();
+    if matches.subcommand().is_none() {
+        // No subcommand: `live` with its defaults (environment included).
+        matches = Cli::command().get_matches_from(["cipherlens", "live"]);
+    }
+    let cli = Cli::from_arg_matches(&matches)?;
+    let Some(command) = cli.command else {
+        unreachable!("a subcommand is always present here");
+    };
+    let sub = matches
+        .subcommand()
+        .map(|(_, sub)| sub.clone())
+        .unwrap_or_default();
+    // Given on the command line or in the environment: beats the file.
+    let explicit = |id: &str| {
+        matches!(
+            sub.try_get_raw(id).ok().flatten().and(sub.value_source(id)),
+            Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+        )
+    };
     match command {
-        Command::Live(args) => run_live(args),
+        Command::Live(mut args) => {
+            if let Some(path) = &args.config {
+                let file = config::load(path)?;
+                apply_capture_config(&mut args, &file.capture, &explicit)?;
+                apply_pipeline_config(&mut args.pipeline, &file.pipeline, &explicit);
+                apply_nats_config(&mut args.nats, &file.nats, &explicit)?;
+            }
+            run_live(args)
+        }
         Command::Replay {
             files,
             output,
             stats,
-            nats,
-            pipeline,
+            config: config_path,
+            mut nats,
+            mut pipeline,
         } => {
+            if let Some(path) = &config_path {
+                let file = config::load(path)?;
+                apply_pipeline_config(&mut pipeline, &file.pipeline, &explicit);
+                apply_nats_config(&mut nats, &file.nats, &explicit)?;
+            }
             let LiveOutputs {
                 sink,
                 publish_stats,
@@ -386,4 +422,149 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(exit)
         }
     }
+}
+
+/// `value` unless the option was given explicitly.
+fn set<T>(target: &mut T, id: &str, value: &Option<T>, explicit: &impl Fn(&str) -> bool)
+where
+    T: Clone,
+{
+    if !explicit(id)
+        && let Some(value) = value
+    {
+        *target = value.clone();
+    }
+}
+
+fn set_option<T: Clone>(
+    target: &mut Option<T>,
+    id: &str,
+    value: &Option<T>,
+    explicit: &impl Fn(&str) -> bool,
+) {
+    if !explicit(id) && value.is_some() {
+        *target = value.clone();
+    }
+}
+
+fn apply_capture_config(
+    args: &mut LiveArgs,
+    file: &config::CaptureConfig,
+    explicit: &impl Fn(&str) -> bool,
+) -> anyhow::Result<()> {
+    set(&mut args.include, "include", &file.interfaces, explicit);
+    set(
+        &mut args.exclude,
+        "exclude",
+        &file.exclude_interfaces,
+        explicit,
+    );
+    set(
+        &mut args.flow_byte_budget,
+        "flow_byte_budget",
+        &file.flow_byte_budget,
+        explicit,
+    );
+    set(
+        &mut args.stats_interval,
+        "stats_interval",
+        &file.stats_interval_seconds,
+        explicit,
+    );
+    if let Some(mode) = &file.attach_mode
+        && !explicit("attach_mode")
+    {
+        args.attach_mode = AttachMode::from_str(mode, true).map_err(anyhow::Error::msg)?;
+    }
+    set_option(
+        &mut args.metrics_listen,
+        "metrics_listen",
+        &file.metrics_listen,
+        explicit,
+    );
+    set(
+        &mut args.pods_log_dir,
+        "pods_log_dir",
+        &file.pods_log_dir,
+        explicit,
+    );
+    set(
+        &mut args.containers_log_dir,
+        "containers_log_dir",
+        &file.containers_log_dir,
+        explicit,
+    );
+    set_option(&mut args.output, "output", &file.output, explicit);
+    Ok(())
+}
+
+fn apply_pipeline_config(
+    args: &mut PipelineArgs,
+    file: &config::PipelineFileConfig,
+    explicit: &impl Fn(&str) -> bool,
+) {
+    set(
+        &mut args.max_handshake_message,
+        "max_handshake_message",
+        &file.max_handshake_message,
+        explicit,
+    );
+    set(
+        &mut args.max_reassembly_bytes,
+        "max_reassembly_bytes",
+        &file.max_reassembly_bytes,
+        explicit,
+    );
+    set(
+        &mut args.ja4_original_order,
+        "ja4_original_order",
+        &file.ja4_original_order,
+        explicit,
+    );
+    set(
+        &mut args.community_id_seed,
+        "community_id_seed",
+        &file.community_id_seed,
+        explicit,
+    );
+}
+
+fn apply_nats_config(
+    args: &mut NatsArgs,
+    file: &config::NatsFileConfig,
+    explicit: &impl Fn(&str) -> bool,
+) -> anyhow::Result<()> {
+    set_option(&mut args.nats_url, "nats_url", &file.url, explicit);
+    set(&mut args.nats_prefix, "nats_prefix", &file.prefix, explicit);
+    set_option(&mut args.node, "node", &file.node, explicit);
+    set_option(&mut args.nats_user, "nats_user", &file.user, explicit);
+    if let Some(path) = &file.password_file
+        && !explicit("nats_password")
+    {
+        args.nats_password = Some(config::read_secret(path)?);
+    }
+    if let Some(path) = &file.token_file
+        && !explicit("nats_token")
+    {
+        args.nats_token = Some(config::read_secret(path)?);
+    }
+    set_option(
+        &mut args.nats_nkey_seed_file,
+        "nats_nkey_seed_file",
+        &file.nkey_seed_file,
+        explicit,
+    );
+    set_option(&mut args.nats_creds, "nats_creds", &file.creds, explicit);
+    set_option(&mut args.nats_ca, "nats_ca", &file.ca, explicit);
+    set_option(&mut args.nats_cert, "nats_cert", &file.cert, explicit);
+    set_option(&mut args.nats_key, "nats_key", &file.key, explicit);
+    set(&mut args.nats_tls, "nats_tls", &file.tls, explicit);
+    set(
+        &mut args.nats_jetstream,
+        "nats_jetstream",
+        &file.jetstream,
+        explicit,
+    );
+    set(&mut args.nats_buffer, "nats_buffer", &file.buffer, explicit);
+    Ok(())
 }

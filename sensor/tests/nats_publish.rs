@@ -259,3 +259,95 @@ fn beyond_the_buffer_bound_drops_are_counted_and_reported() {
     let kept: Vec<&Value> = stored.iter().map(|(_, record)| record).collect();
     assert_eq!(kept, reference.iter().take(bound).collect::<Vec<_>>());
 }
+
+/// The configuration file sets what the command line and environment do not
+/// set; the environment beats the file, the command line beats both; a
+/// mistake in the file is an error naming the file and the line.
+#[test]
+fn configuration_file_with_environment_and_command_line_overrides() {
+    let server = NatsServer::start(free_port(), &["--user", "sensor", "--pass", "s3cret"]);
+    let directory = std::env::temp_dir().join(format!("cipherlens-config-{}", std::process::id()));
+    std::fs::create_dir_all(&directory).expect("dir");
+    let password = directory.join("password");
+    std::fs::write(&password, "s3cret\n").expect("secret");
+    let config = directory.join("cipherlens.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[nats]\nurl = \"{}\"\nprefix = \"fromfile\"\nuser = \"sensor\"\npassword_file = \"{}\"\n\n\
+             [pipeline]\ncommunity_id_seed = 7\n",
+            server.url(),
+            password.display()
+        ),
+    )
+    .expect("config");
+    let pcap = repo_root().join("fixtures/pcaps/tls13-openssl.pcap");
+    let runtime = runtime();
+    // Publishes one replay and returns the subject and record it arrived with.
+    let published = |env: Option<(&str, &str)>, extra: &[&str]| -> (String, Value) {
+        runtime.block_on(async {
+            let client = async_nats::ConnectOptions::with_user_and_password(
+                "sensor".into(),
+                "s3cret".into(),
+            )
+            .connect(server.url())
+            .await
+            .expect("subscriber");
+            let mut subscriber = client.subscribe(">").await.expect("subscribe");
+            client.flush().await.expect("flush");
+            let mut command = Command::new(env!("CARGO_BIN_EXE_cipherlens"));
+            command
+                .arg("replay")
+                .arg(&pcap)
+                .arg("--config")
+                .arg(&config)
+                .args(extra);
+            if let Some((key, value)) = env {
+                command.env(key, value);
+            }
+            let output = command.output().expect("replay");
+            assert!(output.status.success(), "{}", text(&output));
+            let message = tokio::time::timeout(Duration::from_secs(10), subscriber.next())
+                .await
+                .expect("a record")
+                .expect("open");
+            (
+                message.subject.to_string(),
+                serde_json::from_slice(&message.payload).expect("JSON"),
+            )
+        })
+    };
+    let stdout = stdout_records(std::slice::from_ref(&pcap));
+    let (subject, record) = published(None, &[]);
+    assert!(subject.starts_with("fromfile.tls.session."), "{subject}");
+    // The file's seed, not the default: a different Community ID.
+    assert_ne!(
+        record["network"]["community_id"],
+        stdout[0]["network"]["community_id"]
+    );
+    let (subject, _) = published(Some(("CIPHERLENS_NATS_PREFIX", "fromenv")), &[]);
+    assert!(subject.starts_with("fromenv.tls.session."), "{subject}");
+    let (subject, record) = published(
+        Some(("CIPHERLENS_NATS_PREFIX", "fromenv")),
+        &["--nats-prefix", "fromcli", "--community-id-seed", "0"],
+    );
+    assert!(subject.starts_with("fromcli.tls.session."), "{subject}");
+    assert_eq!(
+        record["network"]["community_id"],
+        stdout[0]["network"]["community_id"]
+    );
+
+    std::fs::write(&config, "[nats]\nurl = \"nats://127.0.0.1:1\"\nbufer = 5\n").expect("typo");
+    let output = replay_command(&[pcap], &["--config", config.to_str().expect("path")])
+        .output()
+        .expect("replay");
+    assert!(!output.status.success());
+    let said = text(&output);
+    assert!(
+        said.contains("cipherlens.toml")
+            && said.contains("unknown field `bufer`")
+            && said.contains("line 3"),
+        "{said}"
+    );
+    std::fs::remove_dir_all(&directory).ok();
+}
