@@ -7,6 +7,10 @@
 //! See ARCHITECTURE.md, "Live capture".
 #![cfg_attr(target_arch = "bpf", no_std)]
 #![cfg_attr(target_arch = "bpf", no_main)]
+// `atomic_xadd` for per-flow counters: `core` offers no atomic read-modify-write
+// on the BPF target.
+#![cfg_attr(target_arch = "bpf", feature(core_intrinsics))]
+#![cfg_attr(target_arch = "bpf", allow(internal_features))]
 
 #[cfg(target_arch = "bpf")]
 mod owner;

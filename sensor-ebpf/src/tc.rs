@@ -30,7 +30,8 @@ use aya_ebpf::{
 };
 use cipherlens_common::{
     CHUNK_CAPACITY, Counter, DEFAULT_FLOW_BYTE_BUDGET, DIRECTION_EGRESS, DIRECTION_INGRESS,
-    FLOW_DONE, FLOW_FIN_SEEN, FlowKey, FlowState, HEADER_CAPACITY, KernelConfig,
+    FLOW_DONE, FLOW_FIN_SEEN, FlowCounters, FlowKey, MAX_COUNTED_FLOWS, OPENED_BY_HIGH,
+    OPENED_BY_LOW, FlowState, HEADER_CAPACITY, KernelConfig,
     LARGE_CHUNK_CAPACITY, MAX_CHUNKS_PER_PACKET, MAX_FLOWS, MAX_SOCKET_OWNERS, PacketEventOf,
     TLS_CONTENT_HANDSHAKE, TLS_MAJOR_VERSION,
 };
@@ -49,6 +50,16 @@ static FLOWS: LruHashMap<FlowKey, FlowState> = LruHashMap::with_max_entries(MAX_
 #[map(name = "CIPHERLENS_SOCKET_OWNERS")]
 pub(crate) static SOCKET_OWNERS: LruHashMap<u64, u64> =
     LruHashMap::with_max_entries(MAX_SOCKET_OWNERS, 0);
+
+/// Per-flow traffic counters of every TCP/UDP flow (CNFlow records).
+#[map(name = "CIPHERLENS_FLOW_COUNTERS")]
+static FLOW_COUNTERS: LruHashMap<FlowKey, FlowCounters> =
+    LruHashMap::with_max_entries(MAX_COUNTED_FLOWS, 0);
+
+/// Per-CPU scratch for a new flow's counters: built here rather than on
+/// the 512-byte stack, which the copy path nearly fills.
+#[map(name = "CIPHERLENS_SCRATCH")]
+static SCRATCH: PerCpuArray<FlowCounters> = PerCpuArray::with_max_entries(1, 0);
 
 #[map(name = "CIPHERLENS_CONFIG")]
 static CONFIG: Array<KernelConfig> = Array::with_max_entries(1, 0);
@@ -106,26 +117,39 @@ fn add(counter: Counter, amount: u64) {
 }
 
 /// Where a packet's parts are.
+#[derive(Clone, Copy, Default)]
 struct Layout {
     protocol: u8,
     /// Offset of the TCP/UDP payload from the start of the packet.
     payload_offset: usize,
     key: FlowKey,
+    /// Whether the packet's source is the key's low endpoint.
+    from_low: bool,
     /// TCP flags byte (0 for UDP).
     tcp_flags: u8,
 }
 
+/// Counts the packet for its flow, then copies it if its flow is in the
+/// handshake phase. Two separate functions (BPF-to-BPF calls), so each has
+/// its own stack frame: inlined together they exceed the 512-byte stack.
 fn inspect(ctx: &TcContext, direction: u8) {
     count(Counter::PacketsSeen);
-    let Some(layout) = locate(ctx) else {
+    let mut layout = Layout::default();
+    if !locate(ctx, &mut layout) {
         return;
-    };
+    }
+    count_flow(ctx, &layout);
+    copy_handshake(ctx, &layout, direction);
+}
+
+#[inline(never)]
+fn copy_handshake(ctx: &TcContext, layout: &Layout, direction: u8) {
     if layout.tcp_flags & (TCP_SYN | TCP_ACK) == TCP_SYN && FLOWS.remove(&layout.key).is_ok() {
         // A client's SYN opens a new connection on a 4-tuple that still has
         // an entry (a reused client port): the old flow is over. User space
         // is told, so it closes the old session too. One delete attempt per
         // connection, none per data packet.
-        send_chunks(ctx, &layout, direction, 0);
+        send_chunks(ctx, layout, direction, 0);
     }
     let packet_len = ctx.len() as usize;
     let payload_len = packet_len.saturating_sub(layout.payload_offset);
@@ -139,7 +163,7 @@ fn inspect(ctx: &TcContext, direction: u8) {
     let state = match FLOWS.get_ptr_mut(&layout.key) {
         Some(state) => state,
         None => {
-            if payload_len == 0 || !starts_handshake(ctx, &layout) {
+            if payload_len == 0 || !starts_handshake(ctx, layout) {
                 return;
             }
             let fresh = FlowState::default();
@@ -163,7 +187,7 @@ fn inspect(ctx: &TcContext, direction: u8) {
         if layout.tcp_flags & TCP_FIN_OR_RST != 0 {
             // The connection closes: user space frees its session when both
             // FINs (or an RST) arrive; then the entry would only crowd the LRU.
-            send_chunks(ctx, &layout, direction, 0);
+            send_chunks(ctx, layout, direction, 0);
             if layout.tcp_flags & TCP_RST != 0 || flags & FLOW_FIN_SEEN != 0 {
                 let _ = FLOWS.remove(&layout.key);
             } else {
@@ -178,7 +202,7 @@ fn inspect(ctx: &TcContext, direction: u8) {
         return;
     }
     let allowed = payload_len.min((budget - copied) as usize);
-    let sent = send_chunks(ctx, &layout, direction, allowed);
+    let sent = send_chunks(ctx, layout, direction, allowed);
     // SAFETY: as above; concurrent updates may lose an addition, which only
     // makes the budget slightly more generous.
     unsafe { (*state).bytes_copied = copied.saturating_add(sent as u32) };
@@ -375,8 +399,24 @@ fn mapped_v4(address: [u8; 4]) -> [u8; 16] {
     ]
 }
 
-/// Finds protocol, ports and payload of a TCP or UDP packet over IPv4/IPv6.
-fn locate(ctx: &TcContext) -> Option<Layout> {
+/// Finds protocol, ports and payload of a TCP or UDP packet over IPv4/IPv6
+/// into `layout`; false for anything else. Its own function (stack frame):
+/// the header walk's load buffers would otherwise share the classifier's
+/// 512 bytes with the copy path. (An out-parameter, not an `Option` return:
+/// the kernel refuses the BTF of a Rust enum across a call.)
+#[inline(never)]
+fn locate(ctx: &TcContext, layout: &mut Layout) -> bool {
+    match find_layout(ctx) {
+        Some(found) => {
+            *layout = found;
+            true
+        }
+        None => false,
+    }
+}
+
+#[inline(always)]
+fn find_layout(ctx: &TcContext) -> Option<Layout> {
     let ether_type = u16::from_be(ctx.load::<u16>(12).ok()?);
     let (protocol, l4_offset, source, destination) = match ether_type {
         ETH_P_IPV4 => {
@@ -423,10 +463,13 @@ fn locate(ctx: &TcContext) -> Option<Layout> {
         count(Counter::UnfollowedHeaders);
         return None;
     }
+    let key = FlowKey::new(protocol, source, source_port, destination, destination_port);
+    let from_low = key.low_address == source && key.low_port == source_port;
     Some(Layout {
         protocol,
         payload_offset,
-        key: FlowKey::new(protocol, source, source_port, destination, destination_port),
+        key,
+        from_low,
         tcp_flags,
     })
 }
@@ -479,4 +522,90 @@ fn skip_ipv6_extension_headers(ctx: &TcContext) -> Option<(u8, usize)> {
         offset += length;
     }
     Some((next_header, offset))
+}
+
+/// Adds the packet to its flow's counters (CNFlow): one LRU lookup and a
+/// few atomic adds; a new flow is inserted. Packets of a flow are counted
+/// on the interface where the flow was first seen only.
+#[inline(never)]
+fn count_flow(ctx: &TcContext, layout: &Layout) {
+    // SAFETY: the context is a valid __sk_buff for the program's run.
+    let (ifindex, gso_segs) = unsafe {
+        let skb = ctx.as_ptr().cast::<__sk_buff>();
+        ((*skb).ifindex, (*skb).gso_segs)
+    };
+    let segments = u64::from(gso_segs.max(1));
+    // Each segment of an offloaded packet carries its own headers on the wire.
+    let bytes = u64::from(ctx.len()) + (segments - 1) * layout.payload_offset as u64;
+    // Index 0 or 1. The verifier must see the bound: a bool loaded from
+    // memory is 0..=255 to it, and the compiler folds a plain `& 1` away,
+    // so the mask is applied behind a volatile read.
+    let raw_direction = usize::from(!layout.from_low);
+    // SAFETY: a read of a local.
+    let direction = unsafe { core::ptr::read_volatile(&raw_direction) } & 1;
+    let now = unsafe { bpf_ktime_get_ns() };
+    if let Some(counters) = FLOW_COUNTERS.get_ptr_mut(&layout.key) {
+        // SAFETY: a pointer to this flow's map value, valid for the
+        // program's run; counters are added atomically (other CPUs may count
+        // the other direction at the same time).
+        unsafe {
+            if (*counters).ifindex != ifindex {
+                return;
+            }
+            add_atomic(&raw mut (*counters).packets[direction], segments);
+            add_atomic(&raw mut (*counters).bytes[direction], bytes);
+            (*counters).last_ns = now;
+            (*counters).tcp_flags[direction] |= layout.tcp_flags;
+            if (*counters).socket_cookie[direction] == 0 {
+                (*counters).socket_cookie[direction] = bpf_get_socket_cookie(ctx.as_ptr());
+            }
+        }
+        return;
+    }
+    let Some(fresh) = SCRATCH.get_ptr_mut(0) else {
+        return;
+    };
+    // SAFETY: this CPU's scratch slot, exclusively ours for the program's
+    // run; every field is written before use.
+    unsafe {
+        (*fresh).first_ns = now;
+        (*fresh).last_ns = now;
+        (*fresh).packets = [0; 2];
+        (*fresh).bytes = [0; 2];
+        (*fresh).socket_cookie = [0; 2];
+        (*fresh).tcp_flags = [0; 2];
+        (*fresh).ifindex = ifindex;
+        (*fresh)._pad = 0;
+        (*fresh).packets[direction] = segments;
+        (*fresh).bytes[direction] = bytes;
+        (*fresh).tcp_flags[direction] = layout.tcp_flags;
+        (*fresh).socket_cookie[direction] = bpf_get_socket_cookie(ctx.as_ptr());
+        (*fresh).opened_by = if layout.tcp_flags & (TCP_SYN | TCP_ACK) != TCP_SYN {
+            0
+        } else if layout.from_low {
+            OPENED_BY_LOW
+        } else {
+            OPENED_BY_HIGH
+        };
+        // BPF_NOEXIST: a racing first packet on another CPU wins; this one
+        // is then not counted (one packet of a new flow).
+        let _ = FLOW_COUNTERS.insert(&layout.key, &*fresh, 1);
+    }
+}
+
+/// An atomic add whose result is unused (BPF `lock xadd`, which every
+/// kernel's verifier accepts). `core`'s `AtomicU64::fetch_add` is not
+/// offered on the BPF target, so the intrinsic behind it is used (the eBPF
+/// crate is built with a pinned nightly).
+///
+/// # Safety
+/// `target` must point at a live, aligned `u64` of a map value.
+#[inline(always)]
+unsafe fn add_atomic(target: *mut u64, amount: u64) {
+    // SAFETY: the caller's promise.
+    unsafe {
+        core::intrinsics::atomic_xadd::<u64, u64, { core::intrinsics::AtomicOrdering::Relaxed }>(
+            target, amount,
+        );
+    }
 }

@@ -269,6 +269,44 @@ pub const FLOW_DONE: u32 = 1;
 /// RST) removes the flow's entry.
 pub const FLOW_FIN_SEEN: u32 = 2;
 
+/// Per-flow traffic counters (CNFlow), for every TCP and UDP flow crossing
+/// an attached interface. Directions are relative to the [`FlowKey`]:
+/// index 0 is from the low endpoint to the high one, index 1 the reverse.
+/// A flow is counted on the interface where it was first seen only, so a
+/// packet that crosses two attached interfaces (a pod's veth, then the
+/// node's uplink) is not counted twice.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct FlowCounters {
+    /// CLOCK_MONOTONIC of the first and the latest packet.
+    pub first_ns: u64,
+    pub last_ns: u64,
+    /// Wire packets (segments of an offloaded packet counted each).
+    pub packets: [u64; 2],
+    /// Wire bytes, link-layer headers included.
+    pub bytes: [u64; 2],
+    /// Sending socket per direction, when the sender is on this node.
+    pub socket_cookie: [u64; 2],
+    pub ifindex: u32,
+    /// TCP flags seen per direction (OR of every segment's flags).
+    pub tcp_flags: [u8; 2],
+    /// Who opened the flow: [`OPENED_BY_LOW`], [`OPENED_BY_HIGH`], or 0
+    /// when the opening SYN was not seen (or it is UDP).
+    pub opened_by: u8,
+    pub _pad: u8,
+}
+
+const _: () = assert!(core::mem::size_of::<FlowCounters>() == 72);
+
+/// [`FlowCounters::opened_by`]: the key's low endpoint sent the SYN.
+pub const OPENED_BY_LOW: u8 = 1;
+/// [`FlowCounters::opened_by`]: the key's high endpoint sent the SYN.
+pub const OPENED_BY_HIGH: u8 = 2;
+/// Name of the LRU map of [`FlowCounters`].
+pub const FLOW_COUNTERS_MAP: &str = "CIPHERLENS_FLOW_COUNTERS";
+/// Flows counted at once (LRU): the 100,000-flow target with headroom.
+pub const MAX_COUNTED_FLOWS: u32 = 262_144;
+
 /// Settings user space writes before attaching.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -292,4 +330,6 @@ mod pod {
     unsafe impl aya::Pod for super::FlowState {}
     #[allow(unsafe_code)]
     unsafe impl aya::Pod for super::KernelConfig {}
+    #[allow(unsafe_code)]
+    unsafe impl aya::Pod for super::FlowCounters {}
 }
