@@ -30,10 +30,9 @@ use aya_ebpf::{
 };
 use cipherlens_common::{
     CHUNK_CAPACITY, Counter, DEFAULT_FLOW_BYTE_BUDGET, DIRECTION_EGRESS, DIRECTION_INGRESS,
-    FLOW_DONE, FLOW_FIN_SEEN, FlowCounters, FlowKey, MAX_COUNTED_FLOWS, OPENED_BY_HIGH,
-    OPENED_BY_LOW, FlowState, HEADER_CAPACITY, KernelConfig,
-    LARGE_CHUNK_CAPACITY, MAX_CHUNKS_PER_PACKET, MAX_FLOWS, MAX_SOCKET_OWNERS, PacketEventOf,
-    TLS_CONTENT_HANDSHAKE, TLS_MAJOR_VERSION,
+    FLOW_DONE, FLOW_FIN_SEEN, FlowCounters, FlowKey, FlowState, HEADER_CAPACITY, KernelConfig,
+    LARGE_CHUNK_CAPACITY, MAX_CHUNKS_PER_PACKET, MAX_COUNTED_FLOWS, MAX_FLOWS, MAX_SOCKET_OWNERS,
+    OPENED_BY_HIGH, OPENED_BY_LOW, PacketEventOf, TLS_CONTENT_HANDSHAKE, TLS_MAJOR_VERSION,
 };
 
 #[map(name = "CIPHERLENS_COUNTERS")]
@@ -560,6 +559,15 @@ fn count_flow(ctx: &TcContext, layout: &Layout) {
                 (*counters).socket_cookie[direction] = bpf_get_socket_cookie(ctx.as_ptr());
             }
         }
+        return;
+    }
+    // A TCP flow starts at its SYN, or at data when the sensor came in
+    // mid-connection; never at a bare ACK, FIN or RST (the last ACK of a
+    // flow whose end was already reported must not open a new one).
+    if layout.protocol == IPPROTO_TCP
+        && layout.tcp_flags & TCP_SYN == 0
+        && ctx.len() as usize <= layout.payload_offset
+    {
         return;
     }
     let Some(fresh) = SCRATCH.get_ptr_mut(0) else {

@@ -8,12 +8,14 @@
 //! - [`publish`]: the [`publish::Sink`] trait; NATS.
 //! - [`flow`]: flow identity shared by every record about a flow.
 //! - [`attribution`]: process, container, pod and host of a session.
+//! - [`cnflow`]: CNFlow flow records from the kernel's per-flow counters.
 //! - [`config`]: the TOML configuration file.
 //! - [`directive`]: operator requests over NATS (status, interfaces,
 //!   sampling, plaintext capture).
 #![forbid(unsafe_code)]
 
 pub mod attribution;
+pub mod cnflow;
 pub mod config;
 pub mod directive;
 pub mod flow;

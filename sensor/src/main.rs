@@ -10,6 +10,7 @@ use anyhow::Context as _;
 use std::time::Duration;
 
 use cipherlens_sensor::attribution::{AttributionSources, HostInfo};
+use cipherlens_sensor::cnflow::CnFlowConfig;
 use cipherlens_sensor::config;
 use cipherlens_sensor::live::interfaces::InterfaceFilter;
 use cipherlens_sensor::live::{
@@ -99,6 +100,18 @@ struct LiveArgs {
     /// clsact filters; `auto` picks TCX where the kernel has it.
     #[arg(long, value_enum, default_value_t = AttachMode::Auto)]
     attach_mode: AttachMode,
+    /// No CNFlow flow records.
+    #[arg(long)]
+    no_cnflow: bool,
+    /// Seconds between CNFlow update records of a flow that lasts (0: only at its end).
+    #[arg(long, default_value_t = 60)]
+    cnflow_report_interval: u64,
+    /// Seconds without a packet after which a flow has ended.
+    #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..))]
+    cnflow_idle_timeout: u64,
+    /// Seconds between reads of the kernel's flow counters.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    cnflow_scan_interval: u64,
     /// Serve Prometheus /metrics and /healthz here (e.g. 127.0.0.1:9464; off by default).
     #[arg(long, env = "CIPHERLENS_METRICS_LISTEN")]
     metrics_listen: Option<std::net::SocketAddr>,
@@ -249,6 +262,11 @@ fn run_live(args: LiveArgs) -> anyhow::Result<ExitCode> {
             containers_dir: args.containers_log_dir,
         },
         metrics_listen: args.metrics_listen,
+        cnflow: (!args.no_cnflow).then(|| CnFlowConfig {
+            report_interval_ns: args.cnflow_report_interval.saturating_mul(1_000_000_000),
+            idle_timeout_ns: args.cnflow_idle_timeout.saturating_mul(1_000_000_000),
+        }),
+        cnflow_scan_interval: Duration::from_secs(args.cnflow_scan_interval),
         pipeline: args.pipeline.config(),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -366,10 +366,16 @@ impl Sensor {
             "sensor failed: {}",
             self.log()
         );
-        let records = read_json_lines(&self.records);
+        // Session records; CNFlow records (in the same file) are checked
+        // against their schema and left to `cnflow_records`.
+        let mut records = read_json_lines(&self.records);
         for record in &records {
-            schema::assert_valid_session_record(record);
+            match record["schema"].as_str() {
+                Some("cipherlens.cnflow/v1") => schema::assert_valid_cnflow_record(record),
+                _ => schema::assert_valid_session_record(record),
+            }
         }
+        records.retain(|record| record["schema"] == "cipherlens.session/v1");
         let stats = self
             .log()
             .lines()
@@ -655,4 +661,12 @@ impl NatsServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The CNFlow records a sensor wrote to its records file in `dir`.
+pub fn cnflow_records(dir: &Path) -> Vec<Value> {
+    read_json_lines(&dir.join("records.jsonl"))
+        .into_iter()
+        .filter(|record| record["schema"] == "cipherlens.cnflow/v1")
+        .collect()
 }

@@ -8,7 +8,11 @@ use serde_json::Value;
 
 const BASE: &str = "https://cipherlens.invalid/schema/";
 /// Every schema file; records may reference each other's definitions.
-const FILES: [&str; 2] = ["session-record.v1.json", "x509-certificate.v1.json"];
+const FILES: [&str; 3] = [
+    "session-record.v1.json",
+    "x509-certificate.v1.json",
+    "cnflow-record.v1.json",
+];
 
 fn schema_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../schema")
@@ -17,6 +21,7 @@ fn schema_dir() -> PathBuf {
 struct Compiled {
     schemas: boon::Schemas,
     session_record: boon::SchemaIndex,
+    cnflow_record: boon::SchemaIndex,
 }
 
 fn compiled() -> &'static Compiled {
@@ -36,9 +41,13 @@ fn compiled() -> &'static Compiled {
         let session_record = compiler
             .compile(&format!("{BASE}session-record.v1.json"), &mut schemas)
             .expect("schema compiles");
+        let cnflow_record = compiler
+            .compile(&format!("{BASE}cnflow-record.v1.json"), &mut schemas)
+            .expect("schema compiles");
         Compiled {
             schemas,
             session_record,
+            cnflow_record,
         }
     })
 }
@@ -48,5 +57,13 @@ pub fn assert_valid_session_record(record: &Value) {
     let compiled = compiled();
     if let Err(error) = compiled.schemas.validate(record, compiled.session_record) {
         panic!("record does not match the session schema: {error:#}\nrecord: {record}");
+    }
+}
+
+/// Panics with the validation errors if `record` is not a valid CNFlow record.
+pub fn assert_valid_cnflow_record(record: &Value) {
+    let compiled = compiled();
+    if let Err(error) = compiled.schemas.validate(record, compiled.cnflow_record) {
+        panic!("record does not match the CNFlow schema: {error:#}\nrecord: {record}");
     }
 }

@@ -12,8 +12,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use cipherlens_integration::{
-    Background, Cgroup, Link, Scratch, Sensor, Tcpdump, free_port, free_udp_port, privileged, run,
-    self_signed, sensor_binary, signal, tshark_fields, tshark_fields_decoding, wait_exit,
+    Background, Cgroup, Link, Scratch, Sensor, Tcpdump, cnflow_records, free_port, free_udp_port,
+    privileged, run, self_signed, sensor_binary, signal, tshark_fields, tshark_fields_decoding,
+    wait_exit,
 };
 use serde_json::Value;
 
@@ -178,11 +179,12 @@ fn by_client_port(records: &[Value]) -> BTreeMap<u64, &Value> {
 
 /// The record without what only one source can know or when it was made.
 /// A record without what only live capture can know: the kernel's
-/// observation, the node, and who owns the local sockets.
+/// observation, the flow id, the node, and who owns the local sockets.
 fn comparable(record: &Value) -> Value {
     let mut record = record.clone();
     if let Some(cipherlens) = record["cipherlens"].as_object_mut() {
         cipherlens.remove("observation");
+        cipherlens.remove("cnflow_id");
     }
     if let Some(top) = record.as_object_mut() {
         top.remove("host");
@@ -1175,4 +1177,169 @@ fn sessions_are_attributed_to_process_container_and_pod() {
     assert!(record["server"].get("k8s").is_none(), "{record}");
     let node = run("uname", &["-n"]);
     assert_eq!(record["host"]["name"], node.trim());
+}
+
+/// Packets and wire bytes per direction of one TCP flow, as tshark counts
+/// them in a capture: (client -> server, server -> client).
+fn tshark_flow_counts(pcap: &Path, client_port: u64) -> ([u64; 2], [u64; 2]) {
+    let rows = tshark_fields(
+        pcap,
+        &format!("tcp.port == {client_port}"),
+        &["tcp.srcport", "frame.len"],
+    );
+    let mut packets = [0u64; 2];
+    let mut bytes = [0u64; 2];
+    for row in rows {
+        let direction = usize::from(row[0] != client_port.to_string());
+        packets[direction] += 1;
+        bytes[direction] += row[1].parse::<u64>().expect("frame.len");
+    }
+    (packets, bytes)
+}
+
+/// CNFlow records against tshark's counts of a parallel capture, tied to
+/// their TLS session records, attributed, and updated while a flow lasts.
+#[test]
+fn cnflow_records_count_like_tshark_and_tie_to_sessions() {
+    require_root();
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let scratch = Scratch::new("cnflow");
+    let link = Link::new();
+    let (cert, key) = self_signed(&scratch.0, "flows.test");
+    let port = free_port();
+    let server = s_server(&link.host_v4, port, &cert, &key, &[]);
+    let dump = Tcpdump::start(&link.host_interface, &scratch.0.join("flows.pcap"));
+    let sensor = Sensor::start(
+        &scratch.0,
+        &[&link.host_interface],
+        &link.host_interface,
+        &[
+            "--cnflow-scan-interval",
+            "1",
+            "--cnflow-report-interval",
+            "1",
+        ],
+    );
+    // A short flow with data both ways: curl fetches s_server's status page.
+    client(
+        &link,
+        "curl",
+        &[
+            "-sk",
+            "-o",
+            "/dev/null",
+            "--resolve",
+            &format!("flows.test:{port}:{}", link.host_v4),
+            &format!("https://flows.test:{port}/"),
+        ],
+    );
+    // A flow that lasts over three seconds: update records, then its end.
+    client(
+        &link,
+        "python3",
+        &[
+            "-c",
+            &format!(
+                "import socket, ssl, time\n\
+                 ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE\n\
+                 s = socket.create_connection(('{}', {port}))\n\
+                 t = ctx.wrap_socket(s, server_hostname='long.flows.test')\n\
+                 time.sleep(3.5)\n\
+                 t.close()",
+                link.host_v4
+            ),
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(2500));
+    let (sessions, stats, _) = sensor.stop();
+    let pcap = dump.finish();
+    assert_eq!(stats["kernel_losses"], 0, "stats: {stats}");
+    let flows = cnflow_records(&scratch.0);
+    let session = |name: &str| {
+        sessions
+            .iter()
+            .find(|s| s["tls"]["client"]["server_name"] == name)
+            .unwrap_or_else(|| panic!("no session for {name}: {sessions:#?}"))
+    };
+
+    // The curl flow: its end record, counted like tshark counts the capture.
+    let curl = session("flows.test");
+    let curl_port = curl["client"]["port"].as_u64().expect("port");
+    let ends: Vec<&Value> = flows
+        .iter()
+        .filter(|f| f["client"]["port"] == curl_port && f["event"]["reason"] == "end")
+        .collect();
+    assert_eq!(ends.len(), 1, "one end record: {flows:#?}");
+    let flow = ends[0];
+    let (packets, bytes) = tshark_flow_counts(&pcap, curl_port);
+    let c2s = &flow["cnflow"]["client_to_server"];
+    let s2c = &flow["cnflow"]["server_to_client"];
+    assert_eq!(
+        [c2s["packets"].as_u64(), s2c["packets"].as_u64()],
+        packets.map(Some),
+        "{flow}"
+    );
+    assert_eq!(
+        [c2s["bytes"].as_u64(), s2c["bytes"].as_u64()],
+        bytes.map(Some),
+        "{flow}"
+    );
+    assert_eq!(flow["cnflow"]["opening_seen"], true);
+    for direction in [c2s, s2c] {
+        let flags = direction["tcp_flags"].as_str().expect("flags");
+        assert!(
+            flags.contains('S') && flags.contains('A') && flags.contains('F'),
+            "{flow}"
+        );
+    }
+    assert_eq!(flow["server"]["port"], port);
+    assert_eq!(
+        flow["network"]["community_id"],
+        curl["network"]["community_id"]
+    );
+    assert_eq!(
+        curl["cipherlens"]["cnflow_id"], flow["cnflow"]["id"],
+        "the session points to its flow"
+    );
+    assert_eq!(
+        flow["client"]["process"]["executable"]["name"], "curl",
+        "{flow}"
+    );
+    assert_eq!(flow["server"]["process"]["pid"], server.0.id(), "{flow}");
+    assert_eq!(
+        flow["network"]["interface"]["name"],
+        link.host_interface.as_str()
+    );
+
+    // The long flow: updates with one id and growing times, then its end.
+    let long = session("long.flows.test");
+    let long_port = long["client"]["port"].as_u64().expect("port");
+    let records: Vec<&Value> = flows
+        .iter()
+        .filter(|f| f["client"]["port"] == long_port)
+        .collect();
+    let updates = records
+        .iter()
+        .filter(|f| f["event"]["reason"] == "update")
+        .count();
+    assert!(
+        updates >= 2,
+        "updates every second of a 3.5 s flow: {records:#?}"
+    );
+    assert_eq!(
+        records.last().map(|f| &f["event"]["reason"]),
+        Some(&Value::from("end"))
+    );
+    let ids: std::collections::BTreeSet<&str> = records
+        .iter()
+        .filter_map(|f| f["cnflow"]["id"].as_str())
+        .collect();
+    assert_eq!(ids.len(), 1, "one id for the flow's life");
+    assert_eq!(long["cipherlens"]["cnflow_id"], records[0]["cnflow"]["id"]);
+    assert!(
+        stats["cnflow_records"]["end"].as_u64() >= Some(2),
+        "{stats}"
+    );
 }

@@ -41,8 +41,9 @@ use aya::programs::{BtfTracePoint, LinkOrder, SchedClassifier, TcAttachType};
 use aya::util::KernelVersion;
 use aya::{Btf, Ebpf, include_bytes_aligned};
 use cipherlens_common::{
-    CONFIG_MAP, COUNTERS_MAP, Counter, EVENTS_MAP, FLOW_DONE, FLOWS_MAP, FlowKey, FlowState,
-    KernelConfig, SOCKET_OWNER_PROGRAMS, TC_EGRESS_PROGRAM, TC_INGRESS_PROGRAM,
+    CONFIG_MAP, COUNTERS_MAP, Counter, EVENTS_MAP, FLOW_COUNTERS_MAP, FLOW_DONE, FLOWS_MAP,
+    FlowCounters, FlowKey, FlowState, KernelConfig, SOCKET_OWNER_PROGRAMS, SOCKET_OWNERS_MAP,
+    TC_EGRESS_PROGRAM, TC_INGRESS_PROGRAM,
 };
 use serde::Serialize;
 use tokio::io::unix::AsyncFd;
@@ -51,6 +52,8 @@ use self::event::{decode_event_frame, event_frame};
 use self::interfaces::{Interface, InterfaceFilter, list_interfaces};
 use self::link_watch::{LinkChange, LinkNews, LinkWatcher};
 use crate::attribution::{AttributionSources, Attributor, HostInfo};
+use crate::cnflow::record::{CnFlowRecord, build_cnflow_record};
+use crate::cnflow::{CnFlowConfig, CnFlowTracker, FlowFacts, Reason as CnFlowReason};
 use crate::directive::{
     Directive, DirectiveRequest, PlaintextScope, error_reply, flow_hash, sampled,
 };
@@ -84,6 +87,10 @@ pub struct LiveOptions {
     pub attribution: AttributionSources,
     /// Where to serve `/metrics` and `/healthz` (off when `None`).
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// CNFlow records (off when `None`).
+    pub cnflow: Option<CnFlowConfig>,
+    /// How often the kernel's flow counters are read.
+    pub cnflow_scan_interval: Duration,
     pub pipeline: PipelineConfig,
 }
 
@@ -165,6 +172,12 @@ pub struct LiveStats {
     pub malformed_link_notifications: u64,
     pub flows_marked_done: u64,
     pub pipeline: PipelineStats,
+    /// CNFlow records sent, by reason.
+    pub cnflow_records: BTreeMap<&'static str, u64>,
+    /// Kernel flow entries at the last scan.
+    pub cnflow_tracked: u64,
+    /// Flow entries that could not be read during a scan.
+    pub cnflow_read_errors: u64,
     /// Sessions not recorded because of a sampling directive.
     pub sampled_out: u64,
     pub directives_applied: u64,
@@ -431,6 +444,7 @@ fn mapped(address: SocketAddr) -> [u8; 16] {
 pub enum Outgoing {
     Session(FinishedSession),
     Stats(Box<LiveStats>),
+    Flow(Box<FlowFacts>),
 }
 
 /// What the record writer thread publishes.
@@ -439,6 +453,7 @@ pub enum Outgoing {
 pub enum Published {
     Session(Box<SessionRecord>),
     Stats(Box<LiveStats>),
+    Flow(Box<CnFlowRecord>),
 }
 
 impl Publishable for Published {
@@ -446,6 +461,7 @@ impl Publishable for Published {
         match self {
             Published::Session(record) => record.kind(),
             Published::Stats(_) => RecordKind::Stats,
+            Published::Flow(_) => RecordKind::CnFlow,
         }
     }
 }
@@ -527,6 +543,27 @@ pub async fn run_live(
         name: COUNTERS_MAP,
         source,
     })?;
+    let mut flow_counters: BpfHashMap<MapData, FlowKey, FlowCounters> = BpfHashMap::try_from(
+        attachments
+            .ebpf
+            .take_map(FLOW_COUNTERS_MAP)
+            .ok_or(LiveError::Missing(FLOW_COUNTERS_MAP))?,
+    )
+    .map_err(|source| LiveError::Map {
+        name: FLOW_COUNTERS_MAP,
+        source,
+    })?;
+    let socket_owners: BpfHashMap<MapData, u64, u64> = BpfHashMap::try_from(
+        attachments
+            .ebpf
+            .take_map(SOCKET_OWNERS_MAP)
+            .ok_or(LiveError::Missing(SOCKET_OWNERS_MAP))?,
+    )
+    .map_err(|source| LiveError::Map {
+        name: SOCKET_OWNERS_MAP,
+        source,
+    })?;
+    let mut cnflow = options.cnflow.clone().map(CnFlowTracker::new);
     // `AsyncFd::new` is deprecated because a registered fd could be closed
     // behind tokio's back; here the AsyncFd owns the RingBuf that owns the
     // fd, so it lives exactly as long as the registration (and `register`,
@@ -557,6 +594,8 @@ pub async fn run_live(
     // Attribution reads procfs and the pod log layout: on the writer
     // thread, off the packet path.
     let mut attributor = Attributor::new(options.attribution.clone());
+    let offset = monotonic_to_unix_offset();
+    let community_id_seed = options.pipeline.community_id_seed;
     let host = HostInfo::of_this_node();
     let node_name = host.name.clone();
     let mut writer =
@@ -567,6 +606,13 @@ pub async fn run_live(
                 Published::Session(Box::new(record))
             }
             Outgoing::Stats(stats) => Published::Stats(stats),
+            Outgoing::Flow(facts) => Published::Flow(Box::new(build_cnflow_record(
+                &facts,
+                offset,
+                &mut attributor,
+                &host,
+                community_id_seed,
+            ))),
         })
         .map_err(LiveError::Output)?;
     let finished: Rc<RefCell<Vec<FinishedSession>>> = Rc::default();
@@ -579,7 +625,6 @@ pub async fn run_live(
             finished.borrow_mut().push(session)
         })
     };
-    let offset = monotonic_to_unix_offset();
     let own_pid = std::process::id();
     let mut stats = LiveStats::default();
     let mut frame = Vec::with_capacity(4096);
@@ -589,6 +634,7 @@ pub async fn run_live(
         INTERFACE_POLL
     });
     let mut sweep_tick = tokio::time::interval(SWEEP_INTERVAL);
+    let mut cnflow_tick = tokio::time::interval(options.cnflow_scan_interval);
     let stats_period = options
         .stats_interval
         .unwrap_or(Duration::from_secs(3600 * 24 * 365));
@@ -653,6 +699,13 @@ pub async fn run_live(
             _ = sweep_tick.tick() => {
                 pipeline.expire_idle(unix_now_nanos());
             }
+            _ = cnflow_tick.tick(), if cnflow.is_some() => {
+                if let Some(tracker) = cnflow.as_mut()
+                    && scan_flows(tracker, &mut flow_counters, &socket_owners, &attachments, &mut writer, &mut stats, false).is_err()
+                {
+                    break writer_error();
+                }
+            }
             accepted = next_connection(metrics_listener.as_ref()) => {
                 if let Ok((mut stream, _)) = accepted {
                     fill_stats(&mut stats, &counters, &attachments, pipeline.stats(), publish_stats.as_ref());
@@ -695,6 +748,8 @@ pub async fn run_live(
             &finished,
             &mut writer,
             &mut flows,
+            &flow_counters,
+            cnflow.as_ref(),
             &mut stats,
             controls.sampling_rate,
         )
@@ -708,9 +763,23 @@ pub async fn run_live(
         &finished,
         &mut writer,
         &mut flows,
+        &flow_counters,
+        cnflow.as_ref(),
         &mut stats,
         controls.sampling_rate,
     );
+    // Flows still open are reported, so none goes unrecorded.
+    if let Some(tracker) = cnflow.as_mut() {
+        let _ = scan_flows(
+            tracker,
+            &mut flow_counters,
+            &socket_owners,
+            &attachments,
+            &mut writer,
+            &mut stats,
+            true,
+        );
+    }
     fill_stats(
         &mut stats,
         &counters,
@@ -730,6 +799,73 @@ pub async fn run_live(
         writer_error()?;
     }
     Ok(stats)
+}
+
+/// Reads the kernel's flow counters and sends CNFlow records for flows that
+/// ended, went idle or are due an update (all of them at `shutdown`).
+fn scan_flows(
+    tracker: &mut CnFlowTracker,
+    flow_counters: &mut BpfHashMap<MapData, FlowKey, FlowCounters>,
+    socket_owners: &BpfHashMap<MapData, u64, u64>,
+    attachments: &Attachments,
+    writer: &mut BackgroundWriter<Outgoing>,
+    stats: &mut LiveStats,
+    shutdown: bool,
+) -> Result<(), crate::output::WriterStopped> {
+    let now = monotonic_now_nanos();
+    let mut finished = Vec::new();
+    let mut tracked = 0u64;
+    for entry in flow_counters.iter() {
+        let Ok((key, counters)) = entry else {
+            stats.cnflow_read_errors += 1;
+            continue;
+        };
+        tracked += 1;
+        let Some(decision) = tracker.decide(&key, &counters, now, shutdown) else {
+            continue;
+        };
+        if decision.remove {
+            finished.push(key);
+        }
+        let mut facts = decision.facts;
+        for (pid, cookie) in facts.pids.iter_mut().zip(facts.socket_cookies) {
+            if cookie != 0 {
+                *pid = socket_owners
+                    .get(&cookie, 0)
+                    .ok()
+                    .map(|pid_tgid| (pid_tgid >> 32) as u32)
+                    .filter(|pid| *pid != 0);
+            }
+        }
+        facts.interface = attachments
+            .links
+            .get(&facts.ifindex)
+            .map(|(name, _)| name.clone());
+        *stats
+            .cnflow_records
+            .entry(reason_name(facts.reason))
+            .or_default() += 1;
+        writer.send(Outgoing::Flow(Box::new(facts)))?;
+    }
+    for key in finished {
+        let _ = flow_counters.remove(&key);
+    }
+    stats.cnflow_tracked = tracked;
+    writer.hand_over()
+}
+
+fn reason_name(reason: CnFlowReason) -> &'static str {
+    match reason {
+        CnFlowReason::End => "end",
+        CnFlowReason::Idle => "idle",
+        CnFlowReason::Update => "update",
+        CnFlowReason::Shutdown => "shutdown",
+    }
+}
+
+fn monotonic_now_nanos() -> u64 {
+    let now = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64
 }
 
 /// The next metrics connection, or never when metrics are off.
@@ -854,12 +990,14 @@ fn hand_over(
     finished: &Rc<RefCell<Vec<FinishedSession>>>,
     writer: &mut BackgroundWriter<Outgoing>,
     flows: &mut BpfHashMap<MapData, FlowKey, FlowState>,
+    flow_counters: &BpfHashMap<MapData, FlowKey, FlowCounters>,
+    cnflow: Option<&CnFlowTracker>,
     stats: &mut LiveStats,
     sampling_rate: f64,
 ) -> Result<(), crate::output::WriterStopped> {
     let sessions: Vec<FinishedSession> = finished.borrow_mut().drain(..).collect();
     let own_pid = std::process::id();
-    for session in sessions {
+    for mut session in sessions {
         let protocol = match session.context().transport {
             cipherlens_parsers::fingerprint::Transport::Quic => 17,
             _ => 6,
@@ -883,6 +1021,11 @@ fn hand_over(
         if !sampled(flow_hash(&key), sampling_rate) {
             stats.sampled_out += 1;
             continue;
+        }
+        if let Some(tracker) = cnflow
+            && let Ok(counters) = flow_counters.get(&key, 0)
+        {
+            session.set_cnflow_id(tracker.id_of(&key, counters.first_ns));
         }
         writer.send(Outgoing::Session(session))?;
     }

@@ -395,6 +395,7 @@ fn tcp_record(
         ja4_original_order: config.ja4_original_order,
         community_id_seed: config.community_id_seed,
         observation: session.observation.take(),
+        cnflow_id: None,
     };
     let outcome = SessionOutcome {
         emitted_on: reason.as_str(),
@@ -421,6 +422,7 @@ fn quic_record(
         ja4_original_order: config.ja4_original_order,
         community_id_seed: config.community_id_seed,
         observation: session.observation.take(),
+        cnflow_id: None,
     };
     let outcome = SessionOutcome {
         emitted_on: reason.as_str(),

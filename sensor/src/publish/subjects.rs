@@ -5,6 +5,7 @@
 //! | `<prefix>.tls.session.<node>` | TLS session records |
 //! | `<prefix>.quic.session.<node>` | QUIC session records |
 //! | `<prefix>.stats.<node>` | stats records (`cipherlens.stats/v1`) |
+//! | `<prefix>.cnflow.<node>` | CNFlow flow records (`cipherlens.cnflow/v1`) |
 //!
 //! `<prefix>` defaults to `cipherlens`; `<node>` is the host name with
 //! every character NATS gives a meaning (`.`, `*`, `>`, white space) made
@@ -17,6 +18,7 @@ pub enum RecordKind {
     TlsSession,
     QuicSession,
     Stats,
+    CnFlow,
 }
 
 /// The subjects of one sensor.
@@ -25,6 +27,7 @@ pub struct Subjects {
     tls_session: String,
     quic_session: String,
     stats: String,
+    cnflow: String,
 }
 
 impl Subjects {
@@ -34,6 +37,7 @@ impl Subjects {
             tls_session: format!("{prefix}.tls.session.{node}"),
             quic_session: format!("{prefix}.quic.session.{node}"),
             stats: format!("{prefix}.stats.{node}"),
+            cnflow: format!("{prefix}.cnflow.{node}"),
         }
     }
 
@@ -42,6 +46,7 @@ impl Subjects {
             RecordKind::TlsSession => &self.tls_session,
             RecordKind::QuicSession => &self.quic_session,
             RecordKind::Stats => &self.stats,
+            RecordKind::CnFlow => &self.cnflow,
         }
     }
 }

@@ -39,6 +39,8 @@ pub struct SessionContext {
     pub community_id_seed: u16,
     /// Kernel facts (live capture).
     pub observation: Option<SessionObservation>,
+    /// The session's CNFlow id (live capture).
+    pub cnflow_id: Option<String>,
 }
 
 /// What the kernel said about one packet (live capture). Borrowed: it is
@@ -136,6 +138,11 @@ impl FinishedSession {
     /// Transport facts of the session.
     pub fn context(&self) -> &SessionContext {
         &self.context
+    }
+
+    /// Ties the session to its CNFlow record (live capture).
+    pub fn set_cnflow_id(&mut self, id: String) {
+        self.context.cnflow_id = Some(id);
     }
 
     /// The session's record.
@@ -280,6 +287,7 @@ pub fn build_session_record(
             },
         },
         cipherlens: Cipherlens {
+            cnflow_id: context.cnflow_id.clone(),
             observation: context.observation.as_ref().map(|seen| Observation {
                 interface: seen.interface.clone(),
                 ifindex: seen.ifindex,

@@ -128,6 +128,9 @@ pub struct CertificateHash {
 /// Everything without an OpenTelemetry name.
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct Cipherlens {
+    /// The CNFlow record of the session's flow (live capture).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cnflow_id: Option<String>,
     pub session: SessionState,
     pub tls: TlsDetail,
     /// What only the kernel knew (live capture).
