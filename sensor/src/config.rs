@@ -18,6 +18,12 @@
 //! pods_log_dir = "/var/log/pods"
 //! containers_log_dir = "/var/log/containers"
 //! output = "/var/log/cipherlens/records.jsonl"
+//! output_max_bytes = 104857600    # rotate at 100 MiB
+//! output_keep = 5
+//! cnflow = true
+//! cnflow_report_interval_seconds = 60
+//! cnflow_idle_timeout_seconds = 120
+//! cnflow_scan_interval_seconds = 5
 //!
 //! [pipeline]
 //! max_handshake_message = 262144
@@ -66,6 +72,12 @@ pub struct CaptureConfig {
     pub pods_log_dir: Option<PathBuf>,
     pub containers_log_dir: Option<PathBuf>,
     pub output: Option<PathBuf>,
+    pub output_max_bytes: Option<u64>,
+    pub output_keep: Option<u32>,
+    pub cnflow: Option<bool>,
+    pub cnflow_report_interval_seconds: Option<u64>,
+    pub cnflow_idle_timeout_seconds: Option<u64>,
+    pub cnflow_scan_interval_seconds: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -144,6 +156,16 @@ pub fn parse(text: &str) -> Result<FileConfig, String> {
             "capture.flow_byte_budget = {budget}: expected 1024 to 16777216"
         ));
     }
+    if let Some(scan) = config.capture.cnflow_scan_interval_seconds
+        && !(1..=3600).contains(&scan)
+    {
+        return Err(format!(
+            "capture.cnflow_scan_interval_seconds = {scan}: expected 1 to 3600"
+        ));
+    }
+    if config.capture.cnflow_idle_timeout_seconds == Some(0) {
+        return Err("capture.cnflow_idle_timeout_seconds = 0: expected at least 1".to_string());
+    }
     Ok(config)
 }
 
@@ -194,6 +216,10 @@ mod tests {
                 "expected 1024 to 16777216",
             ),
             ("[capture]\nattach_mode = \"fast\"\n", "expected \"auto\""),
+            (
+                "[capture]\ncnflow_scan_interval_seconds = 0\n",
+                "expected 1 to 3600",
+            ),
             ("[natz]\nurl = \"x\"\n", "unknown field `natz`"),
             ("[capture\n", "line 1"),
         ] {

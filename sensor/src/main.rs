@@ -124,6 +124,12 @@ struct LiveArgs {
     /// Write records to this file (default: stdout, unless NATS is configured).
     #[arg(long, short)]
     output: Option<PathBuf>,
+    /// Rotate the --output file when it reaches this many bytes (0: never).
+    #[arg(long, default_value_t = 0)]
+    output_max_bytes: u64,
+    /// Rotated --output files kept (FILE.1 is the newest).
+    #[arg(long, default_value_t = 5)]
+    output_keep: u32,
     #[command(flatten)]
     nats: NatsArgs,
     #[command(flatten)]
@@ -215,15 +221,20 @@ impl NatsArgs {
 /// and `directives`, also the directives it receives.
 fn build_sink(
     output: Option<&PathBuf>,
+    rotation: Option<(u64, u32)>,
     nats: &NatsArgs,
     directives: bool,
 ) -> anyhow::Result<LiveOutputs> {
-    let file = match output {
-        Some(path) => Some(
+    let file = match (output, rotation) {
+        (Some(path), Some((max_bytes, keep))) => Some(
+            JsonLinesWriter::create_rotating(path, max_bytes, keep)
+                .with_context(|| format!("creating {}", path.display()))?,
+        ),
+        (Some(path), None) => Some(
             JsonLinesWriter::create(path)
                 .with_context(|| format!("creating {}", path.display()))?,
         ),
-        None => None,
+        (None, _) => None,
     };
     let Some(url) = &nats.nats_url else {
         return Ok(LiveOutputs {
@@ -247,7 +258,8 @@ fn build_sink(
 }
 
 fn run_live(args: LiveArgs) -> anyhow::Result<ExitCode> {
-    let outputs = build_sink(args.output.as_ref(), &args.nats, true)?;
+    let rotation = (args.output_max_bytes > 0).then_some((args.output_max_bytes, args.output_keep));
+    let outputs = build_sink(args.output.as_ref(), rotation, &args.nats, true)?;
     let options = LiveOptions {
         interfaces: InterfaceFilter {
             include: args.include,
@@ -391,7 +403,7 @@ fn run() -> anyhow::Result<ExitCode> {
                 sink,
                 publish_stats,
                 ..
-            } = build_sink(output.as_ref(), &nats, false)?;
+            } = build_sink(output.as_ref(), None, &nats, false)?;
             let mut certificates = CertificateCache::default();
             let mut writer = BackgroundWriter::spawn(
                 sink,
@@ -513,6 +525,41 @@ fn apply_capture_config(
         explicit,
     );
     set_option(&mut args.output, "output", &file.output, explicit);
+    set(
+        &mut args.output_max_bytes,
+        "output_max_bytes",
+        &file.output_max_bytes,
+        explicit,
+    );
+    set(
+        &mut args.output_keep,
+        "output_keep",
+        &file.output_keep,
+        explicit,
+    );
+    if let Some(enabled) = file.cnflow
+        && !explicit("no_cnflow")
+    {
+        args.no_cnflow = !enabled;
+    }
+    set(
+        &mut args.cnflow_report_interval,
+        "cnflow_report_interval",
+        &file.cnflow_report_interval_seconds,
+        explicit,
+    );
+    set(
+        &mut args.cnflow_idle_timeout,
+        "cnflow_idle_timeout",
+        &file.cnflow_idle_timeout_seconds,
+        explicit,
+    );
+    set(
+        &mut args.cnflow_scan_interval,
+        "cnflow_scan_interval",
+        &file.cnflow_scan_interval_seconds,
+        explicit,
+    );
     Ok(())
 }
 

@@ -85,9 +85,7 @@ pub fn build_cnflow_record(
         |address: std::net::SocketAddr, pid: Option<u32>, attributor: &mut Attributor| Endpoint {
             address: address.ip().to_string(),
             port: address.port(),
-            attribution: pid
-                .map(|pid| attributor.attribute(pid))
-                .unwrap_or_default(),
+            attribution: pid.map(|pid| attributor.attribute(pid)).unwrap_or_default(),
         };
     let direction = |index: usize| Direction {
         packets: facts.packets[index],
