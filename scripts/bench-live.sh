@@ -9,12 +9,14 @@
 #      session must be recorded with zero drops; sensor CPU per 1,000
 #      handshakes per second (from /proc/<pid>/stat);
 #   3. sensor RSS right after start and with 10,000 flows in their
-#      handshake phase (clients that send a ClientHello and then wait).
+#      handshake phase (clients that send a ClientHello and then wait);
+#   4. sensor RSS with 100,000 flows tracked for CNFlow records (issue 4
+#      target: at most 256 MB).
 # Topology: namespace clbench <-> veth (MTU 1500) <-> host end clbenchh,
 # private addresses on that link only; removed at exit.
 # Usage: scripts/bench-live.sh   (root; after scripts/setup.sh)
 # Environment: RUNS (3), IPERF_SECONDS (5), HANDSHAKES (20000), LOAD_THREADS (16),
-# STALLED (10000), SECTIONS ("1 2 3": which measurements to run).
+# STALLED (10000), TRACKED (100000), SECTIONS ("1 2 3 4": which measurements to run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,7 +25,8 @@ iperf_seconds=${IPERF_SECONDS:-5}
 handshakes=${HANDSHAKES:-20000}
 load_threads=${LOAD_THREADS:-16}
 stalled=${STALLED:-10000}
-sections=${SECTIONS:-1 2 3}
+tracked=${TRACKED:-100000}
+sections=${SECTIONS:-1 2 3 4}
 ns=clbench
 host_if=clbenchh
 peer_if=clbenchp
@@ -190,6 +193,42 @@ with open(f"/proc/{sys.argv[3]}/status") as status:
 print(f"RSS with {count} flows in handshake phase: {int(rss) / 1024:.1f} MiB")
 EOF
 echo "RSS after start: $((rss_start / 1024)) MiB"
+stop_sensor
+}
+
+section_4() {
+echo "== 4. sensor RSS with $tracked CNFlow flows tracked (UDP flows from distinct ports)"
+CIPHERLENS_LOG=info "$sensor" live -i "$host_if" --stats-interval 2 -o /dev/null \
+    --cnflow-scan-interval 2 --cnflow-report-interval 6 2> "$work/sensor.err" &
+sensor_pid=$!
+sleep 2
+ip netns exec "$ns" python3 - "$host_ip" "$tracked" << 'EOF'
+import socket, sys
+host, count = sys.argv[1], int(sys.argv[2])
+sent = 0
+for destination in range(30000, 30010):
+    for source in range(10000, 60000):
+        if sent == count:
+            break
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("", source))
+            s.sendto(b"x", (host, destination))
+            sent += 1
+        except OSError:
+            pass
+        s.close()
+print(f"sent one datagram on each of {sent} flows")
+EOF
+# Two report intervals: every flow has been scanned, reported and remembered.
+sleep 14
+tracked_now=$(grep '"cipherlens.stats/v1"' "$work/sensor.err" | tail -1 |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["cnflow_tracked"])')
+rss=$(rss_kb "$sensor_pid")
+peak=$(awk '/VmHWM/ { print $2 }' "/proc/$sensor_pid/status")
+echo "flows in the kernel map at the last scan: $tracked_now"
+echo "sensor RSS: $((rss / 1024)) MiB now, $((peak / 1024)) MiB peak (target <= 256 MB)"
 stop_sensor
 }
 
