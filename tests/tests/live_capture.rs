@@ -1236,22 +1236,32 @@ fn cnflow_records_count_like_tshark_and_tie_to_sessions() {
         ],
     );
     // A flow that lasts over three seconds: update records, then its end.
-    client(
-        &link,
-        "python3",
-        &[
+    // Half-way, quiet, the client asks `ss` for its socket's tcp_info.
+    let long_client = link
+        .command("python3")
+        .args([
             "-c",
             &format!(
-                "import socket, ssl, time\n\
+                "import socket, ssl, subprocess, time\n\
                  ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE\n\
                  s = socket.create_connection(('{}', {port}))\n\
                  t = ctx.wrap_socket(s, server_hostname='long.flows.test')\n\
-                 time.sleep(3.5)\n\
+                 time.sleep(1.5)\n\
+                 port = t.getsockname()[1]\n\
+                 print(subprocess.run(['ss', '-tinH', 'sport', '=', f':{{port}}'], capture_output=True, text=True).stdout)\n\
+                 time.sleep(2)\n\
                  t.close()",
                 link.host_v4
             ),
-        ],
+        ])
+        .output()
+        .expect("long client");
+    assert!(
+        long_client.status.success(),
+        "{}",
+        String::from_utf8_lossy(&long_client.stderr)
     );
+    let ss = String::from_utf8_lossy(&long_client.stdout).into_owned();
     std::thread::sleep(Duration::from_millis(2500));
     let (sessions, stats, _) = sensor.stop();
     let pcap = dump.finish();
@@ -1338,6 +1348,35 @@ fn cnflow_records_count_like_tshark_and_tie_to_sessions() {
         .collect();
     assert_eq!(ids.len(), 1, "one id for the flow's life");
     assert_eq!(long["cipherlens"]["cnflow_id"], records[0]["cnflow"]["id"]);
+    // TCP metrics of the client's socket (in its own namespace) equal what
+    // `ss` read from the kernel while the flow was quiet.
+    let ss_value = |name: &str| -> f64 {
+        ss.split_whitespace()
+            .find_map(|field| field.strip_prefix(&format!("{name}:")))
+            .and_then(|value| value.split('/').next())
+            .and_then(|value| value.parse().ok())
+            .unwrap_or_else(|| panic!("ss shows no {name}: {ss}"))
+    };
+    let update = records
+        .iter()
+        .rev()
+        .find(|f| f["event"]["reason"] == "update")
+        .expect("an update");
+    let tcp = &update["cnflow"]["tcp"];
+    assert_eq!(tcp["observed_at"], "client", "{update}");
+    assert_eq!(tcp["state"], "established");
+    assert_eq!(
+        tcp["segments_out"].as_f64(),
+        Some(ss_value("segs_out")),
+        "{tcp} vs {ss}"
+    );
+    assert_eq!(
+        tcp["segments_in"].as_f64(),
+        Some(ss_value("segs_in")),
+        "{tcp} vs {ss}"
+    );
+    let rtt_ms = tcp["rtt_us"].as_f64().expect("rtt") / 1000.0;
+    assert!((rtt_ms - ss_value("rtt")).abs() < 0.001, "{tcp} vs {ss}");
     assert!(
         stats["cnflow_records"]["end"].as_u64() >= Some(2),
         "{stats}"

@@ -21,6 +21,7 @@
 //! port is taken as the server.
 
 pub mod record;
+pub mod tcp_info;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
@@ -87,6 +88,17 @@ pub struct FlowFacts {
     pub socket_cookies: [u64; 2],
     /// Processes owning the sockets, filled in by the caller.
     pub pids: [Option<u32>; 2],
+    /// `tcp_info` of a local socket of the flow (the client's if it is on
+    /// this node, else the server's), filled in by the caller.
+    pub tcp: Option<(Side, tcp_info::TcpMetrics)>,
+}
+
+/// Which end of a flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Side {
+    Client,
+    Server,
 }
 
 /// A flow's id: see the module docs.
@@ -241,6 +253,7 @@ impl CnFlowTracker {
                     counters.socket_cookie[to_client],
                 ],
                 pids: [None, None],
+                tcp: None,
             },
             remove,
         })

@@ -59,6 +59,17 @@ pub struct CnFlow {
     pub opening_seen: bool,
     pub client_to_server: Direction,
     pub server_to_client: Direction,
+    /// TCP metrics from `tcp_info` of a local socket, when one is open.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tcp: Option<TcpSummary>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TcpSummary {
+    /// Whose socket the metrics are from.
+    pub observed_at: super::Side,
+    #[serde(flatten)]
+    pub metrics: super::tcp_info::TcpMetrics,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -126,6 +137,10 @@ pub fn build_cnflow_record(
             opening_seen: facts.opening_seen,
             client_to_server: direction(0),
             server_to_client: direction(1),
+            tcp: facts.tcp.clone().map(|(observed_at, metrics)| TcpSummary {
+                observed_at,
+                metrics,
+            }),
         },
     }
 }

@@ -22,6 +22,7 @@
 //! bearing its program names that an earlier run left behind.
 
 pub mod event;
+mod flows;
 pub mod interfaces;
 pub mod link_watch;
 pub mod metrics;
@@ -49,11 +50,12 @@ use serde::Serialize;
 use tokio::io::unix::AsyncFd;
 
 use self::event::{decode_event_frame, event_frame};
+use self::flows::FlowScanner;
 use self::interfaces::{Interface, InterfaceFilter, list_interfaces};
 use self::link_watch::{LinkChange, LinkNews, LinkWatcher};
 use crate::attribution::{AttributionSources, Attributor, HostInfo};
 use crate::cnflow::record::{CnFlowRecord, build_cnflow_record};
-use crate::cnflow::{CnFlowConfig, CnFlowTracker, FlowFacts, Reason as CnFlowReason};
+use crate::cnflow::{CnFlowConfig, FlowFacts};
 use crate::directive::{
     Directive, DirectiveRequest, PlaintextScope, error_reply, flow_hash, sampled,
 };
@@ -178,6 +180,9 @@ pub struct LiveStats {
     pub cnflow_tracked: u64,
     /// Flow entries that could not be read during a scan.
     pub cnflow_read_errors: u64,
+    /// CNFlow records of TCP flows without TCP metrics (no local socket
+    /// open any more, or the lookup failed).
+    pub tcp_info_misses: u64,
     /// Sessions not recorded because of a sampling directive.
     pub sampled_out: u64,
     pub directives_applied: u64,
@@ -382,6 +387,10 @@ impl Attachments {
         }
     }
 
+    fn interface_name(&self, index: u32) -> Option<String> {
+        self.links.get(&index).map(|(name, _)| name.clone())
+    }
+
     fn attached_names(&self) -> Vec<String> {
         self.links.values().map(|(name, _)| name.clone()).collect()
     }
@@ -543,7 +552,7 @@ pub async fn run_live(
         name: COUNTERS_MAP,
         source,
     })?;
-    let mut flow_counters: BpfHashMap<MapData, FlowKey, FlowCounters> = BpfHashMap::try_from(
+    let flow_counters: BpfHashMap<MapData, FlowKey, FlowCounters> = BpfHashMap::try_from(
         attachments
             .ebpf
             .take_map(FLOW_COUNTERS_MAP)
@@ -563,7 +572,7 @@ pub async fn run_live(
         name: SOCKET_OWNERS_MAP,
         source,
     })?;
-    let mut cnflow = options.cnflow.clone().map(CnFlowTracker::new);
+    let mut flow_scanner = FlowScanner::new(options.cnflow.clone(), flow_counters, socket_owners);
     // `AsyncFd::new` is deprecated because a registered fd could be closed
     // behind tokio's back; here the AsyncFd owns the RingBuf that owns the
     // fd, so it lives exactly as long as the registration (and `register`,
@@ -699,10 +708,8 @@ pub async fn run_live(
             _ = sweep_tick.tick() => {
                 pipeline.expire_idle(unix_now_nanos());
             }
-            _ = cnflow_tick.tick(), if cnflow.is_some() => {
-                if let Some(tracker) = cnflow.as_mut()
-                    && scan_flows(tracker, &mut flow_counters, &socket_owners, &attachments, &mut writer, &mut stats, false).is_err()
-                {
+            _ = cnflow_tick.tick(), if flow_scanner.enabled() => {
+                if flow_scanner.scan(&attachments, &mut writer, &mut stats, false).is_err() {
                     break writer_error();
                 }
             }
@@ -748,8 +755,7 @@ pub async fn run_live(
             &finished,
             &mut writer,
             &mut flows,
-            &flow_counters,
-            cnflow.as_ref(),
+            &flow_scanner,
             &mut stats,
             controls.sampling_rate,
         )
@@ -763,23 +769,12 @@ pub async fn run_live(
         &finished,
         &mut writer,
         &mut flows,
-        &flow_counters,
-        cnflow.as_ref(),
+        &flow_scanner,
         &mut stats,
         controls.sampling_rate,
     );
     // Flows still open are reported, so none goes unrecorded.
-    if let Some(tracker) = cnflow.as_mut() {
-        let _ = scan_flows(
-            tracker,
-            &mut flow_counters,
-            &socket_owners,
-            &attachments,
-            &mut writer,
-            &mut stats,
-            true,
-        );
-    }
+    let _ = flow_scanner.scan(&attachments, &mut writer, &mut stats, true);
     fill_stats(
         &mut stats,
         &counters,
@@ -799,73 +794,6 @@ pub async fn run_live(
         writer_error()?;
     }
     Ok(stats)
-}
-
-/// Reads the kernel's flow counters and sends CNFlow records for flows that
-/// ended, went idle or are due an update (all of them at `shutdown`).
-fn scan_flows(
-    tracker: &mut CnFlowTracker,
-    flow_counters: &mut BpfHashMap<MapData, FlowKey, FlowCounters>,
-    socket_owners: &BpfHashMap<MapData, u64, u64>,
-    attachments: &Attachments,
-    writer: &mut BackgroundWriter<Outgoing>,
-    stats: &mut LiveStats,
-    shutdown: bool,
-) -> Result<(), crate::output::WriterStopped> {
-    let now = monotonic_now_nanos();
-    let mut finished = Vec::new();
-    let mut tracked = 0u64;
-    for entry in flow_counters.iter() {
-        let Ok((key, counters)) = entry else {
-            stats.cnflow_read_errors += 1;
-            continue;
-        };
-        tracked += 1;
-        let Some(decision) = tracker.decide(&key, &counters, now, shutdown) else {
-            continue;
-        };
-        if decision.remove {
-            finished.push(key);
-        }
-        let mut facts = decision.facts;
-        for (pid, cookie) in facts.pids.iter_mut().zip(facts.socket_cookies) {
-            if cookie != 0 {
-                *pid = socket_owners
-                    .get(&cookie, 0)
-                    .ok()
-                    .map(|pid_tgid| (pid_tgid >> 32) as u32)
-                    .filter(|pid| *pid != 0);
-            }
-        }
-        facts.interface = attachments
-            .links
-            .get(&facts.ifindex)
-            .map(|(name, _)| name.clone());
-        *stats
-            .cnflow_records
-            .entry(reason_name(facts.reason))
-            .or_default() += 1;
-        writer.send(Outgoing::Flow(Box::new(facts)))?;
-    }
-    for key in finished {
-        let _ = flow_counters.remove(&key);
-    }
-    stats.cnflow_tracked = tracked;
-    writer.hand_over()
-}
-
-fn reason_name(reason: CnFlowReason) -> &'static str {
-    match reason {
-        CnFlowReason::End => "end",
-        CnFlowReason::Idle => "idle",
-        CnFlowReason::Update => "update",
-        CnFlowReason::Shutdown => "shutdown",
-    }
-}
-
-fn monotonic_now_nanos() -> u64 {
-    let now = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
-    now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64
 }
 
 /// The next metrics connection, or never when metrics are off.
@@ -990,8 +918,7 @@ fn hand_over(
     finished: &Rc<RefCell<Vec<FinishedSession>>>,
     writer: &mut BackgroundWriter<Outgoing>,
     flows: &mut BpfHashMap<MapData, FlowKey, FlowState>,
-    flow_counters: &BpfHashMap<MapData, FlowKey, FlowCounters>,
-    cnflow: Option<&CnFlowTracker>,
+    flow_scanner: &FlowScanner,
     stats: &mut LiveStats,
     sampling_rate: f64,
 ) -> Result<(), crate::output::WriterStopped> {
@@ -1022,10 +949,8 @@ fn hand_over(
             stats.sampled_out += 1;
             continue;
         }
-        if let Some(tracker) = cnflow
-            && let Ok(counters) = flow_counters.get(&key, 0)
-        {
-            session.set_cnflow_id(tracker.id_of(&key, counters.first_ns));
+        if let Some(id) = flow_scanner.id_of(&key) {
+            session.set_cnflow_id(id);
         }
         writer.send(Outgoing::Session(session))?;
     }
