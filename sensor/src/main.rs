@@ -338,6 +338,9 @@ impl PipelineArgs {
 }
 
 fn main() -> ExitCode {
+    // One TLS provider for the NATS connection, chosen here rather than by
+    // whichever rustls features a build happens to unify.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_env("CIPHERLENS_LOG").unwrap_or_else(|_| EnvFilter::new("warn")),

@@ -351,3 +351,151 @@ fn configuration_file_with_environment_and_command_line_overrides() {
     );
     std::fs::remove_dir_all(&directory).ok();
 }
+
+/// TLS (the sensor trusting the server's certificate through `--nats-ca`)
+/// with a token from the environment; without the CA the connection is
+/// refused with a clear error.
+#[test]
+fn tls_and_token_authentication() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let directory =
+        std::env::temp_dir().join(format!("cipherlens-nats-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&directory).expect("dir");
+    // A CA and a server certificate it signed, for 127.0.0.1.
+    let (ca, ca_key) = (directory.join("ca.pem"), directory.join("ca.key"));
+    let (cert, key) = (directory.join("server.pem"), directory.join("server.key"));
+    let csr = directory.join("server.csr");
+    let extensions = directory.join("server.ext");
+    std::fs::write(
+        &extensions,
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .expect("extensions");
+    let path = |p: &PathBuf| p.to_str().expect("path").to_string();
+    for args in [
+        vec![
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            &path(&ca_key),
+            "-out",
+            &path(&ca),
+            "-subj",
+            "/CN=cipherlens test CA",
+            "-days",
+            "1",
+        ],
+        vec![
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            &path(&key),
+            "-out",
+            &path(&csr),
+            "-subj",
+            "/CN=nats.test",
+        ],
+        vec![
+            "x509",
+            "-req",
+            "-in",
+            &path(&csr),
+            "-CA",
+            &path(&ca),
+            "-CAkey",
+            &path(&ca_key),
+            "-CAcreateserial",
+            "-out",
+            &path(&cert),
+            "-days",
+            "1",
+            "-extfile",
+            &path(&extensions),
+        ],
+    ] {
+        let made = Command::new("openssl")
+            .args(&args)
+            .output()
+            .expect("openssl");
+        assert!(made.status.success(), "{args:?}: {}", text(&made));
+    }
+    let port = free_port();
+    let server = NatsServer::start(
+        port,
+        &[
+            "--tls",
+            "--tlscert",
+            cert.to_str().expect("path"),
+            "--tlskey",
+            key.to_str().expect("path"),
+            "--auth",
+            "t0ken",
+        ],
+    );
+    let url = format!("tls://127.0.0.1:{}", server.port);
+    let pcap = repo_root().join("fixtures/pcaps/tls13-openssl.pcap");
+    let runtime = runtime();
+    let (subject, record) = runtime.block_on(async {
+        let client = async_nats::ConnectOptions::with_token("t0ken".into())
+            .add_root_certificates(ca.clone())
+            .require_tls(true)
+            .connect(url.as_str())
+            .await
+            .expect("subscriber over TLS");
+        let mut subscriber = client.subscribe("cipherlens.>").await.expect("subscribe");
+        client.flush().await.expect("flush");
+        let output = replay_command(std::slice::from_ref(&pcap), &["--nats-url", &url])
+            .args(["--nats-ca", ca.to_str().expect("path"), "--nats-tls"])
+            .env("CIPHERLENS_NATS_TOKEN", "t0ken")
+            .output()
+            .expect("replay");
+        assert!(output.status.success(), "{}", text(&output));
+        let message = tokio::time::timeout(Duration::from_secs(10), subscriber.next())
+            .await
+            .expect("a record")
+            .expect("open");
+        (
+            message.subject.to_string(),
+            serde_json::from_slice::<Value>(&message.payload).expect("JSON"),
+        )
+    });
+    assert_eq!(subject, format!("cipherlens.tls.session.{NODE_TOKEN}"));
+    assert_valid_record(&record);
+
+    // Not trusting the server's certificate: refused, and said so.
+    let output = replay_command(
+        std::slice::from_ref(&pcap),
+        &["--nats-url", &url, "--nats-tls"],
+    )
+    .env("CIPHERLENS_NATS_TOKEN", "t0ken")
+    .output()
+    .expect("replay");
+    assert!(!output.status.success());
+    let said = text(&output);
+    assert!(said.contains("refused") && said.contains("TLS"), "{said}");
+    // A wrong token: refused too.
+    let output = replay_command(
+        std::slice::from_ref(&pcap),
+        &["--nats-url", &url, "--nats-tls"],
+    )
+    .args(["--nats-ca", ca.to_str().expect("path")])
+    .env("CIPHERLENS_NATS_TOKEN", "wrong")
+    .output()
+    .expect("replay");
+    assert!(!output.status.success());
+    assert!(
+        text(&output).contains("authorization violation"),
+        "{}",
+        text(&output)
+    );
+    std::fs::remove_dir_all(&directory).ok();
+}

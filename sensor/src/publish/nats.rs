@@ -82,18 +82,20 @@ const DIRECTIVE_QUEUE: usize = 16;
 
 #[derive(Debug, thiserror::Error)]
 pub enum NatsError {
-    #[error("NATS at {url} refused the connection: {kind} ({source}); check the credentials")]
+    #[error(
+        "NATS at {url} refused the connection ({kind}); check the credentials and TLS settings"
+    )]
     Refused {
         url: String,
         kind: ConnectErrorKind,
         source: async_nats::ConnectError,
     },
-    #[error("connecting to NATS at {url}: {source}")]
+    #[error("connecting to NATS at {url}")]
     Connect {
         url: String,
         source: async_nats::ConnectError,
     },
-    #[error("reading the NATS credentials file {path}: {source}")]
+    #[error("reading the NATS credentials file {path}")]
     CredsFile { path: PathBuf, source: io::Error },
     #[error("{0}")]
     Subject(String),
@@ -350,6 +352,13 @@ async fn connect(
                 kind,
                 source,
             }),
+            // rustls reports a certificate it does not trust as an I/O
+            // error of kind InvalidData: a setting to fix, not an outage.
+            ConnectErrorKind::Io if is_invalid_data(&source) => Err(NatsError::Refused {
+                url: options.url.clone(),
+                kind: ConnectErrorKind::Tls,
+                source,
+            }),
             _ => {
                 tracing::warn!(url = %options.url, error = %source,
                     "NATS unreachable at start; buffering and retrying");
@@ -365,6 +374,17 @@ async fn connect(
             }
         },
     }
+}
+
+fn is_invalid_data(error: &async_nats::ConnectError) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(error);
+    while let Some(current) = cause {
+        if let Some(io) = current.downcast_ref::<io::Error>() {
+            return io.kind() == io::ErrorKind::InvalidData;
+        }
+        cause = current.source();
+    }
+    false
 }
 
 async fn connect_options(
