@@ -499,3 +499,56 @@ fn tls_and_token_authentication() {
     );
     std::fs::remove_dir_all(&directory).ok();
 }
+
+/// nkey authentication: the server knows the user's public key, the sensor
+/// signs its nonce with the seed from `--nats-nkey-seed-file`.
+#[test]
+fn nkey_authentication() {
+    let user = nkeys::KeyPair::new_user();
+    let directory = std::env::temp_dir().join(format!("cipherlens-nkey-{}", std::process::id()));
+    std::fs::create_dir_all(&directory).expect("dir");
+    let config = directory.join("server.conf");
+    std::fs::write(
+        &config,
+        format!(
+            "authorization {{ users = [ {{ nkey: \"{}\" }} ] }}\n",
+            user.public_key()
+        ),
+    )
+    .expect("server config");
+    let seed_file = directory.join("user.nk");
+    std::fs::write(&seed_file, user.seed().expect("seed")).expect("seed file");
+    let server = NatsServer::start(free_port(), &["-c", config.to_str().expect("path")]);
+    let pcap = repo_root().join("fixtures/pcaps/tls13-openssl.pcap");
+    let seed_arg = seed_file.to_str().expect("path").to_string();
+    let runtime = runtime();
+    let subject = runtime.block_on(async {
+        let client = async_nats::ConnectOptions::with_nkey(user.seed().expect("seed"))
+            .connect(server.url())
+            .await
+            .expect("subscriber with the nkey");
+        let mut subscriber = client.subscribe("cipherlens.>").await.expect("subscribe");
+        client.flush().await.expect("flush");
+        let output = replay_command(std::slice::from_ref(&pcap), &["--nats-url", &server.url()])
+            .args(["--nats-nkey-seed-file", &seed_arg])
+            .output()
+            .expect("replay");
+        assert!(output.status.success(), "{}", text(&output));
+        let message = tokio::time::timeout(Duration::from_secs(10), subscriber.next())
+            .await
+            .expect("a record")
+            .expect("open");
+        message.subject.to_string()
+    });
+    assert_eq!(subject, format!("cipherlens.tls.session.{NODE_TOKEN}"));
+    // Another user's seed is refused.
+    let stranger = directory.join("stranger.nk");
+    std::fs::write(&stranger, nkeys::KeyPair::new_user().seed().expect("seed")).expect("seed");
+    let output = replay_command(std::slice::from_ref(&pcap), &["--nats-url", &server.url()])
+        .args(["--nats-nkey-seed-file", stranger.to_str().expect("path")])
+        .output()
+        .expect("replay");
+    assert!(!output.status.success());
+    assert!(text(&output).contains("refused"), "{}", text(&output));
+    std::fs::remove_dir_all(&directory).ok();
+}
