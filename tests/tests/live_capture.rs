@@ -1033,9 +1033,10 @@ fn a_reused_client_port_gives_a_record_per_connection() {
 }
 
 /// Process, container and pod attribution from real cgroups named the way
-/// the runtimes name them: the client in a containerd/Kubernetes cgroup on
-/// the unified (v2) hierarchy, the server in a docker cgroup on a v1
-/// hierarchy; pod names from a kubelet-style log directory.
+/// the runtimes name them: clients in a containerd/Kubernetes cgroup (v2,
+/// systemd driver), a CRI-O/Kubernetes cgroup (v1, cgroupfs driver) and a
+/// podman cgroup (v2), the server in a docker cgroup (v1); pod names from a
+/// kubelet-style log directory.
 #[test]
 fn sessions_are_attributed_to_process_container_and_pod() {
     require_root();
@@ -1107,38 +1108,86 @@ fn sessions_are_attributed_to_process_container_and_pod() {
             "import os, sys; print(os.path.realpath(sys.executable))",
         ],
     );
-    // The client waits on stdin until it is in its cgroup.
-    let mut client = link
-        .command(python.trim())
-        .args([
-            "-c",
-            &format!(
-                "import socket, ssl, sys\n\
-                 sys.stdin.readline()\n\
-                 ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE\n\
-                 s = socket.create_connection(('{}', {port}))\n\
-                 t = ctx.wrap_socket(s, server_hostname='attributed.test')\n\
-                 t.close()",
-                link.host_v4
-            ),
-            "--marker-argument",
-        ])
-        .stdin(Stdio::piped())
-        .spawn()
-        .expect("python client");
-    client_cgroup.add(client.id());
-    {
-        use std::io::Write;
-        let mut stdin = client.stdin.take().expect("stdin");
-        stdin.write_all(b"go\n").expect("go");
-    }
-    let client_pid = client.id();
-    assert!(client.wait().expect("client").success());
+    // A client that waits on stdin until it is in its cgroup; its pid.
+    let run_client_in = |cgroup: &Cgroup, server_name: &str| -> u32 {
+        let mut client = link
+            .command(python.trim())
+            .args([
+                "-c",
+                &format!(
+                    "import socket, ssl, sys\n\
+                     sys.stdin.readline()\n\
+                     ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE\n\
+                     s = socket.create_connection(('{}', {port}))\n\
+                     t = ctx.wrap_socket(s, server_hostname='{server_name}')\n\
+                     t.close()",
+                    link.host_v4
+                ),
+                "--marker-argument",
+            ])
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("python client");
+        cgroup.add(client.id());
+        {
+            use std::io::Write;
+            let mut stdin = client.stdin.take().expect("stdin");
+            stdin.write_all(b"go\n").expect("go");
+        }
+        let pid = client.id();
+        assert!(client.wait().expect("client").success());
+        pid
+    };
+    // CRI-O with the kubelet's cgroupfs driver, on a v1 hierarchy; its pod
+    // has one container, so the log directory names it without links.
+    let crio_id = format!("{unique}{}", "e".repeat(56));
+    let crio_pod = format!("{unique}-2222-4c8e-9f00-123456789abc");
+    let crio_cgroup = Cgroup::create(
+        "/sys/fs/cgroup/pids",
+        &format!("kubepods/besteffort/pod{crio_pod}/crio-{crio_id}"),
+    );
+    std::fs::create_dir_all(pods.join(format!("batch_worker-0_{crio_pod}/worker")))
+        .expect("pod dir");
+    // podman with the systemd driver, on the unified hierarchy.
+    let podman_id = format!("{unique}{}", "f".repeat(56));
+    let podman_cgroup = Cgroup::create(
+        "/sys/fs/cgroup/unified",
+        &format!("machine.slice/libpod-{podman_id}.scope"),
+    );
+
+    let client_pid = run_client_in(&client_cgroup, "attributed.test");
+    run_client_in(&crio_cgroup, "crio.attributed.test");
+    run_client_in(&podman_cgroup, "podman.attributed.test");
     std::thread::sleep(Duration::from_millis(500));
     let (records, stats, _) = sensor.stop();
     assert_eq!(stats["kernel_losses"], 0, "stats: {stats}");
-    assert_eq!(records.len(), 1, "{records:#?}");
-    let record = &records[0];
+    assert_eq!(records.len(), 3, "{records:#?}");
+    let by_name = |name: &str| {
+        records
+            .iter()
+            .find(|r| r["tls"]["client"]["server_name"] == name)
+            .unwrap_or_else(|| panic!("no record for {name}"))
+    };
+    let crio = &by_name("crio.attributed.test")["client"];
+    assert_eq!(
+        crio["container"],
+        serde_json::json!({"id": crio_id, "runtime": "crio"})
+    );
+    assert_eq!(
+        crio["k8s"],
+        serde_json::json!({
+            "pod": {"uid": crio_pod, "name": "worker-0"},
+            "namespace": {"name": "batch"},
+            "container": {"name": "worker"},
+        })
+    );
+    let podman = &by_name("podman.attributed.test")["client"];
+    assert_eq!(
+        podman["container"],
+        serde_json::json!({"id": podman_id, "runtime": "podman"})
+    );
+    assert!(podman.get("k8s").is_none(), "{podman}");
+    let record = by_name("attributed.test");
 
     let process = &record["client"]["process"];
     assert_eq!(process["pid"], client_pid, "{record}");
