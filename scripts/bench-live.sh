@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Live capture benchmarks, each measured side by side in one run (issue 3):
 #   1. bulk TCP throughput over a veth pair (iperf3) with the sensor attached
-#      versus not, alternating, RUNS times each; target ratio >= 0.97;
+#      (CNFlow counting on, and with --no-cnflow) versus not, alternating,
+#      RUNS times each; target ratio >= 0.97;
 #   2. TLS handshakes per second from a client namespace to a server on the
 #      host end of the veth, as fast as the load generator goes (the
 #      `handshake-load` binary of the integration crate: rustls full TLS 1.3
@@ -64,7 +65,7 @@ ip netns exec "$ns" ip link set lo up
 
 start_sensor() {
     CIPHERLENS_LOG=info "$sensor" live -i "$host_if" --stats-interval 0 -o "$work/records.jsonl" \
-        2> "$work/sensor.err" &
+        "$@" 2> "$work/sensor.err" &
     sensor_pid=$!
     for _ in $(seq 1 200); do
         grep -q "interface=.*$host_if" "$work/sensor.err" 2> /dev/null && return 0
@@ -94,20 +95,24 @@ iperf_once() {
 }
 without=()
 with=()
+handshakes_only=()
 for _ in $(seq 1 "$runs"); do
     without+=("$(iperf_once)")
     start_sensor
     with+=("$(iperf_once)")
     stop_sensor
+    start_sensor --no-cnflow
+    handshakes_only+=("$(iperf_once)")
+    stop_sensor
 done
-python3 - "${without[*]}" "${with[*]}" << 'EOF'
+python3 - "${without[*]}" "${with[*]}" "${handshakes_only[*]}" << 'EOF'
 import statistics, sys
-without = [float(v) for v in sys.argv[1].split()]
-with_ = [float(v) for v in sys.argv[2].split()]
-a, b = statistics.median(without), statistics.median(with_)
-print(f"without sensor: median {a / 1e9:.2f} Gbit/s  runs {[round(v / 1e9, 2) for v in without]}")
-print(f"with sensor:    median {b / 1e9:.2f} Gbit/s  runs {[round(v / 1e9, 2) for v in with_]}")
-print(f"ratio with/without: {b / a:.3f} (target >= 0.97)")
+without, with_, bare = ([float(v) for v in arg.split()] for arg in sys.argv[1:4])
+a, b, c = statistics.median(without), statistics.median(with_), statistics.median(bare)
+print(f"without sensor:          median {a / 1e9:.2f} Gbit/s  runs {[round(v / 1e9, 2) for v in without]}")
+print(f"with sensor (CNFlow on): median {b / 1e9:.2f} Gbit/s  runs {[round(v / 1e9, 2) for v in with_]}")
+print(f"with sensor --no-cnflow: median {c / 1e9:.2f} Gbit/s  runs {[round(v / 1e9, 2) for v in bare]}")
+print(f"ratio with/without: {b / a:.3f}; --no-cnflow/without: {c / a:.3f} (target >= 0.97)")
 EOF
 }
 

@@ -29,10 +29,11 @@ use aya_ebpf::{
     programs::TcContext,
 };
 use cipherlens_common::{
-    CHUNK_CAPACITY, Counter, DEFAULT_FLOW_BYTE_BUDGET, DIRECTION_EGRESS, DIRECTION_INGRESS,
-    FLOW_DONE, FLOW_FIN_SEEN, FlowCounters, FlowKey, FlowState, HEADER_CAPACITY, KernelConfig,
-    LARGE_CHUNK_CAPACITY, MAX_CHUNKS_PER_PACKET, MAX_COUNTED_FLOWS, MAX_FLOWS, MAX_SOCKET_OWNERS,
-    OPENED_BY_HIGH, OPENED_BY_LOW, PacketEventOf, TLS_CONTENT_HANDSHAKE, TLS_MAJOR_VERSION,
+    CHUNK_CAPACITY, CONFIG_COUNT_FLOWS, Counter, DEFAULT_FLOW_BYTE_BUDGET, DIRECTION_EGRESS,
+    DIRECTION_INGRESS, FLOW_DONE, FLOW_FIN_SEEN, FlowCounters, FlowKey, FlowState, HEADER_CAPACITY,
+    KernelConfig, LARGE_CHUNK_CAPACITY, MAX_CHUNKS_PER_PACKET, MAX_COUNTED_FLOWS, MAX_FLOWS,
+    MAX_SOCKET_OWNERS, OPENED_BY_HIGH, OPENED_BY_LOW, PacketEventOf, TLS_CONTENT_HANDSHAKE,
+    TLS_MAJOR_VERSION,
 };
 
 #[map(name = "CIPHERLENS_COUNTERS")]
@@ -523,11 +524,22 @@ fn skip_ipv6_extension_headers(ctx: &TcContext) -> Option<(u8, usize)> {
     Some((next_header, offset))
 }
 
+/// Resolution of [`FlowCounters::last_ns`] updates.
+const LAST_SEEN_RESOLUTION_NS: u64 = 1_000_000;
+
 /// Adds the packet to its flow's counters (CNFlow): one LRU lookup and a
 /// few atomic adds; a new flow is inserted. Packets of a flow are counted
 /// on the interface where the flow was first seen only.
 #[inline(never)]
 fn count_flow(ctx: &TcContext, layout: &Layout) {
+    // Checked here, not in the caller: the caller's frame plus the copy
+    // path's must stay within the 512-byte combined stack.
+    let enabled = CONFIG
+        .get(0)
+        .is_some_and(|config| config.flags & CONFIG_COUNT_FLOWS != 0);
+    if !enabled {
+        return;
+    }
     // SAFETY: the context is a valid __sk_buff for the program's run.
     let (ifindex, gso_segs) = unsafe {
         let skb = ctx.as_ptr().cast::<__sk_buff>();
@@ -553,8 +565,17 @@ fn count_flow(ctx: &TcContext, layout: &Layout) {
             }
             add_atomic(&raw mut (*counters).packets[direction], segments);
             add_atomic(&raw mut (*counters).bytes[direction], bytes);
-            (*counters).last_ns = now;
-            (*counters).tcp_flags[direction] |= layout.tcp_flags;
+            // Stores only when something changed: both directions of a
+            // flow are often counted on two CPUs, and every store to the
+            // shared entry moves its cache line between them. The latest
+            // packet's time is kept to the millisecond.
+            if now.wrapping_sub((*counters).last_ns) >= LAST_SEEN_RESOLUTION_NS {
+                (*counters).last_ns = now;
+            }
+            let seen = (*counters).tcp_flags[direction];
+            if seen | layout.tcp_flags != seen {
+                (*counters).tcp_flags[direction] = seen | layout.tcp_flags;
+            }
             if (*counters).socket_cookie[direction] == 0 {
                 (*counters).socket_cookie[direction] = bpf_get_socket_cookie(ctx.as_ptr());
             }

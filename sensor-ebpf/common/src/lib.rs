@@ -313,8 +313,13 @@ pub const MAX_COUNTED_FLOWS: u32 = 262_144;
 pub struct KernelConfig {
     /// Payload bytes copied per flow at most (both directions together).
     pub flow_byte_budget: u32,
-    pub _pad: u32,
+    /// [`CONFIG_COUNT_FLOWS`] and future switches.
+    pub flags: u32,
 }
+
+/// [`KernelConfig::flags`]: keep per-flow counters (CNFlow records). Off,
+/// packets outside a TLS/QUIC handshake cost only the header walk.
+pub const CONFIG_COUNT_FLOWS: u32 = 1;
 
 /// Default of [`KernelConfig::flow_byte_budget`]: a 16 KiB+ certificate
 /// chain, both hellos and a HelloRetryRequest round fit with room to spare.

@@ -42,9 +42,9 @@ use aya::programs::{BtfTracePoint, LinkOrder, SchedClassifier, TcAttachType};
 use aya::util::KernelVersion;
 use aya::{Btf, Ebpf, include_bytes_aligned};
 use cipherlens_common::{
-    CONFIG_MAP, COUNTERS_MAP, Counter, EVENTS_MAP, FLOW_COUNTERS_MAP, FLOW_DONE, FLOWS_MAP,
-    FlowCounters, FlowKey, FlowState, KernelConfig, SOCKET_OWNER_PROGRAMS, SOCKET_OWNERS_MAP,
-    TC_EGRESS_PROGRAM, TC_INGRESS_PROGRAM,
+    CONFIG_COUNT_FLOWS, CONFIG_MAP, COUNTERS_MAP, Counter, EVENTS_MAP, FLOW_COUNTERS_MAP,
+    FLOW_DONE, FLOWS_MAP, FlowCounters, FlowKey, FlowState, KernelConfig, SOCKET_OWNER_PROGRAMS,
+    SOCKET_OWNERS_MAP, TC_EGRESS_PROGRAM, TC_INGRESS_PROGRAM,
 };
 use serde::Serialize;
 use tokio::io::unix::AsyncFd;
@@ -203,7 +203,7 @@ struct Attachments {
 }
 
 impl Attachments {
-    fn load(flow_byte_budget: u32, mode: AttachMode) -> Result<Self, LiveError> {
+    fn load(flow_byte_budget: u32, count_flows: bool, mode: AttachMode) -> Result<Self, LiveError> {
         let mut ebpf = Ebpf::load(include_bytes_aligned!(concat!(
             env!("OUT_DIR"),
             "/cipherlens-ebpf"
@@ -221,7 +221,7 @@ impl Attachments {
                 0,
                 &KernelConfig {
                     flow_byte_budget,
-                    _pad: 0,
+                    flags: if count_flows { CONFIG_COUNT_FLOWS } else { 0 },
                 },
                 0,
             )
@@ -521,7 +521,11 @@ pub async fn run_live(
             missing: missing.join(", "),
         });
     }
-    let mut attachments = Attachments::load(options.flow_byte_budget, options.attach_mode)?;
+    let mut attachments = Attachments::load(
+        options.flow_byte_budget,
+        options.cnflow.is_some(),
+        options.attach_mode,
+    )?;
     let ring = RingBuf::try_from(
         attachments
             .ebpf
