@@ -383,6 +383,7 @@ impl Sensor {
             .filter_map(|line| serde_json::from_str::<Value>(line).ok())
             .rfind(|value| value["schema"] == "cipherlens.stats/v1")
             .expect("a final stats record on stderr");
+        schema::assert_valid_stats_record(&stats);
         (records, stats, took)
     }
 }

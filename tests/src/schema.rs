@@ -8,10 +8,11 @@ use serde_json::Value;
 
 const BASE: &str = "https://cipherlens.invalid/schema/";
 /// Every schema file; records may reference each other's definitions.
-const FILES: [&str; 3] = [
+const FILES: [&str; 4] = [
     "session-record.v1.json",
     "x509-certificate.v1.json",
     "cnflow-record.v1.json",
+    "stats-record.v1.json",
 ];
 
 fn schema_dir() -> PathBuf {
@@ -22,6 +23,7 @@ struct Compiled {
     schemas: boon::Schemas,
     session_record: boon::SchemaIndex,
     cnflow_record: boon::SchemaIndex,
+    stats_record: boon::SchemaIndex,
 }
 
 fn compiled() -> &'static Compiled {
@@ -44,10 +46,14 @@ fn compiled() -> &'static Compiled {
         let cnflow_record = compiler
             .compile(&format!("{BASE}cnflow-record.v1.json"), &mut schemas)
             .expect("schema compiles");
+        let stats_record = compiler
+            .compile(&format!("{BASE}stats-record.v1.json"), &mut schemas)
+            .expect("schema compiles");
         Compiled {
             schemas,
             session_record,
             cnflow_record,
+            stats_record,
         }
     })
 }
@@ -65,5 +71,13 @@ pub fn assert_valid_cnflow_record(record: &Value) {
     let compiled = compiled();
     if let Err(error) = compiled.schemas.validate(record, compiled.cnflow_record) {
         panic!("record does not match the CNFlow schema: {error:#}\nrecord: {record}");
+    }
+}
+
+/// Panics with the validation errors if `record` is not a valid stats record.
+pub fn assert_valid_stats_record(record: &Value) {
+    let compiled = compiled();
+    if let Err(error) = compiled.schemas.validate(record, compiled.stats_record) {
+        panic!("record does not match the stats schema: {error:#}\nrecord: {record}");
     }
 }
