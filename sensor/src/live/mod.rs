@@ -6,13 +6,19 @@
 //! - [`link_watch`]: rtnetlink link notifications, so a new pod's veth is
 //!   attached within milliseconds and links of vanished interfaces dropped.
 //! - [`event`]: ring buffer events back into decodable frames.
+//! - `flows`: CNFlow records from the kernel's per-flow counters.
+//! - [`metrics`]: Prometheus `/metrics` and `/healthz`.
 //!
 //! The loop: ring buffer readiness (tokio `AsyncFd`) -> events -> frames ->
 //! `SessionPipeline` -> finished sessions -> the record writer thread. Link
 //! notifications attach and detach as interfaces come and go; the interface
 //! list is also re-read every few seconds in case a notification was lost.
 //! When the pipeline emits a session, its flow is marked done in the
-//! kernel's flow map and is not copied again.
+//! kernel's flow map and is not copied again. The same loop scans the flow
+//! counters for CNFlow records, answers metrics scrapes and applies NATS
+//! directives between events, so no state is shared across threads; the
+//! writer thread (records, attribution) and the NATS publisher thread are
+//! reached through bounded queues.
 //!
 //! On kernels with TCX (>= 6.6) the TC programs are attached as TCX links
 //! owned by this process: they go away with it, even after `kill -9`, so a
