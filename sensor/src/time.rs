@@ -43,6 +43,13 @@ pub fn unix_now_nanos() -> u64 {
         .map_or(0, |elapsed| elapsed.as_nanos() as u64)
 }
 
+/// CLOCK_MONOTONIC now, in nanoseconds: the clock of the kernel's
+/// `bpf_ktime_get_ns`.
+pub fn monotonic_now_nanos() -> u64 {
+    let now = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,6 +10,7 @@ use super::{Attachments, LiveStats, Outgoing};
 use crate::cnflow::tcp_info::{SockDiag, TcpMetrics};
 use crate::cnflow::{CnFlowConfig, CnFlowTracker, FlowFacts, Reason, Side};
 use crate::output::{BackgroundWriter, WriterStopped};
+use crate::time::monotonic_now_nanos;
 
 pub(super) struct FlowScanner {
     /// `None` when CNFlow records are off.
@@ -132,9 +133,4 @@ fn reason_name(reason: Reason) -> &'static str {
         Reason::Update => "update",
         Reason::Shutdown => "shutdown",
     }
-}
-
-fn monotonic_now_nanos() -> u64 {
-    let now = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
-    now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64
 }

@@ -71,7 +71,7 @@ use crate::publish::nats::{PublishStats, PublishStatsSource};
 use crate::publish::{Publishable, RecordKind, Sink};
 use crate::record::certificate_cache::CertificateCache;
 use crate::record::{FinishedSession, PacketObservation, SessionRecord, SocketFacts};
-use crate::time::unix_now_nanos;
+use crate::time::{monotonic_now_nanos, unix_now_nanos};
 
 /// How often the interface list is re-read as a safety net for lost link
 /// notifications.
@@ -432,12 +432,19 @@ fn classifier<'a>(
         .map_err(|source| LiveError::Program { name, source })
 }
 
+/// A map taken out of the loaded object, as the user-space type for it.
+fn take_map<T>(ebpf: &mut Ebpf, name: &'static str) -> Result<T, LiveError>
+where
+    T: TryFrom<aya::maps::Map, Error = aya::maps::MapError>,
+{
+    let map = ebpf.take_map(name).ok_or(LiveError::Missing(name))?;
+    T::try_from(map).map_err(|source| LiveError::Map { name, source })
+}
+
 /// Nanoseconds to add to CLOCK_MONOTONIC (the kernel's event clock) to get
 /// Unix time.
 fn monotonic_to_unix_offset() -> u64 {
-    let monotonic = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
-    let monotonic_ns = monotonic.tv_sec as u64 * 1_000_000_000 + monotonic.tv_nsec as u64;
-    unix_now_nanos().saturating_sub(monotonic_ns)
+    unix_now_nanos().saturating_sub(monotonic_now_nanos())
 }
 
 fn flow_key_of(session: &FinishedSession, protocol: u8) -> FlowKey {
@@ -532,56 +539,14 @@ pub async fn run_live(
         options.cnflow.is_some(),
         options.attach_mode,
     )?;
-    let ring = RingBuf::try_from(
-        attachments
-            .ebpf
-            .take_map(EVENTS_MAP)
-            .ok_or(LiveError::Missing(EVENTS_MAP))?,
-    )
-    .map_err(|source| LiveError::Map {
-        name: EVENTS_MAP,
-        source,
-    })?;
-    let mut flows: BpfHashMap<MapData, FlowKey, FlowState> = BpfHashMap::try_from(
-        attachments
-            .ebpf
-            .take_map(FLOWS_MAP)
-            .ok_or(LiveError::Missing(FLOWS_MAP))?,
-    )
-    .map_err(|source| LiveError::Map {
-        name: FLOWS_MAP,
-        source,
-    })?;
-    let counters: PerCpuArray<MapData, u64> = PerCpuArray::try_from(
-        attachments
-            .ebpf
-            .take_map(COUNTERS_MAP)
-            .ok_or(LiveError::Missing(COUNTERS_MAP))?,
-    )
-    .map_err(|source| LiveError::Map {
-        name: COUNTERS_MAP,
-        source,
-    })?;
-    let flow_counters: BpfHashMap<MapData, FlowKey, FlowCounters> = BpfHashMap::try_from(
-        attachments
-            .ebpf
-            .take_map(FLOW_COUNTERS_MAP)
-            .ok_or(LiveError::Missing(FLOW_COUNTERS_MAP))?,
-    )
-    .map_err(|source| LiveError::Map {
-        name: FLOW_COUNTERS_MAP,
-        source,
-    })?;
-    let socket_owners: BpfHashMap<MapData, u64, u64> = BpfHashMap::try_from(
-        attachments
-            .ebpf
-            .take_map(SOCKET_OWNERS_MAP)
-            .ok_or(LiveError::Missing(SOCKET_OWNERS_MAP))?,
-    )
-    .map_err(|source| LiveError::Map {
-        name: SOCKET_OWNERS_MAP,
-        source,
-    })?;
+    let ring: RingBuf<MapData> = take_map(&mut attachments.ebpf, EVENTS_MAP)?;
+    let mut flows: BpfHashMap<MapData, FlowKey, FlowState> =
+        take_map(&mut attachments.ebpf, FLOWS_MAP)?;
+    let counters: PerCpuArray<MapData, u64> = take_map(&mut attachments.ebpf, COUNTERS_MAP)?;
+    let flow_counters: BpfHashMap<MapData, FlowKey, FlowCounters> =
+        take_map(&mut attachments.ebpf, FLOW_COUNTERS_MAP)?;
+    let socket_owners: BpfHashMap<MapData, u64, u64> =
+        take_map(&mut attachments.ebpf, SOCKET_OWNERS_MAP)?;
     let mut flow_scanner = FlowScanner::new(options.cnflow.clone(), flow_counters, socket_owners);
     // `AsyncFd::new` is deprecated because a registered fd could be closed
     // behind tokio's back; here the AsyncFd owns the RingBuf that owns the
