@@ -10,18 +10,14 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use serde::Serialize;
 
 use crate::publish::{Publishable, RecordKind, Sink};
 
 /// Writes one JSON object per line.
 pub struct JsonLinesWriter {
+    /// Records arrive encoded (the writer thread encodes each once, for
+    /// every sink), so this only buffers and writes them.
     out: BufWriter<Box<dyn Write + Send>>,
-    /// One record's line, encoded before it is written: encoding into a
-    /// `Vec` is faster than through the boxed writer, and output errors
-    /// then surface as the `io::Error` they are.
-    line: Vec<u8>,
-    written: u64,
     rotation: Option<Rotation>,
 }
 
@@ -114,31 +110,10 @@ impl JsonLinesWriter {
     fn new(out: Box<dyn Write + Send>) -> Self {
         Self {
             out: BufWriter::with_capacity(256 * 1024, out),
-            line: Vec::with_capacity(16 * 1024),
-            written: 0,
             rotation: None,
         }
     }
 
-    /// Writes one record and a newline.
-    pub fn write<T: Serialize>(&mut self, record: &T) -> io::Result<()> {
-        self.line.clear();
-        serde_json::to_writer(&mut self.line, record).map_err(io::Error::other)?;
-        self.line.push(b'\n');
-        self.out.write_all(&self.line)?;
-        self.written += 1;
-        self.rotate_if_full(self.line.len())
-    }
-
-    /// Records written so far.
-    pub fn written(&self) -> u64 {
-        self.written
-    }
-
-    /// Flushes buffered records.
-    pub fn flush(&mut self) -> io::Result<()> {
-        self.out.flush()
-    }
 }
 
 impl Sink for JsonLinesWriter {
@@ -151,7 +126,6 @@ impl Sink for JsonLinesWriter {
         }
         self.out.write_all(record)?;
         self.out.write_all(b"\n")?;
-        self.written += 1;
         self.rotate_if_full(record.len() + 1)
     }
 
