@@ -10,7 +10,6 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-
 use crate::publish::{Publishable, RecordKind, Sink};
 
 /// Writes one JSON object per line.
@@ -113,7 +112,6 @@ impl JsonLinesWriter {
             rotation: None,
         }
     }
-
 }
 
 impl Sink for JsonLinesWriter {

@@ -224,6 +224,33 @@ pub fn free_udp_port() -> u16 {
         .expect("a free UDP port")
 }
 
+/// A Python asyncio TLS server on `address:port` that completes each
+/// handshake and closes: many concurrent handshakes without waiting.
+pub fn python_tls_server(address: &str, port: u16, cert: &str, key: &str) -> Background {
+    let server = Command::new("python3")
+        .args([
+            "-c",
+            &format!(
+                "import asyncio, ssl\n\
+                 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); ctx.load_cert_chain('{cert}', '{key}')\n\
+                 async def handle(r, w):\n\
+                 \x20   try:\n\
+                 \x20       await r.read(1)\n\
+                 \x20   finally:\n\
+                 \x20       w.close()\n\
+                 async def main():\n\
+                 \x20   s = await asyncio.start_server(handle, '{address}', {port}, ssl=ctx, backlog=512)\n\
+                 \x20   await s.serve_forever()\n\
+                 asyncio.run(main())"
+            ),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("python server");
+    Background(server)
+}
+
 /// A self-signed P-256 certificate for `common_name` in `dir`: (cert, key) paths.
 pub fn self_signed(dir: &Path, common_name: &str) -> (String, String) {
     let cert = dir.join(format!("{common_name}.pem")).display().to_string();

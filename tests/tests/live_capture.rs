@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use cipherlens_integration::{
     Background, Cgroup, Link, Scratch, Sensor, Tcpdump, cnflow_records, free_port, free_udp_port,
-    privileged, run, self_signed, sensor_binary, signal, tshark_fields, tshark_fields_decoding,
-    wait_exit,
+    privileged, python_tls_server, run, self_signed, sensor_binary, signal, tshark_fields,
+    tshark_fields_decoding, wait_exit,
 };
 use serde_json::Value;
 
@@ -427,29 +427,7 @@ fn two_hundred_concurrent_handshakes_give_two_hundred_records() {
     let link = Link::new();
     let (cert, key) = self_signed(&scratch.0, "many.test");
     let port = free_port();
-    let server = Command::new("python3")
-        .args([
-            "-c",
-            &format!(
-                "import asyncio, ssl\n\
-                 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); ctx.load_cert_chain('{cert}', '{key}')\n\
-                 async def handle(r, w):\n\
-                 \x20   try:\n\
-                 \x20       await r.read(1)\n\
-                 \x20   finally:\n\
-                 \x20       w.close()\n\
-                 async def main():\n\
-                 \x20   s = await asyncio.start_server(handle, '{}', {port}, ssl=ctx, backlog=512)\n\
-                 \x20   await s.serve_forever()\n\
-                 asyncio.run(main())",
-                link.host_v4
-            ),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("python server");
-    let _server = Background(server);
+    let _server = python_tls_server(&link.host_v4, port, &cert, &key);
     wait_listening(port);
     let sensor = Sensor::start(
         &scratch.0,

@@ -8,7 +8,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use cipherlens_integration::{
-    Background, Link, NatsServer, Scratch, Sensor, free_port, privileged, run, schema, self_signed,
+    Background, Link, NatsServer, Scratch, Sensor, free_port, privileged, python_tls_server, run,
+    schema, self_signed,
 };
 use serde_json::Value;
 
@@ -58,30 +59,9 @@ fn create_stream(url: &str) {
 fn tls_server(link: &Link, scratch: &Scratch) -> (Background, u16) {
     let (cert, key) = self_signed(&scratch.0, "nats.test");
     let port = free_port();
-    let server = Command::new("python3")
-        .args([
-            "-c",
-            &format!(
-                "import asyncio, ssl\n\
-                 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); ctx.load_cert_chain('{cert}', '{key}')\n\
-                 async def handle(r, w):\n\
-                 \x20   try:\n\
-                 \x20       await r.read(1)\n\
-                 \x20   finally:\n\
-                 \x20       w.close()\n\
-                 async def main():\n\
-                 \x20   s = await asyncio.start_server(handle, '{}', {port}, ssl=ctx)\n\
-                 \x20   await s.serve_forever()\n\
-                 asyncio.run(main())",
-                link.host_v4
-            ),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("python server");
+    let server = python_tls_server(&link.host_v4, port, &cert, &key);
     std::thread::sleep(Duration::from_millis(500));
-    (Background(server), port)
+    (server, port)
 }
 
 /// One handshake from the link's namespace with this server name.
