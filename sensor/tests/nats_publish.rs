@@ -55,6 +55,32 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
+/// Subscribes to everything with `subscriber` options, runs `command` (a
+/// replay publishing to `url`), requires it to succeed, and returns the
+/// first message's subject and record.
+fn first_published(
+    runtime: &tokio::runtime::Runtime,
+    subscriber: async_nats::ConnectOptions,
+    url: &str,
+    command: &mut Command,
+) -> (String, Value) {
+    runtime.block_on(async {
+        let client = subscriber.connect(url).await.expect("subscriber");
+        let mut messages = client.subscribe(">").await.expect("subscribe");
+        client.flush().await.expect("flush");
+        let output = command.output().expect("replay");
+        assert!(output.status.success(), "{}", text(&output));
+        let message = tokio::time::timeout(Duration::from_secs(10), messages.next())
+            .await
+            .expect("a record within 10 s")
+            .expect("subscription open");
+        (
+            message.subject.to_string(),
+            serde_json::from_slice(&message.payload).expect("JSON payload"),
+        )
+    })
+}
+
 fn expected_subject(record: &Value) -> String {
     let kind = record["event"]["kind"].as_str().expect("kind");
     format!("cipherlens.{kind}.{NODE_TOKEN}")
@@ -285,37 +311,19 @@ fn configuration_file_with_environment_and_command_line_overrides() {
     let runtime = runtime();
     // Publishes one replay and returns the subject and record it arrived with.
     let published = |env: Option<(&str, &str)>, extra: &[&str]| -> (String, Value) {
-        runtime.block_on(async {
-            let client = async_nats::ConnectOptions::with_user_and_password(
-                "sensor".into(),
-                "s3cret".into(),
-            )
-            .connect(server.url())
-            .await
-            .expect("subscriber");
-            let mut subscriber = client.subscribe(">").await.expect("subscribe");
-            client.flush().await.expect("flush");
-            let mut command = Command::new(env!("CARGO_BIN_EXE_cipherlens"));
-            command
-                .arg("replay")
-                .arg(&pcap)
-                .arg("--config")
-                .arg(&config)
-                .args(extra);
-            if let Some((key, value)) = env {
-                command.env(key, value);
-            }
-            let output = command.output().expect("replay");
-            assert!(output.status.success(), "{}", text(&output));
-            let message = tokio::time::timeout(Duration::from_secs(10), subscriber.next())
-                .await
-                .expect("a record")
-                .expect("open");
-            (
-                message.subject.to_string(),
-                serde_json::from_slice(&message.payload).expect("JSON"),
-            )
-        })
+        let mut command = Command::new(env!("CARGO_BIN_EXE_cipherlens"));
+        command
+            .arg("replay")
+            .arg(&pcap)
+            .arg("--config")
+            .arg(&config)
+            .args(extra);
+        if let Some((key, value)) = env {
+            command.env(key, value);
+        }
+        let subscriber =
+            async_nats::ConnectOptions::with_user_and_password("sensor".into(), "s3cret".into());
+        first_published(&runtime, subscriber, &server.url(), &mut command)
     };
     let stdout = stdout_records(std::slice::from_ref(&pcap));
     let (subject, record) = published(None, &[]);
@@ -444,30 +452,17 @@ fn tls_and_token_authentication() {
     let url = format!("tls://127.0.0.1:{}", server.port);
     let pcap = repo_root().join("fixtures/pcaps/tls13-openssl.pcap");
     let runtime = runtime();
-    let (subject, record) = runtime.block_on(async {
-        let client = async_nats::ConnectOptions::with_token("t0ken".into())
-            .add_root_certificates(ca.clone())
-            .require_tls(true)
-            .connect(url.as_str())
-            .await
-            .expect("subscriber over TLS");
-        let mut subscriber = client.subscribe("cipherlens.>").await.expect("subscribe");
-        client.flush().await.expect("flush");
-        let output = replay_command(std::slice::from_ref(&pcap), &["--nats-url", &url])
+    let subscriber = async_nats::ConnectOptions::with_token("t0ken".into())
+        .add_root_certificates(ca.clone())
+        .require_tls(true);
+    let (subject, record) = first_published(
+        &runtime,
+        subscriber,
+        &url,
+        replay_command(std::slice::from_ref(&pcap), &["--nats-url", &url])
             .args(["--nats-ca", ca.to_str().expect("path"), "--nats-tls"])
-            .env("CIPHERLENS_NATS_TOKEN", "t0ken")
-            .output()
-            .expect("replay");
-        assert!(output.status.success(), "{}", text(&output));
-        let message = tokio::time::timeout(Duration::from_secs(10), subscriber.next())
-            .await
-            .expect("a record")
-            .expect("open");
-        (
-            message.subject.to_string(),
-            serde_json::from_slice::<Value>(&message.payload).expect("JSON"),
-        )
-    });
+            .env("CIPHERLENS_NATS_TOKEN", "t0ken"),
+    );
     assert_eq!(subject, format!("cipherlens.tls.session.{NODE_TOKEN}"));
     assert_valid_record(&record);
 
@@ -522,24 +517,13 @@ fn nkey_authentication() {
     let pcap = repo_root().join("fixtures/pcaps/tls13-openssl.pcap");
     let seed_arg = seed_file.to_str().expect("path").to_string();
     let runtime = runtime();
-    let subject = runtime.block_on(async {
-        let client = async_nats::ConnectOptions::with_nkey(user.seed().expect("seed"))
-            .connect(server.url())
-            .await
-            .expect("subscriber with the nkey");
-        let mut subscriber = client.subscribe("cipherlens.>").await.expect("subscribe");
-        client.flush().await.expect("flush");
-        let output = replay_command(std::slice::from_ref(&pcap), &["--nats-url", &server.url()])
-            .args(["--nats-nkey-seed-file", &seed_arg])
-            .output()
-            .expect("replay");
-        assert!(output.status.success(), "{}", text(&output));
-        let message = tokio::time::timeout(Duration::from_secs(10), subscriber.next())
-            .await
-            .expect("a record")
-            .expect("open");
-        message.subject.to_string()
-    });
+    let (subject, _) = first_published(
+        &runtime,
+        async_nats::ConnectOptions::with_nkey(user.seed().expect("seed")),
+        &server.url(),
+        replay_command(std::slice::from_ref(&pcap), &["--nats-url", &server.url()])
+            .args(["--nats-nkey-seed-file", &seed_arg]),
+    );
     assert_eq!(subject, format!("cipherlens.tls.session.{NODE_TOKEN}"));
     // Another user's seed is refused.
     let stranger = directory.join("stranger.nk");
