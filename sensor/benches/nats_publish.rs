@@ -110,17 +110,7 @@ fn core_nats(record: &[u8], total: usize) -> f64 {
 fn jetstream(record: &[u8], total: usize) -> f64 {
     let server = NatsServer::start(free_port(), &["-js"]);
     let url = server.url();
-    runtime().block_on(async {
-        let client = async_nats::connect(url.clone()).await.expect("client");
-        async_nats::jetstream::new(client)
-            .create_stream(async_nats::jetstream::stream::Config {
-                name: "CIPHERLENS".to_string(),
-                subjects: vec!["cipherlens.>".to_string()],
-                ..Default::default()
-            })
-            .await
-            .expect("stream");
-    });
+    server.create_stream();
     let mut sink = NatsSink::connect(options(url.clone(), true, total)).expect("sink");
     let started = Instant::now();
     for _ in 0..total {
@@ -129,14 +119,7 @@ fn jetstream(record: &[u8], total: usize) -> f64 {
     sink.close(Duration::from_secs(300)).expect("drain");
     let seconds = started.elapsed().as_secs_f64();
     let stats = sink.stats();
-    let stored = runtime().block_on(async {
-        let client = async_nats::connect(url).await.expect("client");
-        let mut stream = async_nats::jetstream::new(client)
-            .get_stream("CIPHERLENS")
-            .await
-            .expect("stream");
-        stream.info().await.expect("info").state.messages
-    });
+    let stored = server.stream_len();
     assert_eq!(stored as usize, total, "the stream holds every record");
     let rate = total as f64 / seconds;
     println!(

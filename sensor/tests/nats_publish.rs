@@ -183,36 +183,6 @@ fn a_wrong_credential_is_a_clear_error() {
     assert!(output.status.success(), "{}", text(&output));
 }
 
-/// JetStream messages of the stream, in stream order.
-async fn stream_records(url: &str) -> Vec<(String, Value)> {
-    let client = async_nats::connect(url).await.expect("client");
-    let context = async_nats::jetstream::new(client);
-    let mut stream = context.get_stream("CIPHERLENS").await.expect("stream");
-    let count = stream.info().await.expect("info").state.messages;
-    let mut records = Vec::new();
-    for sequence in 1..=count {
-        let message = stream.get_raw_message(sequence).await.expect("message");
-        records.push((
-            message.subject.to_string(),
-            serde_json::from_slice(&message.payload).expect("JSON"),
-        ));
-    }
-    records
-}
-
-async fn create_stream(url: &str) {
-    let client = async_nats::connect(url).await.expect("client");
-    let context = async_nats::jetstream::new(client);
-    context
-        .create_stream(async_nats::jetstream::stream::Config {
-            name: "CIPHERLENS".to_string(),
-            subjects: vec!["cipherlens.>".to_string()],
-            ..Default::default()
-        })
-        .await
-        .expect("create stream");
-}
-
 /// Starts replay with NATS down; brings a JetStream server up on that port
 /// after `outage`; returns the replay's output and the stream's records.
 fn replay_through_an_outage(
@@ -226,8 +196,7 @@ fn replay_through_an_outage(
     // restarted server keeps.
     let store = std::env::temp_dir().join(format!("cipherlens-js-{}-{port}", std::process::id()));
     {
-        let server = NatsServer::start_in(port, &store, &["-js"]);
-        runtime().block_on(create_stream(&server.url()));
+        NatsServer::start_in(port, &store, &["-js"]).create_stream();
     }
     let mut args = vec!["--nats-url", url.as_str(), "--nats-jetstream", "--stats"];
     args.extend_from_slice(extra);
@@ -239,7 +208,7 @@ fn replay_through_an_outage(
     std::thread::sleep(outage);
     let server = NatsServer::start_in(port, &store, &["-js"]);
     let output = replay.wait_with_output().expect("replay ends");
-    let records = runtime().block_on(stream_records(&server.url()));
+    let records = server.stream_messages();
     let _ = std::fs::remove_dir_all(&store);
     (output, records)
 }

@@ -683,7 +683,65 @@ impl Drop for NatsServer {
     }
 }
 
+/// The JetStream stream the tests and benchmarks publish into.
+pub const STREAM: &str = "CIPHERLENS";
+
+fn nats_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
 impl NatsServer {
+    /// Creates [`STREAM`] over `cipherlens.>` (a server started with `-js`).
+    pub fn create_stream(&self) {
+        nats_runtime().block_on(async {
+            let client = async_nats::connect(self.url()).await.expect("client");
+            async_nats::jetstream::new(client)
+                .create_stream(async_nats::jetstream::stream::Config {
+                    name: STREAM.to_string(),
+                    subjects: vec!["cipherlens.>".to_string()],
+                    ..Default::default()
+                })
+                .await
+                .expect("create stream");
+        });
+    }
+
+    /// Messages in [`STREAM`] at most (its message count).
+    pub fn stream_len(&self) -> u64 {
+        nats_runtime().block_on(async {
+            let client = async_nats::connect(self.url()).await.expect("client");
+            let mut stream = async_nats::jetstream::new(client)
+                .get_stream(STREAM)
+                .await
+                .expect("stream");
+            stream.info().await.expect("info").state.messages
+        })
+    }
+
+    /// Every message of [`STREAM`], in stream order: subject and JSON.
+    pub fn stream_messages(&self) -> Vec<(String, Value)> {
+        let count = self.stream_len();
+        nats_runtime().block_on(async {
+            let client = async_nats::connect(self.url()).await.expect("client");
+            let stream = async_nats::jetstream::new(client)
+                .get_stream(STREAM)
+                .await
+                .expect("stream");
+            let mut messages = Vec::new();
+            for sequence in 1..=count {
+                let message = stream.get_raw_message(sequence).await.expect("message");
+                messages.push((
+                    message.subject.to_string(),
+                    serde_json::from_slice(&message.payload).expect("JSON"),
+                ));
+            }
+            messages
+        })
+    }
+
     /// Stops the server now (an outage); the store stays.
     pub fn stop(&mut self) {
         let _ = self.child.kill();

@@ -15,46 +15,6 @@ use serde_json::Value;
 
 const RECORDS: usize = 150;
 
-fn stream_messages(url: &str) -> Vec<(String, Value)> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(async {
-        let client = async_nats::connect(url).await.expect("client");
-        let context = async_nats::jetstream::new(client);
-        let mut stream = context.get_stream("CIPHERLENS").await.expect("stream");
-        let count = stream.info().await.expect("info").state.messages;
-        let mut messages = Vec::new();
-        for sequence in 1..=count {
-            let message = stream.get_raw_message(sequence).await.expect("message");
-            messages.push((
-                message.subject.to_string(),
-                serde_json::from_slice(&message.payload).expect("JSON"),
-            ));
-        }
-        messages
-    })
-}
-
-fn create_stream(url: &str) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(async {
-        let client = async_nats::connect(url).await.expect("client");
-        async_nats::jetstream::new(client)
-            .create_stream(async_nats::jetstream::stream::Config {
-                name: "CIPHERLENS".to_string(),
-                subjects: vec!["cipherlens.>".to_string()],
-                ..Default::default()
-            })
-            .await
-            .expect("stream");
-    });
-}
-
 /// A Python TLS server on the host end of the link, for many handshakes.
 fn tls_server(link: &Link, scratch: &Scratch) -> (Background, u16) {
     let (cert, key) = self_signed(&scratch.0, "nats.test");
@@ -95,7 +55,7 @@ fn a_ten_second_nats_outage_mid_stream_loses_no_session() {
     let store = scratch.0.join("jetstream");
     let url = format!("nats://127.0.0.1:{port}");
     let mut nats = NatsServer::start_in(port, &store, &["-js"]);
-    create_stream(&url);
+    nats.create_stream();
 
     let (_server, tls_port) = tls_server(&link, &scratch);
     let sensor = Sensor::start(
@@ -160,7 +120,7 @@ fn a_ten_second_nats_outage_mid_stream_loses_no_session() {
     assert_eq!(publish["dropped_buffer_full"], 0, "{publish}");
     assert_eq!(publish["dropped_at_shutdown"], 0, "{publish}");
 
-    let stored = stream_messages(&nats.url());
+    let stored = nats.stream_messages();
     let sessions: Vec<&Value> = stored
         .iter()
         .filter(|(subject, _)| subject == "cipherlens.tls.session.outage-node")
