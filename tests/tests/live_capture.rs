@@ -617,7 +617,6 @@ fn netlink_filters_capture_and_are_cleaned_up_even_after_kill_9() {
     let (cert, key) = self_signed(&scratch.0, "netlink.test");
     let port = free_port();
     let server = s_server(&link.host_v4, port, &cert, &key, &[]);
-    wait_listening(port);
     s_client(
         &link,
         &format!("{}:{port}", link.host_v4),
