@@ -208,7 +208,7 @@ impl NatsSink {
                         }
                     };
                     if options.directives {
-                        let subjects = directive_subjects(&options);
+                        let subjects = Subjects::new(&options.prefix, &options.node);
                         tokio::spawn(serve_directives(
                             client.clone(),
                             subjects,
@@ -559,27 +559,20 @@ async fn publish_acknowledged(
     Ok(())
 }
 
-fn directive_subjects(options: &NatsOptions) -> [String; 2] {
-    [
-        format!(
-            "{}.directive.{}",
-            options.prefix,
-            super::subjects::node_token(&options.node)
-        ),
-        format!("{}.directive.all", options.prefix),
-    ]
-}
-
 /// Receives directives, refuses malformed ones at once, hands the rest to
 /// the live loop and publishes its reply to the request's reply subject.
 async fn serve_directives(
     client: async_nats::Client,
-    subjects: [String; 2],
+    subjects: Subjects,
     to_loop: tokio::sync::mpsc::Sender<DirectiveRequest>,
     shared: Arc<Shared>,
 ) {
     use futures_util::StreamExt;
-    let [node_subject, all_subject] = subjects;
+    let Subjects {
+        directive: node_subject,
+        directive_all: all_subject,
+        ..
+    } = subjects;
     let (mut node, mut all) = match (
         client.subscribe(node_subject.clone()).await,
         client.subscribe(all_subject.clone()).await,

@@ -6,6 +6,8 @@
 //! | `<prefix>.quic.session.<node>` | QUIC session records |
 //! | `<prefix>.stats.<node>` | stats records (`cipherlens.stats/v1`) |
 //! | `<prefix>.cnflow.<node>` | CNFlow flow records (`cipherlens.cnflow/v1`) |
+//! | `<prefix>.directive.<node>` | directives to this node (request/reply) |
+//! | `<prefix>.directive.all` | directives to every node |
 //!
 //! `<prefix>` defaults to `cipherlens`; `<node>` is the host name with
 //! every character NATS gives a meaning (`.`, `*`, `>`, white space) made
@@ -28,6 +30,9 @@ pub struct Subjects {
     quic_session: String,
     stats: String,
     cnflow: String,
+    /// Directives to this node, and to every node.
+    pub directive: String,
+    pub directive_all: String,
 }
 
 impl Subjects {
@@ -38,6 +43,8 @@ impl Subjects {
             quic_session: format!("{prefix}.quic.session.{node}"),
             stats: format!("{prefix}.stats.{node}"),
             cnflow: format!("{prefix}.cnflow.{node}"),
+            directive: format!("{prefix}.directive.{node}"),
+            directive_all: format!("{prefix}.directive.all"),
         }
     }
 
