@@ -31,11 +31,14 @@ mod error;
 mod extensions;
 mod public_key;
 mod summarize;
-mod summary;
 mod validity;
 
+/// The summary types are the published record's (`cipherlens-record`), so
+/// a certificate is summarized straight into what the sensor emits.
+pub use cipherlens_record::certificate::{
+    BasicConstraints, CertificateSummary, PublicKeySummary, SubjectAltNames,
+};
 pub use error::CertificateError;
-pub use summary::{BasicConstraints, CertificateSummary, PublicKeySummary, SubjectAltNames};
 
 /// Summarizes one DER-encoded certificate.
 ///

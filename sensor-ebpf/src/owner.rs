@@ -12,6 +12,8 @@ use aya_ebpf::{
     programs::BtfTracePointContext,
 };
 
+use cipherlens_common::tgid_of;
+
 use crate::tc::SOCKET_OWNERS;
 
 /// `sock_send_length(struct sock *sk, int ret, int flags)`.
@@ -37,7 +39,7 @@ fn remember_owner(ctx: &BtfTracePointContext) {
     // for the verifier); both helpers are allowed in tp_btf programs.
     let cookie = unsafe { bpf_get_socket_cookie(sock) };
     let pid_tgid = unsafe { bpf_get_current_pid_tgid() };
-    if cookie == 0 || pid_tgid >> 32 == 0 {
+    if cookie == 0 || tgid_of(pid_tgid) == 0 {
         return;
     }
     // Bulk senders call send/recv tens of thousands of times a second on

@@ -16,10 +16,10 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use cipherlens_integration::{NatsServer, free_port};
+use cipherlens_sensor::build::{CertificateCache, session_record};
 use cipherlens_sensor::pipeline::PipelineConfig;
 use cipherlens_sensor::publish::nats::{NatsCredentials, NatsOptions, NatsSink};
 use cipherlens_sensor::publish::{RecordKind, Sink};
-use cipherlens_sensor::record::certificate_cache::CertificateCache;
 use cipherlens_sensor::replay::replay_file;
 use futures_util::StreamExt;
 
@@ -28,7 +28,7 @@ fn sample_record() -> Vec<u8> {
     let mut records = Vec::new();
     let mut cache = CertificateCache::default();
     replay_file(&pcap, PipelineConfig::default(), |finished| {
-        records.push(serde_json::to_vec(&finished.into_record(&mut cache)).expect("JSON"));
+        records.push(serde_json::to_vec(&session_record(&finished, &mut cache)).expect("JSON"));
     })
     .expect("replay");
     records.into_iter().next().expect("one record")

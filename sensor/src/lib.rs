@@ -1,28 +1,26 @@
-//! The cipherlens sensor: capture sources, the session pipeline, records.
+//! The cipherlens sensor. Data flows forward through these modules:
 //!
-//! - [`pipeline`]: decoded packets -> per-flow TLS/QUIC sessions -> records.
-//! - [`record`]: the published JSON layout and how it is built.
-//! - [`replay`]: capture files into the pipeline.
-//! - [`live`]: the kernel programs as a capture source.
-//! - [`output`]: JSON lines to stdout or a file, and the record writer thread.
-//! - [`publish`]: the [`publish::Sink`] trait; NATS.
-//! - [`flow`]: flow identity shared by every record about a flow.
-//! - [`attribution`]: process, container, pod and host of a session.
-//! - [`cnflow`]: CNFlow flow records from the kernel's per-flow counters.
-//! - [`config`]: the TOML configuration file.
-//! - [`directive`]: operator requests over NATS (status, interfaces,
-//!   sampling, plaintext capture).
+//! capture ([`replay`], [`live`]) -> [`pipeline`] (decode, reassemble,
+//! parse; finished sessions) -> [`writer`] (on its own thread: [`build`]
+//! the records, enrich them with [`attribution`], encode, then [`publish`]).
+//!
+//! - [`flow`]: one flow key for the pipeline, the kernel maps and CNFlow;
+//!   Community ID.
+//! - [`cnflow`]: which kernel flow counters get a CNFlow record, and when.
+//! - [`config`], [`directive`]: what operators tell the sensor.
+//!
+//! The published record types are the `cipherlens-record` crate's.
 #![forbid(unsafe_code)]
 
 pub mod attribution;
+pub mod build;
 pub mod cnflow;
 pub mod config;
 pub mod directive;
 pub mod flow;
 pub mod live;
-pub mod output;
 pub mod pipeline;
 pub mod publish;
-pub mod record;
 pub mod replay;
 pub mod time;
+pub mod writer;

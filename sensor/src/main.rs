@@ -9,20 +9,17 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use std::time::Duration;
 
-use cipherlens_sensor::attribution::{AttributionSources, HostInfo};
+use cipherlens_record::StatsRecord;
+use cipherlens_sensor::attribution::AttributionSources;
 use cipherlens_sensor::cnflow::CnFlowConfig;
 use cipherlens_sensor::config;
 use cipherlens_sensor::live::interfaces::InterfaceFilter;
-use cipherlens_sensor::live::{
-    self, AttachMode, LiveError, LiveOptions, LiveOutputs, LiveStats, print_stats,
-};
-use cipherlens_sensor::output::{BackgroundWriter, JsonLinesWriter};
+use cipherlens_sensor::live::{self, AttachMode, LiveError, LiveOptions, LiveOutputs};
 use cipherlens_sensor::pipeline::PipelineConfig;
 use cipherlens_sensor::publish::nats::{NatsCredentials, NatsOptions, NatsSink};
-use cipherlens_sensor::publish::{Fanout, Sink};
-use cipherlens_sensor::record::FinishedSession;
-use cipherlens_sensor::record::certificate_cache::CertificateCache;
+use cipherlens_sensor::publish::{Fanout, JsonLinesWriter, Sink};
 use cipherlens_sensor::replay::replay_file;
+use cipherlens_sensor::writer::{BackgroundWriter, Outgoing, RecordStages};
 use clap::parser::ValueSource;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use tracing_subscriber::EnvFilter;
@@ -205,7 +202,7 @@ impl NatsArgs {
             node: self
                 .node
                 .clone()
-                .unwrap_or_else(|| HostInfo::of_this_node().name),
+                .unwrap_or_else(|| cipherlens_sensor::attribution::this_node().name),
             credentials,
             tls_ca: self.nats_ca.clone(),
             tls_client: self.nats_cert.clone().zip(self.nats_key.clone()),
@@ -286,14 +283,14 @@ fn run_live(args: LiveArgs) -> anyhow::Result<ExitCode> {
         .build()
         .context("starting the runtime")?;
     let stats = runtime.block_on(run_live_until_signal(options, outputs))?;
-    print_stats(&stats);
+    live::stats::print(&stats);
     Ok(ExitCode::SUCCESS)
 }
 
 async fn run_live_until_signal(
     options: LiveOptions,
     outputs: LiveOutputs,
-) -> Result<LiveStats, LiveError> {
+) -> Result<StatsRecord, LiveError> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut terminate = signal(SignalKind::terminate()).map_err(LiveError::Poll)?;
     let mut interrupt = signal(SignalKind::interrupt()).map_err(LiveError::Poll)?;
@@ -407,12 +404,12 @@ fn run() -> anyhow::Result<ExitCode> {
                 publish_stats,
                 ..
             } = build_sink(output.as_ref(), None, &nats, false)?;
-            let mut certificates = CertificateCache::default();
+            let mut stages = RecordStages::for_replay();
             let mut writer = BackgroundWriter::spawn(
                 sink,
                 RECORD_QUEUE,
                 REPLAY_PUBLISH_DRAIN,
-                move |finished| FinishedSession::into_record(finished, &mut certificates),
+                move |item, sink| stages.run(item, sink),
             )
             .context("starting the record writer")?;
             let mut exit = ExitCode::SUCCESS;
@@ -420,7 +417,8 @@ fn run() -> anyhow::Result<ExitCode> {
                 let config = pipeline.config();
                 let mut writer_stopped = false;
                 let result = replay_file(&file, config, |record| {
-                    writer_stopped = writer_stopped || writer.send(record).is_err();
+                    writer_stopped =
+                        writer_stopped || writer.send(Outgoing::Session(record)).is_err();
                 });
                 if writer_stopped {
                     let error = writer.finish().err().unwrap_or_else(|| {

@@ -12,8 +12,9 @@ use std::time::{Duration, Instant};
 use cipherlens_capture::{CaptureError, CaptureReader, decode_frame};
 use serde::Serialize;
 
+use crate::pipeline::FinishedSession;
 use crate::pipeline::{PipelineConfig, PipelineStats, SessionPipeline};
-use crate::record::FinishedSession;
+use cipherlens_record::session::Source;
 
 /// What a replay read and produced.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -42,14 +43,14 @@ pub struct ReplayError {
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(500);
 
 /// Replays one capture file, handing each finished session to `emit`
-/// (turn it into its record with [`FinishedSession::into_record`]).
+/// (the record writer builds its record, see [`crate::writer`]).
 pub fn replay_file(
     path: &Path,
     mut config: PipelineConfig,
     emit: impl FnMut(FinishedSession),
 ) -> Result<ReplayReport, ReplayError> {
     let file = path.display().to_string();
-    config.source = "replay";
+    config.source = Source::Replay;
     config.input.get_or_insert_with(|| file.clone());
     let mut report = ReplayReport {
         file: file.clone(),

@@ -16,7 +16,7 @@ const FILES: [&str; 4] = [
 ];
 
 fn schema_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../schema")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../record/schema")
 }
 
 struct Compiled {

@@ -16,7 +16,7 @@ use x509_parser::extensions::{
 
 use super::algorithms::extended_key_usage_name;
 use super::error::CertificateError;
-use super::summary::{BasicConstraints, SubjectAltNames};
+use super::{BasicConstraints, SubjectAltNames};
 
 /// What the reported extensions say, each `None` when absent.
 #[derive(Debug, Default)]

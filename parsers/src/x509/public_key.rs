@@ -11,9 +11,9 @@ use x509_parser::der_parser::der::parse_der_integer;
 use x509_parser::public_key::RSAPublicKey;
 use x509_parser::x509::SubjectPublicKeyInfo;
 
+use super::PublicKeySummary;
 use super::algorithms::{named_curve, public_key_algorithm_name};
 use super::error::CertificateError;
-use super::summary::PublicKeySummary;
 
 const RSA_ENCRYPTION: &str = "1.2.840.113549.1.1.1";
 const RSASSA_PSS: &str = "1.2.840.113549.1.1.10";

@@ -11,13 +11,13 @@ use x509_parser::certificate::X509Certificate;
 use x509_parser::der_parser::error::BerError;
 use x509_parser::error::X509Error;
 
+use super::CertificateSummary;
 use super::algorithms::signature_algorithm_name;
 use super::digests::{fingerprint_sha1, fingerprint_sha256};
 use super::distinguished_name::{RenderedName, render_name};
 use super::error::CertificateError;
 use super::extensions::{ReportedExtensions, read_reported_extensions};
 use super::public_key::summarize_public_key;
-use super::summary::CertificateSummary;
 use super::validity::{rfc3339_utc, whole_days_between};
 
 pub(crate) fn summarize(der: &[u8]) -> Result<CertificateSummary, CertificateError> {

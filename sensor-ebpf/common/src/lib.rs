@@ -208,6 +208,20 @@ pub mod event_offsets {
     const _: () = assert!(DATA == super::PACKET_EVENT_HEADER_LEN);
 }
 
+/// IP protocol numbers (IANA) of the transports the sensor follows.
+pub const IPPROTO_TCP: u8 = 6;
+pub const IPPROTO_UDP: u8 = 17;
+
+/// The process (thread group) id in a `bpf_get_current_pid_tgid` value.
+pub const fn tgid_of(pid_tgid: u64) -> u32 {
+    (pid_tgid >> 32) as u32
+}
+
+/// The thread id in a `bpf_get_current_pid_tgid` value.
+pub const fn tid_of(pid_tgid: u64) -> u32 {
+    pid_tgid as u32
+}
+
 /// A flow, both directions under one key: the endpoint that sorts lower
 /// (address, then port) comes first.
 #[repr(C)]

@@ -18,17 +18,7 @@
 //! with dashes. Runtime helper processes (`crio-conmon-<id>`,
 //! `libpod-conmon-<id>`) are not the container and are not reported as it.
 
-use serde::Serialize;
-
-/// Which runtime made the cgroup.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Runtime {
-    Docker,
-    Containerd,
-    Crio,
-    Podman,
-}
+pub use cipherlens_record::attribution::Runtime;
 
 /// What a cgroup path says about its processes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

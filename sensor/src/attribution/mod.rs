@@ -21,9 +21,12 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use cipherlens_record::SessionRecord;
+pub use cipherlens_record::attribution::{
+    Account, ContainerInfo, EndpointAttribution, Executable, HostInfo, K8sInfo, K8sPod, Named,
+    ProcessInfo, Runtime,
+};
 
-use self::cgroup::Runtime;
 use self::pods::PodDirectory;
 use self::process::ProcessFacts;
 
@@ -50,100 +53,16 @@ impl Default for AttributionSources {
     }
 }
 
-/// OpenTelemetry `process.*`.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct ProcessInfo {
-    pub pid: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub parent_pid: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub executable: Option<Executable>,
-    /// Arguments joined by spaces, at most 4 KiB (then ending in `...`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub command_line: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub user: Option<Account>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub group: Option<Account>,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Executable {
-    /// `comm`, the kernel's short name.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub path: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Account {
-    pub id: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-}
-
-/// OpenTelemetry `container.*`.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct ContainerInfo {
-    pub id: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub runtime: Option<Runtime>,
-}
-
-/// OpenTelemetry `k8s.*`.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct K8sInfo {
-    pub pod: K8sPod,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub namespace: Option<Named>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub container: Option<Named>,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct K8sPod {
-    pub uid: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Named {
-    pub name: String,
-}
-
-/// Everything known about the local owner of one endpoint's socket.
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
-pub struct EndpointAttribution {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub process: Option<ProcessInfo>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub container: Option<ContainerInfo>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub k8s: Option<K8sInfo>,
-}
-
-/// OpenTelemetry `host.*`: the node.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct HostInfo {
-    pub name: String,
-    /// `/etc/machine-id`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
-}
-
-impl HostInfo {
-    pub fn of_this_node() -> Self {
-        let name = rustix::system::uname()
-            .nodename()
-            .to_string_lossy()
-            .into_owned();
-        let id = process::read_bounded(Path::new("/etc/machine-id"))
-            .map(|text| text.trim().to_string())
-            .filter(|id| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()));
-        Self { name, id }
-    }
+/// This node's name and machine id.
+pub fn this_node() -> HostInfo {
+    let name = rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned();
+    let id = process::read_bounded(Path::new("/etc/machine-id"))
+        .map(|text| text.trim().to_string())
+        .filter(|id| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()));
+    HostInfo { name, id }
 }
 
 struct Cached {
@@ -162,6 +81,26 @@ pub struct Attributor {
 }
 
 impl Attributor {
+    /// Fills in who owns a session's local sockets, from the pids the
+    /// kernel saw.
+    pub fn attribute_session(&mut self, record: &mut SessionRecord) {
+        let Some(observation) = &record.cipherlens.observation else {
+            return;
+        };
+        let pids = [
+            observation.client_socket.as_ref().and_then(|s| s.pid),
+            observation.server_socket.as_ref().and_then(|s| s.pid),
+        ];
+        for (endpoint, pid) in [&mut record.client, &mut record.server]
+            .into_iter()
+            .zip(pids)
+        {
+            if let Some(pid) = pid {
+                endpoint.attribution = self.attribute(pid);
+            }
+        }
+    }
+
     pub fn new(sources: AttributionSources) -> Self {
         let pods = PodDirectory::new(sources.pods_dir.clone(), sources.containers_dir.clone());
         Self {

@@ -20,13 +20,15 @@
 //! seen (the sensor started mid-flow, or UDP), the endpoint with the lower
 //! port is taken as the server.
 
-pub mod record;
 pub mod tcp_info;
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 
-use cipherlens_common::{FlowCounters, FlowKey, OPENED_BY_HIGH, OPENED_BY_LOW};
+use cipherlens_common::{FlowCounters, OPENED_BY_HIGH, OPENED_BY_LOW};
+pub use cipherlens_record::cnflow::{Reason, Side, TcpMetrics};
+
+use crate::flow::{FlowKey, IpProtocol, endpoints};
 
 /// TCP flag bits.
 const FIN: u8 = 0x01;
@@ -37,16 +39,6 @@ const ACK: u8 = 0x10;
 const URG: u8 = 0x20;
 const ECE: u8 = 0x40;
 const CWR: u8 = 0x80;
-
-/// Why a CNFlow record was emitted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Reason {
-    End,
-    Idle,
-    Update,
-    Shutdown,
-}
 
 /// Settings of the CNFlow scanner.
 #[derive(Debug, Clone)]
@@ -71,7 +63,7 @@ impl Default for CnFlowConfig {
 pub struct FlowFacts {
     pub id: String,
     pub reason: Reason,
-    pub protocol: u8,
+    pub protocol: IpProtocol,
     pub client: SocketAddr,
     pub server: SocketAddr,
     /// Whether the SYN was seen (so client and server are known, not guessed).
@@ -90,15 +82,7 @@ pub struct FlowFacts {
     pub pids: [Option<u32>; 2],
     /// `tcp_info` of a local socket of the flow (the client's if it is on
     /// this node, else the server's), filled in by the caller.
-    pub tcp: Option<(Side, tcp_info::TcpMetrics)>,
-}
-
-/// Which end of a flow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Side {
-    Client,
-    Server,
+    pub tcp: Option<(Side, TcpMetrics)>,
 }
 
 /// A flow's id: see the module docs.
@@ -138,16 +122,9 @@ pub fn flag_letters(flags: u8) -> String {
     .collect()
 }
 
-/// Keys hold IPv4 as IPv4-mapped IPv6; records show it as IPv4.
-fn address(bytes: [u8; 16]) -> IpAddr {
-    let v6 = Ipv6Addr::from(bytes);
-    v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4)
-}
-
 /// Orients a kernel entry client -> server.
 pub fn orient(key: &FlowKey, counters: &FlowCounters) -> (SocketAddr, SocketAddr, bool, bool) {
-    let low = SocketAddr::new(address(key.low_address), key.low_port);
-    let high = SocketAddr::new(address(key.high_address), key.high_port);
+    let (low, high) = endpoints(key);
     match counters.opened_by {
         OPENED_BY_LOW => (low, high, true, true),
         OPENED_BY_HIGH => (high, low, false, true),
@@ -158,8 +135,8 @@ pub fn orient(key: &FlowKey, counters: &FlowCounters) -> (SocketAddr, SocketAddr
 }
 
 /// Whether a flow has ended: an RST, or a FIN each way (TCP only).
-pub fn ended(protocol: u8, counters: &FlowCounters) -> bool {
-    protocol == 6
+pub fn ended(protocol: IpProtocol, counters: &FlowCounters) -> bool {
+    protocol == IpProtocol::Tcp
         && ((counters.tcp_flags[0] | counters.tcp_flags[1]) & RST != 0
             || (counters.tcp_flags[0] & FIN != 0 && counters.tcp_flags[1] & FIN != 0))
 }
@@ -204,7 +181,8 @@ impl CnFlowTracker {
         now_ns: u64,
         shutdown: bool,
     ) -> Option<Decision> {
-        let protocol = key.protocol;
+        // The kernel counts TCP and UDP only.
+        let protocol = IpProtocol::from_number(key.protocol)?;
         let reason = if ended(protocol, counters) {
             Reason::End
         } else if now_ns.saturating_sub(counters.last_ns) > self.config.idle_timeout_ns {
@@ -268,7 +246,7 @@ mod tests {
     fn key() -> FlowKey {
         let client = Ipv4Addr::new(10, 0, 0, 2).to_ipv6_mapped().octets();
         let server = Ipv4Addr::new(10, 0, 0, 1).to_ipv6_mapped().octets();
-        FlowKey::new(6, client, 40000, server, 443)
+        FlowKey::new(cipherlens_common::IPPROTO_TCP, client, 40000, server, 443)
     }
 
     fn counters(opened_by: u8, flags: [u8; 2], last_ns: u64) -> FlowCounters {

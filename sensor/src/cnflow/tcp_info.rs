@@ -16,9 +16,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{AsFd, OwnedFd};
 use std::time::Duration;
 
+use cipherlens_record::cnflow::{TcpMetrics, TcpState};
 use rustix::net::netlink::{self, SocketAddrNetlink};
 use rustix::net::{AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType};
-use serde::Serialize;
 
 const SOCK_DIAG_BY_FAMILY: u16 = 20;
 const NLMSG_ERROR: u16 = 2;
@@ -28,42 +28,10 @@ const INET_DIAG_MSG_LEN: usize = 72;
 const INET_DIAG_INFO: u16 = 2;
 const AF_INET: u8 = 2;
 const AF_INET6: u8 = 10;
-const IPPROTO_TCP: u8 = 6;
+use cipherlens_common::IPPROTO_TCP;
 /// Namespaces with a cached sock_diag socket at most.
 const MAX_NAMESPACES: usize = 256;
 const REPLY_TIMEOUT: Duration = Duration::from_millis(200);
-
-/// What `tcp_info` says about a connection, as CNFlow records carry it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct TcpMetrics {
-    /// `established`, `fin_wait1`, ... (`tcp_states.h`).
-    pub state: &'static str,
-    /// Smoothed round-trip time and its variation, microseconds.
-    pub rtt_us: u32,
-    pub rtt_var_us: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub min_rtt_us: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub segments_in: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub segments_out: Option<u32>,
-    /// Segments retransmitted over the connection's life.
-    pub retransmitted_segments: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub retransmitted_bytes: Option<u64>,
-    /// Segments currently considered lost.
-    pub lost_segments: u32,
-    /// Out-of-order packets received.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub out_of_order_packets: Option<u32>,
-    /// Bytes per second.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub delivery_rate: Option<u64>,
-    /// Advertised receive window, bytes.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub receive_window: Option<u32>,
-    pub send_congestion_window: u32,
-}
 
 fn u32_at(bytes: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_ne_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
@@ -73,27 +41,10 @@ fn u64_at(bytes: &[u8], at: usize) -> Option<u64> {
     Some(u64::from_ne_bytes(bytes.get(at..at + 8)?.try_into().ok()?))
 }
 
-fn state_name(state: u8) -> &'static str {
-    match state {
-        1 => "established",
-        2 => "syn_sent",
-        3 => "syn_recv",
-        4 => "fin_wait1",
-        5 => "fin_wait2",
-        6 => "time_wait",
-        7 => "close",
-        8 => "close_wait",
-        9 => "last_ack",
-        10 => "listen",
-        11 => "closing",
-        _ => "unknown",
-    }
-}
-
 /// Parses `struct tcp_info` (offsets from `linux/tcp.h`).
 pub fn parse_tcp_info(info: &[u8]) -> Option<TcpMetrics> {
     Some(TcpMetrics {
-        state: state_name(*info.first()?),
+        state: TcpState::from_kernel(*info.first()?),
         lost_segments: u32_at(info, 32)?,
         rtt_us: u32_at(info, 68)?,
         rtt_var_us: u32_at(info, 72)?,
@@ -163,7 +114,7 @@ pub fn decode_reply(mut reply: &[u8]) -> Option<TcpMetrics> {
                     }
                     if attribute_type == INET_DIAG_INFO {
                         let mut metrics = parse_tcp_info(&attributes[4..attribute_length])?;
-                        metrics.state = state_name(state);
+                        metrics.state = TcpState::from_kernel(state);
                         return Some(metrics);
                     }
                     let advance = ((attribute_length + 3) & !3).min(attributes.len());
@@ -322,7 +273,7 @@ mod tests {
                 metrics.segments_out,
                 metrics.segments_in
             ),
-            ("established", 52, 26, Some(8), Some(7))
+            (TcpState::Established, 52, 26, Some(8), Some(7))
         );
         assert_eq!(
             (metrics.lost_segments, metrics.retransmitted_segments),
@@ -368,7 +319,7 @@ mod tests {
         let metrics = diag
             .metrics(std::process::id(), local, server, cookie)
             .expect("the connected socket's tcp_info");
-        assert_eq!(metrics.state, "established");
+        assert_eq!(metrics.state, TcpState::Established);
         assert!(metrics.segments_out >= Some(1), "{metrics:?}");
         // The wrong cookie finds nothing: the lookup is exact.
         assert!(

@@ -6,11 +6,15 @@
 use aya::maps::{HashMap as BpfHashMap, MapData};
 use cipherlens_common::{FlowCounters, FlowKey};
 
-use super::{Attachments, LiveStats, Outgoing};
-use crate::cnflow::tcp_info::{SockDiag, TcpMetrics};
-use crate::cnflow::{CnFlowConfig, CnFlowTracker, FlowFacts, Reason, Side};
-use crate::output::{BackgroundWriter, WriterStopped};
+use cipherlens_common::tgid_of;
+use cipherlens_record::StatsRecord;
+
+use super::attach::Attachments;
+use crate::cnflow::tcp_info::SockDiag;
+use crate::cnflow::{CnFlowConfig, CnFlowTracker, FlowFacts, Side, TcpMetrics};
+use crate::flow::IpProtocol;
 use crate::time::monotonic_now_nanos;
+use crate::writer::{BackgroundWriter, Outgoing, WriterStopped};
 
 pub(super) struct FlowScanner {
     /// `None` when CNFlow records are off.
@@ -58,7 +62,7 @@ impl FlowScanner {
         &mut self,
         attachments: &Attachments,
         writer: &mut BackgroundWriter<Outgoing>,
-        stats: &mut LiveStats,
+        stats: &mut StatsRecord,
         shutdown: bool,
     ) -> Result<(), WriterStopped> {
         let Some(tracker) = self.tracker.as_mut() else {
@@ -86,11 +90,11 @@ impl FlowScanner {
                         .owners
                         .get(&cookie, 0)
                         .ok()
-                        .map(|pid_tgid| (pid_tgid >> 32) as u32)
+                        .map(tgid_of)
                         .filter(|pid| *pid != 0);
                 }
             }
-            if facts.protocol == 6
+            if facts.protocol == IpProtocol::Tcp
                 && let Some(diag) = self.sock_diag.as_mut()
             {
                 facts.tcp = tcp_metrics(diag, &facts);
@@ -98,7 +102,7 @@ impl FlowScanner {
             facts.interface = attachments.interface_name(facts.ifindex);
             *stats
                 .cnflow_records
-                .entry(reason_name(facts.reason))
+                .entry(facts.reason.as_str().to_string())
                 .or_default() += 1;
             writer.send(Outgoing::Flow(Box::new(facts)))?;
         }
@@ -124,13 +128,4 @@ fn tcp_metrics(diag: &mut SockDiag, facts: &FlowFacts) -> Option<(Side, TcpMetri
         diag.metrics(pid, local, remote, cookie)
             .map(|metrics| (side, metrics))
     })
-}
-
-fn reason_name(reason: Reason) -> &'static str {
-    match reason {
-        Reason::End => "end",
-        Reason::Idle => "idle",
-        Reason::Update => "update",
-        Reason::Shutdown => "shutdown",
-    }
 }

@@ -33,7 +33,7 @@ fn list_interfaces_in(root: &Path) -> std::io::Result<Vec<Interface>> {
 }
 
 /// Include/exclude rules by name glob (`*` and `?`).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct InterfaceFilter {
     /// Empty: every interface.
     pub include: Vec<String>,

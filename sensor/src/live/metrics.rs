@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::LiveStats;
+use cipherlens_record::StatsRecord;
 
 /// Largest request head read.
 const MAX_REQUEST: usize = 8 * 1024;
@@ -26,6 +26,27 @@ pub enum Route {
     NotFound,
     MethodNotAllowed,
     BadRequest,
+}
+
+/// Answers one scrape from a snapshot of the stats taken when it arrived.
+pub async fn serve(mut stream: tokio::net::TcpStream, snapshot: StatsRecord) {
+    let (status, body) = match read_route(&mut stream).await {
+        Route::Metrics => ("200 OK", render(&snapshot)),
+        Route::Health => match health(&snapshot) {
+            (true, text) => ("200 OK", text),
+            (false, text) => ("503 Service Unavailable", text),
+        },
+        Route::NotFound => ("404 Not Found", "try /metrics or /healthz\n".into()),
+        Route::MethodNotAllowed => ("405 Method Not Allowed", "GET only\n".into()),
+        Route::BadRequest => ("400 Bad Request", "bad request\n".into()),
+    };
+    respond(
+        stream,
+        status,
+        "text/plain; version=0.0.4; charset=utf-8",
+        body,
+    )
+    .await;
 }
 
 /// Reads the request head and routes it.
@@ -92,7 +113,7 @@ pub async fn respond(
 
 /// Healthy: programs attached to at least one interface and the event
 /// reader running (it is, if this is answered from the live loop).
-pub fn health(stats: &LiveStats) -> (bool, String) {
+pub fn health(stats: &StatsRecord) -> (bool, String) {
     if stats.interfaces_attached.is_empty() {
         (false, "not attached to any interface\n".to_string())
     } else {
@@ -107,7 +128,7 @@ pub fn health(stats: &LiveStats) -> (bool, String) {
 }
 
 /// The Prometheus text exposition of the live stats.
-pub fn render(stats: &LiveStats) -> String {
+pub fn render(stats: &StatsRecord) -> String {
     let mut out = String::with_capacity(4096);
     let mut family = |name: &str, kind: &str, help: &str, samples: &[(String, f64)]| {
         let _ = writeln!(out, "# HELP cipherlens_{name} {help}");
@@ -127,6 +148,12 @@ pub fn render(stats: &LiveStats) -> String {
         "counter",
         "Kernel program counters, summed over CPUs.",
         &kernel,
+    );
+    family(
+        "kernel_counters_unreadable",
+        "gauge",
+        "Kernel counters that could not be read at this scrape.",
+        &[(String::new(), stats.kernel_unreadable.len() as f64)],
     );
     family(
         "kernel_losses_total",
@@ -306,8 +333,8 @@ mod tests {
 
     #[test]
     fn the_exposition_is_well_formed() {
-        let mut stats = LiveStats::default();
-        stats.kernel.insert("ring_buffer_full", 3);
+        let mut stats = StatsRecord::default();
+        stats.kernel.insert("ring_buffer_full".into(), 3);
         stats.events_dropped.insert("bad \"reason\"".to_string(), 2);
         stats.interfaces_attached = vec!["eth0".into(), "lo".into()];
         let text = render(&stats);
@@ -326,6 +353,6 @@ mod tests {
         assert!(text.contains("cipherlens_interfaces_attached 2"));
         assert!(text.contains("cipherlens_programs_attached 6"));
         assert!(health(&stats).0);
-        assert!(!health(&LiveStats::default()).0);
+        assert!(!health(&StatsRecord::default()).0);
     }
 }

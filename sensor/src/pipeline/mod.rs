@@ -1,13 +1,13 @@
 //! The session pipeline shared by `replay` and live capture: decoded packets
 //! in, session records out.
 //!
-//! Packets are grouped by [`flow::FlowKey`]; TCP flows are reassembled and
+//! Packets are grouped by [`FlowKey`]; TCP flows are reassembled and
 //! fed to a TLS handshake tracker ([`tcp`]), UDP flows that open with a QUIC
 //! Initial are decrypted and fed to the same tracker ([`quic`]). A session's
 //! record is emitted once its handshake is over, when the connection closes,
 //! after an idle timeout, or at the end of input, exactly once.
 
-pub mod flow;
+pub mod finished;
 pub mod quic;
 pub mod tcp;
 
@@ -18,12 +18,16 @@ use cipherlens_capture::{Packet, Transport as PacketTransport};
 use cipherlens_parsers::fingerprint::Transport;
 use cipherlens_parsers::tls::Peer;
 
-use crate::record::{
+pub use cipherlens_record::stats::PipelineStats;
+pub use finished::{
     FinishedSession, PacketObservation, SessionContext, SessionObservation, SessionOutcome,
+    peer_index,
 };
-use flow::{FlowKey, IPPROTO_TCP, IPPROTO_UDP};
+
+use crate::flow::{FlowKey, IpProtocol, endpoints, flow_key};
+use cipherlens_record::session::{EmittedOn, Source};
 use quic::QuicSession;
-use tcp::{EmitReason, TcpSession};
+use tcp::TcpSession;
 
 /// Bounds and timers of the pipeline.
 #[derive(Debug, Clone)]
@@ -36,8 +40,8 @@ pub struct PipelineConfig {
     pub max_flows: usize,
     /// A flow with no packet for this long is closed.
     pub idle_timeout_nanos: u64,
-    /// `replay` or `live`, copied into records.
-    pub source: &'static str,
+    /// Where the packets come from, copied into records.
+    pub source: Source,
     /// Capture file or interface, copied into records.
     pub input: Option<String>,
     /// Also compute the original-order JA4 forms (`ja4_o`, `ja4_ro`).
@@ -54,29 +58,12 @@ impl Default for PipelineConfig {
             max_handshake_message: 256 * 1024,
             max_flows: 262_144,
             idle_timeout_nanos: 120 * 1_000_000_000,
-            source: "replay",
+            source: Source::Replay,
             input: None,
             ja4_original_order: false,
             community_id_seed: 0,
         }
     }
-}
-
-/// Counters of what the pipeline saw and dropped.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct PipelineStats {
-    pub packets: u64,
-    pub tcp_segments: u64,
-    pub udp_datagrams: u64,
-    pub other_packets: u64,
-    pub flows_created: u64,
-    /// New flows refused because `max_flows` were tracked.
-    pub flows_dropped_table_full: u64,
-    pub tls_sessions: u64,
-    pub quic_sessions: u64,
-    pub records_emitted: u64,
-    /// QUIC datagrams that looked like Initials but did not decrypt or parse.
-    pub quic_undecryptable: u64,
 }
 
 enum Session {
@@ -132,12 +119,12 @@ impl<F: FnMut(FinishedSession)> SessionPipeline<F> {
             PacketTransport::Tcp(segment) => {
                 let source = SocketAddr::new(packet.src, segment.src_port);
                 let destination = SocketAddr::new(packet.dst, segment.dst_port);
-                (FlowKey::new(IPPROTO_TCP, source, destination), source)
+                (flow_key(IpProtocol::Tcp, source, destination), source)
             }
             PacketTransport::Udp(datagram) => {
                 let source = SocketAddr::new(packet.src, datagram.src_port);
                 let destination = SocketAddr::new(packet.dst, datagram.dst_port);
-                (FlowKey::new(IPPROTO_UDP, source, destination), source)
+                (flow_key(IpProtocol::Udp, source, destination), source)
             }
             PacketTransport::Other(_) => return self.on_packet(packet, now),
         };
@@ -204,7 +191,7 @@ impl<F: FnMut(FinishedSession)> SessionPipeline<F> {
         segment: &cipherlens_capture::TcpSegment<'_>,
         now: u64,
     ) {
-        let key = FlowKey::new(IPPROTO_TCP, source, destination);
+        let key = flow_key(IpProtocol::Tcp, source, destination);
         let opening_syn = segment.flags.syn() && !segment.flags.ack();
         // A new connection on a reused 4-tuple replaces a closed one, or one
         // whose handshake is over (its SYN cannot come again; live capture
@@ -213,7 +200,7 @@ impl<F: FnMut(FinishedSession)> SessionPipeline<F> {
             && matches!(self.flows.get(&key), Some(Session::Tcp(old)) if old.is_closed() || old.emitted)
             && let Some(old) = self.flows.remove(&key)
         {
-            self.finish(old, EmitReason::ConnectionClosed);
+            self.finish(old, EmittedOn::ConnectionClosed);
         }
         if !self.flows.contains_key(&key) {
             if !self.admit_flow() {
@@ -238,16 +225,16 @@ impl<F: FnMut(FinishedSession)> SessionPipeline<F> {
         };
         session.on_segment(peer, segment, now);
         let reason = if session.is_closed() {
-            Some(EmitReason::ConnectionClosed)
+            Some(EmittedOn::ConnectionClosed)
         } else if !session.emitted && session.is_exhausted() {
-            Some(EmitReason::HandshakeFinished)
+            Some(EmittedOn::HandshakeFinished)
         } else {
             None
         };
         match reason {
-            Some(EmitReason::ConnectionClosed) => {
+            Some(EmittedOn::ConnectionClosed) => {
                 if let Some(session) = self.flows.remove(&key) {
-                    self.finish(session, EmitReason::ConnectionClosed);
+                    self.finish(session, EmittedOn::ConnectionClosed);
                 }
             }
             Some(reason) => {
@@ -272,7 +259,7 @@ impl<F: FnMut(FinishedSession)> SessionPipeline<F> {
         payload: &[u8],
         now: u64,
     ) {
-        let key = FlowKey::new(IPPROTO_UDP, source, destination);
+        let key = flow_key(IpProtocol::Udp, source, destination);
         if !self.flows.contains_key(&key) {
             // Only UDP flows that open with a QUIC client Initial are followed.
             if !QuicSession::opens_with_initial(payload) || !self.admit_flow() {
@@ -294,7 +281,7 @@ impl<F: FnMut(FinishedSession)> SessionPipeline<F> {
         }
         if !session.emitted && session.is_exhausted() {
             session.emitted = true;
-            let record = quic_record(session, EmitReason::HandshakeFinished, &self.config);
+            let record = quic_record(session, EmittedOn::HandshakeFinished, &self.config);
             self.stats.quic_sessions += 1;
             self.deliver(record);
         }
@@ -330,10 +317,10 @@ impl<F: FnMut(FinishedSession)> SessionPipeline<F> {
             .collect();
         // The table's iteration order is random per process; records come
         // out in the order the flows went quiet, so replay is reproducible.
-        idle.sort_unstable();
+        idle.sort_unstable_by_key(|(last, key)| (*last, output_order(key)));
         for (_, key) in idle {
             if let Some(session) = self.flows.remove(&key) {
-                self.finish(session, EmitReason::IdleTimeout);
+                self.finish(session, EmittedOn::IdleTimeout);
             }
         }
     }
@@ -341,15 +328,15 @@ impl<F: FnMut(FinishedSession)> SessionPipeline<F> {
     /// Emits every open session (end of a capture file, or shutdown).
     pub fn finish_all(&mut self) {
         let mut keys: Vec<FlowKey> = self.flows.keys().copied().collect();
-        keys.sort_unstable();
+        keys.sort_unstable_by_key(output_order);
         for key in keys {
             if let Some(session) = self.flows.remove(&key) {
-                self.finish(session, EmitReason::EndOfInput);
+                self.finish(session, EmittedOn::EndOfInput);
             }
         }
     }
 
-    fn finish(&mut self, session: Session, reason: EmitReason) {
+    fn finish(&mut self, session: Session, reason: EmittedOn) {
         match session {
             Session::Tcp(mut session) => {
                 if session.emitted {
@@ -380,7 +367,7 @@ impl<F: FnMut(FinishedSession)> SessionPipeline<F> {
 
 fn tcp_record(
     session: &mut TcpSession,
-    reason: EmitReason,
+    reason: EmittedOn,
     config: &PipelineConfig,
 ) -> FinishedSession {
     let context = SessionContext {
@@ -398,7 +385,7 @@ fn tcp_record(
         cnflow_id: None,
     };
     let outcome = SessionOutcome {
-        emitted_on: reason.as_str(),
+        emitted_on: reason,
         gap_bytes: session.gap_bytes,
         incomplete_reasons: std::mem::take(&mut session.incomplete_reasons),
     };
@@ -407,7 +394,7 @@ fn tcp_record(
 
 fn quic_record(
     session: &mut QuicSession,
-    reason: EmitReason,
+    reason: EmittedOn,
     config: &PipelineConfig,
 ) -> FinishedSession {
     let context = SessionContext {
@@ -425,9 +412,17 @@ fn quic_record(
         cnflow_id: None,
     };
     let outcome = SessionOutcome {
-        emitted_on: reason.as_str(),
+        emitted_on: reason,
         gap_bytes: [0, 0],
         incomplete_reasons: std::mem::take(&mut session.incomplete_reasons),
     };
     FinishedSession::new(session.tracker.take_summary(), context, outcome)
+}
+
+/// The order flows are emitted in when several are due at once (idle or at
+/// the end of input): protocol, then the endpoints. The table's iteration
+/// order is random per process; this keeps output reproducible.
+fn output_order(key: &FlowKey) -> (u8, SocketAddr, SocketAddr) {
+    let (low, high) = endpoints(key);
+    (key.protocol, low, high)
 }

@@ -27,7 +27,7 @@ pub(crate) struct QuicSession {
     fed: [usize; 2],
     pub tracker: HandshakeTracker,
     /// Kernel facts (live capture).
-    pub observation: Option<crate::record::SessionObservation>,
+    pub observation: Option<super::SessionObservation>,
     pub incomplete_reasons: Vec<String>,
     pub emitted: bool,
 }

@@ -15,26 +15,6 @@ use cipherlens_parsers::tls::{HandshakeTracker, Peer, RecordLimits};
 
 use super::PipelineConfig;
 
-/// Why a session's record is emitted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EmitReason {
-    HandshakeFinished,
-    ConnectionClosed,
-    IdleTimeout,
-    EndOfInput,
-}
-
-impl EmitReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EmitReason::HandshakeFinished => "handshake_finished",
-            EmitReason::ConnectionClosed => "connection_closed",
-            EmitReason::IdleTimeout => "idle_timeout",
-            EmitReason::EndOfInput => "end_of_input",
-        }
-    }
-}
-
 pub(crate) struct TcpSession {
     pub initiator: SocketAddr,
     pub responder: SocketAddr,
@@ -44,7 +24,7 @@ pub(crate) struct TcpSession {
     streams: [StreamReassembler; 2],
     pub tracker: HandshakeTracker,
     /// Kernel facts (live capture).
-    pub observation: Option<crate::record::SessionObservation>,
+    pub observation: Option<super::SessionObservation>,
     /// A hole was skipped in this direction: it is no longer fed.
     gapped: [bool; 2],
     pub gap_bytes: [u64; 2],

@@ -4,14 +4,19 @@
 //! bytes to the sink with the record's [`RecordKind`] (which picks the NATS
 //! subject). Sinks never block the packet path: the writer thread sits
 //! between them, and the NATS sink queues (bounded, drops counted).
+//!
+//! - [`json_lines`]: stdout, or a file rotated by size.
+//! - [`nats`]: NATS core or JetStream, and directives in.
+//! - [`Fanout`]: several sinks as one.
 
+pub mod json_lines;
 pub mod nats;
-pub mod subjects;
 
 use std::io;
 use std::time::Duration;
 
-pub use subjects::{RecordKind, Subjects};
+pub use cipherlens_record::RecordKind;
+pub use json_lines::JsonLinesWriter;
 
 /// A destination for encoded records.
 pub trait Sink: Send {
@@ -24,31 +29,6 @@ pub trait Sink: Send {
     fn close(&mut self, drain_for: Duration) -> io::Result<()> {
         let _ = drain_for;
         self.flush()
-    }
-}
-
-/// A record that knows which kind it is.
-pub trait Publishable: serde::Serialize {
-    fn kind(&self) -> RecordKind;
-}
-
-impl Publishable for crate::record::SessionRecord {
-    fn kind(&self) -> RecordKind {
-        if self.event.kind == "quic.session" {
-            RecordKind::QuicSession
-        } else {
-            RecordKind::TlsSession
-        }
-    }
-}
-
-/// Test and tooling records: published as sessions.
-impl Publishable for serde_json::Value {
-    fn kind(&self) -> RecordKind {
-        match self.get("schema").and_then(serde_json::Value::as_str) {
-            Some("cipherlens.stats/v1") => RecordKind::Stats,
-            _ => RecordKind::TlsSession,
-        }
     }
 }
 

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+use cipherlens_sensor::build::{CertificateCache, session_record};
 use cipherlens_sensor::pipeline::PipelineConfig;
-use cipherlens_sensor::record::certificate_cache::CertificateCache;
 use cipherlens_sensor::replay::replay_file;
 use serde_json::Value;
 
@@ -34,7 +34,7 @@ pub fn corpus_root() -> PathBuf {
 fn compiled_schema() -> &'static (boon::Schemas, boon::SchemaIndex) {
     static SCHEMA: OnceLock<(boon::Schemas, boon::SchemaIndex)> = OnceLock::new();
     SCHEMA.get_or_init(|| {
-        let dir = repo_root().join("schema");
+        let dir = repo_root().join("record/schema");
         let mut compiler = boon::Compiler::new();
         for name in ["session-record.v1.json", "x509-certificate.v1.json"] {
             let text = std::fs::read_to_string(dir.join(name)).expect("schema file");
@@ -73,7 +73,7 @@ pub fn replay_records_with(pcap: &Path, config: PipelineConfig) -> Vec<Value> {
     let mut records = Vec::new();
     let mut certificates = CertificateCache::default();
     let result = replay_file(pcap, config, |finished| {
-        let record = finished.into_record(&mut certificates);
+        let record = session_record(&finished, &mut certificates);
         records.push(serde_json::to_value(&record).expect("record serializes"));
     });
     if let Err(error) = result {

@@ -1,9 +1,8 @@
 //! Builds a [`SessionRecord`] from what the parsers learned about a session.
 
 use std::borrow::Cow;
-use std::net::SocketAddr;
 
-use cipherlens_parsers::fingerprint::{Transport, ja3, ja4};
+use cipherlens_parsers::fingerprint::{self, ja3, ja4};
 use cipherlens_parsers::tls::extensions::alpn_display;
 use cipherlens_parsers::tls::names::{
     alert_description_name, cipher_suite_name, extension_name, group_name, is_grease,
@@ -13,86 +12,13 @@ use cipherlens_parsers::tls::{ClientHello, HandshakeSummary, Peer, ServerHello};
 use std::sync::Arc;
 
 use cipherlens_parsers::x509::CertificateSummary;
+use cipherlens_record::session::*;
 
 use super::certificate_cache::CertificateCache;
-use super::model::*;
 use crate::attribution::EndpointAttribution;
-use crate::flow::community_id_v1;
+use crate::flow::{IpProtocol, community_id_v1};
+use crate::pipeline::{FinishedSession, SessionContext, SessionOutcome, peer_index};
 use crate::time::rfc3339_from_unix_nanos;
-
-/// Transport facts about a session that the handshake does not carry.
-#[derive(Debug, Clone)]
-pub struct SessionContext {
-    pub transport: Transport,
-    /// The peer that opened the connection.
-    pub initiator: SocketAddr,
-    pub responder: SocketAddr,
-    pub vlan_id: Option<u16>,
-    pub start_unix_nanos: u64,
-    pub end_unix_nanos: u64,
-    /// `replay` or `live`.
-    pub source: &'static str,
-    pub input: Option<String>,
-    /// Whether to compute `ja4_o` and `ja4_ro` (see `ja4_original_order`).
-    pub ja4_original_order: bool,
-    /// Seed of the Community ID.
-    pub community_id_seed: u16,
-    /// Kernel facts (live capture).
-    pub observation: Option<SessionObservation>,
-    /// The session's CNFlow id (live capture).
-    pub cnflow_id: Option<String>,
-}
-
-/// What the kernel said about one packet (live capture). Borrowed: it is
-/// made for every event, and a session copies what it keeps only once.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PacketObservation<'a> {
-    pub interface: Option<&'a str>,
-    pub ifindex: u32,
-    pub netns_cookie: u64,
-    /// The socket that sent the packet, when it is local.
-    pub sender: Option<SocketFacts>,
-}
-
-/// Kernel facts gathered over a session's packets, by transport peer.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SessionObservation {
-    pub interface: Option<String>,
-    pub ifindex: u32,
-    pub netns_cookie: u64,
-    /// Sending sockets of the initiator and the responder.
-    pub sockets: [Option<SocketFacts>; 2],
-}
-
-impl SessionObservation {
-    /// Adds one packet's facts; `from` is the peer that sent it. The first
-    /// value of each fact is kept; a socket's process is filled in later
-    /// when the first packets came before the process was known.
-    pub fn add(&mut self, from: Peer, packet: &PacketObservation<'_>) {
-        if self.ifindex == 0 {
-            self.interface = packet.interface.map(str::to_owned);
-            self.ifindex = packet.ifindex;
-            self.netns_cookie = packet.netns_cookie;
-        }
-        let Some(sender) = &packet.sender else {
-            return;
-        };
-        match &mut self.sockets[peer_index(from)] {
-            Some(known) => known.merge(sender),
-            slot @ None => *slot = Some(sender.clone()),
-        }
-    }
-}
-
-/// How the session ended and what was lost, from the transport's view.
-#[derive(Debug, Clone, Default)]
-pub struct SessionOutcome {
-    pub emitted_on: &'static str,
-    /// Gap bytes per transport peer (initiator, responder).
-    pub gap_bytes: [u64; 2],
-    /// Reasons the transport knows (e.g. `tcp_gap`, `buffer_limit`).
-    pub incomplete_reasons: Vec<String>,
-}
 
 fn named(code: u16, name: impl FnOnce(u16) -> Cow<'static, str>) -> Named {
     Named {
@@ -105,50 +31,13 @@ fn named_list(codes: &[u16], name: fn(u16) -> Cow<'static, str>) -> Vec<Named> {
     codes.iter().map(|code| named(*code, name)).collect()
 }
 
-fn peer_index(peer: Peer) -> usize {
-    match peer {
-        Peer::Initiator => 0,
-        Peer::Responder => 1,
-    }
-}
-
-/// A session whose record is due, not yet built: what the pipeline hands
-/// on. Building and encoding a record is a third of the per-session work;
-/// handing this on lets that happen off the packet path (another thread).
-#[derive(Debug)]
-pub struct FinishedSession {
-    summary: HandshakeSummary,
-    context: SessionContext,
-    outcome: SessionOutcome,
-}
-
-impl FinishedSession {
-    pub fn new(
-        summary: HandshakeSummary,
-        context: SessionContext,
-        outcome: SessionOutcome,
-    ) -> Self {
-        Self {
-            summary,
-            context,
-            outcome,
-        }
-    }
-
-    /// Transport facts of the session.
-    pub fn context(&self) -> &SessionContext {
-        &self.context
-    }
-
-    /// Ties the session to its CNFlow record (live capture).
-    pub fn set_cnflow_id(&mut self, id: String) {
-        self.context.cnflow_id = Some(id);
-    }
-
-    /// The session's record.
-    pub fn into_record(self, certificates: &mut CertificateCache) -> SessionRecord {
-        build_session_record(&self.summary, &self.context, &self.outcome, certificates)
-    }
+/// The record of a finished session.
+pub fn session_record(
+    finished: &FinishedSession,
+    certificates: &mut CertificateCache,
+) -> SessionRecord {
+    let (summary, context, outcome) = finished.parts();
+    build_session_record(summary, context, outcome, certificates)
 }
 
 /// Builds the record for one session.
@@ -181,7 +70,7 @@ pub fn build_session_record(
         .and_then(|hello| hello.key_share_group)
         .or_else(|| summary.server_key_exchange.and_then(|kx| kx.named_group));
 
-    let quic = context.transport == Transport::Quic;
+    let quic = context.transport == fingerprint::Transport::Quic;
     // QUIC after the Initials uses keys an observer does not have: both
     // hellos are all there is to see. TLS over TCP must also reach the
     // encrypted phase in both directions (or a fatal alert).
@@ -202,20 +91,33 @@ pub fn build_session_record(
 
     let leaf = server_certificates.first();
     SessionRecord {
-        schema: super::SCHEMA_ID,
+        schema: SessionSchema::V1,
         event: Event {
-            kind: if quic { "quic.session" } else { "tls.session" },
+            kind: if quic {
+                SessionKind::Quic
+            } else {
+                SessionKind::Tls
+            },
             start: rfc3339_from_unix_nanos(context.start_unix_nanos),
             end: rfc3339_from_unix_nanos(context.end_unix_nanos),
         },
         network: Network {
-            transport: if quic { "udp" } else { "tcp" },
-            ip_version: if client.is_ipv4() { "ipv4" } else { "ipv6" },
-            protocol: if quic { "quic" } else { "tls" },
+            transport: if quic { Transport::Udp } else { Transport::Tcp },
+            ip_version: if client.is_ipv4() {
+                IpVersion::Ipv4
+            } else {
+                IpVersion::Ipv6
+            },
+            protocol: if quic { Protocol::Quic } else { Protocol::Tls },
             vlan_id: context.vlan_id,
             community_id: community_id_v1(
                 context.community_id_seed,
-                if quic { 17 } else { 6 },
+                if quic {
+                    IpProtocol::Udp
+                } else {
+                    IpProtocol::Tcp
+                }
+                .number(),
                 (client.ip(), client.port()),
                 (server.ip(), server.port()),
             ),
@@ -234,11 +136,11 @@ pub fn build_session_record(
         tls: Tls {
             protocol: TlsProtocol {
                 name: if negotiated_version.is_some_and(|v| v <= 0x0300) {
-                    "ssl"
+                    ProtocolName::Ssl
                 } else {
-                    "tls"
+                    ProtocolName::Tls
                 },
-                version: negotiated_version.and_then(otel_version),
+                version: negotiated_version.and_then(otel_version).map(Cow::Borrowed),
             },
             cipher: server_hello.map(|hello| cipher_suite_name(hello.cipher_suite)),
             curve: key_exchange_group.map(group_name),
@@ -332,13 +234,17 @@ pub fn build_session_record(
                     .iter()
                     .map(|alert| AlertRecord {
                         from: match summary.client {
-                            None => "unknown",
-                            Some(peer) if peer == alert.from => "client",
-                            Some(_) => "server",
+                            None => AlertSender::Unknown,
+                            Some(peer) if peer == alert.from => AlertSender::Client,
+                            Some(_) => AlertSender::Server,
                         },
-                        level: alert
-                            .level
-                            .map(|level| if level == 2 { "fatal" } else { "warning" }),
+                        level: alert.level.map(|level| {
+                            if level == 2 {
+                                AlertLevel::Fatal
+                            } else {
+                                AlertLevel::Warning
+                            }
+                        }),
                         description: alert.description.map(|d| Named {
                             code: u16::from(d),
                             name: alert_description_name(d),

@@ -1,18 +1,23 @@
-//! The record's shape as serde types (see `schema/session-record.v1.json`).
+//! One TLS or QUIC session (`cipherlens.session/v1`, `schema/session-record.v1.json`).
+//!
+//! Field names follow OpenTelemetry semantic conventions where one exists
+//! (`tls.protocol.version`, `tls.cipher`, `tls.client.server_name`,
+//! `client.address`, `network.transport`...); everything else lives under
+//! `cipherlens`. Live capture and `replay` emit the same layout; only live
+//! records carry `host`, attribution and `cipherlens.observation`.
 
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use cipherlens_parsers::x509::CertificateSummary;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::attribution::{EndpointAttribution, HostInfo};
+use crate::certificate::CertificateSummary;
 
 /// One TLS or QUIC session.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SessionRecord {
-    /// Layout identifier, [`super::SCHEMA_ID`].
-    pub schema: &'static str,
+    pub schema: SessionSchema,
     pub event: Event,
     pub network: Network,
     pub client: Endpoint,
@@ -24,25 +29,21 @@ pub struct SessionRecord {
     pub cipherlens: Cipherlens,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Event {
-    /// `tls.session` or `quic.session`.
-    pub kind: &'static str,
+    pub kind: SessionKind,
     /// First packet of the session, RFC 3339 UTC.
     pub start: String,
     /// Last packet that contributed, RFC 3339 UTC.
     pub end: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Network {
-    /// `tcp` or `udp`.
-    pub transport: &'static str,
-    /// `ipv4` or `ipv6`.
+    pub transport: Transport,
     #[serde(rename = "type")]
-    pub ip_version: &'static str,
-    /// `tls` or `quic`.
-    pub protocol: &'static str,
+    pub ip_version: IpVersion,
+    pub protocol: Protocol,
     /// VLAN id when the packets carried one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vlan_id: Option<u16>,
@@ -51,7 +52,7 @@ pub struct Network {
     pub community_id: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Endpoint {
     pub address: String,
     pub port: u16,
@@ -62,7 +63,7 @@ pub struct Endpoint {
 }
 
 /// OpenTelemetry `tls.*` attributes.
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct Tls {
     pub protocol: TlsProtocol,
     /// Chosen cipher suite, IANA name.
@@ -81,16 +82,15 @@ pub struct Tls {
     pub server: TlsServer,
 }
 
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct TlsProtocol {
-    /// `tls` or `ssl`.
-    pub name: &'static str,
+    pub name: ProtocolName,
     /// `1.0`, `1.1`, `1.2`, `1.3` (`3.0`/`2.0` with name `ssl`), when negotiated.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub version: Option<&'static str>,
+    pub version: Option<Cow<'static, str>>,
 }
 
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct TlsClient {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server_name: Option<String>,
@@ -101,7 +101,7 @@ pub struct TlsClient {
     pub supported_ciphers: Vec<Cow<'static, str>>,
 }
 
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct TlsServer {
     /// JA3S hash.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -119,14 +119,14 @@ pub struct TlsServer {
     pub hash: Option<CertificateHash>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CertificateHash {
     pub sha256: String,
     pub sha1: String,
 }
 
 /// Everything without an OpenTelemetry name.
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct Cipherlens {
     /// The CNFlow record of the session's flow (live capture).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -139,7 +139,7 @@ pub struct Cipherlens {
 }
 
 /// Facts from the kernel about where and from whom a session was seen.
-#[derive(Debug, Clone, Serialize, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
 pub struct Observation {
     /// Interface the first copied packet crossed.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -156,7 +156,7 @@ pub struct Observation {
 }
 
 /// A local socket that sent packets of the session.
-#[derive(Debug, Clone, Serialize, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
 pub struct SocketFacts {
     pub socket_cookie: u64,
     /// cgroup v2 id of the socket.
@@ -169,20 +169,10 @@ pub struct SocketFacts {
     pub tid: Option<u32>,
 }
 
-impl SocketFacts {
-    /// Takes the process from a later packet of the same socket.
-    pub fn merge(&mut self, later: &SocketFacts) {
-        if later.socket_cookie == self.socket_cookie && self.pid.is_none() {
-            self.pid = later.pid;
-            self.tid = later.tid;
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct SessionState {
-    /// Where the bytes came from: `replay` or `live`.
-    pub source: &'static str,
+    /// Where the bytes came from.
+    pub source: Source,
     /// Capture file (replay) or interface (live).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub input: Option<String>,
@@ -196,18 +186,18 @@ pub struct SessionState {
     /// Plaintext bytes before TLS started (STARTTLS), per side.
     pub client_plaintext_prefix_bytes: u64,
     pub server_plaintext_prefix_bytes: u64,
-    /// Why emitted: `handshake_finished`, `connection_closed`, `idle_timeout`, `end_of_input`.
-    pub emitted_on: &'static str,
+    /// Why the record was emitted then.
+    pub emitted_on: EmittedOn,
 }
 
 /// A code point with its IANA name.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Named {
     pub code: u16,
     pub name: Cow<'static, str>,
 }
 
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct TlsDetail {
     /// Negotiated version with its code (drafts included).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -247,7 +237,7 @@ pub struct TlsDetail {
     pub errors: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ClientHelloDetail {
     pub version: Named,
     pub highest_offered_version: Named,
@@ -276,7 +266,7 @@ pub struct ClientHelloDetail {
     pub malformed_extensions: Vec<u16>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ServerHelloDetail {
     pub version: Named,
     pub cipher_suite: Named,
@@ -294,7 +284,7 @@ pub struct ServerHelloDetail {
     pub renegotiation_info: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Fingerprints {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ja3: Option<String>,
@@ -326,14 +316,104 @@ pub struct Fingerprints {
     pub hello_retry_request_ja3s_full: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AlertRecord {
-    /// `client` or `server` (or `unknown` before roles are known).
-    pub from: &'static str,
-    /// `warning`/`fatal`, absent when the alert was encrypted.
+    pub from: AlertSender,
+    /// Absent when the alert was encrypted.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub level: Option<&'static str>,
+    pub level: Option<AlertLevel>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<Named>,
     pub encrypted: bool,
+}
+
+crate::schema_id!(
+    /// `cipherlens.session/v1`.
+    SessionSchema = "cipherlens.session/v1"
+);
+
+/// `event.kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum SessionKind {
+    #[serde(rename = "tls.session")]
+    Tls,
+    #[serde(rename = "quic.session")]
+    Quic,
+}
+
+/// `network.transport`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    Tcp,
+    Udp,
+}
+
+/// `network.type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IpVersion {
+    Ipv4,
+    Ipv6,
+}
+
+/// `network.protocol`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    Tls,
+    Quic,
+}
+
+/// `tls.protocol.name`: `ssl` for SSL 2.0 and 3.0.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProtocolName {
+    #[default]
+    Tls,
+    Ssl,
+}
+
+/// Where a session's bytes came from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// A capture file (`cipherlens replay`).
+    #[default]
+    Replay,
+    /// The kernel programs (`cipherlens live`).
+    Live,
+}
+
+/// Why a session's record was emitted when it was.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EmittedOn {
+    /// Nothing more can be learned from the handshake.
+    #[default]
+    HandshakeFinished,
+    /// FIN or RST (or a reused 4-tuple).
+    ConnectionClosed,
+    /// No packet for the idle timeout.
+    IdleTimeout,
+    /// The capture ended, or the sensor stopped.
+    EndOfInput,
+}
+
+/// Who sent a TLS alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertSender {
+    Client,
+    Server,
+    /// Before the roles were known.
+    Unknown,
+}
+
+/// A TLS alert's level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertLevel {
+    Warning,
+    Fatal,
 }

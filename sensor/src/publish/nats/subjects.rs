@@ -14,14 +14,7 @@
 //! `_`, so one node is always one token. Subscribers use wildcards:
 //! `cipherlens.*.session.>` for all sessions of all nodes.
 
-/// What a published record is; picks its subject.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RecordKind {
-    TlsSession,
-    QuicSession,
-    Stats,
-    CnFlow,
-}
+use cipherlens_record::RecordKind;
 
 /// The subjects of one sensor.
 #[derive(Debug, Clone)]

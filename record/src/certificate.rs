@@ -1,14 +1,15 @@
-//! The inventory record for one certificate.
+//! One X.509 certificate as session records carry it
+//! (`schema/x509-certificate.v1.json`).
 //!
 //! These types are what the sensor emits, so their serde shape is the
 //! contract with crypto-inventory consumers: snake_case names, `None` fields
 //! left out rather than written as `null`, and plain strings for names and
 //! algorithms so a JSON reader needs no knowledge of ASN.1.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What a crypto inventory needs to know about one X.509 certificate.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CertificateSummary {
     /// 1, 2 or 3.
     pub version: u8,
@@ -76,20 +77,20 @@ pub struct CertificateSummary {
 
 /// subjectAltName entries of the four kinds an inventory reports; empty
 /// lists are left out of the JSON.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SubjectAltNames {
     /// dNSName entries as encoded (wildcards kept, no IDNA decoding).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dns: Vec<String>,
     /// iPAddress entries: dotted IPv4, RFC 5952 IPv6, or hex for a value
     /// that is neither 4 nor 16 bytes long.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ip: Vec<String>,
     /// uniformResourceIdentifier entries.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub uri: Vec<String>,
     /// rfc822Name entries.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub email: Vec<String>,
 }
 
@@ -101,7 +102,7 @@ impl SubjectAltNames {
 }
 
 /// The subject public key's algorithm and size.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PublicKeySummary {
     /// `RSA`, `RSA-PSS`, `EC`, `Ed25519`, `Ed448`, `X25519`, `X448`, `DSA`,
     /// `DH`, `ML-DSA-44/65/87`, `SLH-DSA-...`, `ML-KEM-512/768/1024`, a
@@ -117,7 +118,7 @@ pub struct PublicKeySummary {
 }
 
 /// The basicConstraints extension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BasicConstraints {
     /// The subject is a CA.
     pub ca: bool,

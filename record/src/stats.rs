@@ -1,0 +1,106 @@
+//! The sensor's counters (`cipherlens.stats/v1`, `schema/stats-record.v1.json`).
+//!
+//! Written to stderr periodically and at exit, published to
+//! `<prefix>.stats.<node>`, and rendered as Prometheus metrics. Every loss
+//! the sensor knows of is counted here.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+crate::schema_id!(
+    /// `cipherlens.stats/v1`.
+    StatsSchema = "cipherlens.stats/v1"
+);
+
+/// Counters of live capture.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct StatsRecord {
+    pub schema: StatsSchema,
+    /// When the counters were read, RFC 3339 UTC.
+    pub time: String,
+    /// Kernel counters summed over CPUs, by name. A counter that could not
+    /// be read is absent here and named in `kernel_unreadable`.
+    pub kernel: BTreeMap<String, u64>,
+    /// Kernel counters that could not be read this time.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kernel_unreadable: Vec<String>,
+    /// Kernel counters that mean lost data, summed (readable ones only).
+    pub kernel_losses: u64,
+    pub events_read: u64,
+    /// Events that did not decode (user-side drops), by reason.
+    pub events_dropped: BTreeMap<String, u64>,
+    /// Events of the sensor's own sockets, never recorded.
+    pub own_traffic_events: u64,
+    /// Sessions of the sensor's own sockets, dropped at emission.
+    pub own_traffic_sessions: u64,
+    pub interfaces_attached: Vec<String>,
+    pub attach_failures: u64,
+    pub attach_mode: AttachKind,
+    /// Netlink filters of an earlier run (killed before it could clean up)
+    /// deleted before attaching.
+    pub stale_filters_removed: u64,
+    /// Link notifications that did not decode.
+    pub malformed_link_notifications: u64,
+    pub flows_marked_done: u64,
+    pub pipeline: PipelineStats,
+    /// CNFlow records sent, by reason (`end`, `idle`, `update`, `shutdown`).
+    pub cnflow_records: BTreeMap<String, u64>,
+    /// Kernel flow entries at the last scan.
+    pub cnflow_tracked: u64,
+    /// Flow entries that could not be read during a scan.
+    pub cnflow_read_errors: u64,
+    /// CNFlow records of TCP flows without TCP metrics (no local socket
+    /// open any more, or the lookup failed).
+    pub tcp_info_misses: u64,
+    /// Sessions not recorded because of a sampling directive.
+    pub sampled_out: u64,
+    pub directives_applied: u64,
+    /// The NATS publisher, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub publish: Option<PublishStats>,
+}
+
+/// How the TC programs are attached.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AttachKind {
+    /// TCX links (kernel >= 6.6), owned by the sensor's process.
+    #[default]
+    Tcx,
+    /// Netlink filters on a clsact qdisc.
+    Netlink,
+}
+
+/// Counters of the session pipeline (live and replay).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PipelineStats {
+    pub packets: u64,
+    pub tcp_segments: u64,
+    pub udp_datagrams: u64,
+    pub other_packets: u64,
+    pub flows_created: u64,
+    /// New flows refused because the flow table was full.
+    pub flows_dropped_table_full: u64,
+    pub tls_sessions: u64,
+    pub quic_sessions: u64,
+    pub records_emitted: u64,
+    /// QUIC datagrams that looked like Initials but did not decrypt or parse.
+    pub quic_undecryptable: u64,
+}
+
+/// Counters of the NATS publisher.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PublishStats {
+    pub published: u64,
+    pub buffered: u64,
+    pub dropped_buffer_full: u64,
+    pub dropped_at_shutdown: u64,
+    pub failed_round_trips: u64,
+    pub disconnects: u64,
+    pub directives_received: u64,
+    /// Directives refused (malformed, or the sensor busy or stopping).
+    pub directives_refused: u64,
+    /// Mean time from queueing to acknowledgement, milliseconds.
+    pub mean_latency_ms: f64,
+}

@@ -1,0 +1,124 @@
+//! Directives applied to the running capture: what operators may change
+//! (interfaces, sampling, plaintext scopes) and what `status` reports.
+//! The NATS side has already refused malformed directives; these are
+//! carried out between events, so no state is shared across threads.
+
+use cipherlens_record::StatsRecord;
+use serde::Serialize;
+
+use super::attach::Attachments;
+use super::interfaces::{InterfaceFilter, list_interfaces};
+use crate::directive::{Directive, DirectiveRequest, PlaintextScope, error_reply};
+
+/// State that directives change.
+#[derive(Debug)]
+pub struct Controls {
+    pub interfaces: InterfaceFilter,
+    /// Fraction of sessions recorded (by flow).
+    pub sampling_rate: f64,
+    /// Plaintext capture scopes asked for.
+    pub plaintext: Vec<PlaintextScope>,
+}
+
+impl Controls {
+    pub fn new(interfaces: InterfaceFilter) -> Self {
+        Self {
+            interfaces,
+            sampling_rate: 1.0,
+            plaintext: Vec::new(),
+        }
+    }
+}
+
+/// The next directive, or never without NATS (`None` once NATS is gone).
+pub async fn next_directive(
+    directives: &mut Option<tokio::sync::mpsc::Receiver<DirectiveRequest>>,
+) -> Option<DirectiveRequest> {
+    match directives {
+        Some(receiver) => receiver.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+#[derive(Serialize)]
+struct Status<'a> {
+    version: &'static str,
+    node: &'a str,
+    attach_mode: cipherlens_record::stats::AttachKind,
+    interfaces_attached: Vec<String>,
+    interface_filter: &'a InterfaceFilter,
+    sampling_rate: f64,
+    plaintext: PlaintextStatus<'a>,
+    stats: &'a StatsRecord,
+}
+
+/// The plaintext scopes asked for; capture itself needs the uprobes, which
+/// this build does not attach yet, so it says so instead of pretending.
+#[derive(Serialize)]
+struct PlaintextStatus<'a> {
+    scopes: &'a [PlaintextScope],
+    active: bool,
+    reason: &'static str,
+}
+
+fn plaintext_status(controls: &Controls) -> PlaintextStatus<'_> {
+    PlaintextStatus {
+        scopes: &controls.plaintext,
+        active: false,
+        reason: "plaintext capture (SSL_read/SSL_write uprobes) is not part of this build yet; the scopes are kept and take effect when it is",
+    }
+}
+
+/// A successful reply: `{"ok": true, <key>: <value>}`; a value that cannot
+/// be encoded makes an error reply that says so.
+fn ok_reply(key: &str, value: impl Serialize) -> serde_json::Value {
+    match serde_json::to_value(value) {
+        Ok(value) => serde_json::json!({ "ok": true, key: value }),
+        Err(error) => error_reply(&format_args!("the reply could not be encoded: {error}")),
+    }
+}
+
+/// Carries out a checked directive and says what it did.
+pub fn apply(
+    directive: Directive,
+    controls: &mut Controls,
+    attachments: &mut Attachments,
+    stats: &StatsRecord,
+    node: &str,
+) -> serde_json::Value {
+    match directive {
+        Directive::Status {} => ok_reply(
+            "status",
+            Status {
+                version: env!("CARGO_PKG_VERSION"),
+                node,
+                attach_mode: attachments.kind(),
+                interfaces_attached: attachments.attached_names(),
+                interface_filter: &controls.interfaces,
+                sampling_rate: controls.sampling_rate,
+                plaintext: plaintext_status(controls),
+                stats,
+            },
+        ),
+        Directive::Interfaces { include, exclude } => {
+            controls.interfaces = InterfaceFilter { include, exclude };
+            attachments.retain_admitted(&controls.interfaces);
+            match list_interfaces() {
+                Ok(current) => attachments.sync(&current, &controls.interfaces),
+                Err(error) => return error_reply(&format_args!("listing interfaces: {error}")),
+            }
+            ok_reply("interfaces_attached", attachments.attached_names())
+        }
+        Directive::Sampling { rate } => {
+            controls.sampling_rate = rate;
+            ok_reply("sampling_rate", rate)
+        }
+        Directive::Plaintext { enabled, scope } => {
+            controls.plaintext.retain(|known| known != &scope);
+            if enabled {
+                controls.plaintext.push(scope);
+            }
+            ok_reply("plaintext", plaintext_status(controls))
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! The embedded eBPF object: loading it, configuring it, loading its
+//! programs, and taking its maps out as the user-space types for them.
+
+use aya::maps::{Array, HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf};
+use aya::programs::{BtfTracePoint, SchedClassifier};
+use aya::{Btf, Ebpf, include_bytes_aligned};
+use cipherlens_common::{
+    CONFIG_COUNT_FLOWS, CONFIG_MAP, COUNTERS_MAP, EVENTS_MAP, FLOW_COUNTERS_MAP, FLOWS_MAP,
+    FlowCounters, FlowKey, FlowState, KernelConfig, SOCKET_OWNER_PROGRAMS, SOCKET_OWNERS_MAP,
+    TC_EGRESS_PROGRAM, TC_INGRESS_PROGRAM,
+};
+
+use super::LiveError;
+
+/// The eBPF object built by `build.rs` (TC classifiers, tp_btf programs,
+/// their maps), embedded in the binary.
+pub fn object_bytes() -> &'static [u8] {
+    include_bytes_aligned!(concat!(env!("OUT_DIR"), "/cipherlens-ebpf"))
+}
+
+/// The maps the user side reads and writes.
+pub struct KernelMaps {
+    /// Packet events.
+    pub events: RingBuf<MapData>,
+    /// Per-flow handshake state (user space marks flows done).
+    pub flows: BpfHashMap<MapData, FlowKey, FlowState>,
+    /// Per-CPU counters (`cipherlens_common::Counter`).
+    pub counters: PerCpuArray<MapData, u64>,
+    /// Per-flow packet and byte counters (CNFlow).
+    pub flow_counters: BpfHashMap<MapData, FlowKey, FlowCounters>,
+    /// Socket cookie -> pid_tgid of its latest sender/receiver.
+    pub socket_owners: BpfHashMap<MapData, u64, u64>,
+}
+
+/// Loads the object with its configuration, loads the TC classifiers and
+/// attaches the socket-owner programs (whose links live as long as the
+/// returned `Ebpf`), and takes the maps out.
+pub fn load(flow_byte_budget: u32, count_flows: bool) -> Result<(Ebpf, KernelMaps), LiveError> {
+    let mut ebpf = Ebpf::load(object_bytes())?;
+    let mut config: Array<_, KernelConfig> = Array::try_from(
+        ebpf.map_mut(CONFIG_MAP)
+            .ok_or(LiveError::Missing(CONFIG_MAP))?,
+    )
+    .map_err(|source| LiveError::Map {
+        name: CONFIG_MAP,
+        source,
+    })?;
+    config
+        .set(
+            0,
+            &KernelConfig {
+                flow_byte_budget,
+                flags: if count_flows { CONFIG_COUNT_FLOWS } else { 0 },
+            },
+            0,
+        )
+        .map_err(|source| LiveError::Map {
+            name: CONFIG_MAP,
+            source,
+        })?;
+    for name in [TC_INGRESS_PROGRAM, TC_EGRESS_PROGRAM] {
+        classifier(&mut ebpf, name)?
+            .load()
+            .map_err(|source| LiveError::Program { name, source })?;
+    }
+    attach_socket_owners(&mut ebpf)?;
+    let maps = KernelMaps {
+        events: take_map(&mut ebpf, EVENTS_MAP)?,
+        flows: take_map(&mut ebpf, FLOWS_MAP)?,
+        counters: take_map(&mut ebpf, COUNTERS_MAP)?,
+        flow_counters: take_map(&mut ebpf, FLOW_COUNTERS_MAP)?,
+        socket_owners: take_map(&mut ebpf, SOCKET_OWNERS_MAP)?,
+    };
+    Ok((ebpf, maps))
+}
+
+/// Loads and attaches the tp_btf programs that map sockets to processes.
+/// Their links live as long as `ebpf`.
+fn attach_socket_owners(ebpf: &mut Ebpf) -> Result<(), LiveError> {
+    let btf = Btf::from_sys_fs().map_err(LiveError::Btf)?;
+    for (name, tracepoint) in SOCKET_OWNER_PROGRAMS {
+        let program: &mut BtfTracePoint = ebpf
+            .program_mut(name)
+            .ok_or(LiveError::Missing(name))?
+            .try_into()
+            .map_err(|source| LiveError::Program { name, source })?;
+        program
+            .load(tracepoint, &btf)
+            .map_err(|source| LiveError::Program { name, source })?;
+        program
+            .attach()
+            .map_err(|source| LiveError::Program { name, source })?;
+    }
+    Ok(())
+}
+
+pub(super) fn classifier<'a>(
+    ebpf: &'a mut Ebpf,
+    name: &'static str,
+) -> Result<&'a mut SchedClassifier, LiveError> {
+    ebpf.program_mut(name)
+        .ok_or(LiveError::Missing(name))?
+        .try_into()
+        .map_err(|source| LiveError::Program { name, source })
+}
+
+/// A map taken out of the loaded object, as the user-space type for it.
+fn take_map<T>(ebpf: &mut Ebpf, name: &'static str) -> Result<T, LiveError>
+where
+    T: TryFrom<aya::maps::Map, Error = aya::maps::MapError>,
+{
+    let map = ebpf.take_map(name).ok_or(LiveError::Missing(name))?;
+    T::try_from(map).map_err(|source| LiveError::Map { name, source })
+}

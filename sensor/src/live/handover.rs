@@ -1,0 +1,78 @@
+//! Hand-over of finished sessions: each is marked done in the kernel's
+//! flow map (so its packets are no longer copied), checked against the
+//! sensor's own traffic and the sampling rate, tied to its CNFlow record,
+//! and sent to the record writer.
+
+use aya::maps::{HashMap as BpfHashMap, MapData};
+use cipherlens_common::{FLOW_DONE, FlowState};
+use cipherlens_parsers::fingerprint::Transport;
+use cipherlens_record::StatsRecord;
+
+use super::flows::FlowScanner;
+use crate::directive::{flow_hash, sampled};
+use crate::flow::{FlowKey, IpProtocol, flow_key};
+use crate::pipeline::FinishedSession;
+use crate::writer::{BackgroundWriter, Outgoing, WriterStopped};
+
+/// Where finished sessions go and what decides about them.
+pub(super) struct HandOver<'a> {
+    pub writer: &'a mut BackgroundWriter<Outgoing>,
+    pub flows: &'a mut BpfHashMap<MapData, FlowKey, FlowState>,
+    pub flow_scanner: &'a FlowScanner,
+    pub stats: &'a mut StatsRecord,
+    pub sampling_rate: f64,
+    pub own_pid: u32,
+}
+
+impl HandOver<'_> {
+    /// Sends `sessions` on; live records do not wait for a full batch.
+    pub fn send(&mut self, sessions: Vec<FinishedSession>) -> Result<(), WriterStopped> {
+        for mut session in sessions {
+            let key = kernel_key(&session);
+            let done = FlowState {
+                bytes_copied: u32::MAX,
+                flags: FLOW_DONE,
+            };
+            // BPF_EXIST: only flows the kernel still tracks; an evicted one
+            // needs nothing.
+            if self.flows.insert(&key, &done, 2).is_ok() {
+                self.stats.flows_marked_done += 1;
+            }
+            // A socket's first packets can pass before the kernel knows its
+            // process (the owner map is filled after the send); by the end
+            // of the session it is known.
+            if is_own_session(&session, self.own_pid) {
+                self.stats.own_traffic_sessions += 1;
+                continue;
+            }
+            if !sampled(flow_hash(&key), self.sampling_rate) {
+                self.stats.sampled_out += 1;
+                continue;
+            }
+            if let Some(id) = self.flow_scanner.id_of(&key) {
+                session.set_cnflow_id(id);
+            }
+            self.writer.send(Outgoing::Session(session))?;
+        }
+        self.writer.hand_over()
+    }
+}
+
+/// The kernel flow map's key of a session.
+fn kernel_key(session: &FinishedSession) -> FlowKey {
+    let context = session.context();
+    let protocol = match context.transport {
+        Transport::Quic => IpProtocol::Udp,
+        _ => IpProtocol::Tcp,
+    };
+    flow_key(protocol, context.initiator, context.responder)
+}
+
+fn is_own_session(session: &FinishedSession, own_pid: u32) -> bool {
+    session.context().observation.as_ref().is_some_and(|seen| {
+        seen.sockets
+            .iter()
+            .flatten()
+            .any(|socket| socket.pid == Some(own_pid))
+    })
+}

@@ -1,0 +1,52 @@
+//! What live capture is asked to do, and where its records go.
+
+use std::time::Duration;
+
+use super::interfaces::InterfaceFilter;
+use crate::attribution::AttributionSources;
+use crate::cnflow::CnFlowConfig;
+use crate::directive::DirectiveRequest;
+use crate::pipeline::PipelineConfig;
+use crate::publish::Sink;
+use crate::publish::nats::PublishStatsSource;
+
+/// What live capture is asked to do.
+#[derive(Debug, Clone)]
+pub struct LiveOptions {
+    pub interfaces: InterfaceFilter,
+    /// Payload bytes copied per flow at most.
+    pub flow_byte_budget: u32,
+    /// Period of the stats record on stderr (`None`: only at exit).
+    pub stats_interval: Option<Duration>,
+    pub attach_mode: AttachMode,
+    pub attribution: AttributionSources,
+    /// Where to serve `/metrics` and `/healthz` (off when `None`).
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    /// CNFlow records (off when `None`).
+    pub cnflow: Option<CnFlowConfig>,
+    /// How often the kernel's flow counters are read.
+    pub cnflow_scan_interval: Duration,
+    pub pipeline: PipelineConfig,
+}
+
+/// How the TC programs are attached.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum AttachMode {
+    /// TCX links where the kernel has them (>= 6.6), netlink filters otherwise.
+    #[default]
+    Auto,
+    /// TCX links (kernel >= 6.6).
+    Tcx,
+    /// Netlink filters on a clsact qdisc (any kernel; survive `kill -9`,
+    /// cleaned up by the next start).
+    Netlink,
+}
+
+/// Where live capture's records go, and what operators ask of it.
+pub struct LiveOutputs {
+    pub sink: Box<dyn Sink>,
+    /// The NATS publisher's counters, for the stats record.
+    pub publish_stats: Option<PublishStatsSource>,
+    /// Directives received over NATS.
+    pub directives: Option<tokio::sync::mpsc::Receiver<DirectiveRequest>>,
+}

@@ -1,0 +1,61 @@
+//! The stats record of live capture: kernel counters, attachment state,
+//! the pipeline's and the publisher's counters, read at one moment.
+
+use aya::maps::{MapData, PerCpuArray};
+use cipherlens_common::Counter;
+use cipherlens_record::StatsRecord;
+use cipherlens_record::stats::{PipelineStats, StatsSchema};
+
+use super::attach::Attachments;
+use crate::publish::nats::PublishStatsSource;
+use crate::time::{rfc3339_from_unix_nanos, unix_now_nanos};
+
+/// Refreshes everything the live loop does not count itself.
+pub fn refresh(
+    stats: &mut StatsRecord,
+    counters: &PerCpuArray<MapData, u64>,
+    attachments: &Attachments,
+    pipeline: PipelineStats,
+    publish: Option<&PublishStatsSource>,
+) {
+    stats.publish = publish.map(PublishStatsSource::stats);
+    stats.schema = StatsSchema::V1;
+    stats.time = rfc3339_from_unix_nanos(unix_now_nanos());
+    read_kernel_counters(stats, counters);
+    stats.interfaces_attached = attachments.attached_names();
+    stats.attach_failures = attachments.failures;
+    stats.attach_mode = attachments.kind();
+    stats.stale_filters_removed = attachments.stale_filters_removed;
+    stats.pipeline = pipeline;
+}
+
+/// Sums each kernel counter over CPUs. One that cannot be read is reported
+/// as unreadable, not as 0 (which would claim nothing was lost).
+fn read_kernel_counters(stats: &mut StatsRecord, counters: &PerCpuArray<MapData, u64>) {
+    stats.kernel_losses = 0;
+    stats.kernel_unreadable.clear();
+    for counter in Counter::ALL {
+        match counters.get(&(counter as u32), 0) {
+            Ok(per_cpu) => {
+                let value: u64 = per_cpu.iter().sum();
+                stats.kernel.insert(counter.name().to_string(), value);
+                if counter.is_loss() {
+                    stats.kernel_losses += value;
+                }
+            }
+            Err(error) => {
+                tracing::warn!(counter = counter.name(), %error, "kernel counter unreadable");
+                stats.kernel.remove(counter.name());
+                stats.kernel_unreadable.push(counter.name().to_string());
+            }
+        }
+    }
+}
+
+/// Writes a stats record to stderr.
+pub fn print(stats: &StatsRecord) {
+    match serde_json::to_string(stats) {
+        Ok(line) => eprintln!("{line}"),
+        Err(error) => tracing::warn!(%error, "stats record"),
+    }
+}

@@ -1,0 +1,140 @@
+//! What the pipeline hands on when a session's record is due: the parsers'
+//! summary and the transport's facts, not yet built into a record.
+//!
+//! Building and encoding a record is a third of the per-session work;
+//! handing this on lets that happen off the packet path (the record writer
+//! thread, see `crate::writer`).
+
+use std::net::SocketAddr;
+
+use cipherlens_parsers::fingerprint::Transport;
+use cipherlens_parsers::tls::{HandshakeSummary, Peer};
+use cipherlens_record::session::{EmittedOn, SocketFacts, Source};
+
+/// Transport facts about a session that the handshake does not carry.
+#[derive(Debug, Clone)]
+pub struct SessionContext {
+    pub transport: Transport,
+    /// The peer that opened the connection.
+    pub initiator: SocketAddr,
+    pub responder: SocketAddr,
+    pub vlan_id: Option<u16>,
+    pub start_unix_nanos: u64,
+    pub end_unix_nanos: u64,
+    pub source: Source,
+    pub input: Option<String>,
+    /// Whether to compute `ja4_o` and `ja4_ro` (see `ja4_original_order`).
+    pub ja4_original_order: bool,
+    /// Seed of the Community ID.
+    pub community_id_seed: u16,
+    /// Kernel facts (live capture).
+    pub observation: Option<SessionObservation>,
+    /// The session's CNFlow id (live capture).
+    pub cnflow_id: Option<String>,
+}
+
+/// What the kernel said about one packet (live capture). Borrowed: it is
+/// made for every event, and a session copies what it keeps only once.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PacketObservation<'a> {
+    pub interface: Option<&'a str>,
+    pub ifindex: u32,
+    pub netns_cookie: u64,
+    /// The socket that sent the packet, when it is local.
+    pub sender: Option<SocketFacts>,
+}
+
+/// Kernel facts gathered over a session's packets, by transport peer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionObservation {
+    pub interface: Option<String>,
+    pub ifindex: u32,
+    pub netns_cookie: u64,
+    /// Sending sockets of the initiator and the responder.
+    pub sockets: [Option<SocketFacts>; 2],
+}
+
+impl SessionObservation {
+    /// Adds one packet's facts; `from` is the peer that sent it. The first
+    /// value of each fact is kept; a socket's process is filled in later
+    /// when the first packets came before the process was known.
+    pub fn add(&mut self, from: Peer, packet: &PacketObservation<'_>) {
+        if self.ifindex == 0 {
+            self.interface = packet.interface.map(str::to_owned);
+            self.ifindex = packet.ifindex;
+            self.netns_cookie = packet.netns_cookie;
+        }
+        let Some(sender) = &packet.sender else {
+            return;
+        };
+        match &mut self.sockets[peer_index(from)] {
+            Some(known) => merge(known, sender),
+            slot @ None => *slot = Some(sender.clone()),
+        }
+    }
+}
+
+/// How the session ended and what was lost, from the transport's view.
+#[derive(Debug, Clone, Default)]
+pub struct SessionOutcome {
+    pub emitted_on: EmittedOn,
+    /// Gap bytes per transport peer (initiator, responder).
+    pub gap_bytes: [u64; 2],
+    /// Reasons the transport knows (e.g. `tcp_gap`, `buffer_limit`).
+    pub incomplete_reasons: Vec<String>,
+}
+
+/// A session whose record is due, not yet built: what the pipeline hands
+/// on. Building and encoding a record is a third of the per-session work;
+/// handing this on lets that happen off the packet path (another thread).
+#[derive(Debug)]
+pub struct FinishedSession {
+    summary: HandshakeSummary,
+    context: SessionContext,
+    outcome: SessionOutcome,
+}
+
+impl FinishedSession {
+    pub fn new(
+        summary: HandshakeSummary,
+        context: SessionContext,
+        outcome: SessionOutcome,
+    ) -> Self {
+        Self {
+            summary,
+            context,
+            outcome,
+        }
+    }
+
+    /// Transport facts of the session.
+    pub fn context(&self) -> &SessionContext {
+        &self.context
+    }
+
+    /// Ties the session to its CNFlow record (live capture).
+    pub fn set_cnflow_id(&mut self, id: String) {
+        self.context.cnflow_id = Some(id);
+    }
+
+    /// The parts a record is built from.
+    pub fn parts(&self) -> (&HandshakeSummary, &SessionContext, &SessionOutcome) {
+        (&self.summary, &self.context, &self.outcome)
+    }
+}
+
+/// Takes the process from a later packet of the same socket.
+fn merge(known: &mut SocketFacts, later: &SocketFacts) {
+    if later.socket_cookie == known.socket_cookie && known.pid.is_none() {
+        known.pid = later.pid;
+        known.tid = later.tid;
+    }
+}
+
+/// Index of a transport peer in per-peer arrays: initiator 0, responder 1.
+pub fn peer_index(peer: Peer) -> usize {
+    match peer {
+        Peer::Initiator => 0,
+        Peer::Responder => 1,
+    }
+}

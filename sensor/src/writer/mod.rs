@@ -1,0 +1,171 @@
+//! The record writer: what happens to a finished session, a flow's
+//! counters or a stats snapshot after the packet thread lets go of it.
+//!
+//! One item at a time, in this order ([`RecordStages::run`]):
+//!
+//! 1. build: the published record (`crate::build`);
+//! 2. enrich: process, container, pod and node of local endpoints
+//!    (`crate::attribution`; live capture only);
+//! 3. policy: evaluated here, on the enriched record (its own issue);
+//! 4. encode: JSON, once, for every sink;
+//! 5. publish: the sink (stdout, file, NATS, several).
+//!
+//! All of it runs on the record writer thread ([`thread`]), off the packet
+//! path; records keep their order.
+
+pub mod thread;
+
+use std::io;
+
+use cipherlens_record::{CnFlowRecord, Publishable, RecordKind, SessionRecord, StatsRecord};
+
+use crate::attribution::{AttributionSources, Attributor, HostInfo};
+use crate::build::{CertificateCache, cnflow_record, session_record};
+use crate::cnflow::FlowFacts;
+use crate::pipeline::FinishedSession;
+use crate::publish::Sink;
+pub use thread::{BackgroundWriter, WriterStopped};
+
+/// What the packet thread hands to the record writer.
+// Sessions are the traffic; boxing them would add an allocation per record
+// for the rare stats variant's sake.
+#[allow(clippy::large_enum_variant)]
+pub enum Outgoing {
+    Session(FinishedSession),
+    Flow(Box<FlowFacts>),
+    Stats(Box<StatsRecord>),
+}
+
+/// A record after the build step.
+enum Built {
+    Session(Box<SessionRecord>),
+    /// With the pids of the flow's local sockets, for the enrich step.
+    Flow(Box<CnFlowRecord>, [Option<u32>; 2]),
+    Stats(Box<StatsRecord>),
+}
+
+impl Built {
+    fn kind(&self) -> RecordKind {
+        match self {
+            Built::Session(record) => record.kind(),
+            Built::Flow(..) => RecordKind::CnFlow,
+            Built::Stats(_) => RecordKind::Stats,
+        }
+    }
+
+    fn encode(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        match self {
+            Built::Session(record) => serde_json::to_writer(out, record),
+            Built::Flow(record, _) => serde_json::to_writer(out, record),
+            Built::Stats(record) => serde_json::to_writer(out, record),
+        }
+    }
+}
+
+/// Live capture's enrich step: who owns the local endpoints, and the node.
+pub struct Enricher {
+    attributor: Attributor,
+    host: HostInfo,
+}
+
+impl Enricher {
+    pub fn new(sources: AttributionSources, host: HostInfo) -> Self {
+        Self {
+            attributor: Attributor::new(sources),
+            host,
+        }
+    }
+
+    fn enrich(&mut self, record: &mut Built) {
+        match record {
+            Built::Session(record) => {
+                self.attributor.attribute_session(record);
+                record.host = Some(self.host.clone());
+            }
+            Built::Flow(record, pids) => {
+                let endpoints = [&mut record.client, &mut record.server];
+                for (endpoint, pid) in endpoints.into_iter().zip(*pids) {
+                    if let Some(pid) = pid {
+                        endpoint.attribution = self.attributor.attribute(pid);
+                    }
+                }
+            }
+            Built::Stats(_) => {}
+        }
+    }
+}
+
+/// What a flow record needs besides the flow's facts.
+#[derive(Debug, Clone)]
+pub struct FlowRecordContext {
+    /// Nanoseconds from the kernel's monotonic clock to Unix time.
+    pub monotonic_to_unix: u64,
+    pub community_id_seed: u16,
+    pub host: HostInfo,
+}
+
+/// The stages every item goes through (see the module docs).
+pub struct RecordStages {
+    certificates: CertificateCache,
+    flows: Option<FlowRecordContext>,
+    enricher: Option<Enricher>,
+    encoded: Vec<u8>,
+}
+
+impl RecordStages {
+    /// `replay`: sessions only, nothing to enrich from.
+    pub fn for_replay() -> Self {
+        Self {
+            certificates: CertificateCache::default(),
+            flows: None,
+            enricher: None,
+            encoded: Vec::with_capacity(16 * 1024),
+        }
+    }
+
+    /// Live capture: sessions, flows and stats, enriched.
+    pub fn for_live(flows: FlowRecordContext, enricher: Enricher) -> Self {
+        Self {
+            flows: Some(flows),
+            enricher: Some(enricher),
+            ..Self::for_replay()
+        }
+    }
+
+    /// One item through every stage, in order.
+    pub fn run(&mut self, item: Outgoing, sink: &mut dyn Sink) -> io::Result<()> {
+        let Some(mut record) = self.build(item) else {
+            return Ok(());
+        };
+        if let Some(enricher) = &mut self.enricher {
+            enricher.enrich(&mut record);
+        }
+        self.encoded.clear();
+        record.encode(&mut self.encoded).map_err(io::Error::other)?;
+        sink.publish(record.kind(), &self.encoded)
+    }
+
+    fn build(&mut self, item: Outgoing) -> Option<Built> {
+        Some(match item {
+            Outgoing::Session(finished) => {
+                Built::Session(Box::new(session_record(&finished, &mut self.certificates)))
+            }
+            Outgoing::Flow(facts) => {
+                let Some(context) = self.flows.as_ref() else {
+                    // Only live capture reads flow counters, and its stages
+                    // always have the context: a wiring mistake, said loudly.
+                    tracing::error!(flow = %facts.id, "flow record without a flow context; not written");
+                    return None;
+                };
+                let record = cnflow_record(
+                    &facts,
+                    context.monotonic_to_unix,
+                    &context.host,
+                    context.community_id_seed,
+                );
+                Built::Flow(Box::new(record), facts.pids)
+            }
+            Outgoing::Stats(stats) => Built::Stats(stats),
+        })
+    }
+}
