@@ -14,5 +14,14 @@ cargo fmt --all -- --check
 echo "== cargo clippy (warnings denied)"
 cargo clippy --workspace --all-targets -- -D warnings
 
+echo "== cipherlens-record stays data only"
+# A consumer of the record stream depends on cipherlens-record alone; it
+# must never pull in the packet/certificate parsers or the kernel side.
+forbidden='^(cipherlens-parsers|cipherlens-capture|cipherlens-common|aya|aya-obj|ring|x509-parser|tls-parser) '
+if cargo tree -p cipherlens-record -e normal,build --prefix none | grep -E "$forbidden"; then
+    echo "cipherlens-record depends on the crates above" >&2
+    exit 1
+fi
+
 echo "== cargo test (workspace, integration crate included)"
 cargo test --workspace --no-fail-fast

@@ -341,14 +341,17 @@ pub const DEFAULT_FLOW_BYTE_BUDGET: u32 = 128 * 1024;
 
 #[cfg(feature = "user")]
 mod pod {
-    // SAFETY (of the impls below, checked by the layout asserts above): the
-    // types are `repr(C)`, every bit pattern is valid, and padding is explicit.
+    // SAFETY: `repr(C)`, every bit pattern valid, padding explicit (the
+    // layout asserts above check sizes).
     #[allow(unsafe_code)]
     unsafe impl aya::Pod for super::FlowKey {}
+    // SAFETY: as above.
     #[allow(unsafe_code)]
     unsafe impl aya::Pod for super::FlowState {}
+    // SAFETY: as above.
     #[allow(unsafe_code)]
     unsafe impl aya::Pod for super::KernelConfig {}
+    // SAFETY: as above.
     #[allow(unsafe_code)]
     unsafe impl aya::Pod for super::FlowCounters {}
 }
