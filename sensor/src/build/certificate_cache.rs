@@ -15,10 +15,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use cipherlens_parsers::x509::{CertificateSummary, summarize_certificate};
+use cipherlens_parsers::x509::{CertificateError, CertificateSummary, summarize_certificate};
 
 /// A summary, or the parse error text, shared between records.
-pub type CachedSummary = Result<Arc<CertificateSummary>, Arc<str>>;
+pub type CachedSummary = Result<Arc<CertificateSummary>, Arc<CertificateError>>;
 
 /// Default entries per generation: a few thousand distinct certificates
 /// at 1-2 KiB of DER each, a few MiB at most.
@@ -79,7 +79,7 @@ impl CertificateCache {
         self.stats.misses += 1;
         let summary: CachedSummary = summarize_certificate(der)
             .map(Arc::new)
-            .map_err(|error| Arc::from(error.to_string()));
+            .map_err(Arc::new);
         if self.generation_capacity > 0 {
             self.insert(der.into(), summary.clone());
         }

@@ -87,8 +87,8 @@ pub enum NatsError {
     },
     #[error("reading the NATS credentials file {path}")]
     CredsFile { path: PathBuf, source: io::Error },
-    #[error("{0}")]
-    Subject(String),
+    #[error(transparent)]
+    Subject(#[from] subjects::InvalidPrefix),
     #[error("starting the NATS publisher: {0}")]
     Start(io::Error),
 }

@@ -70,9 +70,14 @@ pub fn node_token(node: &str) -> String {
     }
 }
 
+/// A subject prefix NATS would not take as tokens.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid NATS subject prefix {0:?}: dot-separated tokens, no wildcards or spaces")]
+pub struct InvalidPrefix(pub String);
+
 /// Checks a configured prefix: dot-separated non-empty tokens without
 /// wildcards or white space.
-pub fn validate_prefix(prefix: &str) -> Result<(), String> {
+pub fn validate_prefix(prefix: &str) -> Result<(), InvalidPrefix> {
     let valid = !prefix.is_empty()
         && prefix.split('.').all(|token| {
             !token.is_empty()
@@ -83,9 +88,7 @@ pub fn validate_prefix(prefix: &str) -> Result<(), String> {
     if valid {
         Ok(())
     } else {
-        Err(format!(
-            "invalid NATS subject prefix {prefix:?}: dot-separated tokens, no wildcards or spaces"
-        ))
+        Err(InvalidPrefix(prefix.to_string()))
     }
 }
 
