@@ -25,8 +25,8 @@ fn every_replayed_record_round_trips_through_the_record_types() {
     let stdout = String::from_utf8(output.stdout).expect("UTF-8 records");
     let mut checked = 0;
     for line in stdout.lines() {
-        let record: SessionRecord = serde_json::from_str(line)
-            .unwrap_or_else(|error| panic!("{error}: {line}"));
+        let record: SessionRecord =
+            serde_json::from_str(line).unwrap_or_else(|error| panic!("{error}: {line}"));
         let again = serde_json::to_string(&record).expect("serialize");
         assert_eq!(again, line, "record does not round-trip");
         assert_valid_record(&serde_json::from_str(line).expect("JSON"));

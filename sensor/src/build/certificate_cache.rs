@@ -77,9 +77,7 @@ impl CertificateCache {
             return found;
         }
         self.stats.misses += 1;
-        let summary: CachedSummary = summarize_certificate(der)
-            .map(Arc::new)
-            .map_err(Arc::new);
+        let summary: CachedSummary = summarize_certificate(der).map(Arc::new).map_err(Arc::new);
         if self.generation_capacity > 0 {
             self.insert(der.into(), summary.clone());
         }

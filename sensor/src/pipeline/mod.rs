@@ -15,7 +15,6 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use cipherlens_capture::{Packet, Transport as PacketTransport};
-use cipherlens_parsers::fingerprint::Transport;
 use cipherlens_parsers::tls::Peer;
 
 pub use cipherlens_record::stats::PipelineStats;
@@ -241,7 +240,7 @@ impl<F: FnMut(FinishedSession)> SessionPipeline<F> {
                 if let Some(Session::Tcp(session)) = self.flows.get_mut(&key) {
                     session.emitted = true;
                     if session.is_tls() {
-                        let record = tcp_record(session, reason, &self.config);
+                        let record = session.finish(reason, &self.config);
                         self.stats.tls_sessions += 1;
                         self.deliver(record);
                     }
@@ -281,7 +280,7 @@ impl<F: FnMut(FinishedSession)> SessionPipeline<F> {
         }
         if !session.emitted && session.is_exhausted() {
             session.emitted = true;
-            let record = quic_record(session, EmittedOn::HandshakeFinished, &self.config);
+            let record = session.finish(EmittedOn::HandshakeFinished, &self.config);
             self.stats.quic_sessions += 1;
             self.deliver(record);
         }
@@ -344,14 +343,14 @@ impl<F: FnMut(FinishedSession)> SessionPipeline<F> {
                 }
                 session.flush();
                 if session.is_tls() {
-                    let record = tcp_record(&mut session, reason, &self.config);
+                    let record = session.finish(reason, &self.config);
                     self.stats.tls_sessions += 1;
                     self.deliver(record);
                 }
             }
             Session::Quic(mut session) => {
                 if !session.emitted && session.is_quic() {
-                    let record = quic_record(&mut session, reason, &self.config);
+                    let record = session.finish(reason, &self.config);
                     self.stats.quic_sessions += 1;
                     self.deliver(record);
                 }
@@ -363,60 +362,6 @@ impl<F: FnMut(FinishedSession)> SessionPipeline<F> {
         self.stats.records_emitted += 1;
         (self.emit)(record);
     }
-}
-
-fn tcp_record(
-    session: &mut TcpSession,
-    reason: EmittedOn,
-    config: &PipelineConfig,
-) -> FinishedSession {
-    let context = SessionContext {
-        transport: Transport::Tcp,
-        initiator: session.initiator,
-        responder: session.responder,
-        vlan_id: session.vlan_id,
-        start_unix_nanos: session.start_unix_nanos,
-        end_unix_nanos: session.last_unix_nanos,
-        source: config.source,
-        input: config.input.clone(),
-        ja4_original_order: config.ja4_original_order,
-        community_id_seed: config.community_id_seed,
-        observation: session.observation.take(),
-        cnflow_id: None,
-    };
-    let outcome = SessionOutcome {
-        emitted_on: reason,
-        gap_bytes: session.gap_bytes,
-        incomplete_reasons: std::mem::take(&mut session.incomplete_reasons),
-    };
-    FinishedSession::new(session.tracker.take_summary(), context, outcome)
-}
-
-fn quic_record(
-    session: &mut QuicSession,
-    reason: EmittedOn,
-    config: &PipelineConfig,
-) -> FinishedSession {
-    let context = SessionContext {
-        transport: Transport::Quic,
-        initiator: session.initiator,
-        responder: session.responder,
-        vlan_id: session.vlan_id,
-        start_unix_nanos: session.start_unix_nanos,
-        end_unix_nanos: session.last_unix_nanos,
-        source: config.source,
-        input: config.input.clone(),
-        ja4_original_order: config.ja4_original_order,
-        community_id_seed: config.community_id_seed,
-        observation: session.observation.take(),
-        cnflow_id: None,
-    };
-    let outcome = SessionOutcome {
-        emitted_on: reason,
-        gap_bytes: [0, 0],
-        incomplete_reasons: std::mem::take(&mut session.incomplete_reasons),
-    };
-    FinishedSession::new(session.tracker.take_summary(), context, outcome)
 }
 
 /// The order flows are emitted in when several are due at once (idle or at

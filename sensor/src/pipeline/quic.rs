@@ -8,11 +8,16 @@
 
 use std::net::SocketAddr;
 
+use cipherlens_parsers::fingerprint::Transport;
+use cipherlens_record::session::EmittedOn;
+
 use cipherlens_parsers::quic::{
     CryptoStream, DEFAULT_MAX_CRYPTO_BYTES, InitialKeys, LongPacketType, QuicError, Side,
     decrypt_initials, decrypt_initials_with, is_supported_version, peek_long_header,
 };
 use cipherlens_parsers::tls::{HandshakeTracker, Peer};
+
+use super::{FinishedSession, PipelineConfig, SessionContext, SessionOutcome};
 
 pub(crate) struct QuicSession {
     pub initiator: SocketAddr,
@@ -127,5 +132,29 @@ impl QuicSession {
         }
         self.keys = Some((dcid.to_vec(), InitialKeys::derive(version, dcid)?));
         Ok(())
+    }
+
+    /// Hands the session on: its record is due (`reason`).
+    pub fn finish(&mut self, reason: EmittedOn, config: &PipelineConfig) -> FinishedSession {
+        let context = SessionContext {
+            transport: Transport::Quic,
+            initiator: self.initiator,
+            responder: self.responder,
+            vlan_id: self.vlan_id,
+            start_unix_nanos: self.start_unix_nanos,
+            end_unix_nanos: self.last_unix_nanos,
+            source: config.source,
+            input: config.input.clone(),
+            ja4_original_order: config.ja4_original_order,
+            community_id_seed: config.community_id_seed,
+            observation: self.observation.take(),
+            cnflow_id: None,
+        };
+        let outcome = SessionOutcome {
+            emitted_on: reason,
+            gap_bytes: [0, 0],
+            incomplete_reasons: std::mem::take(&mut self.incomplete_reasons),
+        };
+        FinishedSession::new(self.tracker.take_summary(), context, outcome)
     }
 }

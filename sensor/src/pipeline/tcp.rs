@@ -10,10 +10,13 @@
 
 use std::net::SocketAddr;
 
+use cipherlens_parsers::fingerprint::Transport;
+use cipherlens_record::session::EmittedOn;
+
 use cipherlens_capture::{StreamReassembler, TcpSegment};
 use cipherlens_parsers::tls::{HandshakeTracker, Peer, RecordLimits};
 
-use super::PipelineConfig;
+use super::{FinishedSession, PipelineConfig, SessionContext, SessionOutcome};
 
 pub(crate) struct TcpSession {
     pub initiator: SocketAddr,
@@ -207,6 +210,30 @@ impl TcpSession {
             // Free the reassembly buffers of a direction that is done.
             self.streams[side] = StreamReassembler::new(0);
         }
+    }
+
+    /// Hands the session on: its record is due (`reason`).
+    pub fn finish(&mut self, reason: EmittedOn, config: &PipelineConfig) -> FinishedSession {
+        let context = SessionContext {
+            transport: Transport::Tcp,
+            initiator: self.initiator,
+            responder: self.responder,
+            vlan_id: self.vlan_id,
+            start_unix_nanos: self.start_unix_nanos,
+            end_unix_nanos: self.last_unix_nanos,
+            source: config.source,
+            input: config.input.clone(),
+            ja4_original_order: config.ja4_original_order,
+            community_id_seed: config.community_id_seed,
+            observation: self.observation.take(),
+            cnflow_id: None,
+        };
+        let outcome = SessionOutcome {
+            emitted_on: reason,
+            gap_bytes: self.gap_bytes,
+            incomplete_reasons: std::mem::take(&mut self.incomplete_reasons),
+        };
+        FinishedSession::new(self.tracker.take_summary(), context, outcome)
     }
 }
 
