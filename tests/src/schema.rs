@@ -1,7 +1,8 @@
-//! The published JSON Schemas (`schema/`), compiled once, for checking what
-//! the sensor really emitted.
+//! The published JSON Schemas, compiled once, for checking what the sensor
+//! really emitted. Every test in the workspace validates through here, and
+//! [`SCHEMA_DIR`] is the only place test code names where the files live.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use serde_json::Value;
@@ -15,8 +16,14 @@ const FILES: [&str; 4] = [
     "stats-record.v1.json",
 ];
 
-fn schema_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../schema")
+/// Where the schema files are, relative to the repository root.
+pub const SCHEMA_DIR: &str = "schema";
+
+/// The schema directory in this checkout.
+pub fn schema_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(SCHEMA_DIR)
 }
 
 struct Compiled {
