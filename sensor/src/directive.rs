@@ -153,7 +153,7 @@ mod tests {
             (br#"{"directive":"interfaces","include":[""]}"#, "1 to 64"),
             (
                 br#"{"directive":"plaintext","enabled":true,"scope":{"pid":1,"node":true}}"#,
-                "",
+                "map with a single key",
             ),
             (br#"not json"#, "expected"),
             (br#"{}"#, "missing field"),
@@ -180,7 +180,31 @@ mod tests {
         assert!((23_000..27_000).contains(&kept), "{kept}");
         assert!(hashes.iter().all(|h| sampled(*h, 1.0)));
         assert!(!hashes.iter().any(|h| sampled(*h, 0.0)));
-        assert_eq!(sampled(hashes[7], 0.5), sampled(hashes[7], 0.5));
+        // Raising the rate only adds flows: one in at 0.25 stays in at 0.5.
+        assert!(
+            hashes
+                .iter()
+                .filter(|h| sampled(**h, 0.25))
+                .all(|h| sampled(*h, 0.5))
+        );
+    }
+
+    #[test]
+    fn a_flow_hashes_alike_in_both_directions_and_on_every_node() {
+        let mapped = |a: [u8; 4]| {
+            let mut address = [0u8; 16];
+            address[10..12].copy_from_slice(&[0xff, 0xff]);
+            address[12..].copy_from_slice(&a);
+            address
+        };
+        let (client, server) = (mapped([10, 0, 0, 1]), mapped([10, 0, 0, 2]));
+        let outbound = cipherlens_common::FlowKey::new(6, client, 51000, server, 443);
+        let inbound = cipherlens_common::FlowKey::new(6, server, 443, client, 51000);
+        assert_eq!(flow_hash(&outbound), flow_hash(&inbound));
+        // FNV-1a 64 over the key's bytes, then SplitMix64's finalizer,
+        // computed independently (a few lines of Python from the two
+        // algorithms' published constants): every node agrees on it.
+        assert_eq!(flow_hash(&outbound), 0x2d03_9c7d_aefa_02a1);
     }
 }
 

@@ -9,8 +9,9 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use cipherlens_integration::{NatsServer, free_port};
-use common::{assert_valid_record, repo_root};
+use cipherlens_integration::schema::assert_valid_session_record;
+use cipherlens_integration::{Certificate, KeyType, NatsServer, free_port};
+use common::repo_root;
 use futures_util::StreamExt;
 use serde_json::Value;
 
@@ -129,7 +130,7 @@ fn records_arrive_on_their_subjects_in_order_and_validate() {
     });
     for (message, expected) in received.iter().zip(&reference) {
         let record: Value = serde_json::from_slice(&message.payload).expect("JSON payload");
-        assert_valid_record(&record);
+        assert_valid_session_record(&record);
         assert_eq!(message.subject.as_str(), expected_subject(expected));
         assert_eq!(&record, expected, "same records, same order as stdout");
     }
@@ -339,72 +340,18 @@ fn tls_and_token_authentication() {
         std::env::temp_dir().join(format!("cipherlens-nats-tls-{}", std::process::id()));
     std::fs::create_dir_all(&directory).expect("dir");
     // A CA and a server certificate it signed, for 127.0.0.1.
-    let (ca, ca_key) = (directory.join("ca.pem"), directory.join("ca.key"));
-    let (cert, key) = (directory.join("server.pem"), directory.join("server.key"));
-    let csr = directory.join("server.csr");
-    let extensions = directory.join("server.ext");
-    std::fs::write(
-        &extensions,
-        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
-    )
-    .expect("extensions");
-    let path = |p: &PathBuf| p.to_str().expect("path").to_string();
-    for args in [
-        vec![
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            &path(&ca_key),
-            "-out",
-            &path(&ca),
-            "-subj",
-            "/CN=cipherlens test CA",
-            "-days",
-            "1",
-        ],
-        vec![
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            &path(&key),
-            "-out",
-            &path(&csr),
-            "-subj",
-            "/CN=nats.test",
-        ],
-        vec![
-            "x509",
-            "-req",
-            "-in",
-            &path(&csr),
-            "-CA",
-            &path(&ca),
-            "-CAkey",
-            &path(&ca_key),
-            "-CAcreateserial",
-            "-out",
-            &path(&cert),
-            "-days",
-            "1",
-            "-extfile",
-            &path(&extensions),
-        ],
-    ] {
-        let made = Command::new("openssl")
-            .args(&args)
-            .output()
-            .expect("openssl");
-        assert!(made.status.success(), "{args:?}: {}", text(&made));
-    }
+    let authority = Certificate::self_signed(&directory, "cipherlens test CA");
+    let server_certificate = authority.issue(
+        &directory,
+        "nats.test",
+        KeyType::EcP256,
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE",
+    );
+    let (ca, cert, key) = (
+        PathBuf::from(&authority.cert),
+        PathBuf::from(&server_certificate.cert),
+        PathBuf::from(&server_certificate.key),
+    );
     let port = free_port();
     let server = NatsServer::start(
         port,
@@ -433,7 +380,7 @@ fn tls_and_token_authentication() {
             .env("CIPHERLENS_NATS_TOKEN", "t0ken"),
     );
     assert_eq!(subject, format!("cipherlens.tls.session.{NODE_TOKEN}"));
-    assert_valid_record(&record);
+    assert_valid_session_record(&record);
 
     // Not trusting the server's certificate: refused, and said so.
     let output = replay_command(

@@ -8,7 +8,8 @@ mod common;
 use std::process::Command;
 
 use cipherlens_record::SessionRecord;
-use common::{assert_valid_record, captures_under, corpus_root, repo_root};
+use cipherlens_integration::schema::assert_valid_session_record;
+use common::{captures_under, corpus_root, repo_root};
 
 #[test]
 fn every_replayed_record_round_trips_through_the_record_types() {
@@ -29,7 +30,7 @@ fn every_replayed_record_round_trips_through_the_record_types() {
             serde_json::from_str(line).unwrap_or_else(|error| panic!("{error}: {line}"));
         let again = serde_json::to_string(&record).expect("serialize");
         assert_eq!(again, line, "record does not round-trip");
-        assert_valid_record(&serde_json::from_str(line).expect("JSON"));
+        assert_valid_session_record(&serde_json::from_str(line).expect("JSON"));
         checked += 1;
     }
     assert!(checked >= 60, "only {checked} records");

@@ -5,7 +5,8 @@ mod common;
 
 use std::process::Command;
 
-use common::{assert_valid_record, corpus_root};
+use cipherlens_integration::schema::assert_valid_session_record;
+use common::corpus_root;
 use serde_json::Value;
 
 fn replay(args: &[&str]) -> (i32, String, String) {
@@ -57,7 +58,7 @@ fn truncated_capture_keeps_sessions_and_says_how_far_it_got() {
     );
     assert_eq!(partial.len(), whole.len());
     for record in &partial {
-        assert_valid_record(record);
+        assert_valid_session_record(record);
     }
 }
 

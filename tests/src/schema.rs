@@ -1,9 +1,16 @@
-//! The published JSON Schemas (`schema/`), compiled once, for checking what
-//! the sensor really emitted.
+//! The published JSON Schemas, compiled once, for checking what the sensor
+//! really emitted. Every test in the workspace validates through here, and
+//! [`SCHEMA_DIR`] is the only place test code names where the files live.
+//!
+//! Each check also reads the record into its `cipherlens-record` type and
+//! writes it back: what a Rust consumer of the stream gets must be the
+//! record the sensor sent, field for field.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 const BASE: &str = "https://cipherlens.invalid/schema/";
@@ -15,8 +22,14 @@ const FILES: [&str; 4] = [
     "stats-record.v1.json",
 ];
 
-fn schema_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../record/schema")
+/// Where the schema files are, relative to the repository root.
+pub const SCHEMA_DIR: &str = "record/schema";
+
+/// The schema directory in this checkout.
+pub fn schema_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(SCHEMA_DIR)
 }
 
 struct Compiled {
@@ -63,7 +76,7 @@ pub fn assert_valid_session_record(record: &Value) {
     let compiled = compiled();
     if let Err(error) = compiled.schemas.validate(record, compiled.session_record) {
         panic!("record does not match the session schema: {error:#}\nrecord: {record}");
-    }
+    }    assert_round_trips::<cipherlens_record::SessionRecord>(record);
 }
 
 /// Panics with the validation errors if `record` is not a valid CNFlow record.
@@ -71,7 +84,7 @@ pub fn assert_valid_cnflow_record(record: &Value) {
     let compiled = compiled();
     if let Err(error) = compiled.schemas.validate(record, compiled.cnflow_record) {
         panic!("record does not match the CNFlow schema: {error:#}\nrecord: {record}");
-    }
+    }    assert_round_trips::<cipherlens_record::CnFlowRecord>(record);
 }
 
 /// Panics with the validation errors if `record` is not a valid stats record.
@@ -79,5 +92,22 @@ pub fn assert_valid_stats_record(record: &Value) {
     let compiled = compiled();
     if let Err(error) = compiled.schemas.validate(record, compiled.stats_record) {
         panic!("record does not match the stats schema: {error:#}\nrecord: {record}");
-    }
+    }    assert_round_trips::<cipherlens_record::StatsRecord>(record);
+}
+
+/// Panics unless `record` reads into `T` and serializes back to itself.
+pub fn assert_round_trips<T: DeserializeOwned + Serialize>(record: &Value) {
+    let typed: T = serde_json::from_value(record.clone()).unwrap_or_else(|error| {
+        panic!(
+            "record does not read into {}: {error}\nrecord: {record}",
+            std::any::type_name::<T>()
+        )
+    });
+    let again = serde_json::to_value(&typed).expect("serialize");
+    assert_eq!(
+        &again,
+        record,
+        "record changes through {}",
+        std::any::type_name::<T>()
+    );
 }

@@ -351,7 +351,6 @@ mod tests {
         assert!(text.contains("cipherlens_kernel_events_total{counter=\"ring_buffer_full\"} 3"));
         assert!(text.contains("cipherlens_events_dropped_total{reason=\"bad \\\"reason\\\"\"} 2"));
         assert!(text.contains("cipherlens_interfaces_attached 2"));
-        assert!(text.contains("cipherlens_programs_attached 6"));
         assert!(health(&stats).0);
         assert!(!health(&StatsRecord::default()).0);
     }

@@ -1,12 +1,13 @@
 //! Shared helpers for the sensor's tests: replay a capture into JSON
-//! records, validate them against the committed schema, and ask tshark.
+//! records (validated against the published schema by the integration
+//! crate's one compiler), and ask tshark.
 
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 
+use cipherlens_integration::schema::assert_valid_session_record;
 use cipherlens_sensor::build::{CertificateCache, session_record};
 use cipherlens_sensor::pipeline::PipelineConfig;
 use cipherlens_sensor::replay::replay_file;
@@ -31,38 +32,6 @@ pub fn corpus_root() -> PathBuf {
     root
 }
 
-fn compiled_schema() -> &'static (boon::Schemas, boon::SchemaIndex) {
-    static SCHEMA: OnceLock<(boon::Schemas, boon::SchemaIndex)> = OnceLock::new();
-    SCHEMA.get_or_init(|| {
-        let dir = repo_root().join("record/schema");
-        let mut compiler = boon::Compiler::new();
-        for name in ["session-record.v1.json", "x509-certificate.v1.json"] {
-            let text = std::fs::read_to_string(dir.join(name)).expect("schema file");
-            let document: Value = serde_json::from_str(&text).expect("schema is JSON");
-            let url = format!("https://cipherlens.invalid/schema/{name}");
-            compiler
-                .add_resource(&url, document)
-                .expect("schema resource");
-        }
-        let mut schemas = boon::Schemas::new();
-        let index = compiler
-            .compile(
-                "https://cipherlens.invalid/schema/session-record.v1.json",
-                &mut schemas,
-            )
-            .expect("schema compiles");
-        (schemas, index)
-    })
-}
-
-/// Panics with the validation errors if `record` does not match the schema.
-pub fn assert_valid_record(record: &Value) {
-    let (schemas, index) = compiled_schema();
-    if let Err(error) = schemas.validate(record, *index) {
-        panic!("record does not match schema: {error:#}\nrecord: {record}");
-    }
-}
-
 /// Replays `pcap` and returns its records as JSON, each validated.
 pub fn replay_records(pcap: &Path) -> Vec<Value> {
     replay_records_with(pcap, PipelineConfig::default())
@@ -81,7 +50,7 @@ pub fn replay_records_with(pcap: &Path, config: PipelineConfig) -> Vec<Value> {
         eprintln!("note: {error}");
     }
     for record in &records {
-        assert_valid_record(record);
+        assert_valid_session_record(record);
     }
     records
 }

@@ -1,77 +1,45 @@
-//! Live capture publishing to NATS through an outage: a real JetStream
-//! nats-server (on a free loopback port) is stopped for 10 seconds while
-//! handshakes keep coming, then restarted; every session must be in the
-//! stream once, in the order the sensor wrote them to its record file.
+//! Live capture publishing to NATS: through an outage of a real JetStream
+//! nats-server, and directives that change the running sensor (or, when
+//! refused, change nothing), with the Prometheus endpoint as a scraper
+//! sees it. These tests mostly wait, so they run beside the heavy ones.
 
 use std::collections::BTreeSet;
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use cipherlens_integration::{
-    Background, Link, NatsServer, Scratch, Sensor, free_port, privileged, python_tls_server, run,
-    schema, self_signed,
-};
+use cipherlens_integration::kernel::attachment_count;
+use cipherlens_integration::sensor::metric_value;
+use cipherlens_integration::{Background, NatsServer, TestBed, free_port, run, schema};
 use serde_json::Value;
 
 const RECORDS: usize = 150;
+/// Where the outage test's sessions are published.
+const SESSIONS: &str = "cipherlens.tls.session.outage-node";
 
-/// A Python TLS server on the host end of the link, for many handshakes.
-fn tls_server(link: &Link, scratch: &Scratch) -> (Background, u16) {
-    let (cert, key) = self_signed(&scratch.0, "nats.test");
-    let port = free_port();
-    let server = python_tls_server(&link.host_v4, port, &cert, &key);
-    std::thread::sleep(Duration::from_millis(500));
-    (server, port)
-}
-
-/// One handshake from the link's namespace with this server name.
-fn handshake(link: &Link, port: u16, server_name: &str) {
-    let status = link
-        .command("python3")
-        .args([
-            "-c",
-            &format!(
-                "import socket, ssl\n\
-                 ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE\n\
-                 s = socket.create_connection(('{}', {port}))\n\
-                 ctx.wrap_socket(s, server_hostname='{server_name}').close()",
-                link.host_v4
-            ),
-        ])
-        .status()
-        .expect("client");
-    assert!(status.success());
-}
-
+/// Live capture publishing to NATS through an outage: the nats-server (on
+/// a free loopback port) is stopped for 10 seconds while handshakes keep
+/// coming, then restarted; every session must be in the stream once, in the
+/// order the sensor wrote them to its record file.
 #[test]
 fn a_ten_second_nats_outage_mid_stream_loses_no_session() {
-    assert!(
-        privileged(),
-        "needs root: run the README's test command as root"
-    );
-    let scratch = Scratch::new("nats-outage");
-    let link = Link::new();
+    let bed = TestBed::light("nats-outage");
+    let link = &bed.link;
     let port = free_port();
-    let store = scratch.0.join("jetstream");
+    let store = bed.dir().join("jetstream");
     let url = format!("nats://127.0.0.1:{port}");
     let mut nats = NatsServer::start_in(port, &store, &["-js"]);
     nats.create_stream();
 
-    let (_server, tls_port) = tls_server(&link, &scratch);
-    let sensor = Sensor::start(
-        &scratch.0,
-        &[&link.host_interface],
-        &link.host_interface,
-        &[
-            "--nats-url",
-            &url,
-            "--nats-jetstream",
-            "--node",
-            "outage-node",
-            "--stats-interval",
-            "1",
-        ],
-    );
+    let server = bed.python_tls_server("nats.test");
+    let sensor = bed.sensor(&[
+        "--nats-url",
+        &url,
+        "--nats-jetstream",
+        "--node",
+        "outage-node",
+        "--stats-interval",
+        "1",
+    ]);
     // About 15 handshakes a second for about 10 s...
     let client = link
         .command("python3")
@@ -81,10 +49,10 @@ fn a_ten_second_nats_outage_mid_stream_loses_no_session() {
                 "import socket, ssl, time\n\
                  ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE\n\
                  for i in range({RECORDS}):\n\
-                 \x20   s = socket.create_connection(('{}', {tls_port}))\n\
+                 \x20   s = socket.create_connection(('{}', {}))\n\
                  \x20   ctx.wrap_socket(s, server_hostname=f'm{{i}}.outage.test').close()\n\
                  \x20   time.sleep(0.06)",
-                link.host_v4
+                link.host_v4, server.port
             ),
         ])
         .stdout(Stdio::null())
@@ -97,8 +65,19 @@ fn a_ten_second_nats_outage_mid_stream_loses_no_session() {
     std::thread::sleep(Duration::from_secs(10));
     let nats = NatsServer::start_in(port, &store, &["-js"]);
     assert!(client.0.wait().expect("client").success());
-    // Time to reconnect and drain before the sensor is asked to stop.
-    std::thread::sleep(Duration::from_secs(6));
+    // Time to reconnect and drain before the sensor is asked to stop: until
+    // the stream has as many sessions as were made, at most 6 s.
+    let deadline = Instant::now() + Duration::from_secs(6);
+    while Instant::now() < deadline
+        && nats
+            .stream_messages()
+            .iter()
+            .filter(|(subject, _)| subject == SESSIONS)
+            .count()
+            < RECORDS
+    {
+        std::thread::sleep(Duration::from_millis(250));
+    }
     let (records, stats, _) = sensor.stop();
 
     let names: Vec<String> = records
@@ -123,7 +102,7 @@ fn a_ten_second_nats_outage_mid_stream_loses_no_session() {
     let stored = nats.stream_messages();
     let sessions: Vec<&Value> = stored
         .iter()
-        .filter(|(subject, _)| subject == "cipherlens.tls.session.outage-node")
+        .filter(|(subject, _)| subject == SESSIONS)
         .map(|(_, record)| record)
         .collect();
     for record in &sessions {
@@ -174,29 +153,13 @@ fn ask(
 
 #[test]
 fn directives_change_the_running_sensor_and_bad_ones_change_nothing() {
-    assert!(
-        privileged(),
-        "needs root: run the README's test command as root"
-    );
-    let scratch = Scratch::new("directives");
-    let link = Link::new();
+    let bed = TestBed::light("directives");
+    let link = &bed.link;
     let nats = NatsServer::start(free_port(), &[]);
-    let (_server, tls_port) = tls_server(&link, &scratch);
-    let interface = link.host_interface.clone();
-    let metrics = format!("127.0.0.1:{}", free_port());
-    let sensor = Sensor::start(
-        &scratch.0,
-        &[&interface],
-        &interface,
-        &[
-            "--nats-url",
-            &nats.url(),
-            "--node",
-            "directive.node",
-            "--metrics-listen",
-            &metrics,
-        ],
-    );
+    let server = bed.python_tls_server("nats.test");
+    let interface = bed.interface();
+    let sensor = bed.sensor(&["--nats-url", &nats.url(), "--node", "directive.node"]);
+    let metrics = &sensor.metrics_address;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -209,7 +172,7 @@ fn directives_change_the_running_sensor_and_bad_ones_change_nothing() {
         .expect("subscribe");
     let node = "cipherlens.directive.directive_node";
     let all = "cipherlens.directive.all";
-    // The next session record on NATS, if one comes within a second.
+    // The next session record on NATS, if one comes within two seconds.
     let mut next_session = || -> Option<Value> {
         runtime.block_on(async {
             use futures_util::StreamExt;
@@ -259,7 +222,7 @@ fn directives_change_the_running_sensor_and_bad_ones_change_nothing() {
     assert_eq!(after["status"]["sampling_rate"], 1.0);
 
     // A session is published as usual.
-    handshake(&link, tls_port, "before.directives.test");
+    link.python_handshake(server.port, "before.directives.test");
     let record = next_session().expect("a session record");
     assert_eq!(
         record["tls"]["client"]["server_name"],
@@ -279,7 +242,7 @@ fn directives_change_the_running_sensor_and_bad_ones_change_nothing() {
         reply,
         serde_json::json!({"ok": true, "interfaces_attached": []})
     );
-    handshake(&link, tls_port, "while.detached.test");
+    link.python_handshake(server.port, "while.detached.test");
     assert_eq!(next_session(), None, "detached: nothing recorded");
     let reply = ask(
         &runtime,
@@ -301,7 +264,7 @@ fn directives_change_the_running_sensor_and_bad_ones_change_nothing() {
         r#"{"directive":"sampling","rate":0}"#,
     );
     assert_eq!(reply, serde_json::json!({"ok": true, "sampling_rate": 0.0}));
-    handshake(&link, tls_port, "sampled.out.test");
+    link.python_handshake(server.port, "sampled.out.test");
     assert_eq!(next_session(), None, "sampled out");
     let status = ask(&runtime, &client, node, r#"{"directive":"status"}"#);
     assert_eq!(status["status"]["stats"]["sampled_out"], 1, "{status}");
@@ -311,7 +274,7 @@ fn directives_change_the_running_sensor_and_bad_ones_change_nothing() {
         all,
         r#"{"directive":"sampling","rate":1}"#,
     );
-    handshake(&link, tls_port, "after.directives.test");
+    link.python_handshake(server.port, "after.directives.test");
     let record = next_session().expect("a session record again");
     assert_eq!(
         record["tls"]["client"]["server_name"],
@@ -334,22 +297,24 @@ fn directives_change_the_running_sensor_and_bad_ones_change_nothing() {
     // Prometheus and health, as a scraper sees them.
     let exposition = run("curl", &["-sf", &format!("http://{metrics}/metrics")]);
     for expected in [
-        "cipherlens_interfaces_attached 1".to_string(),
-        "cipherlens_programs_attached 4".to_string(),
-        "cipherlens_sessions_skipped_total{reason=\"sampled_out\"} 1".to_string(),
-        "cipherlens_directives_refused_total 5".to_string(),
-        "cipherlens_publish_dropped_total{reason=\"buffer_full\"} 0".to_string(),
-        "# TYPE cipherlens_kernel_events_total counter".to_string(),
+        "cipherlens_interfaces_attached 1",
+        "cipherlens_sessions_skipped_total{reason=\"sampled_out\"} 1",
+        "cipherlens_directives_refused_total 5",
+        "cipherlens_publish_dropped_total{reason=\"buffer_full\"} 0",
+        "# TYPE cipherlens_kernel_events_total counter",
     ] {
         assert!(
-            exposition.contains(&expected),
+            exposition.contains(expected),
             "{expected} missing:\n{exposition}"
         );
     }
-    let published: f64 = exposition
-        .lines()
-        .find_map(|line| line.strip_prefix("cipherlens_publish_records_total "))
-        .and_then(|value| value.parse().ok())
+    // Attachments as the kernel counts them, after the detach and re-attach.
+    assert_eq!(
+        metric_value(&exposition, "cipherlens_programs_attached"),
+        Some(attachment_count(sensor.pid(), &[interface]) as f64),
+        "{exposition}"
+    );
+    let published = metric_value(&exposition, "cipherlens_publish_records_total")
         .expect("publish_records_total");
     assert!(published >= 2.0, "{exposition}");
     assert!(run("curl", &["-sf", &format!("http://{metrics}/healthz")]).starts_with("ok"));

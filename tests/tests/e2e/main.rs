@@ -1,0 +1,15 @@
+//! The privileged end-to-end tests: real kernel programs on a veth pair each
+//! test makes (a [`cipherlens_integration::TestBed`]), real TLS and QUIC
+//! peers, and expectations from outside the sensor: the clients'
+//! configuration, tshark on a parallel tcpdump capture, `replay` of that
+//! capture, `ss`, the kernel's own view of what is attached, and NATS.
+//!
+//! Root only. One module per feature; `cargo test -p cipherlens-integration
+//! --test e2e -- nats::` runs one of them.
+
+mod attribution;
+mod cnflow;
+mod fidelity;
+mod lifecycle;
+mod nats;
+mod quic;
