@@ -7,6 +7,7 @@
 //!   attached within milliseconds and links of vanished interfaces dropped.
 //! - [`event`]: ring buffer events back into decodable frames.
 //! - `flows`: CNFlow records from the kernel's per-flow counters.
+//! - `enrich`: their TCP metrics, looked up on a worker thread.
 //! - [`metrics`]: Prometheus `/metrics` and `/healthz`.
 //!
 //! The loop: ring buffer readiness (tokio `AsyncFd`) -> events -> frames ->
@@ -17,8 +18,9 @@
 //! kernel's flow map and is not copied again. The same loop scans the flow
 //! counters for CNFlow records, answers metrics scrapes and applies NATS
 //! directives between events, so no state is shared across threads; the
-//! writer thread (records, attribution) and the NATS publisher thread are
-//! reached through bounded queues.
+//! writer thread (records, attribution), the CNFlow enrichment thread (TCP
+//! metrics) and the NATS publisher thread are reached through bounded
+//! queues.
 //!
 //! On kernels with TCX (>= 6.6) the TC programs are attached as TCX links
 //! owned by this process: they go away with it, even after `kill -9`, so a
@@ -27,6 +29,7 @@
 //! process, so before attaching to an interface the sensor deletes filters
 //! bearing its program names that an earlier run left behind.
 
+mod enrich;
 pub mod event;
 mod flows;
 pub mod interfaces;
@@ -186,9 +189,16 @@ pub struct LiveStats {
     pub cnflow_tracked: u64,
     /// Flow entries that could not be read during a scan.
     pub cnflow_read_errors: u64,
-    /// CNFlow records of TCP flows without TCP metrics (no local socket
-    /// open any more, or the lookup failed).
+    /// Local sockets of CNFlow records looked up without finding TCP
+    /// metrics (closed by then, or the lookup failed).
     pub tcp_info_misses: u64,
+    /// CNFlow records sent without TCP metrics because the lookup worker
+    /// was behind.
+    pub tcp_info_skipped_busy: u64,
+    /// End records of TCP flows not looked up: their sockets are closed.
+    pub tcp_info_skipped_ended: u64,
+    /// Network namespaces no sock_diag socket could be made in, by reason.
+    pub tcp_info_namespace_failures: BTreeMap<&'static str, u64>,
     /// Sessions not recorded because of a sampling directive.
     pub sampled_out: u64,
     pub directives_applied: u64,
@@ -688,6 +698,11 @@ pub async fn run_live(
                     break writer_error();
                 }
             }
+            answer = flow_scanner.next_enriched() => {
+                if flow_scanner.on_enriched(answer, &mut writer, &mut stats).is_err() {
+                    break writer_error();
+                }
+            }
             accepted = next_connection(metrics_listener.as_ref()) => {
                 if let Ok((mut stream, _)) = accepted {
                     fill_stats(&mut stats, &counters, &attachments, pipeline.stats(), publish_stats.as_ref());
@@ -749,7 +764,9 @@ pub async fn run_live(
         controls.sampling_rate,
     );
     // Flows still open are reported, so none goes unrecorded.
-    let _ = flow_scanner.scan(&attachments, &mut writer, &mut stats, true);
+    let _ = flow_scanner
+        .finish(&attachments, &mut writer, &mut stats)
+        .await;
     fill_stats(
         &mut stats,
         &counters,
