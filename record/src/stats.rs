@@ -50,9 +50,16 @@ pub struct StatsRecord {
     pub cnflow_tracked: u64,
     /// Flow entries that could not be read during a scan.
     pub cnflow_read_errors: u64,
-    /// CNFlow records of TCP flows without TCP metrics (no local socket
-    /// open any more, or the lookup failed).
+    /// Local sockets of CNFlow records looked up without finding TCP
+    /// metrics (closed by then, or the lookup failed).
     pub tcp_info_misses: u64,
+    /// CNFlow records sent without TCP metrics because the lookup worker
+    /// was behind.
+    pub tcp_info_skipped_busy: u64,
+    /// End records of TCP flows not looked up: their sockets are closed.
+    pub tcp_info_skipped_ended: u64,
+    /// Network namespaces no sock_diag socket could be made in, by reason.
+    pub tcp_info_namespace_failures: BTreeMap<String, u64>,
     /// Sessions not recorded because of a sampling directive.
     pub sampled_out: u64,
     pub directives_applied: u64,

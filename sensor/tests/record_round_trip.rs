@@ -7,8 +7,8 @@ mod common;
 
 use std::process::Command;
 
-use cipherlens_record::SessionRecord;
 use cipherlens_integration::schema::assert_valid_session_record;
+use cipherlens_record::SessionRecord;
 use common::{captures_under, corpus_root, repo_root};
 
 #[test]

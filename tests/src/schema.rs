@@ -76,7 +76,8 @@ pub fn assert_valid_session_record(record: &Value) {
     let compiled = compiled();
     if let Err(error) = compiled.schemas.validate(record, compiled.session_record) {
         panic!("record does not match the session schema: {error:#}\nrecord: {record}");
-    }    assert_round_trips::<cipherlens_record::SessionRecord>(record);
+    }
+    assert_round_trips::<cipherlens_record::SessionRecord>(record);
 }
 
 /// Panics with the validation errors if `record` is not a valid CNFlow record.
@@ -84,7 +85,8 @@ pub fn assert_valid_cnflow_record(record: &Value) {
     let compiled = compiled();
     if let Err(error) = compiled.schemas.validate(record, compiled.cnflow_record) {
         panic!("record does not match the CNFlow schema: {error:#}\nrecord: {record}");
-    }    assert_round_trips::<cipherlens_record::CnFlowRecord>(record);
+    }
+    assert_round_trips::<cipherlens_record::CnFlowRecord>(record);
 }
 
 /// Panics with the validation errors if `record` is not a valid stats record.
@@ -92,7 +94,8 @@ pub fn assert_valid_stats_record(record: &Value) {
     let compiled = compiled();
     if let Err(error) = compiled.schemas.validate(record, compiled.stats_record) {
         panic!("record does not match the stats schema: {error:#}\nrecord: {record}");
-    }    assert_round_trips::<cipherlens_record::StatsRecord>(record);
+    }
+    assert_round_trips::<cipherlens_record::StatsRecord>(record);
 }
 
 /// Panics unless `record` reads into `T` and serializes back to itself.

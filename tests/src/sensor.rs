@@ -50,6 +50,17 @@ impl Sensor {
     /// `dir/records.jsonl`) and waits until it is healthy and attached to
     /// `wait_for` (an interface name) at ingress and egress.
     pub fn start(dir: &Path, interfaces: &[&str], wait_for: &str, extra: &[&str]) -> Self {
+        Self::start_with_env(dir, interfaces, wait_for, extra, &[])
+    }
+
+    /// [`Sensor::start`] with extra environment variables.
+    pub fn start_with_env(
+        dir: &Path,
+        interfaces: &[&str],
+        wait_for: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
         let records = dir.join("records.jsonl");
         let stderr = dir.join("sensor.err");
         let metrics_address = format!("127.0.0.1:{}", free_port());
@@ -61,6 +72,7 @@ impl Sensor {
         command.args(["--metrics-listen", &metrics_address]);
         command.args(extra);
         command.env("CIPHERLENS_LOG", "info");
+        command.envs(env.iter().copied());
         let started = Instant::now();
         let child = command
             .stdout(Stdio::null())

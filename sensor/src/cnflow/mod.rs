@@ -20,6 +20,7 @@
 //! seen (the sensor started mid-flow, or UDP), the endpoint with the lower
 //! port is taken as the server.
 
+pub mod netns;
 pub mod tcp_info;
 
 use std::collections::HashMap;

@@ -3,22 +3,26 @@
 //!
 //! A sock_diag socket answers for the network namespace it was created in,
 //! and a pod's sockets live in the pod's namespace. So a socket is looked up
-//! in the namespace of its owning process (`/proc/PID/ns/net`): the calling
-//! thread enters that namespace just long enough to create a netlink socket
-//! there, then returns; the socket is cached per namespace (by inode). The
-//! lookup is exact: the 4-tuple and the socket cookie the kernel programs
-//! saw. Replies are parsed with every length checked; `tcp_info` fields are
-//! read at their fixed offsets from `linux/tcp.h` (the struct only grows, so
-//! a field past the end of an older kernel's struct is simply absent).
+//! in the namespace of its owning process (`/proc/PID/ns/net`) through a
+//! netlink socket made there by a short-lived thread ([`super::netns`]);
+//! the socket is cached per namespace (by inode). Lookups block (a netlink
+//! round trip, up to 200 ms when no reply comes), so they run on the
+//! enrichment worker, never on the live loop. The lookup is exact: the
+//! 4-tuple and the socket cookie the kernel programs saw. Replies are parsed
+//! with every length checked; `tcp_info` fields are read at their fixed
+//! offsets from `linux/tcp.h` (the struct only grows, so a field past the
+//! end of an older kernel's struct is simply absent).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::time::Duration;
 
 use cipherlens_record::cnflow::{TcpMetrics, TcpState};
 use rustix::net::netlink::{self, SocketAddrNetlink};
 use rustix::net::{AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType};
+
+use super::netns::{NamespaceError, in_network_namespace};
 
 const SOCK_DIAG_BY_FAMILY: u16 = 20;
 const NLMSG_ERROR: u16 = 2;
@@ -131,33 +135,51 @@ pub fn decode_reply(mut reply: &[u8]) -> Option<TcpMetrics> {
     None
 }
 
+/// Why a lookup gave no metrics.
+#[derive(Debug, thiserror::Error)]
+pub enum LookupError {
+    /// The owning process is gone (its namespace with it, as far as we can
+    /// tell).
+    #[error("opening the network namespace of process {pid}: {source}")]
+    NoProcess { pid: u32, source: std::io::Error },
+    #[error("making a sock_diag socket in the network namespace of process {pid}: {source}")]
+    Namespace { pid: u32, source: NamespaceError },
+    #[error("sock_diag round trip: {0}")]
+    RoundTrip(std::io::Error),
+    /// No such socket, or one without `tcp_info` (e.g. in `time_wait`).
+    #[error("no open socket with these addresses and cookie")]
+    NotFound,
+}
+
+impl LookupError {
+    /// A stable label for counters and logs.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            LookupError::NoProcess { .. } => "no_process",
+            LookupError::Namespace { source, .. } => source.reason(),
+            LookupError::RoundTrip(_) => "round_trip",
+            LookupError::NotFound => "not_found",
+        }
+    }
+}
+
 /// sock_diag sockets per network namespace.
 pub struct SockDiag {
-    host_namespace: OwnedFd,
-    host_inode: u64,
+    /// The namespace this process runs in: sockets for it are made here.
+    own_inode: u64,
     sockets: HashMap<u64, OwnedFd>,
     sequence: u32,
     buffer: Vec<u8>,
-    /// Lookups that found no metrics (socket gone, or an error).
-    pub misses: u64,
 }
 
 impl SockDiag {
-    /// Remembers this thread's namespace to come back to.
     pub fn new() -> std::io::Result<Self> {
-        let host_namespace = rustix::fs::open(
-            "/proc/thread-self/ns/net",
-            rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
-            rustix::fs::Mode::empty(),
-        )?;
-        let host_inode = rustix::fs::fstat(&host_namespace)?.st_ino;
+        let own_inode = rustix::fs::stat("/proc/self/ns/net")?.st_ino;
         Ok(Self {
-            host_namespace,
-            host_inode,
+            own_inode,
             sockets: HashMap::new(),
             sequence: 0,
             buffer: vec![0; 8192],
-            misses: 0,
         })
     }
 
@@ -169,36 +191,48 @@ impl SockDiag {
         local: SocketAddr,
         remote: SocketAddr,
         cookie: u64,
-    ) -> Option<TcpMetrics> {
-        let result = self.lookup(pid, local, remote, cookie);
-        if result.is_none() {
-            self.misses += 1;
-        }
-        result
-    }
-
-    fn lookup(
-        &mut self,
-        pid: u32,
-        local: SocketAddr,
-        remote: SocketAddr,
-        cookie: u64,
-    ) -> Option<TcpMetrics> {
+    ) -> Result<TcpMetrics, LookupError> {
         let namespace = rustix::fs::open(
             format!("/proc/{pid}/ns/net").as_str(),
             rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
             rustix::fs::Mode::empty(),
         )
-        .ok()?;
-        let inode = rustix::fs::fstat(&namespace).ok()?.st_ino;
-        if !self.sockets.contains_key(&inode) {
-            if self.sockets.len() >= MAX_NAMESPACES {
-                self.sockets.clear();
+        .map_err(|error| LookupError::NoProcess {
+            pid,
+            source: error.into(),
+        })?;
+        let inode = rustix::fs::fstat(&namespace)
+            .map_err(|error| LookupError::NoProcess {
+                pid,
+                source: error.into(),
+            })?
+            .st_ino;
+        let socket = match self.sockets.remove(&inode) {
+            Some(known) => known,
+            None if inode == self.own_inode => {
+                sock_diag_socket().map_err(|error| LookupError::Namespace {
+                    pid,
+                    source: NamespaceError::Work(error),
+                })?
             }
-            let socket = self.socket_in(&namespace, inode)?;
-            self.sockets.insert(inode, socket);
+            None => in_network_namespace(namespace, sock_diag_socket)
+                .map_err(|source| LookupError::Namespace { pid, source })?,
+        };
+        let metrics = self.round_trip(&socket, local, remote, cookie);
+        if self.sockets.len() >= MAX_NAMESPACES {
+            self.sockets.clear();
         }
-        let socket = self.sockets.get(&inode)?;
+        self.sockets.insert(inode, socket);
+        metrics
+    }
+
+    fn round_trip(
+        &mut self,
+        socket: &OwnedFd,
+        local: SocketAddr,
+        remote: SocketAddr,
+        cookie: u64,
+    ) -> Result<TcpMetrics, LookupError> {
         self.sequence = self.sequence.wrapping_add(1);
         let request = encode_request(local, remote, cookie, self.sequence);
         rustix::net::sendto(
@@ -207,45 +241,27 @@ impl SockDiag {
             SendFlags::empty(),
             &SocketAddrNetlink::new(0, 0),
         )
-        .ok()?;
-        let (_, received) =
-            rustix::net::recv(socket, &mut self.buffer[..], RecvFlags::empty()).ok()?;
-        decode_reply(&self.buffer[..received.min(self.buffer.len())])
+        .map_err(|error| LookupError::RoundTrip(error.into()))?;
+        let (_, received) = rustix::net::recv(socket, &mut self.buffer[..], RecvFlags::empty())
+            .map_err(|error| LookupError::RoundTrip(error.into()))?;
+        decode_reply(&self.buffer[..received.min(self.buffer.len())]).ok_or(LookupError::NotFound)
     }
+}
 
-    /// A sock_diag socket created inside `namespace`.
-    fn socket_in(&self, namespace: &OwnedFd, inode: u64) -> Option<OwnedFd> {
-        let entered = inode != self.host_inode;
-        if entered {
-            rustix::thread::move_into_link_name_space(
-                namespace.as_fd(),
-                Some(rustix::thread::LinkNameSpaceType::Network),
-            )
-            .ok()?;
-        }
-        let socket = rustix::net::socket_with(
-            AddressFamily::NETLINK,
-            SocketType::RAW,
-            SocketFlags::CLOEXEC,
-            Some(netlink::SOCK_DIAG),
-        );
-        if entered
-            && let Err(error) = rustix::thread::move_into_link_name_space(
-                self.host_namespace.as_fd(),
-                Some(rustix::thread::LinkNameSpaceType::Network),
-            )
-        {
-            // Never seen; would leave this thread in a pod's namespace.
-            tracing::error!(%error, "could not return to the sensor's network namespace");
-        }
-        let socket = socket.ok()?;
-        let _ = rustix::net::sockopt::set_socket_timeout(
-            &socket,
-            rustix::net::sockopt::Timeout::Recv,
-            Some(REPLY_TIMEOUT),
-        );
-        Some(socket)
-    }
+/// A sock_diag socket in the calling thread's network namespace.
+fn sock_diag_socket() -> std::io::Result<OwnedFd> {
+    let socket = rustix::net::socket_with(
+        AddressFamily::NETLINK,
+        SocketType::RAW,
+        SocketFlags::CLOEXEC,
+        Some(netlink::SOCK_DIAG),
+    )?;
+    rustix::net::sockopt::set_socket_timeout(
+        &socket,
+        rustix::net::sockopt::Timeout::Recv,
+        Some(REPLY_TIMEOUT),
+    )?;
+    Ok(socket)
 }
 
 #[cfg(test)]
@@ -322,9 +338,9 @@ mod tests {
         assert_eq!(metrics.state, TcpState::Established);
         assert!(metrics.segments_out >= Some(1), "{metrics:?}");
         // The wrong cookie finds nothing: the lookup is exact.
-        assert!(
-            diag.metrics(std::process::id(), local, server, cookie ^ 1)
-                .is_none()
-        );
+        assert!(matches!(
+            diag.metrics(std::process::id(), local, server, cookie ^ 1),
+            Err(LookupError::NotFound)
+        ));
     }
 }

@@ -1,7 +1,11 @@
 //! The live loop's side of CNFlow: reads the kernel's flow counters, lets
-//! [`CnFlowTracker`] decide which flows get a record, fills in what user
-//! space knows (socket owners, interface names, `tcp_info`) and hands the
-//! records to the writer thread.
+//! [`CnFlowTracker`] decide which flows get a record, fills in what the
+//! kernel's maps know (socket owners) and interface names, and hands the
+//! records to the writer thread. TCP metrics are looked up off the loop
+//! ([`super::enrich`]); records wait there for them and come back through
+//! [`FlowScanner::next_enriched`].
+
+use std::time::Duration;
 
 use aya::maps::{HashMap as BpfHashMap, MapData};
 use cipherlens_common::{FlowCounters, FlowKey};
@@ -10,18 +14,21 @@ use cipherlens_common::tgid_of;
 use cipherlens_record::StatsRecord;
 
 use super::attach::Attachments;
-use crate::cnflow::tcp_info::SockDiag;
-use crate::cnflow::{CnFlowConfig, CnFlowTracker, FlowFacts, Side, TcpMetrics};
-use crate::flow::IpProtocol;
+use super::enrich::{Answer, Enricher};
+use crate::cnflow::{CnFlowConfig, CnFlowTracker};
 use crate::time::monotonic_now_nanos;
 use crate::writer::{BackgroundWriter, Outgoing, WriterStopped};
+
+/// How long the exit waits for TCP metrics still being looked up (the
+/// sensor exits within 2 s of SIGTERM).
+const EXIT_LOOKUPS: Duration = Duration::from_millis(300);
 
 pub(super) struct FlowScanner {
     /// `None` when CNFlow records are off.
     tracker: Option<CnFlowTracker>,
     counters: BpfHashMap<MapData, FlowKey, FlowCounters>,
     owners: BpfHashMap<MapData, u64, u64>,
-    sock_diag: Option<SockDiag>,
+    enricher: Enricher,
 }
 
 impl FlowScanner {
@@ -30,18 +37,15 @@ impl FlowScanner {
         counters: BpfHashMap<MapData, FlowKey, FlowCounters>,
         owners: BpfHashMap<MapData, u64, u64>,
     ) -> Self {
-        let sock_diag = match SockDiag::new() {
-            Ok(diag) => Some(diag),
-            Err(error) => {
-                tracing::warn!(%error, "sock_diag unavailable; CNFlow records without TCP metrics");
-                None
-            }
+        let enricher = match config {
+            Some(_) => Enricher::start(),
+            None => Enricher::without_lookups(),
         };
         Self {
             tracker: config.map(CnFlowTracker::new),
             counters,
             owners,
-            sock_diag,
+            enricher,
         }
     }
 
@@ -94,38 +98,71 @@ impl FlowScanner {
                         .filter(|pid| *pid != 0);
                 }
             }
-            if facts.protocol == IpProtocol::Tcp
-                && let Some(diag) = self.sock_diag.as_mut()
-            {
-                facts.tcp = tcp_metrics(diag, &facts);
-            }
             facts.interface = attachments.interface_name(facts.ifindex);
             *stats
                 .cnflow_records
                 .entry(facts.reason.as_str().to_string())
                 .or_default() += 1;
-            writer.send(Outgoing::Flow(Box::new(facts)))?;
+            self.enricher.submit(Box::new(facts));
         }
         for key in finished {
             let _ = self.counters.remove(&key);
         }
         stats.cnflow_tracked = tracked;
-        stats.tcp_info_misses = self.sock_diag.as_ref().map_or(0, |diag| diag.misses);
+        self.send_ready(writer, stats)?;
         writer.hand_over()
     }
-}
 
-/// `tcp_info` of the flow's client socket if it is on this node, else of
-/// its server socket.
-fn tcp_metrics(diag: &mut SockDiag, facts: &FlowFacts) -> Option<(Side, TcpMetrics)> {
-    let sides = [
-        (Side::Client, 0, facts.client, facts.server),
-        (Side::Server, 1, facts.server, facts.client),
-    ];
-    sides.into_iter().find_map(|(side, index, local, remote)| {
-        let pid = facts.pids[index]?;
-        let cookie = facts.socket_cookies[index];
-        diag.metrics(pid, local, remote, cookie)
-            .map(|metrics| (side, metrics))
-    })
+    /// The next answer of the enrichment worker; pending while none is due.
+    pub(super) async fn next_enriched(&mut self) -> Option<Answer> {
+        self.enricher.next_answer().await
+    }
+
+    /// Takes an answer from [`FlowScanner::next_enriched`] and sends the
+    /// records whose turn it is.
+    pub(super) fn on_enriched(
+        &mut self,
+        answer: Option<Answer>,
+        writer: &mut BackgroundWriter<Outgoing>,
+        stats: &mut StatsRecord,
+    ) -> Result<(), WriterStopped> {
+        self.enricher.on_answer(answer);
+        self.send_ready(writer, stats)
+    }
+
+    /// At exit: records for every open flow, with the TCP metrics that can
+    /// be looked up in time.
+    pub(super) async fn finish(
+        &mut self,
+        attachments: &Attachments,
+        writer: &mut BackgroundWriter<Outgoing>,
+        stats: &mut StatsRecord,
+    ) -> Result<(), WriterStopped> {
+        let scanned = self.scan(attachments, writer, stats, true);
+        self.enricher.finish(EXIT_LOOKUPS).await;
+        self.send_ready(writer, stats)?;
+        scanned?;
+        writer.hand_over()
+    }
+
+    fn send_ready(
+        &mut self,
+        writer: &mut BackgroundWriter<Outgoing>,
+        stats: &mut StatsRecord,
+    ) -> Result<(), WriterStopped> {
+        let counts = &self.enricher.counts;
+        stats.tcp_info_misses = counts.misses;
+        stats.tcp_info_skipped_busy = counts.skipped_busy;
+        stats.tcp_info_skipped_ended = counts.skipped_ended;
+        stats.tcp_info_namespace_failures.extend(
+            counts
+                .namespace_failures
+                .iter()
+                .map(|(reason, count)| (reason.to_string(), *count)),
+        );
+        while let Some(facts) = self.enricher.next_ready() {
+            writer.send(Outgoing::Flow(facts))?;
+        }
+        Ok(())
+    }
 }

@@ -6,7 +6,8 @@
 //! same loop follows link notifications, scans the kernel's flow counters
 //! for CNFlow records, answers metrics scrapes and applies directives, so
 //! no state is shared across threads; the writer thread (records,
-//! attribution) and the NATS thread are reached through bounded queues.
+//! attribution), the CNFlow enrichment thread (TCP metrics) and the NATS
+//! thread are reached through bounded queues.
 //!
 //! - [`privileges`]: refuse to start without CAP_BPF, CAP_PERFMON and
 //!   CAP_NET_ADMIN, naming what is missing.
@@ -16,12 +17,14 @@
 //! - [`event`]: ring buffer events back into decodable frames.
 //! - [`handover`]: finished sessions to the writer, their flows marked done.
 //! - `flows`: CNFlow records from the kernel's per-flow counters.
+//! - `enrich`: their TCP metrics, looked up on a worker thread.
 //! - [`control`]: directives; [`stats`]: the stats record;
 //!   [`metrics`]: Prometheus `/metrics` and `/healthz`.
 
 pub mod attach;
 pub mod control;
 pub mod ebpf;
+mod enrich;
 mod error;
 pub mod event;
 mod flows;
@@ -232,6 +235,11 @@ pub async fn run_live(
                     break writer_error();
                 }
             }
+            answer = flow_scanner.next_enriched() => {
+                if flow_scanner.on_enriched(answer, &mut writer, &mut stats).is_err() {
+                    break writer_error();
+                }
+            }
             accepted = next_connection(metrics_listener.as_ref()) => {
                 if let Ok((stream, _)) = accepted {
                     stats::refresh(&mut stats, &counters, &attachments, pipeline.stats(), publish_stats.as_ref());
@@ -282,7 +290,9 @@ pub async fn run_live(
     }
     .send(sessions);
     // Flows still open are reported, so none goes unrecorded.
-    let _ = flow_scanner.scan(&attachments, &mut writer, &mut stats, true);
+    let _ = flow_scanner
+        .finish(&attachments, &mut writer, &mut stats)
+        .await;
     stats::refresh(
         &mut stats,
         &counters,

@@ -2,6 +2,8 @@
 //! their TLS sessions, attributed, updated while a flow lasts, and carrying
 //! the TCP metrics `ss` reads from the kernel.
 
+mod enrichment;
+
 use std::path::Path;
 use std::time::Duration;
 
