@@ -12,11 +12,13 @@
 //! - [`attribution`]: process, container, pod and node of an endpoint.
 //! - [`cnflow`]: one TCP/UDP flow (`cipherlens.cnflow/v1`).
 //! - [`stats`]: the sensor's counters (`cipherlens.stats/v1`).
+//! - [`alert`]: a policy finding about a session (`cipherlens.alert/v1`).
 //!
 //! Records are told apart by their `schema` field; [`RecordKind`] names the
 //! kind for routing (NATS subjects, files).
 #![forbid(unsafe_code)]
 
+pub mod alert;
 pub mod attribution;
 pub mod certificate;
 pub mod cnflow;
@@ -24,6 +26,7 @@ pub mod schemas;
 pub mod session;
 pub mod stats;
 
+pub use alert::AlertRecord;
 pub use cnflow::CnFlowRecord;
 pub use session::SessionRecord;
 pub use stats::StatsRecord;
@@ -35,16 +38,8 @@ pub enum RecordKind {
     QuicSession,
     CnFlow,
     Stats,
-}
-
-impl RecordKind {
-    /// Every kind.
-    pub const ALL: [RecordKind; 4] = [
-        RecordKind::TlsSession,
-        RecordKind::QuicSession,
-        RecordKind::CnFlow,
-        RecordKind::Stats,
-    ];
+    /// A policy finding, by severity.
+    Alert(alert::Severity),
 }
 
 /// A record that knows its kind.
@@ -64,6 +59,12 @@ impl Publishable for SessionRecord {
 impl Publishable for CnFlowRecord {
     fn kind(&self) -> RecordKind {
         RecordKind::CnFlow
+    }
+}
+
+impl Publishable for AlertRecord {
+    fn kind(&self) -> RecordKind {
+        RecordKind::Alert(self.finding.severity)
     }
 }
 

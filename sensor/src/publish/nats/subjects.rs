@@ -6,6 +6,7 @@
 //! | `<prefix>.quic.session.<node>` | QUIC session records |
 //! | `<prefix>.stats.<node>` | stats records (`cipherlens.stats/v1`) |
 //! | `<prefix>.cnflow.<node>` | CNFlow flow records (`cipherlens.cnflow/v1`) |
+//! | `<prefix>.tls.alert.<severity>.<node>` | policy alerts (`cipherlens.alert/v1`) |
 //! | `<prefix>.directive.<node>` | directives to this node (request/reply) |
 //! | `<prefix>.directive.all` | directives to every node |
 //!
@@ -15,6 +16,7 @@
 //! `cipherlens.*.session.>` for all sessions of all nodes.
 
 use cipherlens_record::RecordKind;
+use cipherlens_record::alert::Severity;
 
 /// The subjects of one sensor.
 #[derive(Debug, Clone)]
@@ -23,6 +25,8 @@ pub struct Subjects {
     quic_session: String,
     stats: String,
     cnflow: String,
+    /// Alerts, by severity (`Severity::ALL` order).
+    alerts: [String; 5],
     /// Directives to this node, and to every node.
     pub directive: String,
     pub directive_all: String,
@@ -36,6 +40,8 @@ impl Subjects {
             quic_session: format!("{prefix}.quic.session.{node}"),
             stats: format!("{prefix}.stats.{node}"),
             cnflow: format!("{prefix}.cnflow.{node}"),
+            alerts: Severity::ALL
+                .map(|severity| format!("{prefix}.tls.alert.{}.{node}", severity.as_str())),
             directive: format!("{prefix}.directive.{node}"),
             directive_all: format!("{prefix}.directive.all"),
         }
@@ -47,6 +53,7 @@ impl Subjects {
             RecordKind::QuicSession => &self.quic_session,
             RecordKind::Stats => &self.stats,
             RecordKind::CnFlow => &self.cnflow,
+            RecordKind::Alert(severity) => &self.alerts[severity as usize],
         }
     }
 }
@@ -110,6 +117,15 @@ mod tests {
         assert_eq!(
             subjects.of(RecordKind::Stats),
             "cipherlens.stats.node-1_eu-west_internal"
+        );
+        // The layout: <prefix>.tls.alert.<severity>.<node>.
+        assert_eq!(
+            subjects.of(RecordKind::Alert(Severity::High)),
+            "cipherlens.tls.alert.high.node-1_eu-west_internal"
+        );
+        assert_eq!(
+            subjects.of(RecordKind::Alert(Severity::Info)),
+            "cipherlens.tls.alert.info.node-1_eu-west_internal"
         );
         assert_eq!(node_token("a *b>\tc"), "a__b__c");
         assert_eq!(node_token(""), "unknown");
