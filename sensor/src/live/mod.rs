@@ -3,11 +3,13 @@
 //! - [`privileges`]: refuse to start without CAP_BPF, CAP_PERFMON and
 //!   CAP_NET_ADMIN, naming what is missing.
 //! - [`interfaces`]: every interface by default, include/exclude globs.
-//! - [`link_watch`]: rtnetlink link notifications, so a new pod's veth is
-//!   attached within milliseconds and links of vanished interfaces dropped.
-//! - [`event`]: ring buffer events back into decodable frames.
+//! - [`link_watch`]: the rtnetlink socket, so a new pod's veth is attached
+//!   within milliseconds and links of vanished interfaces dropped.
 //! - `flows`: CNFlow records from the kernel's per-flow counters.
 //! - [`metrics`]: Prometheus `/metrics` and `/healthz`.
+//!
+//! Kernel events and link notifications are decoded by
+//! `cipherlens_capture::{kernel_event, link_message}`.
 //!
 //! The loop: ring buffer readiness (tokio `AsyncFd`) -> events -> frames ->
 //! `SessionPipeline` -> finished sessions -> the record writer thread. Link
@@ -27,7 +29,6 @@
 //! process, so before attaching to an interface the sensor deletes filters
 //! bearing its program names that an earlier run left behind.
 
-pub mod event;
 mod flows;
 pub mod interfaces;
 pub mod link_watch;
@@ -47,6 +48,8 @@ use aya::programs::tc::{
 use aya::programs::{BtfTracePoint, LinkOrder, SchedClassifier, TcAttachType};
 use aya::util::KernelVersion;
 use aya::{Btf, Ebpf, include_bytes_aligned};
+use cipherlens_capture::kernel_event::{EventMeta, decode_event_frame, event_frame};
+use cipherlens_capture::link_message::{LinkChange, LinkNews};
 use cipherlens_common::{
     CONFIG_COUNT_FLOWS, CONFIG_MAP, COUNTERS_MAP, Counter, EVENTS_MAP, FLOW_COUNTERS_MAP,
     FLOW_DONE, FLOWS_MAP, FlowCounters, FlowKey, FlowState, KernelConfig, SOCKET_OWNER_PROGRAMS,
@@ -55,10 +58,9 @@ use cipherlens_common::{
 use serde::Serialize;
 use tokio::io::unix::AsyncFd;
 
-use self::event::{decode_event_frame, event_frame};
 use self::flows::FlowScanner;
 use self::interfaces::{Interface, InterfaceFilter, list_interfaces};
-use self::link_watch::{LinkChange, LinkNews, LinkWatcher};
+use self::link_watch::LinkWatcher;
 use crate::attribution::{AttributionSources, Attributor, HostInfo};
 use crate::cnflow::record::{CnFlowRecord, build_cnflow_record};
 use crate::cnflow::{CnFlowConfig, FlowFacts};
@@ -650,9 +652,9 @@ pub async fn run_live(
                                 let now = meta.timestamp_monotonic_ns.saturating_add(offset);
                                 pipeline.on_observed_packet(&packet, now, &observation);
                             }
-                            Err(error) => *stats.events_dropped.entry(drop_reason(&error)).or_default() += 1,
+                            Err(error) => *stats.events_dropped.entry(error.reason().to_owned()).or_default() += 1,
                         },
-                        Err(error) => *stats.events_dropped.entry(drop_reason(&error)).or_default() += 1,
+                        Err(error) => *stats.events_dropped.entry(error.reason().to_owned()).or_default() += 1,
                     }
                 }
                 if handled < EVENTS_PER_WAKE {
@@ -860,10 +862,7 @@ async fn next_link_news(watcher: &mut Option<LinkWatcher>) -> std::io::Result<Li
 /// The kernel facts of one event. The skb's socket is the sender's: on
 /// egress the local sending socket, on a veth's host-side ingress the
 /// container's sending socket.
-fn observation_of<'a>(
-    meta: &event::EventMeta,
-    attachments: &'a Attachments,
-) -> PacketObservation<'a> {
+fn observation_of<'a>(meta: &EventMeta, attachments: &'a Attachments) -> PacketObservation<'a> {
     let tgid = (meta.pid_tgid >> 32) as u32;
     PacketObservation {
         interface: attachments
@@ -940,11 +939,6 @@ fn is_own_session(session: &FinishedSession, own_pid: u32) -> bool {
             .flatten()
             .any(|socket| socket.pid == Some(own_pid))
     })
-}
-
-fn drop_reason(error: &impl std::fmt::Display) -> String {
-    let text = error.to_string();
-    text.split(':').next().unwrap_or_default().to_string()
 }
 
 fn fill_stats(
