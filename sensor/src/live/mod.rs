@@ -5,6 +5,7 @@
 //! - [`interfaces`]: every interface by default, include/exclude globs.
 //! - [`link_watch`]: the rtnetlink socket, so a new pod's veth is attached
 //!   within milliseconds and links of vanished interfaces dropped.
+//! - [`ebpf_object`]: the embedded kernel programs.
 //! - `flows`: CNFlow records from the kernel's per-flow counters.
 //! - [`metrics`]: Prometheus `/metrics` and `/healthz`.
 //!
@@ -29,6 +30,7 @@
 //! process, so before attaching to an interface the sensor deletes filters
 //! bearing its program names that an earlier run left behind.
 
+pub mod ebpf_object;
 mod flows;
 pub mod interfaces;
 pub mod link_watch;
@@ -47,7 +49,7 @@ use aya::programs::tc::{
 };
 use aya::programs::{BtfTracePoint, LinkOrder, SchedClassifier, TcAttachType};
 use aya::util::KernelVersion;
-use aya::{Btf, Ebpf, include_bytes_aligned};
+use aya::{Btf, Ebpf};
 use cipherlens_capture::kernel_event::{EventMeta, decode_event_frame, event_frame};
 use cipherlens_capture::link_message::{LinkChange, LinkNews};
 use cipherlens_common::{
@@ -212,10 +214,7 @@ struct Attachments {
 
 impl Attachments {
     fn load(flow_byte_budget: u32, count_flows: bool, mode: AttachMode) -> Result<Self, LiveError> {
-        let mut ebpf = Ebpf::load(include_bytes_aligned!(concat!(
-            env!("OUT_DIR"),
-            "/cipherlens-ebpf"
-        )))?;
+        let mut ebpf = Ebpf::load(ebpf_object::embedded())?;
         let mut config: Array<_, KernelConfig> = Array::try_from(
             ebpf.map_mut(CONFIG_MAP)
                 .ok_or(LiveError::Missing(CONFIG_MAP))?,
