@@ -1,6 +1,6 @@
 //! Builds the kernel programs (`sensor-ebpf`) for the BPF target with the
 //! pinned nightly and bpf-linker, and drops the object in OUT_DIR where
-//! `live::ebpf::object_bytes` embeds it. Toolchain pins: see scripts/setup.sh.
+//! `live::ebpf_object::embedded` embeds it. Toolchain pins: see scripts/setup.sh.
 
 use std::path::PathBuf;
 

@@ -200,6 +200,25 @@ pub enum DecodeError {
     BadUdpLength { udp_len: usize, available: usize },
 }
 
+impl DecodeError {
+    /// Stable name of the reason (snake case, no values), for counters.
+    pub const fn reason(&self) -> &'static str {
+        match self {
+            DecodeError::Truncated { .. } => "truncated",
+            DecodeError::UnsupportedLinkType(_) => "unsupported_link_type",
+            DecodeError::NotIp { .. } => "not_ip",
+            DecodeError::NotIpFamily { .. } => "not_ip_family",
+            DecodeError::WrongIpVersion { .. } => "wrong_ip_version",
+            DecodeError::UnknownIpVersion { .. } => "unknown_ip_version",
+            DecodeError::BadIpv4HeaderLength { .. } => "bad_ipv4_header_length",
+            DecodeError::BadIpv4TotalLength { .. } => "bad_ipv4_total_length",
+            DecodeError::Fragment => "fragment",
+            DecodeError::BadTcpDataOffset { .. } => "bad_tcp_data_offset",
+            DecodeError::BadUdpLength { .. } => "bad_udp_length",
+        }
+    }
+}
+
 /// Decodes one frame of the given link type.
 pub fn decode_frame(link_type: LinkType, data: &[u8]) -> Result<Packet<'_>, DecodeError> {
     match link_type {

@@ -3,13 +3,19 @@
 //! - [`file`](mod@file): read frames from classic pcap and pcapng files ([`CaptureReader`]).
 //! - [`decode`]: decode a frame's link, IP and TCP/UDP headers ([`decode_frame`]).
 //! - [`tcp_stream`]: reassemble one direction of a TCP connection ([`StreamReassembler`]).
+//! - [`kernel_event`]: the sensor's kernel ring-buffer events back into frames.
+//! - [`link_message`]: rtnetlink link notifications (interfaces appearing and going).
 //!
-//! `cipherlens replay` chains the three; the live sensor uses the last two on frames the
-//! kernel hands it.
+//! `cipherlens replay` chains the first three; the live sensor rebuilds frames from kernel
+//! events, then decodes and reassembles them the same way. The kernel's bytes are untrusted
+//! input like a capture file, so their decoders live here, pure and fuzzed, and the sensor
+//! keeps only the I/O (ring buffer, netlink socket).
 #![forbid(unsafe_code)]
 
 pub mod decode;
 pub mod file;
+pub mod kernel_event;
+pub mod link_message;
 pub mod link_type;
 pub mod tcp_stream;
 

@@ -8,6 +8,10 @@
 #[path = "../../fuzz/corpus_replay.rs"]
 mod corpus_replay;
 
+#[path = "../../fuzz/fuzz_targets/bodies/kernel_event.rs"]
+mod kernel_event;
+#[path = "../../fuzz/fuzz_targets/bodies/link_message.rs"]
+mod link_message;
 #[path = "../../fuzz/fuzz_targets/bodies/pcap_reader.rs"]
 mod pcap_reader;
 #[path = "../../fuzz/fuzz_targets/bodies/tcp_reassembly.rs"]
@@ -21,4 +25,14 @@ fn pcap_reader_corpus_does_not_panic() {
 #[test]
 fn tcp_reassembly_corpus_does_not_panic() {
     corpus_replay::replay("tcp_reassembly", tcp_reassembly::run);
+}
+
+#[test]
+fn kernel_event_corpus_does_not_panic() {
+    corpus_replay::replay("kernel_event", kernel_event::run);
+}
+
+#[test]
+fn link_message_corpus_does_not_panic() {
+    corpus_replay::replay("link_message", link_message::run);
 }

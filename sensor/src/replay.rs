@@ -80,7 +80,7 @@ pub fn replay_file(
                         tracing::trace!(frame = frame.index, %error, "frame not decoded");
                         *report
                             .undecoded_frames
-                            .entry(undecoded_reason(&error))
+                            .entry(error.reason().to_string())
                             .or_default() += 1;
                     }
                 }
@@ -109,20 +109,6 @@ pub fn replay_file(
         Ok(()) => Ok(report),
         Err(error) => Err(fail(error, report)),
     }
-}
-
-/// A stable counter name for a decode error (its kind, without values).
-fn undecoded_reason(error: &cipherlens_capture::DecodeError) -> String {
-    let debug = format!("{error:?}");
-    let kind: String = debug.chars().take_while(|c| c.is_alphanumeric()).collect();
-    let mut snake = String::new();
-    for (position, character) in kind.chars().enumerate() {
-        if character.is_uppercase() && position > 0 {
-            snake.push('_');
-        }
-        snake.push(character.to_ascii_lowercase());
-    }
-    snake
 }
 
 fn print_progress(file: &str, bytes_read: u64, total: Option<u64>, frames: u64) {

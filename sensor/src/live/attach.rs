@@ -21,8 +21,8 @@ use cipherlens_record::stats::AttachKind;
 
 use super::ebpf::classifier;
 use super::interfaces::{Interface, InterfaceFilter};
-use super::link_watch::LinkChange;
 use super::{AttachMode, LiveError};
+use cipherlens_capture::link_message::LinkChange;
 
 /// The loaded programs and the links of attached interfaces.
 pub struct Attachments {

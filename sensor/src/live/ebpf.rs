@@ -1,9 +1,9 @@
-//! The embedded eBPF object: loading it, configuring it, loading its
-//! programs, and taking its maps out as the user-space types for them.
+//! Loading the embedded eBPF object: its configuration, its programs, and
+//! its maps taken out as the user-space types for them.
 
 use aya::maps::{Array, HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf};
 use aya::programs::{BtfTracePoint, SchedClassifier};
-use aya::{Btf, Ebpf, include_bytes_aligned};
+use aya::{Btf, Ebpf};
 use cipherlens_common::{
     CONFIG_COUNT_FLOWS, CONFIG_MAP, COUNTERS_MAP, EVENTS_MAP, FLOW_COUNTERS_MAP, FLOWS_MAP,
     FlowCounters, FlowKey, FlowState, KernelConfig, SOCKET_OWNER_PROGRAMS, SOCKET_OWNERS_MAP,
@@ -11,12 +11,6 @@ use cipherlens_common::{
 };
 
 use super::LiveError;
-
-/// The eBPF object built by `build.rs` (TC classifiers, tp_btf programs,
-/// their maps), embedded in the binary.
-pub fn object_bytes() -> &'static [u8] {
-    include_bytes_aligned!(concat!(env!("OUT_DIR"), "/cipherlens-ebpf"))
-}
 
 /// The maps the user side reads and writes.
 pub struct KernelMaps {
@@ -36,7 +30,7 @@ pub struct KernelMaps {
 /// attaches the socket-owner programs (whose links live as long as the
 /// returned `Ebpf`), and takes the maps out.
 pub fn load(flow_byte_budget: u32, count_flows: bool) -> Result<(Ebpf, KernelMaps), LiveError> {
-    let mut ebpf = Ebpf::load(object_bytes())?;
+    let mut ebpf = Ebpf::load(super::ebpf_object::embedded())?;
     let mut config: Array<_, KernelConfig> = Array::try_from(
         ebpf.map_mut(CONFIG_MAP)
             .ok_or(LiveError::Missing(CONFIG_MAP))?,

@@ -11,10 +11,11 @@
 //!
 //! - [`privileges`]: refuse to start without CAP_BPF, CAP_PERFMON and
 //!   CAP_NET_ADMIN, naming what is missing.
-//! - [`ebpf`]: the embedded object, its programs and maps.
+//! - [`ebpf_object`], [`ebpf`]: the embedded object; loading it, its maps.
 //! - [`attach`]: which interfaces carry the TC programs (TCX or netlink).
-//! - [`interfaces`], [`link_watch`]: the interface list and rtnetlink news.
-//! - [`event`]: ring buffer events back into decodable frames.
+//! - [`interfaces`], [`link_watch`]: the interface list and the rtnetlink
+//!   socket (kernel events and link messages are decoded by
+//!   `cipherlens_capture::{kernel_event, link_message}`).
 //! - [`handover`]: finished sessions to the writer, their flows marked done.
 //! - `flows`: CNFlow records from the kernel's per-flow counters.
 //! - `enrich`: their TCP metrics, looked up on a worker thread.
@@ -24,9 +25,9 @@
 pub mod attach;
 pub mod control;
 pub mod ebpf;
+pub mod ebpf_object;
 mod enrich;
 mod error;
-pub mod event;
 mod flows;
 mod handover;
 pub mod interfaces;
@@ -40,6 +41,8 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
+use cipherlens_capture::kernel_event::{EventMeta, decode_event_frame, event_frame};
+use cipherlens_capture::link_message::LinkNews;
 use cipherlens_common::{tgid_of, tid_of};
 use cipherlens_record::StatsRecord;
 use cipherlens_record::session::{SocketFacts, Source};
@@ -50,11 +53,10 @@ pub use self::options::{AttachMode, LiveOptions, LiveOutputs};
 
 use self::attach::Attachments;
 use self::control::{Controls, next_directive};
-use self::event::{decode_event_frame, event_frame};
 use self::flows::FlowScanner;
 use self::handover::HandOver;
 use self::interfaces::list_interfaces;
-use self::link_watch::{LinkNews, LinkWatcher};
+use self::link_watch::LinkWatcher;
 use crate::pipeline::{FinishedSession, PacketObservation, SessionPipeline};
 use crate::publish::nats::PublishStatsSource;
 use crate::time::{monotonic_now_nanos, unix_now_nanos};
@@ -197,9 +199,9 @@ pub async fn run_live(
                                 let now = meta.timestamp_monotonic_ns.saturating_add(offset);
                                 pipeline.on_observed_packet(&packet, now, &observation);
                             }
-                            Err(error) => *stats.events_dropped.entry(drop_reason(&error)).or_default() += 1,
+                            Err(error) => *stats.events_dropped.entry(error.reason().to_owned()).or_default() += 1,
                         },
-                        Err(error) => *stats.events_dropped.entry(drop_reason(&error)).or_default() += 1,
+                        Err(error) => *stats.events_dropped.entry(error.reason().to_owned()).or_default() += 1,
                     }
                 }
                 if handled < EVENTS_PER_WAKE {
@@ -335,10 +337,7 @@ async fn next_link_news(watcher: &mut Option<LinkWatcher>) -> std::io::Result<Li
 /// The kernel facts of one event. The skb's socket is the sender's: on
 /// egress the local sending socket, on a veth's host-side ingress the
 /// container's sending socket.
-fn observation_of<'a>(
-    meta: &event::EventMeta,
-    attachments: &'a Attachments,
-) -> PacketObservation<'a> {
+fn observation_of<'a>(meta: &EventMeta, attachments: &'a Attachments) -> PacketObservation<'a> {
     let tgid = tgid_of(meta.pid_tgid);
     PacketObservation {
         interface: attachments.interface(meta.ifindex),
@@ -363,9 +362,4 @@ fn writer_error() -> Result<(), LiveError> {
     Err(LiveError::Output(std::io::Error::other(
         "the record writer stopped",
     )))
-}
-
-fn drop_reason(error: &impl std::fmt::Display) -> String {
-    let text = error.to_string();
-    text.split(':').next().unwrap_or_default().to_string()
 }

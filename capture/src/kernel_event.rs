@@ -2,15 +2,21 @@
 //!
 //! An event is headers (Ethernet to TCP/UDP) plus one payload chunk taken at
 //! `payload_offset` within the packet's payload (large GSO packets come as
-//! several chunks). Put together they form a frame `capture::decode_frame`
-//! decodes like any captured frame, once the length fields describe the
-//! bytes actually present; the TCP sequence number then moves forward by
-//! the chunk's offset. So live capture and `replay` share every step after
-//! this one.
+//! several chunks), laid out as `cipherlens_common::PacketEventOf`. Put
+//! together they form a frame [`decode_frame`] decodes like any captured
+//! frame, once the length fields describe the bytes actually present; the
+//! TCP sequence number then moves forward by the chunk's offset. So live
+//! capture and `replay` share every step after this one.
+//!
+//! The bytes come from the kernel's ring buffer, so every length in them is
+//! checked against the event before use: a bad event is an [`EventError`],
+//! never a panic.
 
-use cipherlens_capture::{LinkType, Packet, Transport, decode_frame};
 use cipherlens_common::event_offsets as at;
 use cipherlens_common::{DIRECTION_EGRESS, HEADER_CAPACITY, PACKET_EVENT_HEADER_LEN};
+
+use crate::decode::{DecodeError, Packet, Transport, decode_frame};
+use crate::link_type::LinkType;
 
 /// Kernel-only facts about an event's packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,7 +32,7 @@ pub struct EventMeta {
 }
 
 /// Why an event could not be used.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum EventError {
     #[error("event of {0} bytes is shorter than its fixed header")]
     Short(usize),
@@ -36,7 +42,18 @@ pub enum EventError {
         payload_len: usize,
     },
     #[error("event headers do not decode: {0}")]
-    Decode(String),
+    Decode(DecodeError),
+}
+
+impl EventError {
+    /// Stable name of the reason, for counters and metric labels.
+    pub const fn reason(&self) -> &'static str {
+        match self {
+            EventError::Short(_) => "event shorter than its fixed header",
+            EventError::BadLengths { .. } => "event lengths do not fit the event",
+            EventError::Decode(_) => "event headers do not decode",
+        }
+    }
 }
 
 fn u64_at(bytes: &[u8], offset: usize) -> u64 {
@@ -73,16 +90,22 @@ pub fn event_frame(event: &[u8], frame: &mut Vec<u8>) -> Result<(EventMeta, u32)
         event[at::HEADER_LEN + 1],
     ]));
     let data = &event[PACKET_EVENT_HEADER_LEN..];
-    let payload_start = HEADER_CAPACITY;
-    if header_len > HEADER_CAPACITY || payload_start + payload_len > data.len() {
+    // Headers fill the start of the header area; the payload follows it.
+    let headers = data
+        .get(..header_len)
+        .filter(|_| header_len <= HEADER_CAPACITY);
+    let payload = HEADER_CAPACITY
+        .checked_add(payload_len)
+        .and_then(|end| data.get(HEADER_CAPACITY..end));
+    let (Some(headers), Some(payload)) = (headers, payload) else {
         return Err(EventError::BadLengths {
             header_len,
             payload_len,
         });
-    }
+    };
     frame.clear();
-    frame.extend_from_slice(&data[..header_len]);
-    frame.extend_from_slice(&data[payload_start..payload_start + payload_len]);
+    frame.extend_from_slice(headers);
+    frame.extend_from_slice(payload);
     fix_lengths(frame, header_len);
     Ok((meta, payload_offset))
 }
@@ -132,8 +155,7 @@ fn set_be16(bytes: &mut [u8], offset: usize, value: u16) {
 /// Decodes a rebuilt frame; a TCP chunk's sequence number moves forward by
 /// its offset within the packet's payload.
 pub fn decode_event_frame(frame: &[u8], payload_offset: u32) -> Result<Packet<'_>, EventError> {
-    let mut packet = decode_frame(LinkType::ETHERNET, frame)
-        .map_err(|error| EventError::Decode(error.to_string()))?;
+    let mut packet = decode_frame(LinkType::ETHERNET, frame).map_err(EventError::Decode)?;
     if let Transport::Tcp(segment) = &mut packet.transport {
         segment.seq = segment.seq.wrapping_add(payload_offset);
     }
@@ -216,5 +238,40 @@ mod tests {
             event_frame(&raw, &mut frame),
             Err(EventError::BadLengths { .. })
         ));
+        // Cut inside the header area, with no payload (found by the fuzzer).
+        let mut raw = event(&tcp_frame(b"", 0), 54, 0, false);
+        raw.truncate(PACKET_EVENT_HEADER_LEN + 60);
+        assert_eq!(
+            event_frame(&raw, &mut frame),
+            Err(EventError::BadLengths {
+                header_len: 54,
+                payload_len: 0
+            })
+        );
+        // Headers longer than the header area.
+        let mut raw = event(&tcp_frame(b"x", 0), 54, 0, false);
+        raw[56..58].copy_from_slice(&(HEADER_CAPACITY as u16 + 1).to_ne_bytes());
+        assert!(matches!(
+            event_frame(&raw, &mut frame),
+            Err(EventError::BadLengths { .. })
+        ));
+    }
+
+    #[test]
+    fn headers_that_do_not_decode_keep_the_stats_key_they_always_had() {
+        // An ARP EtherType: not IP.
+        let mut raw = event(&tcp_frame(b"x", 0), 54, 0, false);
+        raw[PACKET_EVENT_HEADER_LEN + 12..PACKET_EVENT_HEADER_LEN + 14]
+            .copy_from_slice(&0x0806u16.to_be_bytes());
+        let mut frame = Vec::new();
+        let (_, offset) = event_frame(&raw, &mut frame).expect("lengths are fine");
+        let error = decode_event_frame(&frame, offset).expect_err("not IP");
+        assert_eq!(
+            error,
+            EventError::Decode(DecodeError::NotIp { ether_type: 0x0806 })
+        );
+        // Stats records counted this drop under the error text before its first ':'.
+        let key_before = error.to_string().split(':').next().map(str::to_owned);
+        assert_eq!(key_before.as_deref(), Some(error.reason()));
     }
 }
