@@ -9,14 +9,13 @@
 //! - [`flow`]: flow identity shared by every record about a flow.
 //! - [`attribution`]: process, container, pod and host of a session.
 //! - [`cnflow`]: CNFlow flow records from the kernel's per-flow counters.
-//! - [`config`]: the TOML configuration file.
-//! - [`directive`]: operator requests over NATS (status, interfaces,
-//!   sampling, plaintext capture).
+//! - [`directive`]: operator requests over NATS on their way to the live
+//!   loop, and per-flow sampling (options, the configuration file and the
+//!   directives themselves are in `cipherlens-control`).
 #![forbid(unsafe_code)]
 
 pub mod attribution;
 pub mod cnflow;
-pub mod config;
 pub mod directive;
 pub mod flow;
 pub mod live;

@@ -52,6 +52,8 @@ use cipherlens_common::{
     FLOW_DONE, FLOWS_MAP, FlowCounters, FlowKey, FlowState, KernelConfig, SOCKET_OWNER_PROGRAMS,
     SOCKET_OWNERS_MAP, TC_EGRESS_PROGRAM, TC_INGRESS_PROGRAM,
 };
+use cipherlens_control::config::AttachMode;
+use cipherlens_control::directive::{Directive, PlaintextScope};
 use serde::Serialize;
 use tokio::io::unix::AsyncFd;
 
@@ -62,9 +64,7 @@ use self::link_watch::{LinkChange, LinkNews, LinkWatcher};
 use crate::attribution::{AttributionSources, Attributor, HostInfo};
 use crate::cnflow::record::{CnFlowRecord, build_cnflow_record};
 use crate::cnflow::{CnFlowConfig, FlowFacts};
-use crate::directive::{
-    Directive, DirectiveRequest, PlaintextScope, error_reply, flow_hash, sampled,
-};
+use crate::directive::{DirectiveRequest, error_reply, flow_hash, sampled};
 use crate::output::BackgroundWriter;
 use crate::pipeline::{PipelineConfig, PipelineStats, SessionPipeline};
 use crate::publish::nats::{PublishStats, PublishStatsSource};
@@ -100,19 +100,6 @@ pub struct LiveOptions {
     /// How often the kernel's flow counters are read.
     pub cnflow_scan_interval: Duration,
     pub pipeline: PipelineConfig,
-}
-
-/// How the TC programs are attached.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum AttachMode {
-    /// TCX links where the kernel has them (>= 6.6), netlink filters otherwise.
-    #[default]
-    Auto,
-    /// TCX links (kernel >= 6.6).
-    Tcx,
-    /// Netlink filters on a clsact qdisc (any kernel; survive `kill -9`,
-    /// cleaned up by the next start).
-    Netlink,
 }
 
 /// Why live capture could not start or stopped.

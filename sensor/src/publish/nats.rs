@@ -25,11 +25,12 @@ use std::time::{Duration, Instant};
 use async_nats::connection::State;
 use async_nats::{ConnectErrorKind, ConnectOptions};
 use bytes::Bytes;
+use cipherlens_control::directive::parse_directive;
 use serde::Serialize;
 
 use super::Sink;
 use super::subjects::{RecordKind, Subjects};
-use crate::directive::{DirectiveRequest, error_reply, parse_directive};
+use crate::directive::{DirectiveRequest, error_reply};
 
 /// Records published per round trip at most.
 const BATCH: usize = 256;
