@@ -7,7 +7,9 @@
 //! - [`flow`]: one flow key for the pipeline, the kernel maps and CNFlow;
 //!   Community ID.
 //! - [`cnflow`]: which kernel flow counters get a CNFlow record, and when.
-//! - [`config`], [`directive`]: what operators tell the sensor.
+//! - [`directive`]: operator requests on their way to the live loop, and
+//!   per-flow sampling (options, the configuration file and the directives
+//!   themselves are in `cipherlens-control`).
 //!
 //! The published record types are the `cipherlens-record` crate's.
 #![forbid(unsafe_code)]
@@ -15,7 +17,6 @@
 pub mod attribution;
 pub mod build;
 pub mod cnflow;
-pub mod config;
 pub mod directive;
 pub mod flow;
 pub mod live;

@@ -7,7 +7,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use cipherlens_sensor::config;
+use cipherlens_control::config::{self, AttachMode, Secret};
 use common::repo_root;
 
 fn read(path: &str) -> String {
@@ -43,8 +43,20 @@ fn block(yaml: &str, key: &str) -> String {
 fn the_shipped_configuration_parses_strictly() {
     let toml = block(&read("deploy/kubernetes/configmap.yaml"), "cipherlens.toml");
     let parsed = config::parse(&toml).unwrap_or_else(|error| panic!("{error}\n{toml}"));
-    assert_eq!(parsed.capture.metrics_listen.map(|a| a.port()), Some(9464));
-    assert_eq!(parsed.nats.jetstream, Some(true));
+    // The values the ConfigMap states.
+    let capture = &parsed.capture;
+    assert_eq!(capture.exclude_interfaces, ["docker0"]);
+    assert_eq!(capture.flow_byte_budget, 131_072);
+    assert_eq!(capture.attach_mode, AttachMode::Auto);
+    assert_eq!(capture.metrics_listen.map(|a| a.port()), Some(9464));
+    assert!(capture.cnflow);
+    assert_eq!(capture.cnflow_idle_timeout_seconds, 120);
+    assert_eq!(
+        parsed.nats.password_file,
+        Some(Secret::File("/etc/cipherlens/secrets/nats-password".into()))
+    );
+    assert!(parsed.nats.tls && parsed.nats.jetstream);
+    assert_eq!(parsed.nats.buffer, 100_000);
     // The probe and the metrics address agree.
     let daemonset = read("deploy/kubernetes/daemonset.yaml");
     assert!(daemonset.contains("port: 9464") && daemonset.contains("path: /healthz"));

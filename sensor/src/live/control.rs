@@ -8,7 +8,9 @@ use serde::Serialize;
 
 use super::attach::Attachments;
 use super::interfaces::{InterfaceFilter, list_interfaces};
-use crate::directive::{Directive, DirectiveRequest, PlaintextScope, error_reply};
+use cipherlens_control::directive::{Directive, PlaintextScope};
+
+use crate::directive::{DirectiveRequest, error_reply};
 
 /// State that directives change.
 #[derive(Debug)]

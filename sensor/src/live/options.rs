@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+pub use cipherlens_control::config::AttachMode;
+
 use super::interfaces::InterfaceFilter;
 use crate::attribution::AttributionSources;
 use crate::cnflow::CnFlowConfig;
@@ -27,19 +29,6 @@ pub struct LiveOptions {
     /// How often the kernel's flow counters are read.
     pub cnflow_scan_interval: Duration,
     pub pipeline: PipelineConfig,
-}
-
-/// How the TC programs are attached.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum AttachMode {
-    /// TCX links where the kernel has them (>= 6.6), netlink filters otherwise.
-    #[default]
-    Auto,
-    /// TCX links (kernel >= 6.6).
-    Tcx,
-    /// Netlink filters on a clsact qdisc (any kernel; survive `kill -9`,
-    /// cleaned up by the next start).
-    Netlink,
 }
 
 /// Where live capture's records go, and what operators ask of it.

@@ -6,7 +6,9 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use crate::directive::{DirectiveRequest, error_reply, parse_directive};
+use cipherlens_control::directive::parse_directive;
+
+use crate::directive::{DirectiveRequest, error_reply};
 
 use super::publisher::Shared;
 use super::subjects::Subjects;

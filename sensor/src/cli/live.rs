@@ -1,0 +1,111 @@
+//! `cipherlens live`: the options of live capture, then capture until
+//! SIGTERM or SIGINT, then the final stats record.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use cipherlens_control::config::{self, CaptureSection, ConfigError, NatsSection, PipelineSection};
+use cipherlens_record::StatsRecord;
+use cipherlens_sensor::attribution::AttributionSources;
+use cipherlens_sensor::cnflow::CnFlowConfig;
+use cipherlens_sensor::live::interfaces::InterfaceFilter;
+use cipherlens_sensor::live::{self, LiveError, LiveOptions, LiveOutputs};
+use clap::{ArgMatches, Args};
+
+use super::sinks::{FileOutput, build_sinks};
+
+/// Options of live capture: the configuration file's three sections.
+#[derive(Args)]
+pub struct LiveArgs {
+    /// Configuration file (TOML); command-line options and CIPHERLENS_* variables override it.
+    #[arg(long, env = "CIPHERLENS_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(flatten)]
+    capture: CaptureSection,
+    #[command(flatten)]
+    nats: NatsSection,
+    #[command(flatten)]
+    pipeline: PipelineSection,
+}
+
+impl LiveArgs {
+    /// With a configuration file, each section is the file's with what the
+    /// command line and environment gave (`given`) put over it.
+    fn with_config_file(mut self, given: &ArgMatches) -> Result<Self, ConfigError> {
+        if let Some(path) = &self.config {
+            let file = config::load(path)?;
+            self.capture = config::overlay(file.capture, given)?;
+            self.nats = config::overlay(file.nats, given)?;
+            self.pipeline = config::overlay(file.pipeline, given)?;
+        }
+        self.nats = self.nats.read_secrets()?;
+        Ok(self)
+    }
+}
+
+pub fn run(args: LiveArgs, given: &ArgMatches) -> anyhow::Result<ExitCode> {
+    let LiveArgs {
+        capture,
+        nats,
+        pipeline,
+        ..
+    } = args.with_config_file(given)?;
+    let file = capture.output.as_ref().map(|path| FileOutput {
+        path,
+        rotation: (capture.output_max_bytes > 0)
+            .then_some((capture.output_max_bytes, capture.output_keep)),
+    });
+    let outputs = build_sinks(file, &nats, true)?;
+    let options = LiveOptions {
+        interfaces: InterfaceFilter {
+            include: capture.interfaces,
+            exclude: capture.exclude_interfaces,
+        },
+        flow_byte_budget: capture.flow_byte_budget,
+        stats_interval: (capture.stats_interval_seconds > 0)
+            .then(|| Duration::from_secs(capture.stats_interval_seconds)),
+        attach_mode: capture.attach_mode,
+        attribution: AttributionSources {
+            proc_root: PathBuf::from("/proc"),
+            pods_dir: capture.pods_log_dir,
+            containers_dir: capture.containers_log_dir,
+        },
+        metrics_listen: capture.metrics_listen,
+        cnflow: capture.cnflow.then(|| CnFlowConfig {
+            report_interval_ns: capture
+                .cnflow_report_interval_seconds
+                .saturating_mul(1_000_000_000),
+            idle_timeout_ns: capture
+                .cnflow_idle_timeout_seconds
+                .saturating_mul(1_000_000_000),
+        }),
+        cnflow_scan_interval: Duration::from_secs(capture.cnflow_scan_interval_seconds),
+        pipeline: super::pipeline_config(&pipeline),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    let stats = runtime.block_on(run_until_signal(options, outputs))?;
+    live::stats::print(&stats);
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn run_until_signal(
+    options: LiveOptions,
+    outputs: LiveOutputs,
+) -> Result<StatsRecord, LiveError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate()).map_err(LiveError::Poll)?;
+    let mut interrupt = signal(SignalKind::interrupt()).map_err(LiveError::Poll)?;
+    let shutdown = async move {
+        tokio::select! {
+            _ = terminate.recv() => {}
+            _ = interrupt.recv() => {}
+        }
+        tracing::info!("signal received; detaching");
+    };
+    live::run_live(options, outputs, shutdown).await
+}

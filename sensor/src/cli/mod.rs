@@ -1,0 +1,66 @@
+//! The subcommands: their arguments, how the configuration file joins them,
+//! and how the options become the sensor's inputs and outputs.
+//!
+//! - `live`, `replay`: one module per subcommand.
+//! - `sinks`: where records go (stdout, file, NATS) and the NATS credentials.
+//! - `logging`: `--log-format`.
+//!
+//! The options themselves, the file and the precedence rule are in
+//! `cipherlens_control::config`.
+
+pub mod live;
+pub mod logging;
+pub mod replay;
+pub mod sinks;
+
+use cipherlens_control::config::PipelineSection;
+use cipherlens_sensor::pipeline::PipelineConfig;
+
+fn pipeline_config(section: &PipelineSection) -> PipelineConfig {
+    PipelineConfig {
+        max_handshake_message: section.max_handshake_message,
+        max_reassembly_bytes: section.max_reassembly_bytes,
+        ja4_original_order: section.ja4_original_order,
+        community_id_seed: section.community_id_seed,
+        ..PipelineConfig::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use cipherlens_control::config::{CaptureSection, NatsSection};
+    use clap::{Args, Command};
+
+    use super::*;
+
+    fn ids(command: Command) -> BTreeSet<String> {
+        command
+            .get_arguments()
+            .map(|arg| arg.get_id().to_string())
+            .collect()
+    }
+
+    /// An option outside the sections could not be set in the file; only
+    /// those that belong to one run are.
+    #[test]
+    fn every_other_option_is_in_a_file_section() {
+        let capture = ids(CaptureSection::augment_args(Command::new("capture")));
+        let pipeline = ids(PipelineSection::augment_args(Command::new("pipeline")));
+        let nats = ids(NatsSection::augment_args(Command::new("nats")));
+        let live = ids(live::LiveArgs::augment_args(Command::new("live")));
+        let replay = ids(replay::ReplayArgs::augment_args(Command::new("replay")));
+        let outside = |all: &BTreeSet<String>, sections: &[&BTreeSet<String>]| -> Vec<String> {
+            all.iter()
+                .filter(|id| !sections.iter().any(|section| section.contains(*id)))
+                .cloned()
+                .collect()
+        };
+        assert_eq!(outside(&live, &[&capture, &pipeline, &nats]), ["config"]);
+        assert_eq!(
+            outside(&replay, &[&pipeline, &nats]),
+            ["config", "files", "output", "stats"]
+        );
+    }
+}

@@ -1,0 +1,123 @@
+//! `cipherlens replay`: capture files through the pipeline to the sinks;
+//! exit status 1 if a file could not be read to its end or records were
+//! not published.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use cipherlens_control::config::{self, ConfigError, NatsSection, PipelineSection};
+use cipherlens_sensor::live::LiveOutputs;
+use cipherlens_sensor::replay::replay_file;
+use cipherlens_sensor::writer::{BackgroundWriter, Outgoing, RecordStages};
+use clap::{ArgMatches, Args};
+
+use super::sinks::{FileOutput, build_sinks};
+
+/// Records waiting for the writer thread at most.
+const RECORD_QUEUE: usize = 1024;
+/// How long `replay` waits at the end for NATS to take what is queued.
+const REPLAY_PUBLISH_DRAIN: Duration = Duration::from_secs(30);
+
+#[derive(Args)]
+pub struct ReplayArgs {
+    /// Capture files (pcap or pcapng).
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Write records to this file instead of stdout.
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+    /// Print a JSON summary of what was read to stderr at the end.
+    #[arg(long)]
+    stats: bool,
+    /// Configuration file (TOML): its [pipeline] and [nats] sections apply.
+    #[arg(long, env = "CIPHERLENS_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(flatten)]
+    nats: NatsSection,
+    #[command(flatten)]
+    pipeline: PipelineSection,
+}
+
+impl ReplayArgs {
+    /// With a configuration file, its `[pipeline]` and `[nats]` sections
+    /// with what the command line and environment gave (`given`) put over
+    /// them.
+    fn with_config_file(mut self, given: &ArgMatches) -> Result<Self, ConfigError> {
+        if let Some(path) = &self.config {
+            let file = config::load(path)?;
+            self.nats = config::overlay(file.nats, given)?;
+            self.pipeline = config::overlay(file.pipeline, given)?;
+        }
+        self.nats = self.nats.read_secrets()?;
+        Ok(self)
+    }
+}
+
+pub fn run(args: ReplayArgs, given: &ArgMatches) -> anyhow::Result<ExitCode> {
+    let ReplayArgs {
+        files,
+        output,
+        stats,
+        nats,
+        pipeline,
+        ..
+    } = args.with_config_file(given)?;
+    let file = output.as_ref().map(|path| FileOutput {
+        path,
+        rotation: None,
+    });
+    let LiveOutputs {
+        sink,
+        publish_stats,
+        ..
+    } = build_sinks(file, &nats, false)?;
+    let mut stages = RecordStages::for_replay();
+    let mut writer = BackgroundWriter::spawn(
+        sink,
+        RECORD_QUEUE,
+        REPLAY_PUBLISH_DRAIN,
+        move |item, sink| stages.run(item, sink),
+    )
+    .context("starting the record writer")?;
+    let mut exit = ExitCode::SUCCESS;
+    for file in files {
+        let config = super::pipeline_config(&pipeline);
+        let mut writer_stopped = false;
+        let result = replay_file(&file, config, |record| {
+            writer_stopped = writer_stopped || writer.send(Outgoing::Session(record)).is_err();
+        });
+        if writer_stopped {
+            let error = writer
+                .finish()
+                .err()
+                .unwrap_or_else(|| std::io::Error::other("the record writer stopped early"));
+            return Err(error).context("writing records");
+        }
+        let report = match result {
+            Ok(report) => report,
+            Err(error) => {
+                eprintln!("cipherlens: {error}");
+                exit = ExitCode::FAILURE;
+                *error.partial
+            }
+        };
+        if stats {
+            eprintln!("{}", serde_json::to_string(&report)?);
+        }
+    }
+    writer.finish().context("writing records")?;
+    if let Some(source) = publish_stats {
+        let publish = source.stats();
+        if stats {
+            eprintln!("{}", serde_json::json!({ "publish": publish }));
+        }
+        let lost = publish.dropped_buffer_full + publish.dropped_at_shutdown;
+        if lost > 0 {
+            eprintln!("cipherlens: {lost} records were not published to NATS");
+            exit = ExitCode::FAILURE;
+        }
+    }
+    Ok(exit)
+}
