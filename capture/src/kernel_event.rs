@@ -216,7 +216,7 @@ mod tests {
         assert!(meta.egress);
         assert_eq!(meta.socket_cookie, 99);
         assert_eq!(meta.ifindex, 3);
-        assert_eq!(meta.pid_tgid >> 32, 42);
+        assert_eq!(cipherlens_common::tgid_of(meta.pid_tgid), 42);
         let packet = decode_event_frame(&rebuilt, offset).expect("decodes");
         let Transport::Tcp(segment) = packet.transport else {
             panic!("tcp expected");
