@@ -105,7 +105,7 @@ impl<'a> DedupKey<'a> {
 }
 
 /// A key as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct OwnedKey {
     pub rule: RuleId,
     pub server_address: Box<str>,
@@ -299,7 +299,7 @@ impl Deduplicator {
     }
 
     /// Forgets every key whose window ended by `now`; returns those with
-    /// suppressed repeats, oldest window first.
+    /// suppressed repeats, oldest window first (then by key).
     pub fn expire(&mut self, now: Timestamp) -> Vec<Expired> {
         let window = self.window;
         let mut expired = Vec::new();
@@ -326,7 +326,7 @@ impl Deduplicator {
             !bucket.is_empty()
         });
         self.keys -= removed;
-        expired.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.first_seen.cmp(&b.1.first_seen)));
+        expired.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.key.cmp(&b.1.key)));
         expired.into_iter().map(|(_, expired)| expired).collect()
     }
 
