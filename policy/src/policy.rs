@@ -268,7 +268,7 @@ impl Policy {
     /// The severity the policy gives a level of a rule (`level` indexes
     /// [`RuleId::levels`]).
     pub fn severity(&self, rule: RuleId, level: usize) -> Severity {
-        self.severities[rule as usize][level.min(MAX_LEVELS - 1)]
+        self.severities[rule as usize][level.min(rule.levels().len() - 1)]
     }
 
     pub fn thresholds(&self) -> &Thresholds {

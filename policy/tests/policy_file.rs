@@ -330,3 +330,13 @@ fn exceptions_exempt_only_the_sessions_and_rules_they_name() {
     let policy = Policy::from_toml("[[exceptions]]\nnamespaces = [\"legacy\"]\n", "t").unwrap();
     assert_eq!(fired(&policy, &in_pod), vec![]);
 }
+
+/// The sensor swaps policies between threads (reload) and keeps the
+/// deduplicator on its writer thread.
+#[test]
+fn policies_and_deduplicators_cross_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Policy>();
+    send_sync::<cipherlens_policy::Deduplicator>();
+    send_sync::<PolicyError>();
+}

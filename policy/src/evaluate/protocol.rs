@@ -174,21 +174,16 @@ pub(crate) fn weak_group(policy: &Policy, session: &Session<'_>) -> Option<(u8, 
 const CLASSICAL: usize = 0;
 const REFUSED: usize = 1;
 
-fn offered_post_quantum<'r>(session: &Session<'r>) -> Vec<&'r Named> {
+/// The post-quantum and hybrid groups the client offered (`supported_groups`).
+fn offered_post_quantum<'r>(session: &Session<'r>) -> impl Iterator<Item = &'r Named> {
     session
         .record
         .cipherlens
         .tls
         .client_hello
-        .as_ref()
-        .map(|hello| {
-            hello
-                .supported_groups
-                .iter()
-                .filter(|named| group(named.code).is_some_and(|g| g.post_quantum()))
-                .collect()
-        })
-        .unwrap_or_default()
+        .iter()
+        .flat_map(|hello| &hello.supported_groups)
+        .filter(|named| group(named.code).is_some_and(|g| g.post_quantum()))
 }
 
 pub(crate) fn quantum_vulnerable(
@@ -198,31 +193,15 @@ pub(crate) fn quantum_vulnerable(
     if !is_tls13(session) {
         return None;
     }
-    let negotiated = group(
-        session
-            .record
-            .cipherlens
-            .tls
-            .key_exchange_group
-            .as_ref()?
-            .code,
-    )?;
-    if negotiated.post_quantum() {
+    let negotiated = session.record.cipherlens.tls.key_exchange_group.as_ref()?;
+    if group(negotiated.code)?.post_quantum() {
         return None;
     }
-    let client_offered = session
-        .record
-        .cipherlens
-        .tls
-        .client_hello
-        .as_ref()
-        .is_some_and(|hello| {
-            hello
-                .supported_groups
-                .iter()
-                .any(|named| group(named.code).is_some_and(|g| g.post_quantum()))
-        });
-    let level = if client_offered { REFUSED } else { CLASSICAL };
+    let level = if offered_post_quantum(session).next().is_some() {
+        REFUSED
+    } else {
+        CLASSICAL
+    };
     Some((
         level as u8,
         policy.severity(RuleId::KexQuantumVulnerable, level),
@@ -363,7 +342,6 @@ pub(crate) fn describe(policy: &Policy, hit: &Hit, session: &Session<'_>) -> (St
             let name = group_evidence(&mut evidence, session);
             if hit.level as usize == REFUSED {
                 let offered: Vec<String> = offered_post_quantum(session)
-                    .iter()
                     .map(|named| named.name.to_string())
                     .collect();
                 let message = format!(
