@@ -64,9 +64,10 @@
 //! - `version = 1` (optional).
 //! - `[rules."<id>"]`: `enabled` (bool), `severity` (every level of the
 //!   rule), `severities = { <level> = "<severity>" }` (rules with levels).
-//! - `[thresholds]`: `expiring_days` (30), `rsa_min_bits` (2048),
-//!   `dsa_min_bits` (2048; also DH certificate keys use `dh_min_bits`),
-//!   `ec_min_bits` (224), `dh_min_bits` (2048), `ec_group_min_bits` (224).
+//! - `[thresholds]`: `expiring_days` (30); certificate keys `rsa_min_bits`
+//!   (2048), `dsa_min_bits` (2048), `ec_min_bits` (224); key exchange
+//!   `dh_min_bits` (2048, also DH certificate keys), `ec_group_min_bits`
+//!   (224).
 //! - `[[validity_limits]]`: rows of `issued_from` (a TOML date, compared
 //!   with the leaf's notBefore) and `max_days`; the row with the latest
 //!   `issued_from` on or before notBefore applies. When present they

@@ -43,11 +43,12 @@ pub struct Thresholds {
     pub expiring_days: u32,
     /// `x509.key.weak`: smallest acceptable RSA modulus.
     pub rsa_min_bits: u32,
-    /// `x509.key.weak`: smallest acceptable DSA (and DH certificate) prime.
+    /// `x509.key.weak`: smallest acceptable DSA prime.
     pub dsa_min_bits: u32,
     /// `x509.key.weak`: smallest acceptable EC key (curve size).
     pub ec_min_bits: u32,
-    /// `tls.kex.weak-group`: smallest acceptable finite-field DH prime.
+    /// `tls.kex.weak-group`: smallest acceptable finite-field DH prime
+    /// (also for DH keys in certificates, `x509.key.weak`).
     pub dh_min_bits: u32,
     /// `tls.kex.weak-group`: smallest acceptable elliptic-curve group.
     pub ec_group_min_bits: u32,

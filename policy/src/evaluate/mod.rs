@@ -21,6 +21,7 @@ use cipherlens_record::alert::{Finding, Severity};
 
 use crate::policy::Policy;
 use crate::rules::RuleId;
+use crate::suites::{self, Suite};
 use crate::time::Timestamp;
 
 /// A rule that fired on a session, before it is written up.
@@ -125,6 +126,7 @@ impl<'a> IntoIterator for &'a Hits {
 pub(crate) struct Session<'r> {
     pub record: &'r SessionRecord,
     time: OnceCell<Option<Timestamp>>,
+    suite: OnceCell<Option<(&'r str, Suite)>>,
 }
 
 impl<'r> Session<'r> {
@@ -132,6 +134,7 @@ impl<'r> Session<'r> {
         Session {
             record,
             time: OnceCell::new(),
+            suite: OnceCell::new(),
         }
     }
 
@@ -140,6 +143,18 @@ impl<'r> Session<'r> {
         *self
             .time
             .get_or_init(|| Timestamp::parse_rfc3339(&self.record.event.start).ok())
+    }
+
+    /// The negotiated suite's IANA name and what it says, if it is one.
+    pub fn suite(&self) -> Option<(&'r str, Suite)> {
+        *self.suite.get_or_init(|| {
+            let tls = self.record;
+            let name: &'r str = match &tls.cipherlens.tls.cipher {
+                Some(named) => &named.name,
+                None => tls.tls.cipher.as_deref()?,
+            };
+            Some((name, suites::classify(name)?))
+        })
     }
 }
 

@@ -13,7 +13,7 @@ use super::{Detail, Hit, Session, worst_level};
 use crate::groups::{GroupKind, group};
 use crate::policy::Policy;
 use crate::rules::RuleId;
-use crate::suites::{self, KeyExchange, Mac, Suite, Weakness};
+use crate::suites::{KeyExchange, Mac, Suite, Weakness};
 
 const SSL2: u16 = 0x0002;
 const SSL3: u16 = 0x0300;
@@ -78,12 +78,7 @@ pub(crate) fn version_obsolete(
 }
 
 fn negotiated_suite<'r>(session: &Session<'r>) -> Option<(&'r str, Suite)> {
-    let record = session.record;
-    let name = match &record.cipherlens.tls.cipher {
-        Some(named) => &*named.name,
-        None => record.tls.cipher.as_deref()?,
-    };
-    Some((name, suites::classify(name)?))
+    session.suite()
 }
 
 pub(crate) fn cipher_insecure(
