@@ -23,5 +23,13 @@ if cargo tree -p cipherlens-record -e normal,build --prefix none | grep -E "$for
     exit 1
 fi
 
+echo "== cipherlens-policy stays pure"
+# The policy engine runs off-node on stored records too: records, serde,
+# toml and thiserror only.
+if cargo tree -p cipherlens-policy -e normal,build --prefix none | grep -E "$forbidden|^(cipherlens-sensor|tokio|async-nats) "; then
+    echo "cipherlens-policy depends on the crates above" >&2
+    exit 1
+fi
+
 echo "== cargo test (workspace, integration crate included)"
 cargo test --workspace --no-fail-fast

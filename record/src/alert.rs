@@ -4,7 +4,7 @@
 //! The policy engine evaluates session records and returns [`Finding`]s;
 //! the sensor publishes each as an [`AlertRecord`] naming the session it is
 //! about (Community ID, CNFlow id), its endpoints and workloads, and how
-//! many times the same finding was seen within the deduplication window.
+//! many sessions with the same finding it stands for (deduplication).
 
 use std::collections::BTreeMap;
 
@@ -80,7 +80,7 @@ pub struct AlertRecord {
     pub event: AlertEvent,
     #[serde(flatten)]
     pub finding: Finding,
-    /// The session the finding is about (the first one in the window).
+    /// The session that raised the alert (the latest one it stands for).
     pub session: SessionRef,
     pub client: Endpoint,
     pub server: Endpoint,
@@ -92,12 +92,13 @@ pub struct AlertRecord {
 pub struct AlertEvent {
     /// Always `alert`.
     pub kind: AlertKind,
-    /// When the first session of this alert started, RFC 3339 UTC.
+    /// When the first session this alert stands for started, RFC 3339 UTC.
     pub first_seen: String,
-    /// When the latest one did.
+    /// When the latest one (the alert's `session`) started.
     pub last_seen: String,
-    /// Sessions with this finding (same rule, server endpoint and client
-    /// workload) within the deduplication window, this one included.
+    /// Sessions this alert stands for: the one that raised it and the
+    /// repeats with the same finding (same rule, server endpoint and client
+    /// workload) that deduplication held back since the previous alert.
     pub count: u64,
 }
 
