@@ -29,6 +29,9 @@ pub const MAX_GLOB_LEN: usize = 64;
 pub enum Directive {
     /// Versions, attached interfaces, counters.
     Status {},
+    /// Reads the policy file again (alerts on); a file that does not load
+    /// is refused with its error and the policy in use stays.
+    Policy {},
     /// Replaces the interface include/exclude globs (empty include: all).
     Interfaces {
         #[serde(default)]

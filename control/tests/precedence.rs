@@ -18,7 +18,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use cipherlens_control::config::{
-    self, CaptureSection, FileConfig, NatsSection, PipelineSection, Secret,
+    self, CaptureSection, FileConfig, NatsSection, PipelineSection, PolicySection, Secret,
 };
 use clap::builder::Resettable;
 use clap::{Arg, ArgAction, Args, Command, FromArgMatches};
@@ -44,6 +44,13 @@ impl Section for PipelineSection {
     const NAME: &'static str = "pipeline";
     fn pick(file: FileConfig) -> Self {
         file.pipeline
+    }
+}
+
+impl Section for PolicySection {
+    const NAME: &'static str = "policy";
+    fn pick(file: FileConfig) -> Self {
+        file.policy
     }
 }
 
@@ -340,6 +347,7 @@ fn every_option_follows_command_line_then_environment_then_file_then_default() {
         command::<CaptureSection>(),
         command::<PipelineSection>(),
         command::<NatsSection>(),
+        command::<PolicySection>(),
     ] {
         for arg in command.get_arguments() {
             if let Some(name) = arg.get_env() {
@@ -356,9 +364,10 @@ fn every_option_follows_command_line_then_environment_then_file_then_default() {
         walk::<CaptureSection>(&scratch),
         walk::<PipelineSection>(&scratch),
         walk::<NatsSection>(&scratch),
+        walk::<PolicySection>(&scratch),
     ];
     std::fs::remove_dir_all(&scratch).ok();
     // Counted by hand, so an enumeration that misses options cannot pass;
     // a new option changes its section's count.
-    assert_eq!(walked, [15, 4, 14]);
+    assert_eq!(walked, [15, 4, 14, 2]);
 }

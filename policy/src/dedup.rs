@@ -117,7 +117,8 @@ pub struct OwnedKey {
 }
 
 impl OwnedKey {
-    fn from_key(key: &DedupKey<'_>) -> Self {
+    /// The stored form of `key`.
+    pub fn from_key(key: &DedupKey<'_>) -> Self {
         let (workload_kind, workload) = key.workload.parts();
         OwnedKey {
             rule: key.rule,

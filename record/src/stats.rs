@@ -66,6 +66,25 @@ pub struct StatsRecord {
     /// The NATS publisher, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub publish: Option<PublishStats>,
+    /// Policy alerts, when they are on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<PolicyStats>,
+}
+
+/// Counters of the policy step.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyStats {
+    /// The policy file (absent: the built-in default policy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// Reloads that took effect (SIGHUP, `policy` directive).
+    pub reloads: u64,
+    /// Reloads refused (the policy in use stayed).
+    pub reload_failures: u64,
+    /// Alert records published (summaries of held-back repeats included).
+    pub alerts_published: u64,
+    /// Findings held back as repeats within the deduplication window.
+    pub alerts_suppressed: u64,
 }
 
 /// How the TC programs are attached.

@@ -2,7 +2,8 @@
 //!
 //! capture ([`replay`], [`live`]) -> [`pipeline`] (decode, reassemble,
 //! parse; finished sessions) -> [`writer`] (on its own thread: [`build`]
-//! the records, enrich them with [`attribution`], encode, then [`publish`]).
+//! the records, enrich them with [`attribution`], evaluate the policy into
+//! [`alerts`], encode, then [`publish`]).
 //!
 //! - [`flow`]: one flow key for the pipeline, the kernel maps and CNFlow;
 //!   Community ID.
@@ -14,6 +15,7 @@
 //! The published record types are the `cipherlens-record` crate's.
 #![forbid(unsafe_code)]
 
+pub mod alerts;
 pub mod attribution;
 pub mod build;
 pub mod cnflow;

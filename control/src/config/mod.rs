@@ -61,7 +61,9 @@ use clap::{ArgMatches, Args, Command, FromArgMatches};
 use serde::Deserialize;
 
 pub use secret::Secret;
-pub use sections::{AttachMode, CaptureSection, FLOW_BYTE_BUDGET, NatsSection, PipelineSection};
+pub use sections::{
+    AttachMode, CaptureSection, FLOW_BYTE_BUDGET, NatsSection, PipelineSection, PolicySection,
+};
 
 /// Largest configuration file read.
 pub const MAX_CONFIG: u64 = 1 << 20;
@@ -73,6 +75,7 @@ pub struct FileConfig {
     pub capture: CaptureSection,
     pub pipeline: PipelineSection,
     pub nats: NatsSection,
+    pub policy: PolicySection,
 }
 
 /// Why the options could not be settled.

@@ -137,6 +137,28 @@ pub struct CaptureSection {
     pub output_keep: u32,
 }
 
+/// `[policy]`: alert records on weak crypto (off unless asked for).
+#[derive(Debug, Clone, PartialEq, Args, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PolicySection {
+    /// Evaluate this policy file (TOML, see docs/policy.md) on every session
+    /// and publish alert records beside the session records; reloaded on
+    /// SIGHUP and by the `policy` directive.
+    #[arg(long = "policy", env = "CIPHERLENS_POLICY", value_name = "FILE")]
+    pub policy_file: Option<PathBuf>,
+    /// Publish alert records with the built-in default policy (implied by
+    /// --policy).
+    #[arg(long, env = "CIPHERLENS_ALERTS")]
+    pub alerts: bool,
+}
+
+impl PolicySection {
+    /// Whether alerts are on.
+    pub fn enabled(&self) -> bool {
+        self.alerts || self.policy_file.is_some()
+    }
+}
+
 /// `[pipeline]`: the session pipeline, shared by every input.
 #[derive(Debug, Clone, PartialEq, Args, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -269,6 +291,12 @@ impl Default for PipelineSection {
 }
 
 impl Default for NatsSection {
+    fn default() -> Self {
+        defaults()
+    }
+}
+
+impl Default for PolicySection {
     fn default() -> Self {
         defaults()
     }

@@ -21,7 +21,7 @@ pub fn run(data: &[u8]) {
                         assert!(!glob.is_empty() && glob.len() <= MAX_GLOB_LEN);
                     }
                 }
-                Directive::Status {} | Directive::Plaintext { .. } => {}
+                Directive::Status {} | Directive::Policy {} | Directive::Plaintext { .. } => {}
             }
         }
         Err(error) => {

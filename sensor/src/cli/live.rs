@@ -6,8 +6,13 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use cipherlens_control::config::{self, CaptureSection, ConfigError, NatsSection, PipelineSection};
+use cipherlens_control::config::{
+    self, CaptureSection, ConfigError, NatsSection, PipelineSection, PolicySection,
+};
+use std::sync::Arc;
+
 use cipherlens_record::StatsRecord;
+use cipherlens_sensor::alerts::PolicyHandle;
 use cipherlens_sensor::attribution::AttributionSources;
 use cipherlens_sensor::cnflow::CnFlowConfig;
 use cipherlens_sensor::live::interfaces::InterfaceFilter;
@@ -28,6 +33,8 @@ pub struct LiveArgs {
     nats: NatsSection,
     #[command(flatten)]
     pipeline: PipelineSection,
+    #[command(flatten)]
+    policy: PolicySection,
 }
 
 impl LiveArgs {
@@ -39,6 +46,7 @@ impl LiveArgs {
             self.capture = config::overlay(file.capture, given)?;
             self.nats = config::overlay(file.nats, given)?;
             self.pipeline = config::overlay(file.pipeline, given)?;
+            self.policy = config::overlay(file.policy, given)?;
         }
         self.nats = self.nats.read_secrets()?;
         Ok(self)
@@ -50,8 +58,10 @@ pub fn run(args: LiveArgs, given: &ArgMatches) -> anyhow::Result<ExitCode> {
         capture,
         nats,
         pipeline,
+        policy,
         ..
     } = args.with_config_file(given)?;
+    let policy = super::policy_handle(&policy)?;
     let file = capture.output.as_ref().map(|path| FileOutput {
         path,
         rotation: (capture.output_max_bytes > 0)
@@ -83,12 +93,13 @@ pub fn run(args: LiveArgs, given: &ArgMatches) -> anyhow::Result<ExitCode> {
         }),
         cnflow_scan_interval: Duration::from_secs(capture.cnflow_scan_interval_seconds),
         pipeline: super::pipeline_config(&pipeline),
+        policy: policy.clone(),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the runtime")?;
-    let stats = runtime.block_on(run_until_signal(options, outputs))?;
+    let stats = runtime.block_on(run_until_signal(options, outputs, policy))?;
     live::stats::print(&stats);
     Ok(ExitCode::SUCCESS)
 }
@@ -96,10 +107,25 @@ pub fn run(args: LiveArgs, given: &ArgMatches) -> anyhow::Result<ExitCode> {
 async fn run_until_signal(
     options: LiveOptions,
     outputs: LiveOutputs,
+    policy: Option<Arc<PolicyHandle>>,
 ) -> Result<StatsRecord, LiveError> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut terminate = signal(SignalKind::terminate()).map_err(LiveError::Poll)?;
     let mut interrupt = signal(SignalKind::interrupt()).map_err(LiveError::Poll)?;
+    let mut hangup = signal(SignalKind::hangup()).map_err(LiveError::Poll)?;
+    // SIGHUP reloads the policy (a bad file is logged and counted, and the
+    // policy in use stays); without alerts it is ignored.
+    tokio::spawn(async move {
+        while hangup.recv().await.is_some() {
+            match &policy {
+                // The reload logs its outcome.
+                Some(policy) => {
+                    let _ = policy.reload();
+                }
+                None => tracing::info!("SIGHUP ignored: alerts are off"),
+            }
+        }
+    });
     let shutdown = async move {
         tokio::select! {
             _ = terminate.recv() => {}

@@ -16,6 +16,20 @@ pub mod sinks;
 use cipherlens_control::config::PipelineSection;
 use cipherlens_sensor::pipeline::PipelineConfig;
 
+/// The policy handle when alerts are on; a policy that does not load stops
+/// the start with its error.
+fn policy_handle(
+    section: &cipherlens_control::config::PolicySection,
+) -> anyhow::Result<Option<std::sync::Arc<cipherlens_sensor::alerts::PolicyHandle>>> {
+    use anyhow::Context as _;
+    if !section.enabled() {
+        return Ok(None);
+    }
+    cipherlens_sensor::alerts::PolicyHandle::load(section.policy_file.as_deref())
+        .map(Some)
+        .context("loading the policy")
+}
+
 fn pipeline_config(section: &PipelineSection) -> PipelineConfig {
     PipelineConfig {
         max_handshake_message: section.max_handshake_message,

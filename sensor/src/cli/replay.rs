@@ -7,7 +7,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use cipherlens_control::config::{self, ConfigError, NatsSection, PipelineSection};
+use cipherlens_control::config::{self, ConfigError, NatsSection, PipelineSection, PolicySection};
+use std::sync::Arc;
+
+use cipherlens_sensor::alerts::AlertStage;
 use cipherlens_sensor::live::LiveOutputs;
 use cipherlens_sensor::replay::replay_file;
 use cipherlens_sensor::writer::{BackgroundWriter, Outgoing, RecordStages};
@@ -31,13 +34,15 @@ pub struct ReplayArgs {
     /// Print a JSON summary of what was read to stderr at the end.
     #[arg(long)]
     stats: bool,
-    /// Configuration file (TOML): its [pipeline] and [nats] sections apply.
+    /// Configuration file (TOML): its [pipeline], [nats] and [policy] sections apply.
     #[arg(long, env = "CIPHERLENS_CONFIG")]
     config: Option<PathBuf>,
     #[command(flatten)]
     nats: NatsSection,
     #[command(flatten)]
     pipeline: PipelineSection,
+    #[command(flatten)]
+    policy: PolicySection,
 }
 
 impl ReplayArgs {
@@ -49,6 +54,7 @@ impl ReplayArgs {
             let file = config::load(path)?;
             self.nats = config::overlay(file.nats, given)?;
             self.pipeline = config::overlay(file.pipeline, given)?;
+            self.policy = config::overlay(file.policy, given)?;
         }
         self.nats = self.nats.read_secrets()?;
         Ok(self)
@@ -62,8 +68,10 @@ pub fn run(args: ReplayArgs, given: &ArgMatches) -> anyhow::Result<ExitCode> {
         stats,
         nats,
         pipeline,
+        policy,
         ..
     } = args.with_config_file(given)?;
+    let policy = super::policy_handle(&policy)?;
     let file = output.as_ref().map(|path| FileOutput {
         path,
         rotation: None,
@@ -74,13 +82,11 @@ pub fn run(args: ReplayArgs, given: &ArgMatches) -> anyhow::Result<ExitCode> {
         ..
     } = build_sinks(file, &nats, false)?;
     let mut stages = RecordStages::for_replay();
-    let mut writer = BackgroundWriter::spawn(
-        sink,
-        RECORD_QUEUE,
-        REPLAY_PUBLISH_DRAIN,
-        move |item, sink| stages.run(item, sink),
-    )
-    .context("starting the record writer")?;
+    if let Some(policy) = &policy {
+        stages = stages.with_alerts(AlertStage::new(Arc::clone(policy)));
+    }
+    let mut writer = BackgroundWriter::spawn(sink, RECORD_QUEUE, REPLAY_PUBLISH_DRAIN, stages)
+        .context("starting the record writer")?;
     let mut exit = ExitCode::SUCCESS;
     for file in files {
         let config = super::pipeline_config(&pipeline);

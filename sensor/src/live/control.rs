@@ -3,6 +3,8 @@
 //! The NATS side has already refused malformed directives; these are
 //! carried out between events, so no state is shared across threads.
 
+use std::sync::Arc;
+
 use cipherlens_record::StatsRecord;
 use serde::Serialize;
 
@@ -10,6 +12,7 @@ use super::attach::Attachments;
 use super::interfaces::{InterfaceFilter, list_interfaces};
 use cipherlens_control::directive::{Directive, PlaintextScope};
 
+use crate::alerts::PolicyHandle;
 use crate::directive::{DirectiveRequest, error_reply};
 
 /// State that directives change.
@@ -20,14 +23,17 @@ pub struct Controls {
     pub sampling_rate: f64,
     /// Plaintext capture scopes asked for.
     pub plaintext: Vec<PlaintextScope>,
+    /// The policy in use, when alerts are on.
+    pub policy: Option<Arc<PolicyHandle>>,
 }
 
 impl Controls {
-    pub fn new(interfaces: InterfaceFilter) -> Self {
+    pub fn new(interfaces: InterfaceFilter, policy: Option<Arc<PolicyHandle>>) -> Self {
         Self {
             interfaces,
             sampling_rate: 1.0,
             plaintext: Vec::new(),
+            policy,
         }
     }
 }
@@ -111,6 +117,13 @@ pub fn apply(
             }
             ok_reply("interfaces_attached", attachments.attached_names())
         }
+        Directive::Policy {} => match &controls.policy {
+            None => error_reply(&"alerts are off: start the sensor with --policy FILE or --alerts"),
+            Some(policy) => match policy.reload() {
+                Ok(()) => ok_reply("policy", policy.stats()),
+                Err(error) => error_reply(&ErrorChain(&error)),
+            },
+        },
         Directive::Sampling { rate } => {
             controls.sampling_rate = rate;
             ok_reply("sampling_rate", rate)
@@ -122,5 +135,20 @@ pub fn apply(
             }
             ok_reply("plaintext", plaintext_status(controls))
         }
+    }
+}
+
+/// An error with its causes, `: `-separated.
+struct ErrorChain<'a>(&'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut cause = self.0.source();
+        while let Some(current) = cause {
+            write!(f, ": {current}")?;
+            cause = current.source();
+        }
+        Ok(())
     }
 }

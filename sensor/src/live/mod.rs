@@ -39,6 +39,7 @@ pub mod stats;
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
 use cipherlens_capture::kernel_event::{EventMeta, decode_event_frame, event_frame};
@@ -57,6 +58,7 @@ use self::flows::FlowScanner;
 use self::handover::HandOver;
 use self::interfaces::list_interfaces;
 use self::link_watch::LinkWatcher;
+use crate::alerts::AlertStage;
 use crate::pipeline::{FinishedSession, PacketObservation, SessionPipeline};
 use crate::publish::nats::PublishStatsSource;
 use crate::time::{monotonic_now_nanos, unix_now_nanos};
@@ -95,7 +97,10 @@ pub async fn run_live(
             missing: missing.join(", "),
         });
     }
-    let mut controls = Controls::new(std::mem::take(&mut options.interfaces));
+    let mut controls = Controls::new(
+        std::mem::take(&mut options.interfaces),
+        options.policy.clone(),
+    );
     let (object, maps) = ebpf::load(options.flow_byte_budget, options.cnflow.is_some())?;
     let mut attachments = Attachments::new(object, options.attach_mode);
     let ebpf::KernelMaps {
@@ -143,10 +148,10 @@ pub async fn run_live(
         },
         Enricher::new(options.attribution.clone(), host),
     );
-    let mut writer =
-        BackgroundWriter::spawn(sink, RECORD_QUEUE, PUBLISH_DRAIN, move |item, sink| {
-            stages.run(item, sink)
-        })
+    if let Some(policy) = &options.policy {
+        stages = stages.with_alerts(AlertStage::new(Arc::clone(policy)));
+    }
+    let mut writer = BackgroundWriter::spawn(sink, RECORD_QUEUE, PUBLISH_DRAIN, stages)
         .map_err(LiveError::Output)?;
     let finished: Rc<RefCell<Vec<FinishedSession>>> = Rc::default();
     let mut pipeline_config = options.pipeline.clone();
@@ -244,14 +249,14 @@ pub async fn run_live(
             }
             accepted = next_connection(metrics_listener.as_ref()) => {
                 if let Ok((stream, _)) = accepted {
-                    stats::refresh(&mut stats, &counters, &attachments, pipeline.stats(), publish_stats.as_ref());
+                    stats::refresh(&mut stats, &counters, &attachments, pipeline.stats(), publish_stats.as_ref(), options.policy.as_deref());
                     tokio::spawn(metrics::serve(stream, stats.clone()));
                 }
             }
             request = next_directive(&mut directives) => {
                 match request {
                     Some(request) => {
-                        stats::refresh(&mut stats, &counters, &attachments, pipeline.stats(), publish_stats.as_ref());
+                        stats::refresh(&mut stats, &counters, &attachments, pipeline.stats(), publish_stats.as_ref(), options.policy.as_deref());
                         let reply = control::apply(request.directive, &mut controls, &mut attachments, &stats, &node_name);
                         stats.directives_applied += 1;
                         let _ = request.respond.send(reply);
@@ -260,7 +265,7 @@ pub async fn run_live(
                 }
             }
             _ = stats_tick.tick() => {
-                stats::refresh(&mut stats, &counters, &attachments, pipeline.stats(), publish_stats.as_ref());
+                stats::refresh(&mut stats, &counters, &attachments, pipeline.stats(), publish_stats.as_ref(), options.policy.as_deref());
                 stats::print(&stats);
                 if writer.send(Outgoing::Stats(Box::new(stats.clone()))).is_err() {
                     break writer_error();
@@ -301,6 +306,7 @@ pub async fn run_live(
         &attachments,
         pipeline.stats(),
         publish_stats.as_ref(),
+        options.policy.as_deref(),
     );
     let _ = writer.send(Outgoing::Stats(Box::new(stats.clone())));
     // Detach before the output is drained: nothing more is captured.

@@ -29,6 +29,8 @@ pub struct LiveOptions {
     /// How often the kernel's flow counters are read.
     pub cnflow_scan_interval: Duration,
     pub pipeline: PipelineConfig,
+    /// Policy alerts (off when `None`).
+    pub policy: Option<std::sync::Arc<crate::alerts::PolicyHandle>>,
 }
 
 /// Where live capture's records go, and what operators ask of it.

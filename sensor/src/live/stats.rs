@@ -7,6 +7,7 @@ use cipherlens_record::StatsRecord;
 use cipherlens_record::stats::{PipelineStats, StatsSchema};
 
 use super::attach::Attachments;
+use crate::alerts::PolicyHandle;
 use crate::publish::nats::PublishStatsSource;
 use crate::time::{rfc3339_from_unix_nanos, unix_now_nanos};
 
@@ -17,8 +18,10 @@ pub fn refresh(
     attachments: &Attachments,
     pipeline: PipelineStats,
     publish: Option<&PublishStatsSource>,
+    policy: Option<&PolicyHandle>,
 ) {
     stats.publish = publish.map(PublishStatsSource::stats);
+    stats.policy = policy.map(PolicyHandle::stats);
     stats.schema = StatsSchema::V1;
     stats.time = rfc3339_from_unix_nanos(unix_now_nanos());
     read_kernel_counters(stats, counters);

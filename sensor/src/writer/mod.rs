@@ -6,7 +6,8 @@
 //! 1. build: the published record (`crate::build`);
 //! 2. enrich: process, container, pod and node of local endpoints
 //!    (`crate::attribution`; live capture only);
-//! 3. policy: evaluated here, on the enriched record (its own issue);
+//! 3. policy: session records evaluated into alert records
+//!    (`crate::alerts`), published right after their session;
 //! 4. encode: JSON, once, for every sink;
 //! 5. publish: the sink (stdout, file, NATS, several).
 //!
@@ -17,14 +18,17 @@ pub mod thread;
 
 use std::io;
 
-use cipherlens_record::{CnFlowRecord, Publishable, RecordKind, SessionRecord, StatsRecord};
+use cipherlens_record::{
+    AlertRecord, CnFlowRecord, Publishable, RecordKind, SessionRecord, StatsRecord,
+};
 
+use crate::alerts::AlertStage;
 use crate::attribution::{AttributionSources, Attributor, HostInfo};
 use crate::build::{CertificateCache, cnflow_record, session_record};
 use crate::cnflow::FlowFacts;
 use crate::pipeline::FinishedSession;
 use crate::publish::Sink;
-pub use thread::{BackgroundWriter, WriterStopped};
+pub use thread::{BackgroundWriter, Stage, WriterStopped};
 
 /// What the packet thread hands to the record writer.
 // Sessions are the traffic; boxing them would add an allocation per record
@@ -109,6 +113,9 @@ pub struct RecordStages {
     certificates: CertificateCache,
     flows: Option<FlowRecordContext>,
     enricher: Option<Enricher>,
+    alerts: Option<AlertStage>,
+    /// Alerts of the record at hand, published after it.
+    pending_alerts: Vec<AlertRecord>,
     encoded: Vec<u8>,
 }
 
@@ -119,8 +126,16 @@ impl RecordStages {
             certificates: CertificateCache::default(),
             flows: None,
             enricher: None,
+            alerts: None,
+            pending_alerts: Vec::new(),
             encoded: Vec::with_capacity(16 * 1024),
         }
+    }
+
+    /// With the policy step: session records raise alert records.
+    pub fn with_alerts(mut self, alerts: AlertStage) -> Self {
+        self.alerts = Some(alerts);
+        self
     }
 
     /// Live capture: sessions, flows and stats, enriched.
@@ -140,9 +155,23 @@ impl RecordStages {
         if let Some(enricher) = &mut self.enricher {
             enricher.enrich(&mut record);
         }
+        if let (Some(alerts), Built::Session(session)) = (&mut self.alerts, &record) {
+            alerts.evaluate(session, &mut self.pending_alerts);
+        }
         self.encoded.clear();
         record.encode(&mut self.encoded).map_err(io::Error::other)?;
-        sink.publish(record.kind(), &self.encoded)
+        sink.publish(record.kind(), &self.encoded)?;
+        self.publish_alerts(sink)
+    }
+
+    /// Alert records waiting, after the record that raised them.
+    fn publish_alerts(&mut self, sink: &mut dyn Sink) -> io::Result<()> {
+        for alert in self.pending_alerts.drain(..) {
+            self.encoded.clear();
+            serde_json::to_writer(&mut self.encoded, &alert).map_err(io::Error::other)?;
+            sink.publish(alert.kind(), &self.encoded)?;
+        }
+        Ok(())
     }
 
     fn build(&mut self, item: Outgoing) -> Option<Built> {
@@ -167,5 +196,19 @@ impl RecordStages {
             }
             Outgoing::Stats(stats) => Built::Stats(stats),
         })
+    }
+}
+
+impl Stage<Outgoing> for RecordStages {
+    fn run(&mut self, item: Outgoing, sink: &mut dyn Sink) -> io::Result<()> {
+        RecordStages::run(self, item, sink)
+    }
+
+    /// Summaries of alert repeats still held back.
+    fn finish(&mut self, sink: &mut dyn Sink) -> io::Result<()> {
+        if let Some(alerts) = &mut self.alerts {
+            alerts.finish(&mut self.pending_alerts);
+        }
+        self.publish_alerts(sink)
     }
 }

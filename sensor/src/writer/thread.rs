@@ -21,6 +21,26 @@ pub struct BackgroundWriter<T> {
     pending: Vec<T>,
 }
 
+/// What the writer thread does with each item.
+pub trait Stage<T>: Send {
+    /// One item, written to `sink`.
+    fn run(&mut self, item: T, sink: &mut dyn Sink) -> io::Result<()>;
+    /// After the last item: write what the stage still holds.
+    fn finish(&mut self, sink: &mut dyn Sink) -> io::Result<()> {
+        let _ = sink;
+        Ok(())
+    }
+}
+
+impl<T, F> Stage<T> for F
+where
+    F: FnMut(T, &mut dyn Sink) -> io::Result<()> + Send,
+{
+    fn run(&mut self, item: T, sink: &mut dyn Sink) -> io::Result<()> {
+        self(item, sink)
+    }
+}
+
 /// Items per hand-over to the writer thread.
 pub const BATCH: usize = 64;
 
@@ -30,18 +50,19 @@ pub const BATCH: usize = 64;
 pub struct WriterStopped;
 
 impl<T: Send + 'static> BackgroundWriter<T> {
-    /// Starts the thread, which runs `process(item, sink)` for each item
-    /// sent; at most about `queue` items wait.
+    /// Starts the thread, which runs `stage` for each item sent and
+    /// finishes it when the last item is through; at most about `queue`
+    /// items wait.
     pub fn spawn(
         sink: Box<dyn Sink>,
         queue: usize,
         drain_for: Duration,
-        process: impl FnMut(T, &mut dyn Sink) -> io::Result<()> + Send + 'static,
+        stage: impl Stage<T> + 'static,
     ) -> io::Result<Self> {
         let (sender, receiver) = sync_channel(queue.div_ceil(BATCH).max(1));
         let thread = std::thread::Builder::new()
             .name("record-writer".into())
-            .spawn(move || write_all(sink, receiver, drain_for, process))?;
+            .spawn(move || write_all(sink, receiver, drain_for, stage))?;
         Ok(Self {
             sender: Some(sender),
             thread: Some(thread),
@@ -91,16 +112,17 @@ fn write_all<T>(
     mut sink: Box<dyn Sink>,
     batches: Receiver<Vec<T>>,
     drain_for: Duration,
-    mut process: impl FnMut(T, &mut dyn Sink) -> io::Result<()>,
+    mut stage: impl Stage<T>,
 ) -> io::Result<u64> {
     let mut written = 0;
     for batch in batches {
         for item in batch {
-            process(item, sink.as_mut())?;
+            stage.run(item, sink.as_mut())?;
             written += 1;
         }
         sink.flush()?;
     }
+    stage.finish(sink.as_mut())?;
     sink.close(drain_for)?;
     Ok(written)
 }
