@@ -452,3 +452,58 @@ fn nkey_authentication() {
     assert!(text(&output).contains("refused"), "{}", text(&output));
     std::fs::remove_dir_all(&directory).ok();
 }
+
+/// Alert records go to `<prefix>.tls.alert.<severity>.<node>` (the layout
+/// the issue gives), the same ones and in the same order as on stdout.
+#[test]
+fn alerts_arrive_on_their_severity_subjects() {
+    let server = NatsServer::start(free_port(), &[]);
+    let pcaps = fixture_pcaps();
+    let output = replay_command(&pcaps, &["--alerts"])
+        .output()
+        .expect("replay");
+    assert!(output.status.success(), "{}", text(&output));
+    let alerts: Vec<Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).expect("JSON"))
+        .filter(|record| record["schema"] == "cipherlens.alert/v1")
+        .collect();
+    // The fixtures hold a TLS 1.0 session: at least that alert.
+    assert!(
+        alerts
+            .iter()
+            .any(|alert| alert["rule"] == "tls.version.obsolete"),
+        "{alerts:?}"
+    );
+    let runtime = runtime();
+    let received = runtime.block_on(async {
+        let client = async_nats::connect(server.url()).await.expect("subscriber");
+        let mut subscriber = client
+            .subscribe("cipherlens.tls.alert.>")
+            .await
+            .expect("subscribe");
+        client.flush().await.expect("flush");
+        let output = replay_command(&pcaps, &["--alerts", "--nats-url", &server.url()])
+            .output()
+            .expect("replay");
+        assert!(output.status.success(), "{}", text(&output));
+        let mut received = Vec::new();
+        while received.len() < alerts.len() {
+            let message = tokio::time::timeout(Duration::from_secs(10), subscriber.next())
+                .await
+                .expect("alerts within 10 s")
+                .expect("subscription open");
+            received.push(message);
+        }
+        received
+    });
+    for (message, expected) in received.iter().zip(&alerts) {
+        let record: Value = serde_json::from_slice(&message.payload).expect("JSON payload");
+        let severity = expected["severity"].as_str().expect("severity");
+        assert_eq!(
+            message.subject.as_str(),
+            format!("cipherlens.tls.alert.{severity}.{NODE_TOKEN}")
+        );
+        assert_eq!(&record, expected, "same alerts, same order as stdout");
+    }
+}
