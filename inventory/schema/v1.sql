@@ -66,11 +66,12 @@ CREATE TABLE connection_usage (
     connection_id INTEGER NOT NULL REFERENCES connections (connection_id),
     kind TEXT NOT NULL,
     value TEXT NOT NULL,
+    protocol_version TEXT NOT NULL,
     code INTEGER,
     first_seen TEXT NOT NULL,
     last_seen TEXT NOT NULL,
     sessions INTEGER NOT NULL,
-    PRIMARY KEY (connection_id, kind, value)
+    PRIMARY KEY (connection_id, kind, value, protocol_version)
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX connection_usage_by_value ON connection_usage (kind, value);
 

@@ -9,6 +9,8 @@
 //!   [`Inventory::commit`] writes a batch with its stream positions,
 //!   [`Inventory::merge_from`] merges another node's database,
 //!   [`Inventory::snapshot`] reads it all back);
+//! - [`export`]: CycloneDX 1.6 CBOM, JSON, CSV and a terminal report,
+//!   from a [`Snapshot`];
 //! - [`algorithms`]: what the CBOM says about each algorithm (primitive,
 //!   security levels), from the specifications; [`mapping`]: which
 //!   algorithms a cipher suite, group, signature or key name stands for.
@@ -19,6 +21,7 @@
 pub mod algorithms;
 mod batch;
 mod error;
+pub mod export;
 mod keys;
 mod kinds;
 pub mod mapping;

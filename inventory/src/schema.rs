@@ -210,6 +210,7 @@ pub(crate) const TABLES: &[Table] = &[
             ("connection_id", Key),
             ("kind", Key),
             ("value", Key),
+            ("protocol_version", Key),
             ("code", LatestPresent),
             SEEN[0],
             SEEN[1],

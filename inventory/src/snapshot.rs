@@ -72,6 +72,8 @@ pub struct Usage {
     pub connection_id: i64,
     pub kind: UsageKind,
     pub value: String,
+    /// Version negotiated in the sessions counted ('' when none was).
+    pub protocol_version: String,
     pub code: Option<u16>,
     pub seen: Seen,
 }
@@ -264,15 +266,16 @@ impl Snapshot {
         )?;
         let usage = all(
             connection,
-            "SELECT connection_id, kind, value, code, first_seen, last_seen, sessions \
-             FROM connection_usage ORDER BY connection_id, kind, value",
+            "SELECT connection_id, kind, value, protocol_version, code, first_seen, last_seen, \
+             sessions FROM connection_usage ORDER BY connection_id, kind, value, protocol_version",
             |row| {
                 Ok(Usage {
                     connection_id: row.get(0)?,
                     kind: known("connection_usage", row.get(1)?, UsageKind::parse)?,
                     value: row.get(2)?,
-                    code: row.get(3)?,
-                    seen: seen(row, 4)?,
+                    protocol_version: row.get(3)?,
+                    code: row.get(4)?,
+                    seen: seen(row, 5)?,
                 })
             },
         )?;

@@ -254,16 +254,21 @@ fn write_rows(transaction: &Transaction<'_>, batch: &Batch) -> Result<u64, rusql
     }
 
     let mut statement = upsert("connection_usage")?;
-    for ((connection, kind), values) in &batch.usage {
-        for (value, row) in values {
-            rows += write_value(
-                &mut statement,
-                *connection,
-                kind.as_str(),
-                value,
-                row.code,
-                &row.seen,
-            )?;
+    for ((connection, kind), versions) in &batch.usage {
+        for (version, values) in versions {
+            for (value, row) in values {
+                statement.execute(params![
+                    connection,
+                    kind.as_str(),
+                    value,
+                    version,
+                    row.code,
+                    row.seen.first,
+                    row.seen.last,
+                    count(row.seen.sessions),
+                ])?;
+                rows += 1;
+            }
         }
     }
 

@@ -208,14 +208,19 @@ impl Batch {
                 record.tls.server.ja3s.as_deref().map(|f| (f, None)),
             ),
         ];
+        let version = detail
+            .version
+            .as_ref()
+            .map(|version| &*version.name)
+            .unwrap_or("");
         for (kind, value) in values {
             let Some((value, code)) = value else { continue };
-            add_value(
-                self.usage.entry((connection, kind)).or_default(),
-                value,
-                code,
-                time,
-            );
+            let by_version = self.usage.entry((connection, kind)).or_default();
+            let rows = match by_version.get_mut(version) {
+                Some(rows) => rows,
+                None => by_version.entry(version.into()).or_default(),
+            };
+            add_value(rows, value, code, time);
         }
     }
 

@@ -28,6 +28,9 @@ pub(crate) use rows::{
 
 type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
+/// Counted values by value.
+pub(crate) type ValueRows = Map<Box<str>, ValueRow>;
+
 /// Where a record sits in the stream it came from: a JetStream stream
 /// sequence, or a line number in a file. Sequences of one source only grow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +69,8 @@ pub struct Batch {
     pub(crate) endpoints: Map<i64, EndpointRow>,
     pub(crate) workloads: Map<i64, WorkloadRow>,
     pub(crate) connections: Map<i64, ConnectionRow>,
-    pub(crate) usage: Map<(i64, UsageKind), Map<Box<str>, ValueRow>>,
+    /// By connection and kind, then negotiated version, then value.
+    pub(crate) usage: Map<(i64, UsageKind), Map<Box<str>, ValueRows>>,
     pub(crate) offers: Map<(i64, OfferKind), Map<Box<str>, ValueRow>>,
     pub(crate) certificates: Map<Box<str>, Arc<CertificateSummary>>,
     pub(crate) chains: Map<(i64, Side), Map<Box<str>, ChainRow>>,
