@@ -18,7 +18,7 @@ CREATE TABLE workloads (
     k8s_namespace TEXT NOT NULL,
     k8s_pod TEXT NOT NULL,
     k8s_container TEXT NOT NULL,
-    address TEXT NOT NULL,
+    tls_fingerprint TEXT NOT NULL,
     executable_path TEXT,
     container_runtime TEXT,
     first_seen TEXT NOT NULL,
@@ -104,9 +104,8 @@ CREATE TABLE certificates (
     signature_algorithm_oid TEXT NOT NULL,
     self_signed INTEGER NOT NULL,
     ca INTEGER NOT NULL,
-    subject_alt_names TEXT NOT NULL,
-    summary TEXT NOT NULL
-) STRICT, WITHOUT ROWID;
+    subject_alt_names TEXT NOT NULL
+) STRICT;
 CREATE INDEX certificates_by_expiry ON certificates (not_after);
 
 CREATE TABLE connection_certificates (

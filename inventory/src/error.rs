@@ -39,6 +39,11 @@ pub enum Error {
         expected: Option<u64>,
         stored: Option<u64>,
     },
+    /// Two batches to combine started from different stored positions.
+    #[error(
+        "batches started from different positions of source {source_name}: make them from the same inventory state"
+    )]
+    BatchesDisagree { source_name: String },
     /// A position sequence does not fit SQLite's signed 64-bit integer.
     #[error("position {sequence} of source {source_name} is larger than 2^63 - 1")]
     PositionTooLarge { source_name: String, sequence: u64 },
@@ -48,6 +53,12 @@ pub enum Error {
     /// `merge_from` was given the inventory itself.
     #[error("cannot merge {path} into itself")]
     MergeIntoSelf { path: PathBuf },
+    /// A line or message is not a readable session record.
+    #[error("not a cipherlens.session/v1 record: {source}")]
+    BadRecord {
+        #[source]
+        source: serde_json::Error,
+    },
     /// A session record carried a time that is not RFC 3339.
     #[error("session record has an unreadable time {value:?} in {field}")]
     BadTime { field: &'static str, value: String },
@@ -81,9 +92,11 @@ impl Error {
             Error::NotAnInventory { .. } => "not_an_inventory",
             Error::SchemaTooNew { .. } => "schema_too_new",
             Error::PositionConflict { .. } => "position_conflict",
+            Error::BatchesDisagree { .. } => "batches_disagree",
             Error::PositionTooLarge { .. } => "position_too_large",
             Error::MissingSource { .. } => "missing_source",
             Error::MergeIntoSelf { .. } => "merge_into_self",
+            Error::BadRecord { .. } => "bad_record",
             Error::BadTime { .. } => "bad_time",
             Error::UnknownValue { .. } => "unknown_value",
             Error::Json { .. } => "json",

@@ -158,7 +158,7 @@ pub(crate) const TABLES: &[Table] = &[
             ("k8s_namespace", Fixed),
             ("k8s_pod", Fixed),
             ("k8s_container", Fixed),
-            ("address", Fixed),
+            ("tls_fingerprint", Fixed),
             ("executable_path", LatestPresent),
             ("container_runtime", LatestPresent),
             ("first_seen", First),
@@ -249,7 +249,6 @@ pub(crate) const TABLES: &[Table] = &[
             ("self_signed", Fixed),
             ("ca", Fixed),
             ("subject_alt_names", Fixed),
-            ("summary", Fixed),
         ],
     },
     Table {

@@ -185,8 +185,9 @@ impl Snapshot {
             .execute_batch("BEGIN DEFERRED")
             .context(path, "begin a read")?;
         let snapshot = Snapshot::read_rows(connection).context(path, "read the inventory");
+        // The page cache is no use to an export once everything is read.
         connection
-            .execute_batch("COMMIT")
+            .execute_batch("COMMIT; PRAGMA shrink_memory;")
             .context(path, "end a read")?;
         snapshot
     }
@@ -202,7 +203,7 @@ impl Snapshot {
         let workloads = all(
             connection,
             "SELECT workload_id, node, executable, container_id, k8s_namespace, k8s_pod, k8s_container, \
-             address, executable_path, container_runtime, first_seen, last_seen, client_sessions, \
+             tls_fingerprint, executable_path, container_runtime, first_seen, last_seen, client_sessions, \
              server_sessions, pq_offered_sessions, pq_sessions FROM workloads ORDER BY workload_id",
             |row| {
                 Ok(Workload {
@@ -214,7 +215,7 @@ impl Snapshot {
                         k8s_namespace: row.get(4)?,
                         k8s_pod: row.get(5)?,
                         k8s_container: row.get(6)?,
-                        address: row.get(7)?,
+                        tls_fingerprint: row.get(7)?,
                     },
                     executable_path: row.get(8)?,
                     container_runtime: row.get(9)?,

@@ -71,8 +71,14 @@ impl Inventory {
         connection
             .query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
             .context(path, "switch to WAL mode")?;
+        // A 64 MiB page cache: upserts touch index pages all over a large
+        // inventory, and re-reading them through read(2) with the default
+        // 2 MiB cache was most of the time of a batch of new assets.
         connection
-            .execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
+            .execute_batch(
+                "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+                 PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;",
+            )
             .context(path, "set pragmas")?;
         schema::migrate(&mut connection, path, version, &now())?;
         Ok(Inventory {
@@ -200,7 +206,7 @@ fn write_rows(transaction: &Transaction<'_>, batch: &Batch) -> Result<u64, rusql
             key.k8s_namespace,
             key.k8s_pod,
             key.k8s_container,
-            key.address,
+            key.tls_fingerprint,
             optional(&row.executable_path),
             optional(&row.container_runtime),
             row.first,
@@ -288,15 +294,6 @@ fn write_rows(transaction: &Transaction<'_>, batch: &Batch) -> Result<u64, rusql
 
     let mut statement = upsert("certificates")?;
     for (fingerprint, certificate) in &batch.certificates {
-        let alt_names = certificate
-            .subject_alt_names
-            .as_ref()
-            .map(serde_json::to_string)
-            .transpose()
-            .map_err(|error| rusqlite::Error::ToSqlConversionFailure(Box::new(error)))?
-            .unwrap_or_else(|| "{}".to_owned());
-        let summary = serde_json::to_string(certificate.as_ref())
-            .map_err(|error| rusqlite::Error::ToSqlConversionFailure(Box::new(error)))?;
         statement.execute(params![
             fingerprint,
             certificate.fingerprint_sha1,
@@ -306,18 +303,15 @@ fn write_rows(transaction: &Transaction<'_>, batch: &Batch) -> Result<u64, rusql
             certificate.issuer,
             certificate.not_before,
             certificate.not_after,
-            certificate.public_key.algorithm,
-            certificate.public_key.bits,
-            certificate.public_key.curve,
+            certificate.key_algorithm,
+            certificate.key_bits,
+            certificate.key_curve,
             certificate.subject_key_identifier,
             certificate.signature_algorithm,
             certificate.signature_algorithm_oid,
             certificate.self_signed,
-            certificate
-                .basic_constraints
-                .is_some_and(|constraints| constraints.ca),
-            alt_names,
-            summary,
+            certificate.ca,
+            certificate.subject_alt_names,
         ])?;
         rows += 1;
     }

@@ -365,6 +365,16 @@ fn the_same_inventory_gives_the_same_bytes_and_merged_nodes_the_same_bom() {
     let mut again = Vec::new();
     cyclonedx::write(&direct.snapshot().unwrap(), &options(), &mut again).unwrap();
     assert_eq!(first, again);
+    let mut pretty = Vec::new();
+    let indented = Options {
+        pretty: true,
+        ..options()
+    };
+    cyclonedx::write(&direct.snapshot().unwrap(), &indented, &mut pretty).unwrap();
+    assert_eq!(
+        serde_json::from_slice::<Value>(&pretty).unwrap(),
+        serde_json::from_slice::<Value>(&first).unwrap()
+    );
 
     let mut merged = Inventory::open(dir.path().join("merged.db")).unwrap();
     for (index, name) in ALL.iter().enumerate() {

@@ -387,3 +387,109 @@ fn the_database_is_wal_strict_and_versioned() {
         2
     );
 }
+
+#[test]
+fn json_lines_read_directly_give_the_same_inventory_as_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let from_records = dir.path().join("records.db");
+    let from_json = dir.path().join("json.db");
+    let mut records_inventory = Inventory::open(&from_records).unwrap();
+    let mut json_inventory = Inventory::open(&from_json).unwrap();
+    for name in ALL {
+        ingest_file(&mut records_inventory, name, "replay-node", None);
+        let mut batch = json_inventory.batch("replay-node").unwrap();
+        for line in lines(name) {
+            assert_eq!(
+                batch.ingest_json(&line, &[], None).unwrap(),
+                Ingested::Applied
+            );
+        }
+        json_inventory.commit(batch).unwrap();
+    }
+    assert_eq!(dump(&from_json), dump(&from_records));
+}
+
+#[test]
+fn what_is_not_a_session_record_is_refused_and_counts_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("i.db");
+    let mut inventory = Inventory::open(&path).unwrap();
+    let line = lines("live-node-a.jsonl").remove(3);
+    let mut value: Value = serde_json::from_str(&line).unwrap();
+    assert!(
+        !value["cipherlens"]["tls"]["server_certificates"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    value["cipherlens"]["tls"]["server_certificates"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("not_after");
+    let broken_certificate = value.to_string();
+    let stats = r#"{"schema":"cipherlens.stats/v1","counters":{}}"#;
+    let mut batch = inventory.batch("n").unwrap();
+    for (sequence, bad) in [stats, "{", "", &broken_certificate[..]].iter().enumerate() {
+        let position = Position {
+            source: "s",
+            sequence: sequence as u64 + 1,
+        };
+        let error = batch.ingest_json(bad, &[], Some(position)).unwrap_err();
+        assert_eq!(error.reason(), "bad_record", "{bad}");
+    }
+    assert_eq!(batch.applied(), 0);
+    inventory.commit(batch).unwrap();
+    assert_eq!(count(&path, "SELECT count(*) FROM endpoints"), 0);
+    assert_eq!(count(&path, "SELECT count(*) FROM certificates"), 0);
+    assert_eq!(inventory.position("s").unwrap(), Some(4));
+}
+
+#[test]
+fn batches_folded_apart_and_combined_equal_one_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let one = dir.path().join("one.db");
+    let split = dir.path().join("split.db");
+    let lines: Vec<String> = ALL.iter().flat_map(|name| lines(name)).collect();
+    let mut one_inventory = Inventory::open(&one).unwrap();
+    let mut batch = one_inventory.batch("replay-node").unwrap();
+    for (index, line) in lines.iter().enumerate() {
+        let position = Position {
+            source: "s",
+            sequence: index as u64 + 1,
+        };
+        batch.ingest_json(line, &[], Some(position)).unwrap();
+    }
+    one_inventory.commit(batch).unwrap();
+
+    let mut split_inventory = Inventory::open(&split).unwrap();
+    let mut parts: Vec<_> = (0..3)
+        .map(|_| split_inventory.batch("replay-node").unwrap())
+        .collect();
+    let chunk = lines.len().div_ceil(3);
+    std::thread::scope(|scope| {
+        for (part, (batch, lines)) in parts.iter_mut().zip(lines.chunks(chunk)).enumerate() {
+            scope.spawn(move || {
+                for (offset, line) in lines.iter().enumerate() {
+                    let sequence = (part * chunk + offset) as u64 + 1;
+                    batch
+                        .ingest_json(
+                            line,
+                            &[],
+                            Some(Position {
+                                source: "s",
+                                sequence,
+                            }),
+                        )
+                        .unwrap();
+                }
+            });
+        }
+    });
+    let mut combined = parts.remove(0);
+    for part in parts {
+        combined.absorb(part).unwrap();
+    }
+    assert_eq!(combined.applied(), lines.len() as u64);
+    split_inventory.commit(combined).unwrap();
+    assert_eq!(dump(&split), dump(&one));
+}

@@ -1,92 +1,102 @@
-//! Folding one session record into a batch's rows.
+//! Folding one session's [`Facts`] into a batch's rows.
 
-use std::sync::Arc;
-
-use cipherlens_record::SessionRecord;
 use cipherlens_record::alert::Finding;
-use cipherlens_record::attribution::EndpointAttribution;
-use cipherlens_record::certificate::CertificateSummary;
-use cipherlens_record::session::{Named, Transport};
+use cipherlens_record::session::{Protocol, Transport};
 
+use super::facts::{Attribution, CertificateFact, Facts, NamedFact};
 use super::rows::{add_counts, add_value};
 use super::{
     Batch, ChainRow, ConnectionRow, EndpointRow, FindingRow, Seen, SessionCounts, WorkloadRow,
 };
 use crate::error::Error;
-use crate::keys::{EndpointKey, WorkloadKey, connection_id, runtime_name, workload_key};
+use crate::keys::{EndpointKey, WorkloadParts, connection_id, endpoint_id, runtime_name};
 use crate::kinds::{OfferKind, Side, UsageKind};
 
 /// A value a session used, with its code point when it has one.
 type UsedValue<'a> = Option<(&'a str, Option<u16>)>;
 
+fn named<'a>(named: &NamedFact<'a>) -> (&'a str, Option<u16>) {
+    (named.name, Some(named.code))
+}
+
 impl Batch {
+    /// Reads every certificate of the session the batch has not seen, before
+    /// anything is counted: a certificate that does not read refuses the
+    /// whole session.
+    pub(super) fn read_certificates(&mut self, facts: &Facts<'_>) -> Result<(), Error> {
+        for certificate in facts.server_chain.iter().chain(&facts.client_chain) {
+            let fingerprint = certificate.fingerprint();
+            if self.certificates.contains_key(fingerprint) {
+                continue;
+            }
+            let row = certificate
+                .row()
+                .map_err(|source| Error::BadRecord { source })?;
+            self.certificates.insert(fingerprint.into(), row);
+        }
+        Ok(())
+    }
+
     pub(super) fn add_session(
         &mut self,
-        record: &SessionRecord,
+        facts: &Facts<'_>,
         findings: &[Finding],
         time: &str,
     ) -> Result<(), Error> {
-        let node = record
+        self.read_certificates(facts)?;
+        let node_name = std::mem::take(&mut self.node);
+        let result = self.fold(facts, findings, time, &node_name);
+        self.node = node_name;
+        result
+    }
+
+    fn fold(
+        &mut self,
+        facts: &Facts<'_>,
+        findings: &[Finding],
+        time: &str,
+        default_node: &str,
+    ) -> Result<(), Error> {
+        let node = facts
             .host
-            .as_ref()
-            .map(|host| host.name.as_str())
             .filter(|name| !name.is_empty())
-            .unwrap_or(&self.node)
-            .to_owned();
-        let detail = &record.cipherlens.tls;
+            .unwrap_or(default_node);
         let counts = SessionCounts {
-            established: u64::from(record.tls.established),
-            resumed: u64::from(record.tls.resumed),
-            pq_offered: u64::from(
-                detail
-                    .client_hello
-                    .as_ref()
-                    .is_some_and(|hello| hello.offers_post_quantum),
-            ),
-            pq: u64::from(detail.post_quantum_key_exchange),
+            established: u64::from(facts.established),
+            resumed: u64::from(facts.resumed),
+            pq_offered: u64::from(facts.hello.as_ref().is_some_and(|h| h.offers_post_quantum)),
+            pq: u64::from(facts.post_quantum),
         };
 
-        let (client_key, client_path) = workload_key(&node, &record.client.attribution)
-            .unwrap_or_else(|| {
-                let key = WorkloadKey {
-                    node: node.clone(),
-                    address: record.client.address.clone(),
-                    ..WorkloadKey::default()
-                };
-                (key, String::new())
-            });
-        let client_id = client_key.id();
-        let client = (client_key, client_path);
-        self.add_workload(client_id, client, &record.client.attribution, time, |row| {
+        let client = WorkloadParts::local(node, &facts.client)
+            .unwrap_or_else(|| WorkloadParts::remote(node, facts.ja4, facts.ja3));
+        let client_id = client.id();
+        self.add_workload(client_id, &client, &facts.client, time, |row| {
             row.client_sessions += 1;
             row.pq_offered += counts.pq_offered;
             row.pq += counts.pq;
         });
-        let server_workload = workload_key(&node, &record.server.attribution).map(|server| {
-            let id = server.0.id();
-            self.add_workload(id, server, &record.server.attribution, time, |row| {
+        let server_workload = WorkloadParts::local(node, &facts.server).map(|server| {
+            let id = server.id();
+            self.add_workload(id, &server, &facts.server, time, |row| {
                 row.server_sessions += 1;
             });
             id
         });
 
-        let endpoint_key = EndpointKey {
+        let transport = match facts.transport {
+            Transport::Tcp => "tcp",
+            Transport::Udp => "udp",
+        };
+        let sni = facts.sni.unwrap_or("");
+        let endpoint = endpoint_id(
             node,
-            transport: match record.network.transport {
-                Transport::Tcp => "tcp",
-                Transport::Udp => "udp",
-            }
-            .to_owned(),
-            address: record.server.address.clone(),
-            port: record.server.port,
-            sni: record.tls.client.server_name.clone().unwrap_or_default(),
-        };
-        let endpoint_id = endpoint_key.id();
-        let protocol = match record.network.protocol {
-            cipherlens_record::session::Protocol::Tls => "tls",
-            cipherlens_record::session::Protocol::Quic => "quic",
-        };
-        match self.endpoints.get_mut(&endpoint_id) {
+            transport,
+            facts.server_address,
+            facts.server_port,
+            sni,
+        );
+        match self.endpoints.get_mut(&endpoint) {
             Some(row) => {
                 row.seen.add(time);
                 add_counts(&mut row.counts, &counts);
@@ -100,61 +110,64 @@ impl Batch {
                 }
             }
             None => {
-                self.endpoints.insert(
-                    endpoint_id,
-                    EndpointRow {
-                        key: endpoint_key,
-                        protocol,
-                        server_workload: server_workload.map(|id| (id, time.to_owned())),
-                        seen: Seen::new(time),
-                        counts: counts.clone(),
-                    },
-                );
+                let key = EndpointKey {
+                    node: node.to_owned(),
+                    transport: transport.to_owned(),
+                    address: facts.server_address.to_owned(),
+                    port: facts.server_port,
+                    sni: sni.to_owned(),
+                };
+                let protocol = match facts.protocol {
+                    Protocol::Tls => "tls",
+                    Protocol::Quic => "quic",
+                };
+                let row = EndpointRow {
+                    key,
+                    protocol,
+                    server_workload: server_workload.map(|id| (id, time.to_owned())),
+                    seen: Seen::new(time),
+                    counts: counts.clone(),
+                };
+                self.endpoints.insert(endpoint, row);
             }
         }
 
-        let connection = connection_id(endpoint_id, client_id);
+        let connection = connection_id(endpoint, client_id);
         match self.connections.get_mut(&connection) {
             Some(row) => {
                 row.seen.add(time);
                 add_counts(&mut row.counts, &counts);
             }
             None => {
-                self.connections.insert(
-                    connection,
-                    ConnectionRow {
-                        endpoint_id,
-                        workload_id: client_id,
-                        seen: Seen::new(time),
-                        counts,
-                    },
-                );
+                let row = ConnectionRow {
+                    endpoint_id: endpoint,
+                    workload_id: client_id,
+                    seen: Seen::new(time),
+                    counts,
+                };
+                self.connections.insert(connection, row);
             }
         }
 
-        self.add_usage(connection, record, time);
-        self.add_offers(client_id, record, time);
-        self.add_chain(connection, Side::Server, &detail.server_certificates, time);
-        self.add_chain(connection, Side::Client, &detail.client_certificates, time);
+        self.add_usage(connection, facts, time);
+        self.add_offers(client_id, facts, time);
+        self.add_chain(connection, Side::Server, &facts.server_chain, time);
+        self.add_chain(connection, Side::Client, &facts.client_chain, time);
         self.add_findings(connection, findings, time)
     }
 
     fn add_workload(
         &mut self,
         id: i64,
-        (key, path): (WorkloadKey, String),
-        attribution: &EndpointAttribution,
+        parts: &WorkloadParts<'_>,
+        attribution: &Attribution<'_>,
         time: &str,
         count: impl FnOnce(&mut WorkloadRow),
     ) {
-        let runtime = attribution
-            .container
-            .as_ref()
-            .and_then(|container| container.runtime)
-            .map(runtime_name)
-            .unwrap_or("");
+        let runtime = attribution.runtime.map(runtime_name).unwrap_or("");
+        let path = attribution.executable_path.unwrap_or("");
         let row = self.workloads.entry(id).or_insert_with(|| WorkloadRow {
-            key,
+            key: parts.to_key(),
             executable_path: String::new(),
             container_runtime: String::new(),
             first: time.to_owned(),
@@ -176,43 +189,28 @@ impl Batch {
             runtime.clone_into(&mut row.container_runtime);
         }
         if !path.is_empty() && (latest || row.executable_path.is_empty()) {
-            row.executable_path = path;
+            path.clone_into(&mut row.executable_path);
         }
         count(row);
     }
 
-    fn add_usage(&mut self, connection: i64, record: &SessionRecord, time: &str) {
-        let detail = &record.cipherlens.tls;
-        let dh_prime = detail.dh_prime_bits.map(|bits| format!("dh_prime_{bits}"));
-        let group = detail
-            .key_exchange_group
+    fn add_usage(&mut self, connection: i64, facts: &Facts<'_>, time: &str) {
+        let dh_prime = facts.dh_prime_bits.map(|bits| format!("dh_prime_{bits}"));
+        let group = facts
+            .group
             .as_ref()
             .map(named)
             .or_else(|| dh_prime.as_deref().map(|name| (name, None)));
-        let ja4 = detail.fingerprints.as_ref().and_then(|f| f.ja4.as_deref());
         let values: [(UsageKind, UsedValue<'_>); 7] = [
-            (UsageKind::Version, detail.version.as_ref().map(named)),
-            (UsageKind::CipherSuite, detail.cipher.as_ref().map(named)),
+            (UsageKind::Version, facts.version.as_ref().map(named)),
+            (UsageKind::CipherSuite, facts.cipher.as_ref().map(named)),
             (UsageKind::Group, group),
-            (
-                UsageKind::Alpn,
-                record.tls.next_protocol.as_deref().map(|a| (a, None)),
-            ),
-            (
-                UsageKind::Ja3,
-                record.tls.client.ja3.as_deref().map(|f| (f, None)),
-            ),
-            (UsageKind::Ja4, ja4.map(|f| (f, None))),
-            (
-                UsageKind::Ja3s,
-                record.tls.server.ja3s.as_deref().map(|f| (f, None)),
-            ),
+            (UsageKind::Alpn, facts.alpn.map(|alpn| (alpn, None))),
+            (UsageKind::Ja3, facts.ja3.map(|ja3| (ja3, None))),
+            (UsageKind::Ja4, facts.ja4.map(|ja4| (ja4, None))),
+            (UsageKind::Ja3s, facts.ja3s.map(|ja3s| (ja3s, None))),
         ];
-        let version = detail
-            .version
-            .as_ref()
-            .map(|version| &*version.name)
-            .unwrap_or("");
+        let version = facts.version.map(|version| version.name).unwrap_or("");
         for (kind, value) in values {
             let Some((value, code)) = value else { continue };
             let by_version = self.usage.entry((connection, kind)).or_default();
@@ -224,36 +222,26 @@ impl Batch {
         }
     }
 
-    fn add_offers(&mut self, workload: i64, record: &SessionRecord, time: &str) {
-        let Some(hello) = &record.cipherlens.tls.client_hello else {
+    fn add_offers(&mut self, workload: i64, facts: &Facts<'_>, time: &str) {
+        let Some(hello) = &facts.hello else {
             return;
         };
-        let versions: &[Named] = if hello.supported_versions.is_empty() {
-            std::slice::from_ref(&hello.version)
-        } else {
-            &hello.supported_versions
-        };
         let mut offered: Vec<(OfferKind, &str, Option<u16>)> = Vec::with_capacity(64);
-        let lists: [(OfferKind, &[Named]); 5] = [
-            (OfferKind::Version, versions),
+        let lists: [(OfferKind, &[NamedFact<'_>]); 5] = [
+            (OfferKind::Version, &hello.versions),
             (OfferKind::CipherSuite, &hello.cipher_suites),
-            (OfferKind::Group, &hello.supported_groups),
-            (OfferKind::KeyShare, &hello.key_share_groups),
+            (OfferKind::Group, &hello.groups),
+            (OfferKind::KeyShare, &hello.key_shares),
             (OfferKind::SignatureAlgorithm, &hello.signature_algorithms),
         ];
         for (kind, list) in lists {
             offered.extend(
                 list.iter()
                     .filter(|item| item.name != "GREASE")
-                    .map(|item| (kind, &*item.name, Some(item.code))),
+                    .map(|item| (kind, item.name, Some(item.code))),
             );
         }
-        offered.extend(
-            hello
-                .alpn
-                .iter()
-                .map(|alpn| (OfferKind::Alpn, alpn.as_str(), None)),
-        );
+        offered.extend(hello.alpn.iter().map(|alpn| (OfferKind::Alpn, *alpn, None)));
         // A value offered twice in one hello counts once for the session.
         offered.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
         offered.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
@@ -271,15 +259,15 @@ impl Batch {
         &mut self,
         connection: i64,
         side: Side,
-        chain: &[Arc<CertificateSummary>],
+        chain: &[CertificateFact<'_>],
         time: &str,
     ) {
         for (position, certificate) in chain.iter().enumerate() {
-            let fingerprint = certificate.fingerprint_sha256.as_str();
+            let fingerprint = certificate.fingerprint();
             // The same certificate twice in one chain counts once.
             if chain[..position]
                 .iter()
-                .any(|earlier| earlier.fingerprint_sha256 == fingerprint)
+                .any(|earlier| earlier.fingerprint() == fingerprint)
             {
                 continue;
             }
@@ -291,18 +279,12 @@ impl Batch {
                     row.position = row.position.min(position);
                 }
                 None => {
-                    rows.insert(
-                        fingerprint.into(),
-                        ChainRow {
-                            position,
-                            seen: Seen::new(time),
-                        },
-                    );
+                    let row = ChainRow {
+                        position,
+                        seen: Seen::new(time),
+                    };
+                    rows.insert(fingerprint.into(), row);
                 }
-            }
-            if !self.certificates.contains_key(fingerprint) {
-                self.certificates
-                    .insert(fingerprint.into(), Arc::clone(certificate));
             }
         }
     }
@@ -344,8 +326,4 @@ impl Batch {
         }
         Ok(())
     }
-}
-
-fn named(named: &Named) -> (&str, Option<u16>) {
-    (&named.name, Some(named.code))
 }

@@ -128,3 +128,25 @@ pub(super) fn add_value(
         }
     }
 }
+
+/// A certificate's columns, as the `certificates` table stores them.
+#[derive(Debug)]
+pub(crate) struct CertificateRow {
+    pub fingerprint_sha1: String,
+    pub serial_number: String,
+    pub subject: String,
+    pub subject_common_name: Option<String>,
+    pub issuer: String,
+    pub not_before: String,
+    pub not_after: String,
+    pub key_algorithm: String,
+    pub key_bits: Option<u32>,
+    pub key_curve: Option<String>,
+    pub subject_key_identifier: Option<String>,
+    pub signature_algorithm: String,
+    pub signature_algorithm_oid: String,
+    pub self_signed: bool,
+    pub ca: bool,
+    /// JSON object of the subjectAltName lists (`{}` without any).
+    pub subject_alt_names: String,
+}

@@ -163,7 +163,7 @@ fn workload(workload: &Workload, offers: Vec<Value>) -> Value {
         "k8s_namespace": key.k8s_namespace,
         "k8s_pod": key.k8s_pod,
         "k8s_container": key.k8s_container,
-        "address": key.address,
+        "tls_fingerprint": key.tls_fingerprint,
         "first_seen": workload.first_seen,
         "last_seen": workload.last_seen,
         "client_sessions": workload.client_sessions,

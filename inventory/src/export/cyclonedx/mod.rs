@@ -27,8 +27,8 @@ use crate::kinds::{OfferKind, Side, UsageKind};
 use crate::mapping;
 use crate::snapshot::{Certificate, Connection, Endpoint, Seen, Snapshot, Workload};
 use model::{
-    AlgorithmProperties, Bom, CertificateProperties, CipherSuite, Component, CryptoProperties,
-    Dependency, Evidence, Lifecycle, Metadata, Occurrence, Property, ProtocolProperties,
+    AlgorithmProperties, CertificateProperties, CipherSuite, Component, CryptoProperties,
+    Dependency, Evidence, Header, Lifecycle, Metadata, Occurrence, Property, ProtocolProperties,
     RelatedMaterialProperties, Tool, Tools,
 };
 use names::{ProtocolName, algorithm_ref, certificate_ref, key_ref, occurrence, workload_ref};
@@ -66,15 +66,14 @@ pub fn random_serial_number() -> Result<String, Error> {
     ))
 }
 
-/// Writes the CBOM of `snapshot`.
+/// Writes the CBOM of `snapshot`. Components are written as they are made,
+/// so memory holds the inventory and the asset index, not the whole BOM.
 pub fn write(snapshot: &Snapshot, options: &Options, out: impl Write) -> Result<(), Error> {
-    let bom = build(snapshot, options);
-    let result = if options.pretty {
-        serde_json::to_writer_pretty(out, &bom)
-    } else {
-        serde_json::to_writer(out, &bom)
-    };
-    result.map_err(|source| {
+    let builder = build(snapshot);
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, out);
+    let written = stream(snapshot, options, &builder, &mut out)
+        .and_then(|()| out.flush().map_err(serde_json::Error::io));
+    written.map_err(|source| {
         if source.is_io() {
             Error::Write {
                 format: "cyclonedx",
@@ -89,47 +88,100 @@ pub fn write(snapshot: &Snapshot, options: &Options, out: impl Write) -> Result<
     })
 }
 
+/// Writes JSON array elements, comma-separated.
+struct Elements<'w, W: Write> {
+    out: &'w mut W,
+    pretty: bool,
+    first: bool,
+}
+
+impl<W: Write> Elements<'_, W> {
+    fn push(&mut self, item: &impl serde::Serialize) -> Result<(), serde_json::Error> {
+        let separator: &[u8] = match (self.first, self.pretty) {
+            (true, false) => b"",
+            (true, true) => b"\n",
+            (false, false) => b",",
+            (false, true) => b",\n",
+        };
+        self.first = false;
+        self.out
+            .write_all(separator)
+            .map_err(serde_json::Error::io)?;
+        if self.pretty {
+            serde_json::to_writer_pretty(&mut *self.out, item)
+        } else {
+            serde_json::to_writer(&mut *self.out, item)
+        }
+    }
+}
+
+fn stream(
+    snapshot: &Snapshot,
+    options: &Options,
+    builder: &Builder<'_>,
+    out: &mut impl Write,
+) -> Result<(), serde_json::Error> {
+    let header = serde_json::to_vec(&header(snapshot, options))?;
+    // The header object, left open for the two lists.
+    out.write_all(&header[..header.len() - 1])
+        .and_then(|()| out.write_all(b",\"components\":["))
+        .map_err(serde_json::Error::io)?;
+    let mut components = Elements {
+        out,
+        pretty: options.pretty,
+        first: true,
+    };
+    let dependencies = components_of(snapshot, builder, |component| components.push(&component))?;
+    out.write_all(b"],\"dependencies\":[")
+        .map_err(serde_json::Error::io)?;
+    let mut elements = Elements {
+        out,
+        pretty: options.pretty,
+        first: true,
+    };
+    for dependency in &dependencies {
+        elements.push(dependency)?;
+    }
+    out.write_all(b"]}\n").map_err(serde_json::Error::io)
+}
+
 /// Sessions of one connection that used an asset.
-#[derive(Debug, Clone)]
-struct Use {
-    first: String,
-    last: String,
+#[derive(Debug, Clone, Copy)]
+struct Use<'s> {
+    first: &'s str,
+    last: &'s str,
     sessions: u64,
 }
 
-type Uses = BTreeMap<i64, Use>;
+type Uses<'s> = BTreeMap<i64, Use<'s>>;
 
-fn note_use(uses: &mut Uses, connection: i64, seen: &Seen) {
+fn note_use<'s>(uses: &mut Uses<'s>, connection: i64, seen: &'s Seen) {
     uses.entry(connection)
         .and_modify(|used| {
             used.sessions += seen.sessions;
-            if seen.first_seen < used.first {
-                used.first.clone_from(&seen.first_seen);
-            }
-            if seen.last_seen > used.last {
-                used.last.clone_from(&seen.last_seen);
-            }
+            used.first = used.first.min(&seen.first_seen);
+            used.last = used.last.max(&seen.last_seen);
         })
-        .or_insert_with(|| Use {
-            first: seen.first_seen.clone(),
-            last: seen.last_seen.clone(),
+        .or_insert(Use {
+            first: &seen.first_seen,
+            last: &seen.last_seen,
             sessions: seen.sessions,
         });
 }
 
-struct ProtocolAsset {
+struct ProtocolAsset<'s> {
     name: ProtocolName,
     suites: BTreeMap<(Option<u16>, String), Vec<String>>,
     groups: BTreeMap<String, String>,
-    uses: Uses,
+    uses: Uses<'s>,
 }
 
-struct KeyAsset {
+struct KeyAsset<'s> {
     algorithm_ref: String,
     name: String,
     size: Option<u32>,
     id: Option<String>,
-    uses: Uses,
+    uses: Uses<'s>,
 }
 
 struct CertificateAsset<'s> {
@@ -137,17 +189,17 @@ struct CertificateAsset<'s> {
     signature_ref: String,
     key_ref: String,
     names: BTreeSet<&'s str>,
-    uses: Uses,
+    uses: Uses<'s>,
 }
 
 struct Builder<'s> {
     endpoints: HashMap<i64, &'s Endpoint>,
     workloads: HashMap<i64, &'s Workload>,
     connections: HashMap<i64, &'s Connection>,
-    protocols: BTreeMap<String, ProtocolAsset>,
-    algorithms: BTreeMap<String, (Algorithm, Uses)>,
+    protocols: BTreeMap<String, ProtocolAsset<'s>>,
+    algorithms: BTreeMap<String, (Algorithm, Uses<'s>)>,
     certificates: BTreeMap<String, CertificateAsset<'s>>,
-    keys: BTreeMap<String, KeyAsset>,
+    keys: BTreeMap<String, KeyAsset<'s>>,
     /// What each workload's sessions used, by reference.
     uses_of: BTreeMap<i64, BTreeSet<String>>,
     properties_of: BTreeMap<i64, BTreeSet<(&'static str, String)>>,
@@ -173,7 +225,12 @@ impl<'s> Builder<'s> {
     }
 
     /// Adds an algorithm and the ones it is built from; returns its reference.
-    fn algorithm(&mut self, algorithm: Algorithm, connection: &Connection, seen: &Seen) -> String {
+    fn algorithm(
+        &mut self,
+        algorithm: Algorithm,
+        connection: &Connection,
+        seen: &'s Seen,
+    ) -> String {
         let bom_ref = algorithm_ref(&algorithm);
         for part in &algorithm.parts {
             let part = algorithms::lookup(part).unwrap_or_else(|| algorithms::unknown(part));
@@ -188,7 +245,7 @@ impl<'s> Builder<'s> {
         bom_ref
     }
 
-    fn protocol(&mut self, record_name: &str, endpoint: &Endpoint) -> &mut ProtocolAsset {
+    fn protocol(&mut self, record_name: &str, endpoint: &Endpoint) -> &mut ProtocolAsset<'s> {
         let name = ProtocolName {
             record_name: record_name.to_owned(),
             transport: endpoint.key.transport.clone(),
@@ -307,19 +364,17 @@ impl<'s> Builder<'s> {
         self.used_by(connection, &bom_ref);
     }
 
-    fn occurrences(&self, uses: &Uses) -> Option<Evidence> {
+    fn occurrences(&self, uses: &Uses<'_>) -> Option<Evidence> {
         let mut occurrences: Vec<Occurrence> = uses
             .iter()
             .filter_map(|(connection, used)| {
                 let connection = self.connections.get(connection)?;
                 let endpoint = self.endpoints.get(&connection.endpoint_id)?;
                 let workload = self.workloads.get(&connection.workload_id)?;
-                let seen = Seen {
-                    first_seen: used.first.clone(),
-                    last_seen: used.last.clone(),
-                    sessions: used.sessions.min(connection.seen.sessions),
-                };
-                Some(occurrence(endpoint, workload, &seen))
+                let sessions = used.sessions.min(connection.seen.sessions);
+                Some(occurrence(
+                    endpoint, workload, sessions, used.first, used.last,
+                ))
             })
             .collect();
         occurrences.sort_by(|a, b| a.location.cmp(&b.location));
@@ -327,7 +382,7 @@ impl<'s> Builder<'s> {
     }
 }
 
-fn sessions_property(uses: &Uses) -> Property {
+fn sessions_property(uses: &Uses<'_>) -> Property {
     Property::new(
         "sessions",
         uses.values()
@@ -364,7 +419,7 @@ fn identifiers(code: Option<u16>) -> Vec<String> {
     .unwrap_or_default()
 }
 
-fn build(snapshot: &Snapshot, options: &Options) -> Bom {
+fn build(snapshot: &Snapshot) -> Builder<'_> {
     let mut builder = Builder {
         endpoints: snapshot.endpoints.iter().map(|e| (e.id, e)).collect(),
         workloads: snapshot.workloads.iter().map(|w| (w.id, w)).collect(),
@@ -413,11 +468,16 @@ fn build(snapshot: &Snapshot, options: &Options) -> Bom {
                 .insert(("tls.sni", sni));
         }
     }
-    assemble(snapshot, options, builder)
+    builder
 }
 
-fn assemble(snapshot: &Snapshot, options: &Options, builder: Builder<'_>) -> Bom {
-    let mut components = Vec::new();
+/// Makes every component, hands each to `emit`, and returns the
+/// dependencies (written after the components).
+fn components_of(
+    snapshot: &Snapshot,
+    builder: &Builder<'_>,
+    mut emit: impl FnMut(Component) -> Result<(), serde_json::Error>,
+) -> Result<Vec<Dependency>, serde_json::Error> {
     let mut dependencies = Vec::new();
     for (bom_ref, protocol) in &builder.protocols {
         let mut crypto = CryptoProperties::new("protocol");
@@ -449,7 +509,7 @@ fn assemble(snapshot: &Snapshot, options: &Options, builder: Builder<'_>) -> Bom
                 .map(|group| Property::new("tls.group", group.clone())),
         );
         properties.push(sessions_property(&protocol.uses));
-        components.push(Component {
+        emit(Component {
             kind: "cryptographic-asset",
             bom_ref: bom_ref.clone(),
             name: protocol.name.component_name(),
@@ -458,7 +518,7 @@ fn assemble(snapshot: &Snapshot, options: &Options, builder: Builder<'_>) -> Bom
             crypto_properties: Some(crypto),
             properties,
             evidence: builder.occurrences(&protocol.uses),
-        });
+        })?;
         dependencies.push(Dependency {
             bom_ref: bom_ref.clone(),
             depends_on: depends.into_iter().collect(),
@@ -476,7 +536,7 @@ fn assemble(snapshot: &Snapshot, options: &Options, builder: Builder<'_>) -> Bom
             quantum: algorithm.quantum,
         });
         crypto.oid = algorithm.oid.clone().filter(|oid| !oid.is_empty());
-        components.push(Component {
+        emit(Component {
             kind: "cryptographic-asset",
             bom_ref: bom_ref.clone(),
             name: algorithm.name.clone(),
@@ -485,7 +545,7 @@ fn assemble(snapshot: &Snapshot, options: &Options, builder: Builder<'_>) -> Bom
             crypto_properties: Some(crypto),
             properties: vec![sessions_property(uses)],
             evidence: builder.occurrences(uses),
-        });
+        })?;
         let mut depends: Vec<String> = algorithm
             .parts
             .iter()
@@ -503,7 +563,7 @@ fn assemble(snapshot: &Snapshot, options: &Options, builder: Builder<'_>) -> Bom
         });
     }
     for (bom_ref, asset) in &builder.certificates {
-        components.push(certificate_component(bom_ref, asset, &builder));
+        emit(certificate_component(bom_ref, asset, builder))?;
         let mut depends = vec![asset.signature_ref.clone(), asset.key_ref.clone()];
         depends.sort();
         depends.dedup();
@@ -521,7 +581,7 @@ fn assemble(snapshot: &Snapshot, options: &Options, builder: Builder<'_>) -> Bom
             size: key.size,
             format: "X.509 SubjectPublicKeyInfo",
         });
-        components.push(Component {
+        emit(Component {
             kind: "cryptographic-asset",
             bom_ref: bom_ref.clone(),
             name: key.name.clone(),
@@ -530,7 +590,7 @@ fn assemble(snapshot: &Snapshot, options: &Options, builder: Builder<'_>) -> Bom
             crypto_properties: Some(crypto),
             properties: Vec::new(),
             evidence: builder.occurrences(&key.uses),
-        });
+        })?;
         dependencies.push(Dependency {
             bom_ref: bom_ref.clone(),
             depends_on: vec![key.algorithm_ref.clone()],
@@ -538,7 +598,7 @@ fn assemble(snapshot: &Snapshot, options: &Options, builder: Builder<'_>) -> Bom
     }
     for workload in &snapshot.workloads {
         let bom_ref = workload_ref(workload);
-        components.push(workload_component(&bom_ref, workload, &builder));
+        emit(workload_component(&bom_ref, workload, builder))?;
         dependencies.push(Dependency {
             bom_ref,
             depends_on: builder
@@ -548,13 +608,17 @@ fn assemble(snapshot: &Snapshot, options: &Options, builder: Builder<'_>) -> Bom
                 .unwrap_or_default(),
         });
     }
+    Ok(dependencies)
+}
+
+fn header(snapshot: &Snapshot, options: &Options) -> Header {
     let mut properties: Vec<Property> = snapshot
         .nodes()
         .into_iter()
         .map(|node| Property::new("node", node))
         .collect();
     properties.push(Property::new("sessions", snapshot.sessions().to_string()));
-    Bom {
+    Header {
         bom_format: "CycloneDX",
         spec_version: "1.6",
         serial_number: options.serial_number.clone(),
@@ -573,8 +637,6 @@ fn assemble(snapshot: &Snapshot, options: &Options, builder: Builder<'_>) -> Bom
             },
             properties,
         },
-        components,
-        dependencies,
     }
 }
 
@@ -648,7 +710,7 @@ fn workload_component(bom_ref: &str, workload: &Workload, builder: &Builder<'_>)
         ("k8s.namespace.name", Some(&key.k8s_namespace)),
         ("k8s.pod.name", Some(&key.k8s_pod)),
         ("k8s.container.name", Some(&key.k8s_container)),
-        ("client.address", Some(&key.address)),
+        ("tls.client_fingerprint", Some(&key.tls_fingerprint)),
     ];
     for (name, value) in attributes {
         if let Some(value) = value.filter(|value| !value.is_empty()) {

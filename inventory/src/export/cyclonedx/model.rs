@@ -5,8 +5,10 @@
 
 use serde::Serialize;
 
+/// The BOM's top-level fields before `components` and `dependencies`,
+/// which are written one by one after it.
 #[derive(Debug, Serialize)]
-pub(super) struct Bom {
+pub(super) struct Header {
     #[serde(rename = "bomFormat")]
     pub bom_format: &'static str,
     #[serde(rename = "specVersion")]
@@ -15,8 +17,6 @@ pub(super) struct Bom {
     pub serial_number: Option<String>,
     pub version: u32,
     pub metadata: Metadata,
-    pub components: Vec<Component>,
-    pub dependencies: Vec<Dependency>,
 }
 
 #[derive(Debug, Serialize)]

@@ -7,7 +7,7 @@
 
 use crate::algorithms::Algorithm;
 use crate::keys::{id_hex, id_of};
-use crate::snapshot::{Certificate, Endpoint, Seen, Workload};
+use crate::snapshot::{Certificate, Endpoint, Workload};
 
 use super::model::Occurrence;
 
@@ -154,7 +154,13 @@ pub(super) fn endpoint_name(endpoint: &Endpoint) -> String {
 
 /// Where an asset was used: the node, the client workload, the server
 /// endpoint, and how often.
-pub(super) fn occurrence(endpoint: &Endpoint, workload: &Workload, seen: &Seen) -> Occurrence {
+pub(super) fn occurrence(
+    endpoint: &Endpoint,
+    workload: &Workload,
+    sessions: u64,
+    first_seen: &str,
+    last_seen: &str,
+) -> Occurrence {
     Occurrence {
         location: format!(
             "node {}: {} -> {}",
@@ -163,8 +169,7 @@ pub(super) fn occurrence(endpoint: &Endpoint, workload: &Workload, seen: &Seen) 
             endpoint_name(endpoint)
         ),
         additional_context: format!(
-            "sessions {}, first seen {}, last seen {}",
-            seen.sessions, seen.first_seen, seen.last_seen
+            "sessions {sessions}, first seen {first_seen}, last seen {last_seen}"
         ),
     }
 }
