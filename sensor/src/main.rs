@@ -40,6 +40,8 @@ enum Command {
     Live(cli::live::LiveArgs),
     /// Read pcap/pcapng files and print one JSON record per TLS or QUIC session.
     Replay(cli::replay::ReplayArgs),
+    /// The crypto inventory: ingest session records, merge node databases, export a CBOM.
+    Inventory(cli::inventory::InventoryArgs),
 }
 
 fn main() -> ExitCode {
@@ -65,6 +67,7 @@ fn main() -> ExitCode {
     let result = match command {
         Command::Live(args) => cli::live::run(args, given),
         Command::Replay(args) => cli::replay::run(args, given),
+        Command::Inventory(args) => cli::inventory::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,13 +1,14 @@
 //! The subcommands: their arguments, how the configuration file joins them,
 //! and how the options become the sensor's inputs and outputs.
 //!
-//! - `live`, `replay`: one module per subcommand.
+//! - `live`, `replay`, `inventory`: one module per subcommand.
 //! - `sinks`: where records go (stdout, file, NATS) and the NATS credentials.
 //! - `logging`: `--log-format`.
 //!
 //! The options themselves, the file and the precedence rule are in
 //! `cipherlens_control::config`.
 
+pub mod inventory;
 pub mod live;
 pub mod logging;
 pub mod replay;
