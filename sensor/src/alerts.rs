@@ -232,7 +232,9 @@ pub struct AlertStage {
     generation: u64,
     policy: Arc<Policy>,
     dedup: Deduplicator,
-    /// The last alert published per key, to summarize repeats from.
+    /// Per key, the alert of its latest session (published or held back):
+    /// a summary of held-back repeats is that alert with their count, so it
+    /// names the latest session it stands for, as `event.last_seen` does.
     published: BTreeMap<OwnedKey, AlertRecord>,
     last_expire: Option<Timestamp>,
 }
@@ -290,6 +292,9 @@ impl AlertStage {
                     self.handle
                         .alerts_suppressed
                         .fetch_add(1, Ordering::Relaxed);
+                    if let Some(latest) = self.published.get_mut(&OwnedKey::from_key(&key)) {
+                        *latest = alert_record(self.policy.finding(hit, record), record);
+                    }
                 }
             }
         }
@@ -313,8 +318,8 @@ impl AlertStage {
         }
     }
 
-    /// One alert per key whose repeats were held back: the last alert
-    /// published for it with the repeats' count and time span.
+    /// One alert per key whose repeats were held back: the alert of the
+    /// latest of them with their count and time span.
     fn summarize(&mut self, expired: Vec<Expired>, alerts: &mut Vec<AlertRecord>) {
         for expired in expired {
             let Some(mut alert) = self.published.remove(&expired.key) else {
@@ -336,6 +341,52 @@ impl AlertStage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A real session (the policy crate's test data) that raises at least
+    /// one finding under the default policy, started at `start` from
+    /// client port `port`.
+    fn session(start: &str, port: u16) -> SessionRecord {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policy/testdata/sessions.jsonl");
+        let text = std::fs::read_to_string(&path).expect("policy test data");
+        let first = text.lines().next().expect("a session");
+        let mut record: SessionRecord = serde_json::from_str(first).expect("a session record");
+        record.event.start = start.to_string();
+        record.client.port = port;
+        record
+    }
+
+    #[test]
+    fn a_summary_of_held_back_repeats_names_the_latest_of_them() {
+        let handle = PolicyHandle::load(None).expect("default policy");
+        let mut stage = AlertStage::new(Arc::clone(&handle));
+        let mut alerts = Vec::new();
+        stage.evaluate(&session("2026-01-01T00:00:00.000000Z", 40000), &mut alerts);
+        let rules = alerts.len();
+        assert!(rules > 0, "the session raises findings");
+        for (second, port) in [(1, 40001), (2, 40002)] {
+            let start = format!("2026-01-01T00:00:0{second}.000000Z");
+            stage.evaluate(&session(&start, port), &mut alerts);
+        }
+        assert_eq!(
+            alerts.len(),
+            rules,
+            "repeats within the window are held back"
+        );
+        // 700 s later, past the default 600 s window.
+        stage.evaluate(&session("2026-01-01T00:11:40.000000Z", 40003), &mut alerts);
+        let summaries: Vec<&AlertRecord> = alerts[rules..]
+            .iter()
+            .filter(|alert| alert.event.count == 2)
+            .collect();
+        assert_eq!(summaries.len(), rules, "{alerts:#?}");
+        for summary in summaries {
+            assert_eq!(summary.event.first_seen, "2026-01-01T00:00:01.000000Z");
+            assert_eq!(summary.event.last_seen, "2026-01-01T00:00:02.000000Z");
+            assert_eq!(summary.session.start, summary.event.last_seen);
+            assert_eq!(summary.client.port, 40002);
+        }
+        assert_eq!(handle.stats().alerts_suppressed, 2 * rules as u64);
+    }
 
     #[test]
     fn pem_blocks_are_found_with_their_line_breaks_removed() {

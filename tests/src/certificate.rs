@@ -11,13 +11,16 @@ use crate::process::run;
 pub enum KeyType {
     EcP256,
     Rsa2048,
+    /// Too small for today's policies; servers need `@SECLEVEL=0`.
+    Rsa1024,
 }
 
 impl KeyType {
-    fn newkey_args(self) -> &'static [&'static str] {
+    pub(crate) fn newkey_args(self) -> &'static [&'static str] {
         match self {
             KeyType::EcP256 => &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
             KeyType::Rsa2048 => &["-newkey", "rsa:2048"],
+            KeyType::Rsa1024 => &["-newkey", "rsa:1024"],
         }
     }
 }
@@ -32,18 +35,24 @@ pub struct Certificate {
 }
 
 /// Valid for two days: long enough for any test run.
-const DAYS: &str = "2";
+const DAYS: u32 = 2;
 
 impl Certificate {
     /// A self-signed P-256 certificate for `common_name`, in `dir`. OpenSSL
     /// marks it `CA:TRUE`, so it can sign leaves with [`Certificate::issue`].
     pub fn self_signed(dir: &Path, common_name: &str) -> Self {
+        Self::self_signed_for_days(dir, common_name, DAYS)
+    }
+
+    /// [`Certificate::self_signed`] valid for `days` days from now.
+    pub fn self_signed_for_days(dir: &Path, common_name: &str, days: u32) -> Self {
         let made = Self::paths(dir, common_name);
+        let days = days.to_string();
         let mut args = vec!["req", "-x509"];
         args.extend_from_slice(KeyType::EcP256.newkey_args());
         let subject = format!("/CN={common_name}");
         args.extend([
-            "-nodes", "-keyout", &made.key, "-out", &made.cert, "-subj", &subject, "-days", DAYS,
+            "-nodes", "-keyout", &made.key, "-out", &made.cert, "-subj", &subject, "-days", &days,
         ]);
         run("openssl", &args);
         made
@@ -80,7 +89,7 @@ impl Certificate {
                 "-out",
                 &made.cert,
                 "-days",
-                DAYS,
+                &DAYS.to_string(),
                 "-extfile",
                 &path_string(&extfile),
             ],
@@ -88,7 +97,7 @@ impl Certificate {
         made
     }
 
-    fn paths(dir: &Path, common_name: &str) -> Self {
+    pub(crate) fn paths(dir: &Path, common_name: &str) -> Self {
         let base = dir.join(file_stem(common_name));
         Certificate {
             cert: path_string(&base.with_extension("pem")),
@@ -98,7 +107,7 @@ impl Certificate {
 }
 
 /// A file name for a common name (which may hold spaces).
-fn file_stem(common_name: &str) -> PathBuf {
+pub(crate) fn file_stem(common_name: &str) -> PathBuf {
     PathBuf::from(
         common_name
             .chars()
@@ -107,6 +116,6 @@ fn file_stem(common_name: &str) -> PathBuf {
     )
 }
 
-fn path_string(path: &Path) -> String {
+pub(crate) fn path_string(path: &Path) -> String {
     path.to_str().expect("UTF-8 path").to_string()
 }

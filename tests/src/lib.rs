@@ -7,6 +7,7 @@
 //! clients' configuration, tshark on a parallel tcpdump capture, the kernel
 //! (`/proc/<pid>/fdinfo`, bpftool, tc, ss) and the published JSON Schemas.
 
+pub mod authority;
 pub mod bed;
 pub mod certificate;
 pub mod cgroup;
@@ -19,7 +20,9 @@ pub mod peers;
 pub mod process;
 pub mod schema;
 pub mod sensor;
+pub mod x509;
 
+pub use authority::{Authority, Leaf, Validity};
 pub use bed::{Server, TestBed};
 pub use certificate::{Certificate, KeyType};
 pub use cgroup::Cgroup;
@@ -31,3 +34,4 @@ pub use process::{
     Background, Scratch, free_port, free_udp_port, privileged, require_root, run, signal, wait_exit,
 };
 pub use sensor::{Sensor, cnflow_records, read_json_lines, sensor_binary};
+pub use x509::CertificateFacts;

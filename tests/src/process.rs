@@ -45,17 +45,21 @@ pub fn require_root() {
     );
 }
 
-/// A free TCP port on the host (the kernel picks it).
+/// A free TCP port on the host (the kernel picks it). Bound on every
+/// address while it is picked, so it is not one that a server already
+/// listens on at some address (a loopback bind would not see a server on
+/// a link's address).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
+    TcpListener::bind("0.0.0.0:0")
         .and_then(|listener| listener.local_addr())
         .map(|address| address.port())
         .expect("a free port")
 }
 
-/// A free UDP port on the host (the kernel picks it).
+/// A free UDP port on the host (the kernel picks it; on every address,
+/// as [`free_port`]).
 pub fn free_udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
+    std::net::UdpSocket::bind("0.0.0.0:0")
         .and_then(|socket| socket.local_addr())
         .map(|address| address.port())
         .expect("a free UDP port")

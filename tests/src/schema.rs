@@ -15,11 +15,12 @@ use serde_json::Value;
 
 const BASE: &str = "https://cipherlens.invalid/schema/";
 /// Every schema file; records may reference each other's definitions.
-const FILES: [&str; 4] = [
+const FILES: [&str; 5] = [
     "session-record.v1.json",
     "x509-certificate.v1.json",
     "cnflow-record.v1.json",
     "stats-record.v1.json",
+    "alert-record.v1.json",
 ];
 
 /// Where the schema files are, relative to the repository root.
@@ -37,6 +38,7 @@ struct Compiled {
     session_record: boon::SchemaIndex,
     cnflow_record: boon::SchemaIndex,
     stats_record: boon::SchemaIndex,
+    alert_record: boon::SchemaIndex,
 }
 
 fn compiled() -> &'static Compiled {
@@ -62,11 +64,15 @@ fn compiled() -> &'static Compiled {
         let stats_record = compiler
             .compile(&format!("{BASE}stats-record.v1.json"), &mut schemas)
             .expect("schema compiles");
+        let alert_record = compiler
+            .compile(&format!("{BASE}alert-record.v1.json"), &mut schemas)
+            .expect("schema compiles");
         Compiled {
             schemas,
             session_record,
             cnflow_record,
             stats_record,
+            alert_record,
         }
     })
 }
@@ -96,6 +102,15 @@ pub fn assert_valid_stats_record(record: &Value) {
         panic!("record does not match the stats schema: {error:#}\nrecord: {record}");
     }
     assert_round_trips::<cipherlens_record::StatsRecord>(record);
+}
+
+/// Panics with the validation errors if `record` is not a valid alert record.
+pub fn assert_valid_alert_record(record: &Value) {
+    let compiled = compiled();
+    if let Err(error) = compiled.schemas.validate(record, compiled.alert_record) {
+        panic!("record does not match the alert schema: {error:#}\nrecord: {record}");
+    }
+    assert_round_trips::<cipherlens_record::AlertRecord>(record);
 }
 
 /// Panics unless `record` reads into `T` and serializes back to itself.

@@ -178,25 +178,34 @@ impl Sensor {
             "sensor failed: {}",
             self.log()
         );
-        // Session records; CNFlow records (in the same file) are checked
-        // against their schema and left to `cnflow_records`.
+        // Session records; CNFlow and alert records (in the same file) are
+        // checked against their schemas and left to `cnflow_records` and
+        // the caller.
         let mut records = read_json_lines(&self.records);
         for record in &records {
             match record["schema"].as_str() {
                 Some("cipherlens.cnflow/v1") => schema::assert_valid_cnflow_record(record),
+                Some("cipherlens.alert/v1") => schema::assert_valid_alert_record(record),
                 _ => schema::assert_valid_session_record(record),
             }
         }
         records.retain(|record| record["schema"] == "cipherlens.session/v1");
         let stats = self
-            .log()
-            .lines()
-            .filter(|line| line.starts_with('{'))
-            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-            .rfind(|value| value["schema"] == "cipherlens.stats/v1")
+            .stats_records()
+            .pop()
             .expect("a final stats record on stderr");
         schema::assert_valid_stats_record(&stats);
         (records, stats, took)
+    }
+
+    /// The stats records on stderr so far, oldest first.
+    pub fn stats_records(&self) -> Vec<Value> {
+        self.log()
+            .lines()
+            .filter(|line| line.starts_with('{'))
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .filter(|value| value["schema"] == "cipherlens.stats/v1")
+            .collect()
     }
 }
 

@@ -7,6 +7,7 @@
 //! Root only. One module per feature; `cargo test -p cipherlens-integration
 //! --test e2e -- nats::` runs one of them.
 
+mod alerts;
 mod attribution;
 mod cnflow;
 mod fidelity;
