@@ -1,0 +1,175 @@
+//! `cipherlens inventory` as an auditor runs it: records from `replay`
+//! ingested into a real SQLite file (twice: the second time counts
+//! nothing), two nodes' databases merged (twice: the second merge changes
+//! nothing), and the CBOM of the result valid against the official
+//! CycloneDX 1.6 schema (vendored in inventory/schema/cyclonedx) and
+//! naming what the sessions used.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::repo_root;
+use serde_json::Value;
+
+fn cipherlens(args: &[&str]) -> (String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_cipherlens"))
+        .args(args)
+        .output()
+        .expect("run cipherlens");
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    assert!(
+        output.status.success(),
+        "cipherlens {args:?}: {}",
+        text(&output.stderr)
+    );
+    (text(&output.stdout), text(&output.stderr))
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("cipherlens-inv-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch");
+    dir
+}
+
+fn report(stderr: &str) -> Value {
+    serde_json::from_str(stderr.lines().last().expect("a report line")).expect("JSON report")
+}
+
+fn export_json(db: &Path) -> Value {
+    let (stdout, _) = cipherlens(&[
+        "inventory",
+        "export",
+        "--db",
+        db.to_str().expect("path"),
+        "--format",
+        "json",
+    ]);
+    let mut document: Value = serde_json::from_str(&stdout).expect("JSON export");
+    // The export time is not part of the inventory.
+    document
+        .as_object_mut()
+        .expect("object")
+        .remove("generated_at");
+    document
+}
+
+fn cyclonedx_validator() -> (boon::Schemas, boon::SchemaIndex) {
+    const BASE: &str = "http://cyclonedx.org/schema/";
+    let dir = repo_root().join("inventory/schema/cyclonedx");
+    let mut compiler = boon::Compiler::new();
+    for (file, url) in [
+        ("bom-1.6.SNAPSHOT.schema.json", "bom-1.6.schema.json"),
+        ("spdx.SNAPSHOT.schema.json", "spdx.SNAPSHOT.schema.json"),
+        (
+            "jsf-0.82.SNAPSHOT.schema.json",
+            "jsf-0.82.SNAPSHOT.schema.json",
+        ),
+    ] {
+        let text = std::fs::read_to_string(dir.join(file)).expect("vendored schema");
+        compiler
+            .add_resource(
+                &format!("{BASE}{url}"),
+                serde_json::from_str(&text).expect("JSON"),
+            )
+            .expect("schema resource");
+    }
+    let mut schemas = boon::Schemas::new();
+    let index = compiler
+        .compile(&format!("{BASE}bom-1.6.schema.json"), &mut schemas)
+        .expect("bom-1.6 compiles");
+    (schemas, index)
+}
+
+#[test]
+fn ingest_merge_and_export_count_each_session_once_and_validate() {
+    let dir = scratch("cli");
+    let pcaps: Vec<String> = [
+        "tls10-openssl.pcap",
+        "tls12-openssl.pcap",
+        "tls13-openssl.pcap",
+    ]
+    .iter()
+    .map(|name| {
+        repo_root()
+            .join("fixtures/pcaps")
+            .join(name)
+            .display()
+            .to_string()
+    })
+    .collect();
+    let mut args = vec!["replay", "--alerts"];
+    args.extend(pcaps.iter().map(String::as_str));
+    let (records, _) = cipherlens(&args);
+    let sessions = records
+        .lines()
+        .filter(|line| line.contains("\"schema\":\"cipherlens.session/v1\""))
+        .count();
+    assert_eq!(sessions, 3, "one session per fixture capture");
+    let lines = dir.join("records.jsonl");
+    std::fs::write(&lines, &records).expect("records file");
+    let lines = lines.to_str().expect("path");
+
+    let (node_a, node_b, merged) = (dir.join("a.db"), dir.join("b.db"), dir.join("fleet.db"));
+    let (node_a, node_b, merged) = (
+        node_a.to_str().expect("path"),
+        node_b.to_str().expect("path"),
+        merged.to_str().expect("path"),
+    );
+    let ingest = |db: &str, node: &str| {
+        let (_, stderr) = cipherlens(&["inventory", "ingest", "--db", db, "--node", node, lines]);
+        report(&stderr)
+    };
+    let first = ingest(node_a, "a");
+    assert_eq!(first["records"], 3, "{first}");
+    let again = ingest(node_a, "a");
+    assert_eq!(
+        again["records"], 0,
+        "a second ingest of the same file counts nothing: {again}"
+    );
+    let _ = ingest(node_b, "b");
+
+    let a = export_json(Path::new(node_a));
+    assert_eq!(a["sessions"], 3, "{a}");
+
+    cipherlens(&["inventory", "merge", "--db", merged, node_a, node_b]);
+    let once = export_json(Path::new(merged));
+    assert_eq!(once["sessions"], 6, "two nodes' sessions: {once}");
+    cipherlens(&["inventory", "merge", "--db", merged, node_a, node_b]);
+    assert_eq!(
+        export_json(Path::new(merged)),
+        once,
+        "merging again changes nothing"
+    );
+
+    let (bom, _) = cipherlens(&[
+        "inventory",
+        "export",
+        "--db",
+        merged,
+        "--format",
+        "cyclonedx",
+    ]);
+    let bom: Value = serde_json::from_str(&bom).expect("CBOM JSON");
+    let (schemas, index) = cyclonedx_validator();
+    if let Err(error) = schemas.validate(&bom, index) {
+        panic!("the CBOM does not validate: {error:#}");
+    }
+    assert_eq!(bom["specVersion"], "1.6");
+    let text = bom.to_string();
+    // What the captures' clients and servers were configured with
+    // (fixtures/expected/*.json): TLS 1.0, 1.2 and 1.3 were negotiated.
+    for version in ["1.0", "1.2", "1.3"] {
+        assert!(
+            bom["components"]
+                .as_array()
+                .expect("components")
+                .iter()
+                .any(|c| c["cryptoProperties"]["protocolProperties"]["version"] == version),
+            "a TLS {version} protocol asset: {text:.2000}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
