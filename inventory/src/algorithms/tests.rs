@@ -67,3 +67,50 @@ fn symmetric_levels_follow_the_nist_categories() {
     assert_eq!(level("SHA-1"), 0);
     assert_eq!(level("3DES-168-CBC"), 0);
 }
+
+/// The row of `docs/inventory.md`'s algorithm table for `row`.
+fn doc_row(row: &Row) -> String {
+    let or_dash = |text: Option<String>| text.unwrap_or_else(|| "-".to_owned());
+    format!(
+        "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+        row.name,
+        row.primitive.as_str(),
+        or_dash(row.mode.map(|mode| mode.as_str().to_owned())),
+        or_dash(row.parameter_set.map(str::to_owned)),
+        or_dash(row.curve.map(str::to_owned)),
+        or_dash(row.classical.map(|bits| bits.to_string())),
+        row.quantum,
+        if row.parts.is_empty() {
+            "-".to_owned()
+        } else {
+            row.parts.join(", ")
+        },
+        row.source,
+    )
+}
+
+/// The documented table and [`TABLE`] say the same, row for row.
+#[test]
+fn the_documented_table_is_the_table() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/inventory.md");
+    let text = std::fs::read_to_string(&path).expect("docs/inventory.md");
+    let start = text
+        .find("<!-- algorithm-table:start -->")
+        .expect("start marker");
+    let end = text
+        .find("<!-- algorithm-table:end -->")
+        .expect("end marker");
+    let documented: Vec<&str> = text[start..end]
+        .lines()
+        .filter(|line| {
+            line.starts_with("| ") && !line.starts_with("| name ") && !line.starts_with("| ---")
+        })
+        .collect();
+    let expected: Vec<String> = TABLE.iter().map(doc_row).collect();
+    if documented != expected {
+        panic!(
+            "docs/inventory.md's algorithm table differs from TABLE; it should read:\n{}",
+            expected.join("\n")
+        );
+    }
+}
