@@ -1,10 +1,11 @@
 //! Replays a fuzz target's corpus through its body under `cargo test`.
 //!
-//! Included with `#[path]` by `parsers/tests/fuzz_corpus.rs` and
-//! `capture/tests/fuzz_corpus.rs`, next to the target bodies in
-//! `fuzz_targets/bodies/`, so that every `cargo test` runs the seeds and any
-//! crash the fuzzer found (`artifacts-found/<target>/`) through exactly the
-//! code the fuzzer runs, without nightly or libFuzzer.
+//! Included with `#[path]` by `parsers/tests/fuzz_corpus.rs`,
+//! `capture/tests/fuzz_corpus.rs` and `inventory/tests/fuzz_corpus.rs`, next
+//! to the target bodies in `fuzz_targets/bodies/`, so that every
+//! `cargo test` runs the seeds and any crash the fuzzer found
+//! (`artifacts-found/<target>/`) through exactly the code the fuzzer runs,
+//! without nightly or libFuzzer.
 
 use std::fs;
 use std::panic;
