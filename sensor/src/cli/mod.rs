@@ -45,7 +45,7 @@ fn pipeline_config(section: &PipelineSection) -> PipelineConfig {
 mod tests {
     use std::collections::BTreeSet;
 
-    use cipherlens_control::config::{CaptureSection, NatsSection};
+    use cipherlens_control::config::{CaptureSection, NatsSection, PolicySection};
     use clap::{Args, Command};
 
     use super::*;
@@ -64,6 +64,7 @@ mod tests {
         let capture = ids(CaptureSection::augment_args(Command::new("capture")));
         let pipeline = ids(PipelineSection::augment_args(Command::new("pipeline")));
         let nats = ids(NatsSection::augment_args(Command::new("nats")));
+        let policy = ids(PolicySection::augment_args(Command::new("policy")));
         let live = ids(live::LiveArgs::augment_args(Command::new("live")));
         let replay = ids(replay::ReplayArgs::augment_args(Command::new("replay")));
         let outside = |all: &BTreeSet<String>, sections: &[&BTreeSet<String>]| -> Vec<String> {
@@ -72,9 +73,12 @@ mod tests {
                 .cloned()
                 .collect()
         };
-        assert_eq!(outside(&live, &[&capture, &pipeline, &nats]), ["config"]);
         assert_eq!(
-            outside(&replay, &[&pipeline, &nats]),
+            outside(&live, &[&capture, &pipeline, &nats, &policy]),
+            ["config"]
+        );
+        assert_eq!(
+            outside(&replay, &[&pipeline, &nats, &policy]),
             ["config", "files", "output", "stats"]
         );
     }
