@@ -173,3 +173,76 @@ fn ingest_merge_and_export_count_each_session_once_and_validate() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// The fleet setup: sensors publish into a JetStream stream, and an
+/// `inventory ingest` durable consumer builds the view. Stopped and
+/// restarted between two nodes' records, it loses nothing and counts
+/// nothing twice.
+#[test]
+fn a_jetstream_consumer_resumes_after_a_restart_without_counting_twice() {
+    use cipherlens_integration::{NatsServer, STREAM, free_port};
+    let server = NatsServer::start(free_port(), &["-js"]);
+    server.create_stream();
+    let url = server.url();
+    let dir = scratch("js");
+    let db = dir.join("fleet.db");
+    let db = db.to_str().expect("path");
+    let pcaps: Vec<String> = std::fs::read_dir(repo_root().join("fixtures/pcaps"))
+        .expect("fixtures")
+        .filter_map(Result::ok)
+        .map(|entry| entry.path().display().to_string())
+        .collect();
+    let publish = |node: &str| {
+        let mut args = vec![
+            "replay",
+            "--nats-url",
+            url.as_str(),
+            "--nats-jetstream",
+            "--node",
+            node,
+        ];
+        args.extend(pcaps.iter().map(String::as_str));
+        cipherlens(&args);
+    };
+    let (stdout, _) = cipherlens(
+        &[
+            &["replay"][..],
+            &pcaps.iter().map(String::as_str).collect::<Vec<_>>(),
+        ]
+        .concat(),
+    );
+    let per_node = stdout.lines().count() as u64;
+    assert!(per_node >= 10, "{per_node} sessions in the fixtures");
+    let ingest = || {
+        let (_, stderr) = cipherlens(&[
+            "inventory",
+            "ingest",
+            "--db",
+            db,
+            "--nats-url",
+            &url,
+            "--stream",
+            STREAM,
+            "--durable",
+            "inventory",
+            "--idle-exit",
+            "2",
+        ]);
+        report(&stderr)
+    };
+    publish("node-a");
+    assert_eq!(server.stream_len(), per_node);
+    let first = ingest();
+    assert_eq!(first["records"], per_node, "{first}");
+    // The consumer is stopped; the second node publishes meanwhile.
+    publish("node-b");
+    let resumed = ingest();
+    assert_eq!(
+        resumed["records"], per_node,
+        "only node b's records: {resumed}"
+    );
+    let idle = ingest();
+    assert_eq!(idle["records"], 0, "nothing left: {idle}");
+    assert_eq!(export_json(Path::new(db))["sessions"], 2 * per_node);
+    std::fs::remove_dir_all(&dir).ok();
+}

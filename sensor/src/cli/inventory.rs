@@ -1,10 +1,12 @@
 //! `cipherlens inventory`: the crypto inventory (`cipherlens-inventory`)
 //! from session records, merged across nodes, exported for auditors.
 //!
-//! - `ingest`: JSON lines (files or stdin) into the database, each session
-//!   with the policy's findings about it. A file's records are positioned by
-//!   line, and the position is committed with the rows, so ingesting a file
-//!   again (or after a crash) counts nothing twice.
+//! - `ingest`: JSON lines (files or stdin), or a JetStream stream through a
+//!   durable pull consumer, into the database, each session with the
+//!   policy's findings about it. A file's records are positioned by line, a
+//!   stream's by stream sequence, and the position is committed with the
+//!   rows (then the messages acknowledged), so ingesting again, or after a
+//!   crash or restart, counts nothing twice.
 //! - `merge`: node databases into one; merging the same one twice changes
 //!   nothing.
 //! - `export`: CycloneDX 1.6 CBOM, JSON, CSV or a report for a terminal.
@@ -54,8 +56,25 @@ struct IngestArgs {
     #[arg(long)]
     policy: Option<PathBuf>,
     /// JSON-lines files of records (other record kinds are skipped); `-` is stdin.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "stream")]
     inputs: Vec<PathBuf>,
+    /// NATS server(s) of the JetStream stream.
+    #[arg(long, env = "CIPHERLENS_NATS_URL", requires = "stream")]
+    nats_url: Option<String>,
+    /// Read this JetStream stream (e.g. one over `cipherlens.*.session.>`).
+    #[arg(long, requires = "nats_url", conflicts_with = "inputs")]
+    stream: Option<String>,
+    /// Durable consumer name: a restarted ingest resumes where it stopped.
+    #[arg(long, default_value = "cipherlens-inventory")]
+    durable: String,
+    /// Only these subjects of the stream (e.g. `cipherlens.*.session.>`;
+    /// default: all of it, other record kinds skipped and counted).
+    #[arg(long)]
+    filter_subject: Option<String>,
+    /// Stop after this many seconds without a message (default: run until
+    /// interrupted).
+    #[arg(long)]
+    idle_exit: Option<u64>,
 }
 
 #[derive(Args)]
@@ -120,6 +139,22 @@ fn ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
     let mut inventory = Inventory::open(&args.db)
         .with_context(|| format!("opening the inventory {}", args.db.display()))?;
     let mut report = IngestReport::default();
+    if let (Some(url), Some(stream)) = (&args.nats_url, &args.stream) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("starting the runtime")?;
+        let consumer = Consumer {
+            url,
+            stream,
+            durable: &args.durable,
+            filter_subject: args.filter_subject.as_deref(),
+            idle_exit: args.idle_exit.map(std::time::Duration::from_secs),
+        };
+        runtime.block_on(consumer.run(&policy, &args.node, &mut inventory, &mut report))?;
+        eprintln!("{}", serde_json::to_string(&report)?);
+        return Ok(ExitCode::SUCCESS);
+    }
     for input in &args.inputs {
         let (reader, source): (Box<dyn BufRead>, Option<String>) = if input == Path::new("-") {
             (Box::new(BufReader::new(std::io::stdin().lock())), None)
@@ -165,11 +200,7 @@ fn ingest_lines(
         let record = match serde_json::from_str::<SessionRecord>(&line) {
             Ok(record) => record,
             Err(_) => {
-                let other = serde_json::from_str::<serde_json::Value>(&line)
-                    .ok()
-                    .and_then(|value| value.get("schema").cloned())
-                    .is_some_and(|schema| schema != "cipherlens.session/v1");
-                if other {
+                if other_kind(line.as_bytes()) {
                     report.other_records += 1;
                 } else {
                     *report.refused.entry("not_a_session_record").or_default() += 1;
@@ -200,6 +231,122 @@ fn ingest_lines(
         }
     }
     commit(inventory, batch, report)
+}
+
+/// A JetStream durable pull consumer feeding the inventory.
+struct Consumer<'a> {
+    url: &'a str,
+    stream: &'a str,
+    durable: &'a str,
+    filter_subject: Option<&'a str>,
+    idle_exit: Option<std::time::Duration>,
+}
+
+/// Messages fetched per round at most (one transaction each).
+const FETCH: usize = 1000;
+
+impl Consumer<'_> {
+    /// Fetches, folds and commits round after round: the rows and the
+    /// last stream sequence in one transaction, then the acknowledgement
+    /// (AckAll). A message redelivered after a crash between the two is
+    /// recognised by its sequence and not counted again.
+    async fn run(
+        &self,
+        policy: &Policy,
+        node: &str,
+        inventory: &mut Inventory,
+        report: &mut IngestReport,
+    ) -> anyhow::Result<()> {
+        use async_nats::jetstream::consumer::{AckPolicy, pull};
+        use futures_util::StreamExt as _;
+        let client = async_nats::connect(self.url)
+            .await
+            .with_context(|| format!("connecting to NATS at {}", self.url))?;
+        let jetstream = async_nats::jetstream::new(client);
+        let stream = jetstream
+            .get_stream(self.stream)
+            .await
+            .with_context(|| format!("JetStream stream {}", self.stream))?;
+        let consumer: async_nats::jetstream::consumer::Consumer<pull::Config> = stream
+            .get_or_create_consumer(
+                self.durable,
+                pull::Config {
+                    durable_name: Some(self.durable.to_string()),
+                    ack_policy: AckPolicy::All,
+                    filter_subject: self.filter_subject.unwrap_or_default().to_string(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .with_context(|| format!("durable consumer {}", self.durable))?;
+        let source = format!("jetstream:{}:{}", self.stream, self.durable);
+        let mut idle_since = std::time::Instant::now();
+        loop {
+            let mut messages = consumer
+                .fetch()
+                .max_messages(FETCH)
+                .expires(std::time::Duration::from_secs(1))
+                .messages()
+                .await
+                .context("fetching from JetStream")?;
+            let mut batch = inventory.batch(node)?;
+            let mut last = None;
+            while let Some(message) = messages.next().await {
+                let message = message.map_err(|error| anyhow::anyhow!("{error}"))?;
+                let sequence = message
+                    .info()
+                    .map_err(|error| anyhow::anyhow!("{error}"))?
+                    .stream_sequence;
+                let position = Position {
+                    source: &source,
+                    sequence,
+                };
+                match serde_json::from_slice::<SessionRecord>(&message.payload) {
+                    Ok(record) => {
+                        let findings = policy.findings(&record);
+                        if let Err(error) = batch.ingest(&record, &findings, Some(position)) {
+                            *report.refused.entry(error.reason()).or_default() += 1;
+                        }
+                    }
+                    Err(_) => {
+                        if other_kind(&message.payload) {
+                            report.other_records += 1;
+                        } else {
+                            *report.refused.entry("not_a_session_record").or_default() += 1;
+                        }
+                        batch.advance(position)?;
+                    }
+                }
+                last = Some(message);
+            }
+            let Some(last) = last else {
+                if self
+                    .idle_exit
+                    .is_some_and(|limit| idle_since.elapsed() >= limit)
+                {
+                    return Ok(());
+                }
+                continue;
+            };
+            commit(inventory, batch, report)?;
+            last.ack()
+                .await
+                .map_err(|error| anyhow::anyhow!("acknowledging: {error}"))?;
+            idle_since = std::time::Instant::now();
+        }
+    }
+}
+
+/// Whether `json` is a cipherlens record of another kind (CNFlow, alert,
+/// stats) rather than a broken session record.
+fn other_kind(json: &[u8]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Schema {
+        schema: String,
+    }
+    serde_json::from_slice::<Schema>(json).is_ok_and(|record| {
+        record.schema.starts_with("cipherlens.") && record.schema != "cipherlens.session/v1"
+    })
 }
 
 fn commit(
