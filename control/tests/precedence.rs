@@ -18,7 +18,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use cipherlens_control::config::{
-    self, CaptureSection, FileConfig, NatsSection, PipelineSection, PolicySection, Secret,
+    self, CaptureSection, FileConfig, InventorySection, NatsSection, PipelineSection,
+    PolicySection, Secret,
 };
 use clap::builder::Resettable;
 use clap::{Arg, ArgAction, Args, Command, FromArgMatches};
@@ -44,6 +45,13 @@ impl Section for PipelineSection {
     const NAME: &'static str = "pipeline";
     fn pick(file: FileConfig) -> Self {
         file.pipeline
+    }
+}
+
+impl Section for InventorySection {
+    const NAME: &'static str = "inventory";
+    fn pick(file: FileConfig) -> Self {
+        file.inventory
     }
 }
 
@@ -348,6 +356,7 @@ fn every_option_follows_command_line_then_environment_then_file_then_default() {
         command::<PipelineSection>(),
         command::<NatsSection>(),
         command::<PolicySection>(),
+        command::<InventorySection>(),
     ] {
         for arg in command.get_arguments() {
             if let Some(name) = arg.get_env() {
@@ -365,9 +374,10 @@ fn every_option_follows_command_line_then_environment_then_file_then_default() {
         walk::<PipelineSection>(&scratch),
         walk::<NatsSection>(&scratch),
         walk::<PolicySection>(&scratch),
+        walk::<InventorySection>(&scratch),
     ];
     std::fs::remove_dir_all(&scratch).ok();
     // Counted by hand, so an enumeration that misses options cannot pass;
     // a new option changes its section's count.
-    assert_eq!(walked, [15, 4, 14, 2]);
+    assert_eq!(walked, [15, 4, 14, 2, 1]);
 }

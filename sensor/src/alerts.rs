@@ -129,7 +129,8 @@ impl PolicyHandle {
         self.file.as_deref()
     }
 
-    fn current(&self) -> (u64, Arc<Policy>) {
+    /// The policy in use and the generation it came with.
+    pub fn current(&self) -> (u64, Arc<Policy>) {
         let generation = self.generation.load(Ordering::Acquire);
         let policy = self
             .current

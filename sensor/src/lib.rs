@@ -3,7 +3,8 @@
 //! capture ([`replay`], [`live`]) -> [`pipeline`] (decode, reassemble,
 //! parse; finished sessions) -> [`writer`] (on its own thread: [`build`]
 //! the records, enrich them with [`attribution`], evaluate the policy into
-//! [`alerts`], encode, then [`publish`]).
+//! [`alerts`], fold them into the [`inventory`] when asked, encode, then
+//! [`publish`]).
 //!
 //! - [`flow`]: one flow key for the pipeline, the kernel maps and CNFlow;
 //!   Community ID.
@@ -21,6 +22,7 @@ pub mod build;
 pub mod cnflow;
 pub mod directive;
 pub mod flow;
+pub mod inventory;
 pub mod live;
 pub mod pipeline;
 pub mod publish;

@@ -246,3 +246,25 @@ fn a_jetstream_consumer_resumes_after_a_restart_without_counting_twice() {
     assert_eq!(export_json(Path::new(db))["sessions"], 2 * per_node);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `replay --inventory-db` keeps the inventory as it goes: every session
+/// the replay prints is in it, once.
+#[test]
+fn replay_keeps_the_inventory_with_inventory_db() {
+    let dir = scratch("replay-db");
+    let db = dir.join("node.db");
+    let db = db.to_str().expect("path");
+    let pcaps: Vec<String> = std::fs::read_dir(repo_root().join("fixtures/pcaps"))
+        .expect("fixtures")
+        .filter_map(Result::ok)
+        .map(|entry| entry.path().display().to_string())
+        .collect();
+    let mut args = vec!["replay", "--inventory-db", db, "--node", "replayer"];
+    args.extend(pcaps.iter().map(String::as_str));
+    let (stdout, _) = cipherlens(&args);
+    let sessions = stdout.lines().count() as u64;
+    assert!(sessions >= 10, "{sessions}");
+    let document = export_json(Path::new(db));
+    assert_eq!(document["sessions"], sessions, "{document}");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -62,7 +62,8 @@ use serde::Deserialize;
 
 pub use secret::Secret;
 pub use sections::{
-    AttachMode, CaptureSection, FLOW_BYTE_BUDGET, NatsSection, PipelineSection, PolicySection,
+    AttachMode, CaptureSection, FLOW_BYTE_BUDGET, InventorySection, NatsSection, PipelineSection,
+    PolicySection,
 };
 
 /// Largest configuration file read.
@@ -76,6 +77,7 @@ pub struct FileConfig {
     pub pipeline: PipelineSection,
     pub nats: NatsSection,
     pub policy: PolicySection,
+    pub inventory: InventorySection,
 }
 
 /// Why the options could not be settled.

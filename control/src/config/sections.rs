@@ -159,6 +159,16 @@ impl PolicySection {
     }
 }
 
+/// `[inventory]`: the node's crypto inventory, kept as the sensor runs.
+#[derive(Debug, Clone, PartialEq, Args, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InventorySection {
+    /// Fold every session record (and the policy's findings) into this
+    /// SQLite inventory (see docs/inventory.md).
+    #[arg(long, env = "CIPHERLENS_INVENTORY_DB", value_name = "FILE")]
+    pub inventory_db: Option<PathBuf>,
+}
+
 /// `[pipeline]`: the session pipeline, shared by every input.
 #[derive(Debug, Clone, PartialEq, Args, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -291,6 +301,12 @@ impl Default for PipelineSection {
 }
 
 impl Default for NatsSection {
+    fn default() -> Self {
+        defaults()
+    }
+}
+
+impl Default for InventorySection {
     fn default() -> Self {
         defaults()
     }

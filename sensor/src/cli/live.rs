@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use cipherlens_control::config::{
-    self, CaptureSection, ConfigError, NatsSection, PipelineSection, PolicySection,
+    self, CaptureSection, ConfigError, InventorySection, NatsSection, PipelineSection,
+    PolicySection,
 };
 use std::sync::Arc;
 
@@ -35,6 +36,8 @@ pub struct LiveArgs {
     pipeline: PipelineSection,
     #[command(flatten)]
     policy: PolicySection,
+    #[command(flatten)]
+    inventory: InventorySection,
 }
 
 impl LiveArgs {
@@ -47,6 +50,7 @@ impl LiveArgs {
             self.nats = config::overlay(file.nats, given)?;
             self.pipeline = config::overlay(file.pipeline, given)?;
             self.policy = config::overlay(file.policy, given)?;
+            self.inventory = config::overlay(file.inventory, given)?;
         }
         self.nats = self.nats.read_secrets()?;
         Ok(self)
@@ -59,15 +63,18 @@ pub fn run(args: LiveArgs, given: &ArgMatches) -> anyhow::Result<ExitCode> {
         nats,
         pipeline,
         policy,
+        inventory,
         ..
     } = args.with_config_file(given)?;
     let policy = super::policy_handle(&policy)?;
+    let inventory = super::inventory_stage(&inventory, nats.node.as_deref(), policy.as_ref())?;
     let file = capture.output.as_ref().map(|path| FileOutput {
         path,
         rotation: (capture.output_max_bytes > 0)
             .then_some((capture.output_max_bytes, capture.output_keep)),
     });
-    let outputs = build_sinks(file, &nats, true)?;
+    let mut outputs = build_sinks(file, &nats, true)?;
+    outputs.inventory = inventory;
     let options = LiveOptions {
         interfaces: InterfaceFilter {
             include: capture.interfaces,

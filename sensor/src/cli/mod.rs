@@ -31,6 +31,25 @@ fn policy_handle(
         .context("loading the policy")
 }
 
+/// The inventory step when `--inventory-db` asks for one.
+fn inventory_stage(
+    section: &cipherlens_control::config::InventorySection,
+    node: Option<&str>,
+    policy: Option<&std::sync::Arc<cipherlens_sensor::alerts::PolicyHandle>>,
+) -> anyhow::Result<Option<cipherlens_sensor::inventory::InventoryStage>> {
+    use anyhow::Context as _;
+    let Some(path) = &section.inventory_db else {
+        return Ok(None);
+    };
+    let node = node.map_or_else(
+        || cipherlens_sensor::attribution::this_node().name,
+        str::to_owned,
+    );
+    cipherlens_sensor::inventory::InventoryStage::open(path, &node, policy.cloned())
+        .map(Some)
+        .with_context(|| format!("opening the inventory {}", path.display()))
+}
+
 fn pipeline_config(section: &PipelineSection) -> PipelineConfig {
     PipelineConfig {
         max_handshake_message: section.max_handshake_message,
@@ -45,7 +64,9 @@ fn pipeline_config(section: &PipelineSection) -> PipelineConfig {
 mod tests {
     use std::collections::BTreeSet;
 
-    use cipherlens_control::config::{CaptureSection, NatsSection, PolicySection};
+    use cipherlens_control::config::{
+        CaptureSection, InventorySection, NatsSection, PolicySection,
+    };
     use clap::{Args, Command};
 
     use super::*;
@@ -65,6 +86,7 @@ mod tests {
         let pipeline = ids(PipelineSection::augment_args(Command::new("pipeline")));
         let nats = ids(NatsSection::augment_args(Command::new("nats")));
         let policy = ids(PolicySection::augment_args(Command::new("policy")));
+        let inventory = ids(InventorySection::augment_args(Command::new("inventory")));
         let live = ids(live::LiveArgs::augment_args(Command::new("live")));
         let replay = ids(replay::ReplayArgs::augment_args(Command::new("replay")));
         let outside = |all: &BTreeSet<String>, sections: &[&BTreeSet<String>]| -> Vec<String> {
@@ -74,11 +96,11 @@ mod tests {
                 .collect()
         };
         assert_eq!(
-            outside(&live, &[&capture, &pipeline, &nats, &policy]),
+            outside(&live, &[&capture, &pipeline, &nats, &policy, &inventory]),
             ["config"]
         );
         assert_eq!(
-            outside(&replay, &[&pipeline, &nats, &policy]),
+            outside(&replay, &[&pipeline, &nats, &policy, &inventory]),
             ["config", "files", "output", "stats"]
         );
     }

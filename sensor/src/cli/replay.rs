@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use cipherlens_control::config::{self, ConfigError, NatsSection, PipelineSection, PolicySection};
+use cipherlens_control::config::{
+    self, ConfigError, InventorySection, NatsSection, PipelineSection, PolicySection,
+};
 use std::sync::Arc;
 
 use cipherlens_sensor::alerts::AlertStage;
@@ -43,6 +45,8 @@ pub struct ReplayArgs {
     pipeline: PipelineSection,
     #[command(flatten)]
     policy: PolicySection,
+    #[command(flatten)]
+    inventory: InventorySection,
 }
 
 impl ReplayArgs {
@@ -55,6 +59,7 @@ impl ReplayArgs {
             self.nats = config::overlay(file.nats, given)?;
             self.pipeline = config::overlay(file.pipeline, given)?;
             self.policy = config::overlay(file.policy, given)?;
+            self.inventory = config::overlay(file.inventory, given)?;
         }
         self.nats = self.nats.read_secrets()?;
         Ok(self)
@@ -69,9 +74,11 @@ pub fn run(args: ReplayArgs, given: &ArgMatches) -> anyhow::Result<ExitCode> {
         nats,
         pipeline,
         policy,
+        inventory,
         ..
     } = args.with_config_file(given)?;
     let policy = super::policy_handle(&policy)?;
+    let inventory = super::inventory_stage(&inventory, nats.node.as_deref(), policy.as_ref())?;
     let file = output.as_ref().map(|path| FileOutput {
         path,
         rotation: None,
@@ -84,6 +91,9 @@ pub fn run(args: ReplayArgs, given: &ArgMatches) -> anyhow::Result<ExitCode> {
     let mut stages = RecordStages::for_replay();
     if let Some(policy) = &policy {
         stages = stages.with_alerts(AlertStage::new(Arc::clone(policy)));
+    }
+    if let Some(inventory) = inventory {
+        stages = stages.with_inventory(inventory);
     }
     let mut writer = BackgroundWriter::spawn(sink, RECORD_QUEUE, REPLAY_PUBLISH_DRAIN, stages)
         .context("starting the record writer")?;

@@ -47,6 +47,7 @@ pub fn build_sinks(
             sink: Box::new(file.unwrap_or_else(JsonLinesWriter::stdout)),
             publish_stats: None,
             directives: None,
+            inventory: None,
         });
     };
     let mut sink = NatsSink::connect(nats_options(nats, url, directives)?)?;
@@ -60,6 +61,7 @@ pub fn build_sinks(
         sink,
         publish_stats,
         directives,
+        inventory: None,
     })
 }
 

@@ -89,6 +89,7 @@ pub async fn run_live(
         sink,
         publish_stats,
         mut directives,
+        inventory,
     } = outputs;
     let effective = privileges::effective_capabilities().map_err(LiveError::Capabilities)?;
     let missing = privileges::missing_capabilities(effective);
@@ -150,6 +151,9 @@ pub async fn run_live(
     );
     if let Some(policy) = &options.policy {
         stages = stages.with_alerts(AlertStage::new(Arc::clone(policy)));
+    }
+    if let Some(inventory) = inventory {
+        stages = stages.with_inventory(inventory);
     }
     let mut writer = BackgroundWriter::spawn(sink, RECORD_QUEUE, PUBLISH_DRAIN, stages)
         .map_err(LiveError::Output)?;

@@ -40,4 +40,6 @@ pub struct LiveOutputs {
     pub publish_stats: Option<PublishStatsSource>,
     /// Directives received over NATS.
     pub directives: Option<tokio::sync::mpsc::Receiver<DirectiveRequest>>,
+    /// The node's inventory, kept as sessions are recorded (`--inventory-db`).
+    pub inventory: Option<crate::inventory::InventoryStage>,
 }

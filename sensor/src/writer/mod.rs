@@ -7,7 +7,8 @@
 //! 2. enrich: process, container, pod and node of local endpoints
 //!    (`crate::attribution`; live capture only);
 //! 3. policy: session records evaluated into alert records
-//!    (`crate::alerts`), published right after their session;
+//!    (`crate::alerts`), published right after their session; and, with
+//!    `--inventory-db`, folded into the inventory (`crate::inventory`);
 //! 4. encode: JSON, once, for every sink;
 //! 5. publish: the sink (stdout, file, NATS, several).
 //!
@@ -26,6 +27,7 @@ use crate::alerts::AlertStage;
 use crate::attribution::{AttributionSources, Attributor, HostInfo};
 use crate::build::{CertificateCache, cnflow_record, session_record};
 use crate::cnflow::FlowFacts;
+use crate::inventory::InventoryStage;
 use crate::pipeline::FinishedSession;
 use crate::publish::Sink;
 pub use thread::{BackgroundWriter, Stage, WriterStopped};
@@ -114,6 +116,7 @@ pub struct RecordStages {
     flows: Option<FlowRecordContext>,
     enricher: Option<Enricher>,
     alerts: Option<AlertStage>,
+    inventory: Option<InventoryStage>,
     /// Alerts of the record at hand, published after it.
     pending_alerts: Vec<AlertRecord>,
     encoded: Vec<u8>,
@@ -127,9 +130,17 @@ impl RecordStages {
             flows: None,
             enricher: None,
             alerts: None,
+            inventory: None,
             pending_alerts: Vec::new(),
             encoded: Vec::with_capacity(16 * 1024),
         }
+    }
+
+    /// With the inventory step: session records folded into the node's
+    /// inventory database.
+    pub fn with_inventory(mut self, inventory: InventoryStage) -> Self {
+        self.inventory = Some(inventory);
+        self
     }
 
     /// With the policy step: session records raise alert records.
@@ -157,6 +168,9 @@ impl RecordStages {
         }
         if let (Some(alerts), Built::Session(session)) = (&mut self.alerts, &record) {
             alerts.evaluate(session, &mut self.pending_alerts);
+        }
+        if let (Some(inventory), Built::Session(session)) = (&mut self.inventory, &record) {
+            inventory.add(session).map_err(io::Error::other)?;
         }
         self.encoded.clear();
         record.encode(&mut self.encoded).map_err(io::Error::other)?;
@@ -204,10 +218,14 @@ impl Stage<Outgoing> for RecordStages {
         RecordStages::run(self, item, sink)
     }
 
-    /// Summaries of alert repeats still held back.
+    /// Summaries of alert repeats still held back; the inventory's last
+    /// transaction.
     fn finish(&mut self, sink: &mut dyn Sink) -> io::Result<()> {
         if let Some(alerts) = &mut self.alerts {
             alerts.finish(&mut self.pending_alerts);
+        }
+        if let Some(inventory) = &mut self.inventory {
+            inventory.commit().map_err(io::Error::other)?;
         }
         self.publish_alerts(sink)
     }
