@@ -6,10 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use cipherlens_control::config::{
-    self, CaptureSection, ConfigError, InventorySection, NatsSection, PipelineSection,
-    PolicySection,
-};
+use cipherlens_control::config::{self, CaptureSection};
 use std::sync::Arc;
 
 use cipherlens_record::StatsRecord;
@@ -20,52 +17,32 @@ use cipherlens_sensor::live::interfaces::InterfaceFilter;
 use cipherlens_sensor::live::{self, LiveError, LiveOptions, LiveOutputs};
 use clap::{ArgMatches, Args};
 
+use super::SharedArgs;
+
 use super::sinks::{FileOutput, build_sinks};
 
-/// Options of live capture: the configuration file's three sections.
+/// Options of live capture: `[capture]` and the sections `replay` shares.
 #[derive(Args)]
 pub struct LiveArgs {
-    /// Configuration file (TOML); command-line options and CIPHERLENS_* variables override it.
-    #[arg(long, env = "CIPHERLENS_CONFIG")]
-    config: Option<PathBuf>,
     #[command(flatten)]
     capture: CaptureSection,
     #[command(flatten)]
-    nats: NatsSection,
-    #[command(flatten)]
-    pipeline: PipelineSection,
-    #[command(flatten)]
-    policy: PolicySection,
-    #[command(flatten)]
-    inventory: InventorySection,
-}
-
-impl LiveArgs {
-    /// With a configuration file, each section is the file's with what the
-    /// command line and environment gave (`given`) put over it.
-    fn with_config_file(mut self, given: &ArgMatches) -> Result<Self, ConfigError> {
-        if let Some(path) = &self.config {
-            let file = config::load(path)?;
-            self.capture = config::overlay(file.capture, given)?;
-            self.nats = config::overlay(file.nats, given)?;
-            self.pipeline = config::overlay(file.pipeline, given)?;
-            self.policy = config::overlay(file.policy, given)?;
-            self.inventory = config::overlay(file.inventory, given)?;
-        }
-        self.nats = self.nats.read_secrets()?;
-        Ok(self)
-    }
+    shared: SharedArgs,
 }
 
 pub fn run(args: LiveArgs, given: &ArgMatches) -> anyhow::Result<ExitCode> {
-    let LiveArgs {
-        capture,
+    let (shared, file_capture) = args.shared.with_config_file(given)?;
+    let capture = match file_capture {
+        Some(file) => config::overlay(file, given)?,
+        None => args.capture,
+    };
+    let SharedArgs {
         nats,
         pipeline,
         policy,
         inventory,
         ..
-    } = args.with_config_file(given)?;
+    } = shared;
     let policy = super::policy_handle(&policy)?;
     let inventory = super::inventory_stage(&inventory, nats.node.as_deref(), policy.as_ref())?;
     let file = capture.output.as_ref().map(|path| FileOutput {

@@ -14,8 +14,54 @@ pub mod logging;
 pub mod replay;
 pub mod sinks;
 
-use cipherlens_control::config::PipelineSection;
+use std::path::PathBuf;
+
+use cipherlens_control::config::{
+    self, CaptureSection, ConfigError, InventorySection, NatsSection, PipelineSection,
+    PolicySection,
+};
 use cipherlens_sensor::pipeline::PipelineConfig;
+use clap::{ArgMatches, Args};
+
+/// What `live` and `replay` share: the configuration file and every section
+/// of it but `[capture]`.
+#[derive(Args)]
+pub struct SharedArgs {
+    /// Configuration file (TOML); command-line options and CIPHERLENS_*
+    /// variables override it (`replay` reads every section but [capture]).
+    #[arg(long, env = "CIPHERLENS_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(flatten)]
+    nats: NatsSection,
+    #[command(flatten)]
+    pipeline: PipelineSection,
+    #[command(flatten)]
+    policy: PolicySection,
+    #[command(flatten)]
+    inventory: InventorySection,
+}
+
+impl SharedArgs {
+    /// With a configuration file, each section is the file's with what the
+    /// command line and environment gave (`given`) put over it; the file's
+    /// `[capture]` section is handed back for `live`. Secret files are read.
+    fn with_config_file(
+        mut self,
+        given: &ArgMatches,
+    ) -> Result<(Self, Option<CaptureSection>), ConfigError> {
+        let mut capture = None;
+        if let Some(path) = &self.config {
+            let file = config::load(path)?;
+            self.nats = config::overlay(file.nats, given)?;
+            self.pipeline = config::overlay(file.pipeline, given)?;
+            self.policy = config::overlay(file.policy, given)?;
+            self.inventory = config::overlay(file.inventory, given)?;
+            capture = Some(file.capture);
+        }
+        self.nats = self.nats.read_secrets()?;
+        Ok((self, capture))
+    }
+}
 
 /// The policy handle when alerts are on; a policy that does not load stops
 /// the start with its error.

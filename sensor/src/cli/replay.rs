@@ -7,9 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use cipherlens_control::config::{
-    self, ConfigError, InventorySection, NatsSection, PipelineSection, PolicySection,
-};
+
 use std::sync::Arc;
 
 use cipherlens_sensor::alerts::AlertStage;
@@ -17,6 +15,8 @@ use cipherlens_sensor::live::LiveOutputs;
 use cipherlens_sensor::replay::replay_file;
 use cipherlens_sensor::writer::{BackgroundWriter, Outgoing, RecordStages};
 use clap::{ArgMatches, Args};
+
+use super::SharedArgs;
 
 use super::sinks::{FileOutput, build_sinks};
 
@@ -36,34 +36,8 @@ pub struct ReplayArgs {
     /// Print a JSON summary of what was read to stderr at the end.
     #[arg(long)]
     stats: bool,
-    /// Configuration file (TOML): its [pipeline], [nats] and [policy] sections apply.
-    #[arg(long, env = "CIPHERLENS_CONFIG")]
-    config: Option<PathBuf>,
     #[command(flatten)]
-    nats: NatsSection,
-    #[command(flatten)]
-    pipeline: PipelineSection,
-    #[command(flatten)]
-    policy: PolicySection,
-    #[command(flatten)]
-    inventory: InventorySection,
-}
-
-impl ReplayArgs {
-    /// With a configuration file, its `[pipeline]` and `[nats]` sections
-    /// with what the command line and environment gave (`given`) put over
-    /// them.
-    fn with_config_file(mut self, given: &ArgMatches) -> Result<Self, ConfigError> {
-        if let Some(path) = &self.config {
-            let file = config::load(path)?;
-            self.nats = config::overlay(file.nats, given)?;
-            self.pipeline = config::overlay(file.pipeline, given)?;
-            self.policy = config::overlay(file.policy, given)?;
-            self.inventory = config::overlay(file.inventory, given)?;
-        }
-        self.nats = self.nats.read_secrets()?;
-        Ok(self)
-    }
+    shared: SharedArgs,
 }
 
 pub fn run(args: ReplayArgs, given: &ArgMatches) -> anyhow::Result<ExitCode> {
@@ -71,12 +45,18 @@ pub fn run(args: ReplayArgs, given: &ArgMatches) -> anyhow::Result<ExitCode> {
         files,
         output,
         stats,
-        nats,
-        pipeline,
-        policy,
-        inventory,
-        ..
-    } = args.with_config_file(given)?;
+        shared,
+    } = args;
+    let (
+        SharedArgs {
+            nats,
+            pipeline,
+            policy,
+            inventory,
+            ..
+        },
+        _capture,
+    ) = shared.with_config_file(given)?;
     let policy = super::policy_handle(&policy)?;
     let inventory = super::inventory_stage(&inventory, nats.node.as_deref(), policy.as_ref())?;
     let file = output.as_ref().map(|path| FileOutput {
