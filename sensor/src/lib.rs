@@ -21,6 +21,7 @@ pub mod attribution;
 pub mod build;
 pub mod cnflow;
 pub mod directive;
+pub mod error_chain;
 pub mod flow;
 pub mod inventory;
 pub mod live;

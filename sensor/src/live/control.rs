@@ -14,6 +14,7 @@ use cipherlens_control::directive::{Directive, PlaintextScope};
 
 use crate::alerts::PolicyHandle;
 use crate::directive::{DirectiveRequest, error_reply};
+use crate::error_chain::ErrorChain;
 
 /// State that directives change.
 #[derive(Debug)]
@@ -135,20 +136,5 @@ pub fn apply(
             }
             ok_reply("plaintext", plaintext_status(controls))
         }
-    }
-}
-
-/// An error with its causes, `: `-separated.
-struct ErrorChain<'a>(&'a (dyn std::error::Error + 'static));
-
-impl std::fmt::Display for ErrorChain<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut cause = self.0.source();
-        while let Some(current) = cause {
-            write!(f, ": {current}")?;
-            cause = current.source();
-        }
-        Ok(())
     }
 }

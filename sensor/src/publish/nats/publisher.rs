@@ -14,6 +14,7 @@ pub use cipherlens_record::stats::PublishStats;
 
 use super::NatsOptions;
 use super::subjects::{Subjects, node_token};
+use crate::error_chain::ErrorChain;
 
 /// Records published per round trip at most.
 const BATCH: usize = 256;
@@ -172,7 +173,7 @@ pub(super) async fn publish_loop(
                     .counters
                     .failed_round_trips
                     .fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(error = %DisplayChain(&error), records = batch.len(), retry_in = ?retry, "publishing to NATS failed; will retry");
+                tracing::warn!(error = %ErrorChain(&error), records = batch.len(), retry_in = ?retry, "publishing to NATS failed; will retry");
                 tokio::time::sleep(retry).await;
                 retry = (retry * 2).min(RETRY_MAX);
             }
@@ -226,19 +227,4 @@ async fn publish_acknowledged(
         }
     }
     Ok(())
-}
-
-/// An error with its causes, `: `-separated, for a log line.
-struct DisplayChain<'a>(&'a (dyn std::error::Error + 'static));
-
-impl std::fmt::Display for DisplayChain<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut cause = self.0.source();
-        while let Some(current) = cause {
-            write!(f, ": {current}")?;
-            cause = current.source();
-        }
-        Ok(())
-    }
 }
