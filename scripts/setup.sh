@@ -25,7 +25,7 @@ apt_packages=(
     "llvm-${LLVM_MAJOR}-dev" "libpolly-${LLVM_MAJOR}-dev" zlib1g-dev libzstd-dev libxml2-dev libffi-dev
     build-essential pkg-config
     # Oracles and peers used by tests, fixtures and benchmarks.
-    tshark tcpdump iproute2 ethtool openssl curl nats-server bpftool iperf3 hyperfine
+    tshark tcpdump iproute2 ethtool openssl curl nats-server bpftool iperf3 hyperfine jq bc
     python3-venv
 )
 missing=()

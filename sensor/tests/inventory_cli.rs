@@ -247,6 +247,84 @@ fn a_jetstream_consumer_resumes_after_a_restart_without_counting_twice() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// A plain NATS subject (core NATS, at most once): records published while
+/// ingest listens are all counted, and SIGTERM commits and exits cleanly
+/// with a report that counts no drops.
+#[test]
+fn a_plain_subject_is_ingested_and_sigterm_exits_cleanly() {
+    use cipherlens_integration::sensor::http_get;
+    use cipherlens_integration::{NatsServer, free_port};
+    let monitor = free_port();
+    let server = NatsServer::start(free_port(), &["-m", &monitor.to_string()]);
+    let url = server.url();
+    let dir = scratch("subject");
+    let db = dir.join("subject.db");
+    let ingest = Command::new(env!("CARGO_BIN_EXE_cipherlens"))
+        .args(["inventory", "ingest", "--db"])
+        .arg(&db)
+        .args(["--nats-url", &url, "--subject", "cipherlens.*.session.>"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start ingest");
+    // Subscribed before anything is published (core NATS keeps nothing).
+    let monitor = format!("127.0.0.1:{monitor}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let subscribed = http_get(&monitor, "/subsz?subs=1&test=cipherlens.tls.session.x")
+            .and_then(|(_, body)| serde_json::from_str::<Value>(&body).ok())
+            .and_then(|subsz| subsz["subscriptions_list"].as_array().cloned())
+            .is_some_and(|list| {
+                list.iter()
+                    .any(|sub| sub["subject"] == "cipherlens.*.session.>")
+            });
+        if subscribed {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "ingest never subscribed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let pcaps: Vec<String> = std::fs::read_dir(repo_root().join("fixtures/pcaps"))
+        .expect("fixtures")
+        .filter_map(Result::ok)
+        .map(|entry| entry.path().display().to_string())
+        .collect();
+    let pcap_args: Vec<&str> = pcaps.iter().map(String::as_str).collect();
+    let (stdout, _) = cipherlens(&[&["replay"][..], &pcap_args].concat());
+    let sessions = stdout.lines().count() as u64;
+    cipherlens(
+        &[
+            &["replay", "--nats-url", url.as_str(), "--node", "node-s"][..],
+            &pcap_args,
+        ]
+        .concat(),
+    );
+    // Every record is committed within a round's flush time.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !db.exists() || export_json(&db)["sessions"] != sessions {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "records not committed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let status = Command::new("kill")
+        .args(["-TERM", &ingest.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let output = ingest.wait_with_output().expect("ingest exits");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let report = report(&stderr);
+    assert_eq!(report["records"], sessions, "{report}");
+    assert_eq!(report["slow_consumer_drops"], 0, "{report}");
+    assert_eq!(export_json(&db)["sessions"], sessions);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 /// `replay --inventory-db` keeps the inventory as it goes: every session
 /// the replay prints is in it, once.
 #[test]

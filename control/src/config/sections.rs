@@ -208,7 +208,8 @@ pub struct NatsSection {
         default_value = "cipherlens"
     )]
     pub prefix: String,
-    /// Node name in subjects (default: the host name).
+    /// Node name in subjects and in live records' `host.name` (default: the
+    /// host name; a DaemonSet passes the Kubernetes node name).
     #[arg(long, env = "CIPHERLENS_NODE")]
     pub node: Option<String>,
     #[arg(

@@ -78,6 +78,7 @@ pub fn run(args: LiveArgs, given: &ArgMatches) -> anyhow::Result<ExitCode> {
         cnflow_scan_interval: Duration::from_secs(capture.cnflow_scan_interval_seconds),
         pipeline: super::pipeline_config(&pipeline),
         policy: policy.clone(),
+        node: nats.node.clone(),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -139,7 +139,10 @@ pub async fn run_live(
     };
 
     let offset = monotonic_to_unix_offset();
-    let host = crate::attribution::this_node();
+    let mut host = crate::attribution::this_node();
+    if let Some(node) = &options.node {
+        host.name.clone_from(node);
+    }
     let node_name = host.name.clone();
     let mut stages = RecordStages::for_live(
         FlowRecordContext {

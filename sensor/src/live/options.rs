@@ -31,6 +31,10 @@ pub struct LiveOptions {
     pub pipeline: PipelineConfig,
     /// Policy alerts (off when `None`).
     pub policy: Option<std::sync::Arc<crate::alerts::PolicyHandle>>,
+    /// The node name records carry in `host.name` (`--node`; default: the
+    /// host name). A DaemonSet passes the Kubernetes node name, which is
+    /// what subjects and the inventory key by too.
+    pub node: Option<String>,
 }
 
 /// Where live capture's records go, and what operators ask of it.

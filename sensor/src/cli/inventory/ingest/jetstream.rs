@@ -1,0 +1,173 @@
+//! A JetStream durable pull consumer feeding the inventory.
+//!
+//! Records arrive on a continuous pull (the client asks for the next
+//! messages while a round is folded). A round ends when it is full, when
+//! its first record is [`FLUSH_AFTER`] old, or at shutdown; its rows and
+//! the last stream sequence are committed in one transaction, then the
+//! round is acknowledged at once (AckAll). A message redelivered after a
+//! crash between the two is recognised by its sequence and not counted
+//! again, so the consumer can be killed at any moment.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use async_nats::jetstream::consumer::{AckPolicy, pull};
+use async_nats::jetstream::{self, Message};
+use cipherlens_inventory::Inventory;
+use futures_util::StreamExt as _;
+use tokio::time::Instant;
+
+use super::fold::{Folder, Item};
+use super::{BATCH_RECORDS, FLUSH_AFTER, IngestReport, shutdown_signal, sleep_until};
+
+/// Unacknowledged messages the consumer allows when this tool creates it;
+/// a round must fit, as it is acknowledged only once committed.
+const MAX_ACK_PENDING: i64 = 4 * BATCH_RECORDS as i64;
+
+/// Messages asked for per pull request.
+const PULL_BATCH: usize = 1_000;
+
+pub(super) struct Consumer<'a> {
+    pub url: &'a str,
+    pub stream: &'a str,
+    pub durable: &'a str,
+    pub filter_subject: Option<&'a str>,
+    pub idle_exit: Option<Duration>,
+}
+
+impl Consumer<'_> {
+    pub async fn run(
+        &self,
+        folder: &Folder<'_>,
+        inventory: &mut Inventory,
+        report: &mut IngestReport,
+    ) -> anyhow::Result<()> {
+        let client = async_nats::connect(self.url)
+            .await
+            .with_context(|| format!("connecting to NATS at {}", self.url))?;
+        let context = jetstream::new(client);
+        let stream = context
+            .get_stream(self.stream)
+            .await
+            .with_context(|| format!("JetStream stream {}", self.stream))?;
+        let consumer: jetstream::consumer::Consumer<pull::Config> = stream
+            .get_or_create_consumer(
+                self.durable,
+                pull::Config {
+                    durable_name: Some(self.durable.to_string()),
+                    ack_policy: AckPolicy::All,
+                    max_ack_pending: MAX_ACK_PENDING,
+                    filter_subject: self.filter_subject.unwrap_or_default().to_string(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .with_context(|| format!("durable consumer {}", self.durable))?;
+        // A consumer made earlier (or by an operator) may allow fewer
+        // unacknowledged messages than a full round: a round never waits
+        // for more than the server will send before an acknowledgement.
+        let round_limit = match consumer.cached_info().config.max_ack_pending {
+            limit if limit > 0 => BATCH_RECORDS.min(usize::try_from(limit).unwrap_or(usize::MAX)),
+            _ => BATCH_RECORDS,
+        };
+        let source = format!("jetstream:{}:{}", self.stream, self.durable);
+        let mut messages = consumer
+            .stream()
+            .max_messages_per_batch(PULL_BATCH.min(round_limit))
+            .heartbeat(Duration::from_secs(5))
+            .messages()
+            .await
+            .context("pulling from JetStream")?;
+        let shutdown = shutdown_signal();
+        tokio::pin!(shutdown);
+        let mut round: Vec<(u64, Message)> = Vec::with_capacity(round_limit);
+        let mut round_started = Instant::now();
+        let mut idle_since = Instant::now();
+        loop {
+            let deadline = if round.is_empty() {
+                self.idle_exit.map(|idle| idle_since + idle)
+            } else {
+                Some(round_started + FLUSH_AFTER)
+            };
+            let next = tokio::select! {
+                result = &mut shutdown => {
+                    result?;
+                    break;
+                }
+                next = messages.next() => Some(next),
+                () = sleep_until(deadline) => None,
+            };
+            match next {
+                Some(Some(Ok(message))) => {
+                    let sequence = message
+                        .info()
+                        .map_err(|error| anyhow::anyhow!("reading a message's metadata: {error}"))?
+                        .stream_sequence;
+                    if round.is_empty() {
+                        round_started = Instant::now();
+                    }
+                    round.push((sequence, message));
+                    if round.len() < round_limit {
+                        continue;
+                    }
+                }
+                Some(Some(Err(error))) => {
+                    use async_nats::jetstream::consumer::pull::MessagesErrorKind as Kind;
+                    match error.kind() {
+                        // The client renews its pull after these; nothing is lost.
+                        Kind::MissingHeartbeat | Kind::NoResponders | Kind::Pull => {
+                            tracing::warn!(%error, "JetStream pull interrupted; retrying");
+                            report.pull_interruptions += 1;
+                            continue;
+                        }
+                        _ => {
+                            self.commit(folder, inventory, &source, &mut round, report)
+                                .await?;
+                            return Err(anyhow::anyhow!("pulling from JetStream: {error}"));
+                        }
+                    }
+                }
+                Some(None) => break,
+                None if round.is_empty() => return Ok(()),
+                None => {}
+            }
+            self.commit(folder, inventory, &source, &mut round, report)
+                .await?;
+            idle_since = Instant::now();
+        }
+        self.commit(folder, inventory, &source, &mut round, report)
+            .await
+    }
+
+    /// Folds and commits a round, then acknowledges it (AckAll on its last
+    /// message).
+    async fn commit(
+        &self,
+        folder: &Folder<'_>,
+        inventory: &mut Inventory,
+        source: &str,
+        round: &mut Vec<(u64, Message)>,
+        report: &mut IngestReport,
+    ) -> anyhow::Result<()> {
+        let Some((_, last)) = round.last() else {
+            return Ok(());
+        };
+        let items: Vec<Item<'_>> = round
+            .iter()
+            .map(|(sequence, message)| Item {
+                sequence: Some(*sequence),
+                payload: &message.payload,
+            })
+            .collect();
+        // The client's connection keeps running on the runtime's worker
+        // while this thread folds.
+        let folded = tokio::task::block_in_place(|| folder.fold(inventory, Some(source), &items))?;
+        tokio::task::block_in_place(|| report.commit(inventory, folded))?;
+        if let Err(error) = last.ack().await {
+            tracing::warn!(%error, "acknowledging a committed round failed; its redelivery will be skipped");
+            report.ack_failures += 1;
+        }
+        round.clear();
+        Ok(())
+    }
+}
