@@ -241,10 +241,22 @@ impl Batch {
                     .map(|item| (kind, item.name, Some(item.code))),
             );
         }
-        offered.extend(hello.alpn.iter().map(|alpn| (OfferKind::Alpn, *alpn, None)));
         // A value offered twice in one hello counts once for the session.
-        offered.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
-        offered.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
+        // Coded values are told apart by code (names follow codes), which
+        // sorts on integers; ALPN strings, a short list, by text.
+        offered.sort_unstable_by_key(|&(kind, _, code)| (kind, code));
+        offered.dedup_by_key(|&mut (kind, _, code)| (kind, code));
+        let coded = offered.len();
+        offered.extend(hello.alpn.iter().map(|alpn| (OfferKind::Alpn, *alpn, None)));
+        offered[coded..].sort_unstable_by_key(|&(_, alpn, _)| alpn);
+        let mut alpn_seen = coded;
+        for index in coded..offered.len() {
+            if alpn_seen == coded || offered[alpn_seen - 1].1 != offered[index].1 {
+                offered.swap(alpn_seen, index);
+                alpn_seen += 1;
+            }
+        }
+        offered.truncate(alpn_seen);
         for (kind, value, code) in offered {
             add_value(
                 self.offers.entry((workload, kind)).or_default(),

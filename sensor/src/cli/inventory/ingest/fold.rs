@@ -11,7 +11,9 @@ use std::collections::BTreeMap;
 
 use cipherlens_inventory::{Batch, Error as InventoryError, Inventory, Position};
 use cipherlens_policy::Policy;
-use cipherlens_record::session::SessionRecord;
+use std::sync::Mutex;
+
+use super::decode::Memo;
 
 /// A part smaller than this is not worth a thread.
 const MIN_PART: usize = 256;
@@ -47,7 +49,8 @@ impl Tally {
 pub(super) struct Folder<'a> {
     policy: &'a Policy,
     node: &'a str,
-    threads: usize,
+    /// One per thread, kept from round to round.
+    memos: Vec<Mutex<Memo>>,
 }
 
 impl<'a> Folder<'a> {
@@ -55,7 +58,7 @@ impl<'a> Folder<'a> {
         Folder {
             policy,
             node,
-            threads: threads.max(1),
+            memos: (0..threads.max(1)).map(|_| Mutex::default()).collect(),
         }
     }
 
@@ -67,9 +70,9 @@ impl<'a> Folder<'a> {
         source: Option<&str>,
         items: &[Item<'_>],
     ) -> Result<(Batch, Tally), InventoryError> {
-        let threads = self.threads.min(items.len() / MIN_PART).max(1);
+        let threads = self.memos.len().min(items.len() / MIN_PART).max(1);
         if threads == 1 {
-            return self.fold_part(inventory.batch(self.node)?, source, items);
+            return self.fold_part(&self.memos[0], inventory.batch(self.node)?, source, items);
         }
         let part_len = items.len().div_ceil(threads);
         let batches = (0..threads)
@@ -79,7 +82,10 @@ impl<'a> Folder<'a> {
             let handles: Vec<_> = items
                 .chunks(part_len)
                 .zip(batches)
-                .map(|(part, batch)| scope.spawn(move || self.fold_part(batch, source, part)))
+                .zip(&self.memos)
+                .map(|((part, batch), memo)| {
+                    scope.spawn(move || self.fold_part(memo, batch, source, part))
+                })
                 .collect();
             handles
                 .into_iter()
@@ -109,37 +115,42 @@ impl<'a> Folder<'a> {
 
     fn fold_part(
         &self,
+        memo: &Mutex<Memo>,
         mut batch: Batch,
         source: Option<&str>,
         items: &[Item<'_>],
     ) -> Result<(Batch, Tally), InventoryError> {
         let mut tally = Tally::default();
+        // Each thread has its own memo; a panic elsewhere cannot leave it
+        // half-updated in a way that matters (it only caches).
+        let mut memo = memo
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         for item in items {
             let position = source
                 .zip(item.sequence)
                 .map(|(source, sequence)| Position { source, sequence });
             // Checking the whole text once is much cheaper than serde_json
             // checking every string of it (`from_slice`).
-            let record = match std::str::from_utf8(item.payload)
+            let decoded = std::str::from_utf8(item.payload)
                 .ok()
-                .and_then(|text| serde_json::from_str::<SessionRecord>(text).ok())
-            {
-                Some(record) => record,
-                None => {
-                    if other_kind(item.payload) {
-                        tally.other_records += 1;
-                    } else {
-                        tally.refuse("not_a_session_record");
-                    }
-                    // Not read again after a restart.
-                    if let Some(position) = position {
-                        batch.advance(position)?;
-                    }
-                    continue;
+                .and_then(|text| memo.decode(text));
+            let Some(decoded) = decoded else {
+                if other_kind(item.payload) {
+                    tally.other_records += 1;
+                } else {
+                    tally.refuse("not_a_session_record");
                 }
+                // Not read again after a restart.
+                if let Some(position) = position {
+                    batch.advance(position)?;
+                }
+                continue;
             };
-            let findings = self.policy.findings(&record);
-            match batch.ingest(&record, &findings, position) {
+            let findings = self.policy.findings(&decoded.record);
+            let ingested = batch.ingest(&decoded.record, &findings, position);
+            memo.finish(decoded);
+            match ingested {
                 Ok(_) => {}
                 Err(error @ InventoryError::BadTime { .. }) => {
                     tracing::warn!(%error, sequence = ?item.sequence, "record refused");

@@ -78,6 +78,17 @@ impl Consumer<'_> {
             .messages()
             .await
             .context("pulling from JetStream")?;
+        // The pull is driven by a task of its own, so it keeps asking for
+        // and receiving the next round while this one is folded.
+        let (sender, mut incoming) = tokio::sync::mpsc::channel(round_limit);
+        let pump = tokio::spawn(async move {
+            while let Some(next) = messages.next().await {
+                if sender.send(next).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let _stop_pump = AbortOnDrop(pump);
         let shutdown = shutdown_signal();
         tokio::pin!(shutdown);
         let mut round: Vec<(u64, Message)> = Vec::with_capacity(round_limit);
@@ -94,7 +105,7 @@ impl Consumer<'_> {
                     result?;
                     break;
                 }
-                next = messages.next() => Some(next),
+                next = incoming.recv() => Some(next),
                 () = sleep_until(deadline) => None,
             };
             match next {
@@ -169,5 +180,14 @@ impl Consumer<'_> {
         }
         round.clear();
         Ok(())
+    }
+}
+
+/// Stops the pull when the consumer stops, however it stops.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

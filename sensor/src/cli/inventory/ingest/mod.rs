@@ -22,6 +22,7 @@ use cipherlens_inventory::{Batch, Inventory};
 use cipherlens_policy::Policy;
 use clap::Args;
 
+mod decode;
 mod fold;
 mod jetstream;
 mod lines;
