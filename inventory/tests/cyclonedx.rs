@@ -7,36 +7,14 @@ mod common;
 
 use std::collections::{BTreeSet, HashMap};
 
+use cipherlens_integration::cbom::{
+    assert_cbom_names_sessions, assert_valid_cyclonedx, components, cyclonedx_errors,
+    property_values,
+};
 use cipherlens_inventory::export::cyclonedx::{self, Options};
 use cipherlens_inventory::{Inventory, Snapshot};
 use common::{ALL, ingest_file, values};
 use serde_json::{Value, json};
-
-const BASE: &str = "http://cyclonedx.org/schema/";
-
-fn validator() -> (boon::Schemas, boon::SchemaIndex) {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/cyclonedx");
-    let mut compiler = boon::Compiler::new();
-    for (file, url) in [
-        ("bom-1.6.SNAPSHOT.schema.json", "bom-1.6.schema.json"),
-        ("spdx.SNAPSHOT.schema.json", "spdx.SNAPSHOT.schema.json"),
-        (
-            "jsf-0.82.SNAPSHOT.schema.json",
-            "jsf-0.82.SNAPSHOT.schema.json",
-        ),
-    ] {
-        let text = std::fs::read_to_string(dir.join(file)).expect("vendored schema");
-        let document: Value = serde_json::from_str(&text).expect("schema is JSON");
-        compiler
-            .add_resource(&format!("{BASE}{url}"), document)
-            .expect("schema resource");
-    }
-    let mut schemas = boon::Schemas::new();
-    let index = compiler
-        .compile(&format!("{BASE}bom-1.6.schema.json"), &mut schemas)
-        .expect("bom-1.6 compiles");
-    (schemas, index)
-}
 
 fn options() -> Options {
     Options {
@@ -61,37 +39,12 @@ fn export(snapshot: &Snapshot) -> Value {
     serde_json::from_slice(&out).unwrap()
 }
 
-fn components<'a>(bom: &'a Value, asset_type: &str) -> Vec<&'a Value> {
-    bom["components"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["cryptoProperties"]["assetType"] == asset_type)
-        .collect()
-}
-
-fn property_values<'a>(component: &'a Value, name: &str) -> Vec<&'a str> {
-    component["properties"]
-        .as_array()
-        .map(|properties| {
-            properties
-                .iter()
-                .filter(|p| p["name"] == name)
-                .filter_map(|p| p["value"].as_str())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 #[test]
 fn the_cbom_of_real_sessions_validates_and_a_broken_one_does_not() {
     let dir = tempfile::tempdir().unwrap();
     let snapshot = inventory_of_all(dir.path()).snapshot().unwrap();
     let bom = export(&snapshot);
-    let (schemas, index) = validator();
-    if let Err(error) = schemas.validate(&bom, index) {
-        panic!("the CBOM does not validate: {error:#}");
-    }
+    assert_valid_cyclonedx(&bom);
 
     // A 1.7 field inside cryptoProperties.
     let mut broken = bom.clone();
@@ -103,7 +56,7 @@ fn the_cbom_of_real_sessions_validates_and_a_broken_one_does_not() {
         .unwrap();
     protocol["cryptoProperties"]["protocolProperties"]["tlsGroups"] = json!(["x25519"]);
     assert!(
-        schemas.validate(&broken, index).is_err(),
+        cyclonedx_errors(&broken).is_some(),
         "tlsGroups passed as 1.6"
     );
 
@@ -116,13 +69,13 @@ fn the_cbom_of_real_sessions_validates_and_a_broken_one_does_not() {
         .find(|c| c["cryptoProperties"]["assetType"] == "algorithm")
         .unwrap();
     algorithm["cryptoProperties"]["algorithmProperties"]["nistQuantumSecurityLevel"] = json!(7);
-    assert!(schemas.validate(&broken, index).is_err());
+    assert!(cyclonedx_errors(&broken).is_some());
     let mut broken = bom.clone();
     broken["components"][0]
         .as_object_mut()
         .unwrap()
         .remove("type");
-    assert!(schemas.validate(&broken, index).is_err());
+    assert!(cyclonedx_errors(&broken).is_some());
 }
 
 #[test]
@@ -130,80 +83,8 @@ fn the_cbom_names_every_asset_the_sessions_used() {
     let dir = tempfile::tempdir().unwrap();
     let snapshot = inventory_of_all(dir.path()).snapshot().unwrap();
     let bom = export(&snapshot);
-    let protocols = components(&bom, "protocol");
-    let suites: BTreeSet<(&str, &str)> = protocols
-        .iter()
-        .flat_map(|p| {
-            let version = p["cryptoProperties"]["protocolProperties"]["version"]
-                .as_str()
-                .unwrap();
-            p["cryptoProperties"]["protocolProperties"]["cipherSuites"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(move |s| (version, s["name"].as_str().unwrap()))
-        })
-        .collect();
-    let groups: BTreeSet<&str> = protocols
-        .iter()
-        .flat_map(|p| property_values(p, "cipherlens:tls.group"))
-        .collect();
-    let certificates = components(&bom, "certificate");
-    let fingerprints: BTreeSet<&str> = certificates
-        .iter()
-        .flat_map(|c| property_values(c, "cipherlens:x509.fingerprint.sha256"))
-        .collect();
-    let subjects: BTreeSet<&str> = certificates
-        .iter()
-        .map(|c| {
-            c["cryptoProperties"]["certificateProperties"]["subjectName"]
-                .as_str()
-                .unwrap()
-        })
-        .collect();
-    let oids: BTreeSet<&str> = components(&bom, "algorithm")
-        .iter()
-        .filter_map(|c| c["cryptoProperties"]["oid"].as_str())
-        .collect();
-    let key_sizes: BTreeSet<i64> = components(&bom, "related-crypto-material")
-        .iter()
-        .filter_map(|c| c["cryptoProperties"]["relatedCryptoMaterialProperties"]["size"].as_i64())
-        .collect();
-
-    let mut checked = 0;
-    for name in ALL {
-        for record in values(name) {
-            let tls = &record["cipherlens"]["tls"];
-            if let (Some(version), Some(suite)) = (
-                tls["version"]["name"].as_str(),
-                tls["cipher"]["name"].as_str(),
-            ) {
-                let version = version
-                    .trim_start_matches("TLS ")
-                    .replace(" draft ", "-draft");
-                assert!(
-                    suites.contains(&(version.as_str(), suite)),
-                    "{version} {suite} missing"
-                );
-                checked += 1;
-            }
-            if let Some(group) = tls["key_exchange_group"]["name"].as_str() {
-                assert!(groups.contains(group), "group {group} missing");
-            }
-            for side in ["server_certificates", "client_certificates"] {
-                for certificate in tls[side].as_array().unwrap() {
-                    let fingerprint = certificate["fingerprint_sha256"].as_str().unwrap();
-                    assert!(fingerprints.contains(fingerprint), "{fingerprint} missing");
-                    assert!(subjects.contains(certificate["subject"].as_str().unwrap()));
-                    let oid = certificate["signature_algorithm_oid"].as_str().unwrap();
-                    assert!(oids.contains(oid), "signature {oid} missing");
-                    if let Some(bits) = certificate["public_key"]["bits"].as_i64() {
-                        assert!(key_sizes.contains(&bits), "{bits}-bit key missing");
-                    }
-                }
-            }
-        }
-    }
+    let records: Vec<Value> = ALL.iter().flat_map(|name| values(name)).collect();
+    let checked = assert_cbom_names_sessions(&bom, &records);
     assert!(
         checked > 50,
         "only {checked} sessions had a version and suite"

@@ -9,6 +9,7 @@
 
 pub mod authority;
 pub mod bed;
+pub mod cbom;
 pub mod certificate;
 pub mod cgroup;
 pub mod insecure_tls;

@@ -11,6 +11,7 @@ mod alerts;
 mod attribution;
 mod cnflow;
 mod fidelity;
+mod inventory;
 mod lifecycle;
 mod nats;
 mod quic;

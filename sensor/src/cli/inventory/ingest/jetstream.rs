@@ -6,7 +6,9 @@
 //! the last stream sequence are committed in one transaction, then the
 //! round is acknowledged at once (AckAll). A message redelivered after a
 //! crash between the two is recognised by its sequence and not counted
-//! again, so the consumer can be killed at any moment.
+//! again, and a consumer left out of step by a crash is made again right
+//! after the stored position (`durable_consumer`), so the ingest can be
+//! killed at any moment.
 
 use std::time::Duration;
 
@@ -50,19 +52,9 @@ impl Consumer<'_> {
             .get_stream(self.stream)
             .await
             .with_context(|| format!("JetStream stream {}", self.stream))?;
-        let consumer: jetstream::consumer::Consumer<pull::Config> = stream
-            .get_or_create_consumer(
-                self.durable,
-                pull::Config {
-                    durable_name: Some(self.durable.to_string()),
-                    ack_policy: AckPolicy::All,
-                    max_ack_pending: MAX_ACK_PENDING,
-                    filter_subject: self.filter_subject.unwrap_or_default().to_string(),
-                    ..Default::default()
-                },
-            )
-            .await
-            .with_context(|| format!("durable consumer {}", self.durable))?;
+        let source = format!("jetstream:{}:{}", self.stream, self.durable);
+        let stored = inventory.position(&source)?;
+        let consumer = self.durable_consumer(&stream, stored).await?;
         // A consumer made earlier (or by an operator) may allow fewer
         // unacknowledged messages than a full round: a round never waits
         // for more than the server will send before an acknowledgement.
@@ -70,7 +62,6 @@ impl Consumer<'_> {
             limit if limit > 0 => BATCH_RECORDS.min(usize::try_from(limit).unwrap_or(usize::MAX)),
             _ => BATCH_RECORDS,
         };
-        let source = format!("jetstream:{}:{}", self.stream, self.durable);
         let mut messages = consumer
             .stream()
             .max_messages_per_batch(PULL_BATCH.min(round_limit))
@@ -148,6 +139,62 @@ impl Consumer<'_> {
         }
         self.commit(folder, inventory, &source, &mut round, report)
             .await
+    }
+
+    /// The durable consumer, where the inventory's stored position says.
+    ///
+    /// The database, not the server, is the truth about what was counted.
+    /// A consumer whose state disagrees with it (messages delivered to an
+    /// ingest that died before acknowledging them, an acknowledgement
+    /// floor other than the stored position, a database replaced) is made
+    /// again to start right after the stored position. Otherwise messages
+    /// delivered to a dead consumer would come back only after the ack wait,
+    /// behind newer ones, and fall under the stored high-water mark. So one
+    /// durable consumer serves one inventory database.
+    async fn durable_consumer(
+        &self,
+        stream: &jetstream::stream::Stream,
+        stored: Option<u64>,
+    ) -> anyhow::Result<jetstream::consumer::Consumer<pull::Config>> {
+        use async_nats::jetstream::consumer::DeliverPolicy;
+        if let Ok(info) = stream.consumer_info(self.durable).await {
+            let in_step = info.num_ack_pending == 0
+                && info.ack_floor.stream_sequence == stored.unwrap_or(0)
+                && info.config.filter_subject == self.filter_subject.unwrap_or_default();
+            if in_step {
+                return stream.get_consumer(self.durable).await.map_err(|error| {
+                    anyhow::anyhow!("durable consumer {}: {error}", self.durable)
+                });
+            }
+            tracing::info!(
+                durable = self.durable,
+                ack_pending = info.num_ack_pending,
+                ack_floor = info.ack_floor.stream_sequence,
+                stored = ?stored,
+                "durable consumer out of step with the inventory; starting it after the stored position"
+            );
+            stream
+                .delete_consumer(self.durable)
+                .await
+                .with_context(|| format!("replacing durable consumer {}", self.durable))?;
+        }
+        let deliver_policy = match stored {
+            Some(sequence) => DeliverPolicy::ByStartSequence {
+                start_sequence: sequence + 1,
+            },
+            None => DeliverPolicy::All,
+        };
+        stream
+            .create_consumer(pull::Config {
+                durable_name: Some(self.durable.to_string()),
+                ack_policy: AckPolicy::All,
+                max_ack_pending: MAX_ACK_PENDING,
+                deliver_policy,
+                filter_subject: self.filter_subject.unwrap_or_default().to_string(),
+                ..Default::default()
+            })
+            .await
+            .with_context(|| format!("durable consumer {}", self.durable))
     }
 
     /// Folds and commits a round, then acknowledges it (AckAll on its last
