@@ -27,6 +27,8 @@ apt_packages=(
     # Oracles and peers used by tests, fixtures and benchmarks.
     tshark tcpdump iproute2 ethtool openssl curl nats-server bpftool iperf3 hyperfine jq bc
     python3-venv
+    # TLS libraries uprobe discovery is tested on (BoringSSL; OpenSSL comes with openssl).
+    android-libboringssl
 )
 missing=()
 for pkg in "${apt_packages[@]}"; do

@@ -1,8 +1,29 @@
-//! TLS library discovery for plaintext uprobes.
+//! Which TLS library each process on the node uses, and where its
+//! functions are: the attach plan for the sensor's uprobes.
 //!
-//! Not implemented yet: this crate will find `SSL_read`/`SSL_write` (and the
-//! `_ex` variants) in shared libraries and statically linked binaries with
-//! goblin, reached through `/proc/PID/root` and cached by build-id, and
-//! produce an attach plan testable without root. It exists now so the
-//! workspace has its final shape; see ARCHITECTURE.md.
+//! Discovery walks `/proc/PID/maps`, reads each mapped executable file
+//! through `/proc/PID/root` (so a container's own libraries are read), and
+//! finds OpenSSL 1.1 and 3.x (libssl and libcrypto), BoringSSL, and
+//! executables that carry a TLS library statically (node), from `.dynsym`
+//! and `.symtab` with goblin. The result is plain data: per file, the
+//! functions and their file offsets (where a uprobe attaches), or why the
+//! file cannot be hooked (Go, rustls, stripped static, unsupported
+//! version). No aya and no root: the sensor attaches what this plans.
 #![forbid(unsafe_code)]
+
+pub mod discover;
+pub mod elf;
+pub mod error;
+pub mod library;
+pub mod maps;
+pub mod source;
+pub mod symbols;
+
+pub use discover::{
+    Discovery, DiscoveryStats, FileId, FileVerdict, MappedFile, Probe, ProcessScan, ScanError,
+};
+pub use elf::{ElfImage, FunctionSymbol, ImageKind, Limits, Segment, SymbolTable};
+pub use error::{ElfError, MapsError};
+pub use library::{Flavour, NotHooked, Role, TlsLibrary, Verdict};
+pub use maps::{Mapping, parse_maps};
+pub use symbols::TlsFunction;

@@ -1,0 +1,285 @@
+//! Discovery across processes: each process's executable mappings, each
+//! mapped file read once, and the probes that cover them.
+//!
+//! Files are opened through `/proc/PID/root`, so a container's libraries
+//! are read from its own filesystem, and the same path is what the kernel
+//! resolves when a uprobe is attached. A uprobe belongs to a file (its
+//! inode), not to a process: one attachment covers every process that maps
+//! the file, so the plan is per file, and a library mapped by 500
+//! processes is read and attached once. Results are cached by
+//! (device, inode), and by build-id so the same library in two container
+//! images is read once too.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::elf::{ElfImage, Limits};
+use crate::error::{ElfError, MapsError};
+use crate::library::{Flavour, Verdict};
+use crate::maps::{Mapping, parse_maps};
+use crate::source::FileSource;
+use crate::symbols::TlsFunction;
+
+/// A file as the kernel knows it: device and inode from the maps line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FileId {
+    pub device: (u32, u32),
+    pub inode: u64,
+}
+
+/// What discovery knows about one file, shared by every process mapping it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileVerdict {
+    Read {
+        verdict: Verdict,
+        build_id: Option<Vec<u8>>,
+    },
+    /// The file could not be read; the reason is a counter label.
+    Unreadable { reason: &'static str },
+}
+
+/// A mapped file of one process and what it is.
+#[derive(Debug, Clone)]
+pub struct MappedFile {
+    pub id: FileId,
+    /// The path inside the process's mount namespace.
+    pub path: String,
+    /// The same file from this (the sensor's) namespace: where a uprobe
+    /// attaches.
+    pub host_path: PathBuf,
+    pub verdict: Arc<FileVerdict>,
+}
+
+/// One process's TLS coverage.
+#[derive(Debug, Clone)]
+pub struct ProcessScan {
+    pub pid: u32,
+    pub files: Vec<MappedFile>,
+}
+
+/// A uprobe to attach: a function at a file offset.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Probe {
+    pub file: FileId,
+    pub host_path: PathBuf,
+    pub function: TlsFunction,
+    pub offset: u64,
+}
+
+impl ProcessScan {
+    /// The files with TLS in them (hookable or not).
+    pub fn tls_files(&self) -> impl Iterator<Item = &MappedFile> {
+        self.files.iter().filter(|file| {
+            !matches!(
+                *file.verdict,
+                FileVerdict::Read {
+                    verdict: Verdict::NotTls,
+                    ..
+                }
+            )
+        })
+    }
+
+    /// The process's TLS library family: BoringSSL if any of its files
+    /// says so (its libssl alone can look like OpenSSL 1.1), else the
+    /// first hookable file's.
+    pub fn flavour(&self) -> Option<Flavour> {
+        let flavours: Vec<Flavour> = self
+            .files
+            .iter()
+            .filter_map(|file| match &*file.verdict {
+                FileVerdict::Read {
+                    verdict: Verdict::Hookable(library),
+                    ..
+                } => Some(library.flavour),
+                _ => None,
+            })
+            .collect();
+        if flavours.contains(&Flavour::BoringSsl) {
+            return Some(Flavour::BoringSsl);
+        }
+        flavours.first().copied()
+    }
+
+    /// The probes that cover this process.
+    pub fn probes(&self) -> Vec<Probe> {
+        let mut probes = Vec::new();
+        for file in &self.files {
+            if let FileVerdict::Read {
+                verdict: Verdict::Hookable(library),
+                ..
+            } = &*file.verdict
+            {
+                for (function, offset) in &library.functions {
+                    probes.push(Probe {
+                        file: file.id,
+                        host_path: file.host_path.clone(),
+                        function: *function,
+                        offset: *offset,
+                    });
+                }
+            }
+        }
+        probes
+    }
+}
+
+/// Why a process could not be scanned.
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error("reading {path}: {source}")]
+    Maps {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    BadMaps {
+        path: PathBuf,
+        #[source]
+        source: MapsError,
+    },
+}
+
+impl ScanError {
+    pub fn reason(&self) -> &'static str {
+        match self {
+            // Usually the process exited between listing and reading.
+            ScanError::Maps { .. } => "maps_unreadable",
+            ScanError::BadMaps { source, .. } => source.reason(),
+        }
+    }
+}
+
+/// Counters of the work discovery did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DiscoveryStats {
+    /// Files read and parsed.
+    pub files_read: u64,
+    /// Files found in the cache by device and inode.
+    pub cache_hits: u64,
+    /// Files found in the cache by build-id (another inode, same build).
+    pub build_id_hits: u64,
+    /// Files that could not be read.
+    pub unreadable: u64,
+}
+
+/// Discovery with its caches.
+pub struct Discovery {
+    proc_root: PathBuf,
+    limits: Limits,
+    by_file: HashMap<FileId, Arc<FileVerdict>>,
+    by_build_id: HashMap<Vec<u8>, Arc<FileVerdict>>,
+    stats: DiscoveryStats,
+}
+
+impl Discovery {
+    /// Discovery reading processes under `proc_root` (`/proc`).
+    pub fn new(proc_root: impl Into<PathBuf>, limits: Limits) -> Self {
+        Discovery {
+            proc_root: proc_root.into(),
+            limits,
+            by_file: HashMap::new(),
+            by_build_id: HashMap::new(),
+            stats: DiscoveryStats::default(),
+        }
+    }
+
+    pub fn stats(&self) -> DiscoveryStats {
+        self.stats
+    }
+
+    /// Forgets a file (its inode may be reused by another).
+    pub fn forget(&mut self, file: FileId) {
+        self.by_file.remove(&file);
+    }
+
+    /// Scans one process: every file it maps executable, once per file.
+    pub fn scan(&mut self, pid: u32) -> Result<ProcessScan, ScanError> {
+        let process = self.proc_root.join(pid.to_string());
+        let maps_path = process.join("maps");
+        let text = std::fs::read_to_string(&maps_path).map_err(|source| ScanError::Maps {
+            path: maps_path.clone(),
+            source,
+        })?;
+        let mappings = parse_maps(&text).map_err(|source| ScanError::BadMaps {
+            path: maps_path,
+            source,
+        })?;
+        let mut files: BTreeMap<FileId, &Mapping> = BTreeMap::new();
+        for mapping in mappings
+            .iter()
+            .filter(|m| m.executable && m.is_file() && !m.deleted)
+        {
+            let id = FileId {
+                device: mapping.device,
+                inode: mapping.inode,
+            };
+            files.entry(id).or_insert(mapping);
+        }
+        let root = process.join("root");
+        let mut scanned = Vec::with_capacity(files.len());
+        for (id, mapping) in files {
+            let path = mapping.path.clone().unwrap_or_default();
+            let host_path = root.join(path.trim_start_matches('/'));
+            let verdict = self.verdict(id, &host_path);
+            scanned.push(MappedFile {
+                id,
+                path,
+                host_path,
+                verdict,
+            });
+        }
+        Ok(ProcessScan {
+            pid,
+            files: scanned,
+        })
+    }
+
+    fn verdict(&mut self, id: FileId, host_path: &Path) -> Arc<FileVerdict> {
+        if let Some(verdict) = self.by_file.get(&id) {
+            self.stats.cache_hits += 1;
+            return Arc::clone(verdict);
+        }
+        let verdict = match self.read_file(host_path) {
+            Ok(verdict) => verdict,
+            Err(error) => {
+                self.stats.unreadable += 1;
+                Arc::new(FileVerdict::Unreadable {
+                    reason: error.reason(),
+                })
+            }
+        };
+        self.by_file.insert(id, Arc::clone(&verdict));
+        verdict
+    }
+
+    fn read_file(&mut self, path: &Path) -> Result<Arc<FileVerdict>, ElfError> {
+        let open = |what| {
+            move |source| ElfError::Io {
+                what,
+                offset: 0,
+                source,
+            }
+        };
+        let file = std::fs::File::open(path).map_err(open("opening the file"))?;
+        let source = FileSource::new(file).map_err(open("the file's size"))?;
+        if let Some(build_id) = crate::elf::build_id(&source, &self.limits)?
+            && let Some(known) = self.by_build_id.get(&build_id)
+        {
+            self.stats.build_id_hits += 1;
+            return Ok(Arc::clone(known));
+        }
+        let image = ElfImage::read(&source, &self.limits)?;
+        self.stats.files_read += 1;
+        let verdict = Arc::new(FileVerdict::Read {
+            verdict: image.verdict(),
+            build_id: image.build_id.clone(),
+        });
+        if let Some(build_id) = image.build_id {
+            self.by_build_id.insert(build_id, Arc::clone(&verdict));
+        }
+        Ok(verdict)
+    }
+}

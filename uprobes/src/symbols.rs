@@ -1,0 +1,109 @@
+//! The symbols discovery looks for: functions to probe, and markers that
+//! tell which TLS library (and which major version) a file carries.
+//!
+//! Names are the libraries' public API, the same in OpenSSL 1.1, 3.x and
+//! BoringSSL unless said otherwise, so no per-version struct offsets are
+//! needed to find them.
+
+/// A function uprobes may attach to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TlsFunction {
+    SslRead,
+    SslWrite,
+    /// OpenSSL 1.1.1+ (Python's `ssl` uses the `_ex` variants).
+    SslReadEx,
+    SslWriteEx,
+    SslDoHandshake,
+    SslConnect,
+    SslAccept,
+    SslSetFd,
+    SslFree,
+    /// libcrypto: decodes each certificate the peer sends (and CA files).
+    D2iX509,
+}
+
+impl TlsFunction {
+    pub const ALL: [TlsFunction; 10] = [
+        TlsFunction::SslRead,
+        TlsFunction::SslWrite,
+        TlsFunction::SslReadEx,
+        TlsFunction::SslWriteEx,
+        TlsFunction::SslDoHandshake,
+        TlsFunction::SslConnect,
+        TlsFunction::SslAccept,
+        TlsFunction::SslSetFd,
+        TlsFunction::SslFree,
+        TlsFunction::D2iX509,
+    ];
+
+    /// The C symbol.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            TlsFunction::SslRead => "SSL_read",
+            TlsFunction::SslWrite => "SSL_write",
+            TlsFunction::SslReadEx => "SSL_read_ex",
+            TlsFunction::SslWriteEx => "SSL_write_ex",
+            TlsFunction::SslDoHandshake => "SSL_do_handshake",
+            TlsFunction::SslConnect => "SSL_connect",
+            TlsFunction::SslAccept => "SSL_accept",
+            TlsFunction::SslSetFd => "SSL_set_fd",
+            TlsFunction::SslFree => "SSL_free",
+            TlsFunction::D2iX509 => "d2i_X509",
+        }
+    }
+
+    /// Whether it lives in libssl (else libcrypto).
+    pub fn in_libssl(self) -> bool {
+        self != TlsFunction::D2iX509
+    }
+}
+
+/// Symbols whose presence tells the library apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Marker {
+    /// BoringSSL only.
+    BoringSslSelfTest,
+    /// OpenSSL 3.0+ (libcrypto).
+    OpenSslVersionMajor,
+    /// OpenSSL 3.0+ (libssl).
+    SslGet1PeerCertificate,
+    /// OpenSSL (any), LibreSSL and BoringSSL: `OpenSSL_version`.
+    OpenSslVersion,
+    /// OpenSSL 1.1.0+ (libssl).
+    OpenSslInitSsl,
+    /// LibreSSL only.
+    LibreSslVersion,
+    /// Go runtime: a Go binary's TLS is crypto/tls, not OpenSSL.
+    GoRuntimeMain,
+    /// rustls compiled in with its symbols.
+    Rustls,
+}
+
+/// What a symbol name is to discovery, if anything.
+pub(crate) enum Known {
+    Function(TlsFunction),
+    Marker(Marker),
+}
+
+/// Matches one symbol name.
+pub(crate) fn classify(name: &str) -> Option<Known> {
+    if let Some(function) = TlsFunction::ALL.iter().find(|f| f.symbol() == name) {
+        return Some(Known::Function(*function));
+    }
+    let marker = match name {
+        "BORINGSSL_self_test" => Marker::BoringSslSelfTest,
+        "OPENSSL_version_major" => Marker::OpenSslVersionMajor,
+        "SSL_get1_peer_certificate" => Marker::SslGet1PeerCertificate,
+        "OpenSSL_version" => Marker::OpenSslVersion,
+        "OPENSSL_init_ssl" => Marker::OpenSslInitSsl,
+        "LIBRESSL_VERSION_TEXT" | "SSLeay_version_libressl" => Marker::LibreSslVersion,
+        "runtime.main" => Marker::GoRuntimeMain,
+        _ if name.starts_with("_ZN6rustls")
+            || name.starts_with("_RNvNtCs") && name.contains("rustls") =>
+        {
+            Marker::Rustls
+        }
+        _ => return None,
+    };
+    Some(Known::Marker(marker))
+}
