@@ -6,6 +6,8 @@
 //! and `sqlite3`'s date functions read it. The calendar arithmetic is the
 //! proleptic Gregorian calendar (days counted from 1970-01-01).
 
+use cipherlens_record::calendar::{civil_from_days, days_from_civil, days_in_month};
+
 /// Microseconds since 1970-01-01T00:00:00Z.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(pub i64);
@@ -37,7 +39,7 @@ impl Timestamp {
         }
         if !(1..=12).contains(&month)
             || day < 1
-            || day > days_in_month(year, month)
+            || day > i64::from(days_in_month(year, month as u32))
             || hour > 23
             || minute > 59
             || second > 60
@@ -74,7 +76,8 @@ impl Timestamp {
             }
             _ => return None,
         };
-        let days = days_from_civil(year, month, day);
+        // Month and day were range-checked above.
+        let days = days_from_civil(year, month as u32, day as u32);
         // A leap second (:60) is read as the first instant of the next minute.
         let seconds = days * SECONDS_PER_DAY + hour * 3600 + minute * 60 + second - offset_seconds;
         Some(Timestamp(seconds * MICROS_PER_SECOND + micros))
@@ -141,52 +144,6 @@ fn digits(bytes: &[u8], start: usize, count: usize) -> Option<i64> {
         byte.is_ascii_digit()
             .then(|| value * 10 + i64::from(byte - b'0'))
     })
-}
-
-fn is_leap_year(year: i64) -> bool {
-    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
-}
-
-fn days_in_month(year: i64, month: i64) -> i64 {
-    match month {
-        2 if is_leap_year(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days from 1970-01-01 to a date. Counts whole 400-year cycles (146,097
-/// days each) from 0000-03-01, so February's leap day ends a "year".
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let cycle = year.div_euclid(400);
-    let year_of_cycle = year.rem_euclid(400);
-    let month_from_march = (month + 9) % 12;
-    let day_of_year = (153 * month_from_march + 2) / 5 + day - 1;
-    let day_of_cycle = year_of_cycle * 365 + year_of_cycle / 4 - year_of_cycle / 100 + day_of_year;
-    // 719,468 days lie between 0000-03-01 and 1970-01-01.
-    cycle * 146_097 + day_of_cycle - 719_468
-}
-
-/// The inverse of [`days_from_civil`].
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let days = days + 719_468;
-    let cycle = days.div_euclid(146_097);
-    let day_of_cycle = days.rem_euclid(146_097);
-    let year_of_cycle =
-        (day_of_cycle - day_of_cycle / 1460 + day_of_cycle / 36_524 - day_of_cycle / 146_096) / 365;
-    let day_of_year =
-        day_of_cycle - (365 * year_of_cycle + year_of_cycle / 4 - year_of_cycle / 100);
-    let month_from_march = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
-    let month = if month_from_march < 10 {
-        month_from_march + 3
-    } else {
-        month_from_march - 9
-    };
-    let year = year_of_cycle + cycle * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]

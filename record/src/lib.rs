@@ -20,6 +20,7 @@
 
 pub mod alert;
 pub mod attribution;
+pub mod calendar;
 pub mod certificate;
 pub mod cnflow;
 pub mod schemas;

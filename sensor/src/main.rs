@@ -42,6 +42,9 @@ enum Command {
     Replay(cli::replay::ReplayArgs),
     /// The crypto inventory: ingest session records, merge node databases, export a CBOM.
     Inventory(cli::inventory::InventoryArgs),
+    /// Which TLS library each process uses (OpenSSL, BoringSSL, shared or
+    /// static) and whether uprobes can hook it: one JSON line per process.
+    TlsLibraries(cli::tls_libraries::TlsLibrariesArgs),
 }
 
 fn main() -> ExitCode {
@@ -68,6 +71,7 @@ fn main() -> ExitCode {
         Command::Live(args) => cli::live::run(args, given),
         Command::Replay(args) => cli::replay::run(args, given),
         Command::Inventory(args) => cli::inventory::run(args),
+        Command::TlsLibraries(args) => cli::tls_libraries::run(args),
     };
     match result {
         Ok(code) => code,

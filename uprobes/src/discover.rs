@@ -71,14 +71,18 @@ impl ProcessScan {
     /// The files with TLS in them (hookable or not).
     pub fn tls_files(&self) -> impl Iterator<Item = &MappedFile> {
         self.files.iter().filter(|file| {
-            !matches!(
-                *file.verdict,
-                FileVerdict::Read {
-                    verdict: Verdict::NotTls,
-                    ..
-                }
+            matches!(
+                &*file.verdict,
+                FileVerdict::Read { verdict, .. } if *verdict != Verdict::NotTls
             )
         })
+    }
+
+    /// The files that could not be read (what they are is unknown).
+    pub fn unreadable_files(&self) -> impl Iterator<Item = &MappedFile> {
+        self.files
+            .iter()
+            .filter(|file| matches!(*file.verdict, FileVerdict::Unreadable { .. }))
     }
 
     /// The process's TLS library family: BoringSSL if any of its files

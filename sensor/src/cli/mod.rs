@@ -13,6 +13,7 @@ pub mod live;
 pub mod logging;
 pub mod replay;
 pub mod sinks;
+pub mod tls_libraries;
 
 use std::path::PathBuf;
 
