@@ -7,13 +7,14 @@
 //! in the inventory once, under its node, and the CBOM of the result is
 //! valid CycloneDX 1.6 and names every asset those sessions used.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use cipherlens_integration::cbom::{assert_cbom_names_sessions, assert_valid_cyclonedx};
 use cipherlens_integration::{
-    Background, NatsServer, STREAM, TestBed, free_port, schema, sensor_binary,
+    Background, Certificate, Link, NatsServer, STREAM, Sensor, TestBed, free_port,
+    python_tls_server, schema, sensor_binary,
 };
 use serde_json::Value;
 
@@ -49,9 +50,9 @@ fn ingest(db: &Path, url: &str, extra: &[&str]) -> Child {
         .expect("start ingest")
 }
 
-/// A client loop on the bed's namespace end: `HANDSHAKES` TLS handshakes,
+/// A client loop in the link's namespace: `HANDSHAKES` TLS handshakes,
 /// one every 0.1 s, each with its own SNI.
-fn client_loop(bed: &TestBed, port: u16, node: &str) -> Background {
+fn client_loop(link: &Link, port: u16, node: &str) -> Background {
     let script = format!(
         "import socket, ssl, time\n\
          ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE\n\
@@ -59,11 +60,10 @@ fn client_loop(bed: &TestBed, port: u16, node: &str) -> Background {
          \x20   s = socket.create_connection(('{}', {port}))\n\
          \x20   ctx.wrap_socket(s, server_hostname=f'h{{i}}.{node}.inventory.test').close()\n\
          \x20   time.sleep(0.1)",
-        bed.link.host_v4
+        link.host_v4
     );
     Background(
-        bed.link
-            .command("python3")
+        link.command("python3")
             .args(["-c", &script])
             .stdout(Stdio::null())
             .spawn()
@@ -76,26 +76,55 @@ fn two_live_sensors_feed_one_inventory_through_a_consumer_killed_mid_stream() {
     let nats = NatsServer::start(free_port(), &["-js"]);
     nats.create_stream();
     let url = nats.url();
-    let beds = [TestBed::light("inventory-a"), TestBed::light("inventory-b")];
+    // One turn among the light tests (a second bed would take a second
+    // one, which can deadlock against a waiting exclusive test), and a
+    // second veth pair for the second node.
+    let bed = TestBed::light("inventory");
+    let second_link = Link::new();
+    let links = [&bed.link, &second_link];
     let nodes = ["a", "b"];
-    let servers: Vec<_> = beds
+    let dirs: Vec<PathBuf> = nodes
+        .iter()
+        .map(|node| {
+            let dir = bed.dir().join(format!("node-{node}"));
+            std::fs::create_dir_all(&dir).expect("node dir");
+            dir
+        })
+        .collect();
+    let servers: Vec<(Background, u16)> = links
         .iter()
         .zip(nodes)
-        .map(|(bed, node)| bed.python_tls_server(&format!("{node}.inventory.test")))
+        .zip(&dirs)
+        .map(|((link, node), dir)| {
+            let certificate = Certificate::self_signed(dir, &format!("{node}.inventory.test"));
+            let port = free_port();
+            (python_tls_server(&link.host_v4, port, &certificate), port)
+        })
         .collect();
-    let sensors: Vec<_> = beds
+    let sensors: Vec<Sensor> = links
         .iter()
         .zip(nodes)
-        .map(|(bed, node)| bed.sensor(&["--nats-url", &url, "--nats-jetstream", "--node", node]))
+        .zip(&dirs)
+        .map(|((link, node), dir)| {
+            let interface = link.host_interface.as_str();
+            let extra = [
+                "--nats-url",
+                url.as_str(),
+                "--nats-jetstream",
+                "--node",
+                node,
+            ];
+            Sensor::start(dir, &[interface], interface, &extra)
+        })
         .collect();
-    let db = beds[0].dir().join("fleet.db");
+    let db = bed.dir().join("fleet.db");
 
     let mut first = ingest(&db, &url, &[]);
-    let mut clients: Vec<Background> = beds
+    let mut clients: Vec<Background> = links
         .iter()
         .zip(&servers)
         .zip(nodes)
-        .map(|((bed, server), node)| client_loop(bed, server.port, node))
+        .map(|((link, (_, port)), node)| client_loop(link, *port, node))
         .collect();
     // Mid-stream: some sessions committed, the clients still going.
     let deadline = Instant::now() + Duration::from_secs(30);
