@@ -31,5 +31,12 @@ if cargo tree -p cipherlens-policy -e normal,build --prefix none | grep -E "$for
     exit 1
 fi
 
+echo "== cipherlens-uprobes plans, the sensor attaches"
+# Discovery is tested without root: no aya, no kernel side, no runtime.
+if cargo tree -p cipherlens-uprobes -e normal,build --prefix none | grep -E "^(aya|aya-obj|cipherlens-common|cipherlens-sensor|tokio|async-nats) "; then
+    echo "cipherlens-uprobes depends on the crates above" >&2
+    exit 1
+fi
+
 echo "== cargo test (workspace, integration crate included)"
 cargo test --workspace --no-fail-fast
