@@ -16,7 +16,7 @@
 # exiting 1 s after the stream runs dry. Records/s is the record count over
 # the wall time less that idle second. CPU seconds come from
 # /proc/PID/stat (ingest: its own user+system time; nats-server: the
-# difference across the run).
+# difference across the run); the ingest's peak RSS from VmHWM.
 #
 # Usage: scripts/bench-inventory.sh
 # Environment: COUNT (200000), TARGET (100000).
@@ -62,8 +62,12 @@ start=$(date +%s.%N)
     --durable bench --idle-exit 1 2>"$work/ingest.err" &
 ingest_pid=$!
 ingest_ticks=0
+peak_kb=0
 while kill -0 "$ingest_pid" 2>/dev/null; do
     ingest_ticks=$(cpu_ticks "$ingest_pid" 2>/dev/null || echo "$ingest_ticks")
+    hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$ingest_pid/status" 2>/dev/null || true)
+    # A zombie's status has no VmHWM: keep the last reading.
+    [ -n "$hwm" ] && peak_kb=$hwm
     sleep 0.05
 done
 wait "$ingest_pid"
@@ -78,10 +82,11 @@ fi
 seconds=$(echo "$end - $start - 1" | bc -l)
 rate=$(echo "$records / $seconds" | bc)
 echo "ingest: $report"
-printf 'ingest: %d records in %.2f s = %d records/s (floor %d/s, target %d/s); ingest CPU %d ms (%.1f us/record), nats-server CPU %d ms\n' \
+printf 'ingest: %d records in %.2f s = %d records/s (floor %d/s, target %d/s); ingest CPU %d ms (%.1f us/record), peak RSS %d MiB, nats-server CPU %d ms\n' \
     "$records" "$seconds" "$rate" "${floor%.*}" "$target" \
     $(( ingest_ticks * 1000 / ticks_per_second )) \
     "$(echo "$ingest_ticks * 1000000 / $ticks_per_second / $records" | bc -l)" \
+    $(( peak_kb / 1024 )) \
     $(( (after - before) * 1000 / ticks_per_second ))
 if [ "$rate" -lt "$target" ]; then
     echo "below the target of $target records/s" >&2

@@ -20,11 +20,14 @@ use futures_util::StreamExt as _;
 use tokio::time::Instant;
 
 use super::fold::{Folder, Item};
-use super::{BATCH_RECORDS, FLUSH_AFTER, IngestReport, shutdown_signal, sleep_until};
+use super::{BATCH_RECORDS, FLUSH_AFTER, IngestReport, ROUND_BYTES, shutdown_signal, sleep_until};
 
 /// Unacknowledged messages the consumer allows when this tool creates it;
 /// a round must fit, as it is acknowledged only once committed.
 const MAX_ACK_PENDING: i64 = 4 * BATCH_RECORDS as i64;
+
+/// Messages received ahead while a round is folded.
+const PREFETCH: usize = 4_096;
 
 /// Messages asked for per pull request.
 const PULL_BATCH: usize = 1_000;
@@ -71,7 +74,7 @@ impl Consumer<'_> {
             .context("pulling from JetStream")?;
         // The pull is driven by a task of its own, so it keeps asking for
         // and receiving the next round while this one is folded.
-        let (sender, mut incoming) = tokio::sync::mpsc::channel(round_limit);
+        let (sender, mut incoming) = tokio::sync::mpsc::channel(PREFETCH.min(round_limit));
         let pump = tokio::spawn(async move {
             while let Some(next) = messages.next().await {
                 if sender.send(next).await.is_err() {
@@ -83,6 +86,7 @@ impl Consumer<'_> {
         let shutdown = shutdown_signal();
         tokio::pin!(shutdown);
         let mut round: Vec<(u64, Message)> = Vec::with_capacity(round_limit);
+        let mut round_bytes = 0usize;
         let mut round_started = Instant::now();
         let mut idle_since = Instant::now();
         loop {
@@ -108,8 +112,9 @@ impl Consumer<'_> {
                     if round.is_empty() {
                         round_started = Instant::now();
                     }
+                    round_bytes += message.payload.len();
                     round.push((sequence, message));
-                    if round.len() < round_limit {
+                    if round.len() < round_limit && round_bytes < ROUND_BYTES {
                         continue;
                     }
                 }
@@ -135,6 +140,7 @@ impl Consumer<'_> {
             }
             self.commit(folder, inventory, &source, &mut round, report)
                 .await?;
+            round_bytes = 0;
             idle_since = Instant::now();
         }
         self.commit(folder, inventory, &source, &mut round, report)

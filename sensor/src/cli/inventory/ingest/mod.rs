@@ -33,6 +33,10 @@ use fold::{Folder, Tally};
 /// Records folded into one transaction at most.
 const BATCH_RECORDS: usize = 10_000;
 
+/// A round from NATS is committed once its records hold this many bytes,
+/// whatever their count, so memory stays bounded with large records.
+const ROUND_BYTES: usize = 16 << 20;
+
 /// A round from NATS is committed this long after its first record at the
 /// latest, so a quiet stream's records do not wait for a full round.
 const FLUSH_AFTER: Duration = Duration::from_millis(250);

@@ -20,11 +20,11 @@ use futures_util::StreamExt as _;
 use tokio::time::Instant;
 
 use super::fold::{Folder, Item};
-use super::{BATCH_RECORDS, FLUSH_AFTER, IngestReport, shutdown_signal, sleep_until};
+use super::{BATCH_RECORDS, FLUSH_AFTER, IngestReport, ROUND_BYTES, shutdown_signal, sleep_until};
 
 /// Messages the client holds for the subscription before it drops (and
-/// reports) them: a few rounds.
-const CAPACITY: usize = 8 * BATCH_RECORDS;
+/// reports) them.
+const CAPACITY: usize = 16_384;
 
 pub(super) struct Subscriber<'a> {
     pub url: &'a str,
@@ -67,6 +67,7 @@ impl Subscriber<'_> {
         let shutdown = shutdown_signal();
         tokio::pin!(shutdown);
         let mut round: Vec<Message> = Vec::with_capacity(BATCH_RECORDS);
+        let mut round_bytes = 0usize;
         let mut round_started = Instant::now();
         let mut idle_since = Instant::now();
         let outcome = loop {
@@ -85,8 +86,9 @@ impl Subscriber<'_> {
                     if round.is_empty() {
                         round_started = Instant::now();
                     }
+                    round_bytes += message.payload.len();
                     round.push(message);
-                    if round.len() < BATCH_RECORDS {
+                    if round.len() < BATCH_RECORDS && round_bytes < ROUND_BYTES {
                         continue;
                     }
                 }
@@ -100,6 +102,7 @@ impl Subscriber<'_> {
                 None => {}
             }
             commit(folder, inventory, &mut round, report)?;
+            round_bytes = 0;
             idle_since = Instant::now();
         };
         commit(folder, inventory, &mut round, report)?;
