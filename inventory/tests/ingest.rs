@@ -493,3 +493,47 @@ fn batches_folded_apart_and_combined_equal_one_batch() {
     split_inventory.commit(combined).unwrap();
     assert_eq!(dump(&split), dump(&one));
 }
+
+/// A value a hello offers twice (a cipher suite, an ALPN protocol) counts
+/// once for the session, and the other values are still counted.
+#[test]
+fn a_value_offered_twice_in_one_hello_counts_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("inventory.db");
+    let mut inventory = Inventory::open(&path).unwrap();
+    let mut record = values("live-node-a.jsonl").remove(0);
+    let hello = &mut record["cipherlens"]["tls"]["client_hello"];
+    let suites = hello["cipher_suites"].as_array_mut().unwrap();
+    let suite_count = suites.len() as i64;
+    let first_suite = suites[0].clone();
+    suites.push(first_suite.clone());
+    let alpn = hello["alpn"].as_array_mut().unwrap();
+    let alpn_count = alpn.len() as i64;
+    let first_alpn = alpn[0].clone();
+    alpn.push(first_alpn.clone());
+    let record: cipherlens_record::SessionRecord = serde_json::from_value(record).unwrap();
+    let mut batch = inventory.batch("n").unwrap();
+    batch.ingest(&record, &[], None).unwrap();
+    inventory.commit(batch).unwrap();
+    let sessions = |kind: &str, value: &str| {
+        count(
+            &path,
+            &format!(
+                "SELECT sessions FROM workload_offers WHERE kind = '{kind}' AND value = '{value}'"
+            ),
+        )
+    };
+    assert_eq!(
+        sessions("cipher_suite", first_suite["name"].as_str().unwrap()),
+        1
+    );
+    assert_eq!(sessions("alpn", first_alpn.as_str().unwrap()), 1);
+    let rows = |kind: &str| {
+        count(
+            &path,
+            &format!("SELECT count(*) FROM workload_offers WHERE kind = '{kind}'"),
+        )
+    };
+    assert!(rows("cipher_suite") <= suite_count && rows("cipher_suite") >= 1);
+    assert_eq!(rows("alpn"), alpn_count);
+}
