@@ -24,6 +24,7 @@ fn a_python_process_with_ssl_is_reported_with_its_openssl() {
         .read_line(&mut ready)
         .expect("ready");
     let pid = python.id();
+    let executable = std::fs::read_link(format!("/proc/{pid}/exe")).expect("exe");
     let output = Command::new(env!("CARGO_BIN_EXE_cipherlens"))
         .args(["tls-libraries", "--pid", &pid.to_string()])
         .output()
@@ -48,6 +49,13 @@ fn a_python_process_with_ssl_is_reported_with_its_openssl() {
             .is_some_and(|comm| comm.starts_with("python"))
     );
     assert_eq!(process["flavour"], "openssl-3");
+    // The workload fields session records carry: the process as procfs has it.
+    assert_eq!(process["process"]["pid"], pid);
+    assert_eq!(
+        process["process"]["executable"]["path"].as_str(),
+        executable.to_str(),
+        "{process}"
+    );
     let files = process["files"].as_array().expect("files");
     let file = |name: &str| {
         files

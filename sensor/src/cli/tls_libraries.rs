@@ -2,7 +2,8 @@
 //! a report. For each process (all of them, or those given), the files it
 //! maps that carry TLS: library family and version, libssl, libcrypto or
 //! both linked in, and the functions a uprobe would attach to, or why the
-//! file cannot be hooked. An operator sees which workloads still run
+//! file cannot be hooked, with the process, container and pod as session
+//! records name them. An operator sees which workloads still run
 //! OpenSSL 1.1, and which TLS the sensor will not see from inside the
 //! process (Go, rustls, stripped static copies).
 
@@ -12,6 +13,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
+use cipherlens_sensor::attribution::{AttributionSources, Attributor};
 use cipherlens_uprobes::{Discovery, FileVerdict, Limits, Role, Verdict};
 use clap::Args;
 use serde_json::{Value, json};
@@ -27,6 +29,12 @@ pub struct TlsLibrariesArgs {
     /// Also list processes without TLS.
     #[arg(long)]
     all: bool,
+    /// The kubelet's pod log directory (pod names and namespaces).
+    #[arg(long, default_value = "/var/log/pods")]
+    pods_log_dir: PathBuf,
+    /// The kubelet's container log links (container names).
+    #[arg(long, default_value = "/var/log/containers")]
+    containers_log_dir: PathBuf,
 }
 
 pub fn run(args: TlsLibrariesArgs) -> anyhow::Result<ExitCode> {
@@ -36,6 +44,12 @@ pub fn run(args: TlsLibrariesArgs) -> anyhow::Result<ExitCode> {
         args.pids.clone()
     };
     let mut discovery = Discovery::new(&args.proc_root, Limits::default());
+    // The same process, container and pod fields session records carry.
+    let mut attributor = Attributor::new(AttributionSources {
+        proc_root: args.proc_root.clone(),
+        pods_dir: args.pods_log_dir.clone(),
+        containers_dir: args.containers_log_dir.clone(),
+    });
     let mut skipped: BTreeMap<&'static str, u64> = BTreeMap::new();
     let mut processes = 0u64;
     let mut out = std::io::stdout().lock();
@@ -60,12 +74,18 @@ pub fn run(args: TlsLibrariesArgs) -> anyhow::Result<ExitCode> {
         let comm = std::fs::read_to_string(args.proc_root.join(pid.to_string()).join("comm"))
             .map(|comm| comm.trim_end().to_string())
             .unwrap_or_default();
-        let line = json!({
+        let mut line = json!({
             "pid": pid,
             "comm": comm,
             "flavour": scan.flavour().map(|flavour| flavour.as_str()),
             "files": files,
         });
+        if let (Some(line), Ok(Value::Object(workload))) = (
+            line.as_object_mut(),
+            serde_json::to_value(attributor.attribute(pid)),
+        ) {
+            line.extend(workload);
+        }
         writeln!(out, "{line}").context("writing the report")?;
     }
     let stats = discovery.stats();
