@@ -17,10 +17,10 @@ use async_nats::jetstream::consumer::{AckPolicy, pull};
 use async_nats::jetstream::{self, Message};
 use cipherlens_inventory::Inventory;
 use futures_util::StreamExt as _;
-use tokio::time::Instant;
 
-use super::fold::{Folder, Item};
-use super::{BATCH_RECORDS, FLUSH_AFTER, IngestReport, ROUND_BYTES, shutdown_signal, sleep_until};
+use super::fold::Folder;
+use super::round::Round;
+use super::{BATCH_RECORDS, IngestReport, shutdown_signal, sleep_until};
 
 /// Unacknowledged messages the consumer allows when this tool creates it;
 /// a round must fit, as it is acknowledged only once committed.
@@ -85,23 +85,15 @@ impl Consumer<'_> {
         let _stop_pump = AbortOnDrop(pump);
         let shutdown = shutdown_signal();
         tokio::pin!(shutdown);
-        let mut round: Vec<(u64, Message)> = Vec::with_capacity(round_limit);
-        let mut round_bytes = 0usize;
-        let mut round_started = Instant::now();
-        let mut idle_since = Instant::now();
+        let mut round = Round::new(round_limit, self.idle_exit);
         loop {
-            let deadline = if round.is_empty() {
-                self.idle_exit.map(|idle| idle_since + idle)
-            } else {
-                Some(round_started + FLUSH_AFTER)
-            };
             let next = tokio::select! {
                 result = &mut shutdown => {
                     result?;
                     break;
                 }
                 next = incoming.recv() => Some(next),
-                () = sleep_until(deadline) => None,
+                () = sleep_until(round.deadline()) => None,
             };
             match next {
                 Some(Some(Ok(message))) => {
@@ -109,12 +101,7 @@ impl Consumer<'_> {
                         .info()
                         .map_err(|error| anyhow::anyhow!("reading a message's metadata: {error}"))?
                         .stream_sequence;
-                    if round.is_empty() {
-                        round_started = Instant::now();
-                    }
-                    round_bytes += message.payload.len();
-                    round.push((sequence, message));
-                    if round.len() < round_limit && round_bytes < ROUND_BYTES {
+                    if !round.push(Some(sequence), message) {
                         continue;
                     }
                 }
@@ -128,8 +115,7 @@ impl Consumer<'_> {
                             continue;
                         }
                         _ => {
-                            self.commit(folder, inventory, &source, &mut round, report)
-                                .await?;
+                            commit(folder, inventory, &source, &mut round, report).await?;
                             return Err(anyhow::anyhow!("pulling from JetStream: {error}"));
                         }
                     }
@@ -138,13 +124,9 @@ impl Consumer<'_> {
                 None if round.is_empty() => return Ok(()),
                 None => {}
             }
-            self.commit(folder, inventory, &source, &mut round, report)
-                .await?;
-            round_bytes = 0;
-            idle_since = Instant::now();
+            commit(folder, inventory, &source, &mut round, report).await?;
         }
-        self.commit(folder, inventory, &source, &mut round, report)
-            .await
+        commit(folder, inventory, &source, &mut round, report).await
     }
 
     /// The durable consumer, where the inventory's stored position says.
@@ -202,38 +184,27 @@ impl Consumer<'_> {
             .await
             .with_context(|| format!("durable consumer {}", self.durable))
     }
+}
 
-    /// Folds and commits a round, then acknowledges it (AckAll on its last
-    /// message).
-    async fn commit(
-        &self,
-        folder: &Folder<'_>,
-        inventory: &mut Inventory,
-        source: &str,
-        round: &mut Vec<(u64, Message)>,
-        report: &mut IngestReport,
-    ) -> anyhow::Result<()> {
-        let Some((_, last)) = round.last() else {
-            return Ok(());
-        };
-        let items: Vec<Item<'_>> = round
-            .iter()
-            .map(|(sequence, message)| Item {
-                sequence: Some(*sequence),
-                payload: &message.payload,
-            })
-            .collect();
-        // The client's connection keeps running on the runtime's worker
-        // while this thread folds.
-        let folded = tokio::task::block_in_place(|| folder.fold(inventory, Some(source), &items))?;
-        tokio::task::block_in_place(|| report.commit(inventory, folded))?;
-        if let Err(error) = last.ack().await {
-            tracing::warn!(%error, "acknowledging a committed round failed; its redelivery will be skipped");
-            report.ack_failures += 1;
-        }
-        round.clear();
-        Ok(())
+/// Folds and commits a round, then acknowledges it (AckAll on its last
+/// message).
+async fn commit(
+    folder: &Folder<'_>,
+    inventory: &mut Inventory,
+    source: &str,
+    round: &mut Round<Message>,
+    report: &mut IngestReport,
+) -> anyhow::Result<()> {
+    let Some(last) = round.last() else {
+        return Ok(());
+    };
+    round.fold_and_commit(folder, inventory, Some(source), report)?;
+    if let Err(error) = last.ack().await {
+        tracing::warn!(%error, "acknowledging a committed round failed; its redelivery will be skipped");
+        report.ack_failures += 1;
     }
+    round.clear();
+    Ok(())
 }
 
 /// Stops the pull when the consumer stops, however it stops.

@@ -26,6 +26,7 @@ mod decode;
 mod fold;
 mod jetstream;
 mod lines;
+mod round;
 mod subject;
 
 use fold::{Folder, Tally};
@@ -203,4 +204,16 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
         Some(deadline) => tokio::time::sleep_until(deadline).await,
         None => std::future::pending().await,
     }
+}
+
+/// The JSON lines of real session records under `inventory/tests/data`.
+#[cfg(test)]
+fn test_lines(files: &[&str]) -> Vec<String> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../inventory/tests/data");
+    let mut lines = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(dir.join(file)).expect("test data");
+        lines.extend(text.lines().map(str::to_owned));
+    }
+    lines
 }

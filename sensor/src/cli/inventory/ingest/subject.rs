@@ -17,10 +17,10 @@ use anyhow::Context as _;
 use async_nats::Message;
 use cipherlens_inventory::Inventory;
 use futures_util::StreamExt as _;
-use tokio::time::Instant;
 
-use super::fold::{Folder, Item};
-use super::{BATCH_RECORDS, FLUSH_AFTER, IngestReport, ROUND_BYTES, shutdown_signal, sleep_until};
+use super::fold::Folder;
+use super::round::Round;
+use super::{BATCH_RECORDS, IngestReport, shutdown_signal, sleep_until};
 
 /// Messages the client holds for the subscription before it drops (and
 /// reports) them.
@@ -66,29 +66,16 @@ impl Subscriber<'_> {
         .with_context(|| format!("subscribing to {}", self.subject))?;
         let shutdown = shutdown_signal();
         tokio::pin!(shutdown);
-        let mut round: Vec<Message> = Vec::with_capacity(BATCH_RECORDS);
-        let mut round_bytes = 0usize;
-        let mut round_started = Instant::now();
-        let mut idle_since = Instant::now();
+        let mut round = Round::new(BATCH_RECORDS, self.idle_exit);
         let outcome = loop {
-            let deadline = if round.is_empty() {
-                self.idle_exit.map(|idle| idle_since + idle)
-            } else {
-                Some(round_started + FLUSH_AFTER)
-            };
             let next = tokio::select! {
                 result = &mut shutdown => break result,
                 next = subscription.next() => Some(next),
-                () = sleep_until(deadline) => None,
+                () = sleep_until(round.deadline()) => None,
             };
             match next {
                 Some(Some(message)) => {
-                    if round.is_empty() {
-                        round_started = Instant::now();
-                    }
-                    round_bytes += message.payload.len();
-                    round.push(message);
-                    if round.len() < BATCH_RECORDS && round_bytes < ROUND_BYTES {
+                    if !round.push(None, message) {
                         continue;
                     }
                 }
@@ -102,8 +89,6 @@ impl Subscriber<'_> {
                 None => {}
             }
             commit(folder, inventory, &mut round, report)?;
-            round_bytes = 0;
-            idle_since = Instant::now();
         };
         commit(folder, inventory, &mut round, report)?;
         report.slow_consumer_drops = Some(drops.load(Ordering::Relaxed));
@@ -114,21 +99,12 @@ impl Subscriber<'_> {
 fn commit(
     folder: &Folder<'_>,
     inventory: &mut Inventory,
-    round: &mut Vec<Message>,
+    round: &mut Round<Message>,
     report: &mut IngestReport,
 ) -> anyhow::Result<()> {
-    if round.is_empty() {
-        return Ok(());
+    if !round.is_empty() {
+        round.fold_and_commit(folder, inventory, None, report)?;
+        round.clear();
     }
-    let items: Vec<Item<'_>> = round
-        .iter()
-        .map(|message| Item {
-            sequence: None,
-            payload: &message.payload,
-        })
-        .collect();
-    let folded = tokio::task::block_in_place(|| folder.fold(inventory, None, &items))?;
-    tokio::task::block_in_place(|| report.commit(inventory, folded))?;
-    round.clear();
     Ok(())
 }
