@@ -2,9 +2,11 @@
 //!
 //! Inventory consumers sort and diff these, so one fixed format (UTC,
 //! seconds, `Z`) is used whatever the certificate encoded (UTCTime or
-//! GeneralizedTime). The civil-date conversion is done here from the Unix
-//! timestamp so the output never depends on how a date library formats.
+//! GeneralizedTime). The civil date comes from the Unix timestamp through
+//! `cipherlens_record::calendar`, so the output never depends on how a date
+//! library formats.
 
+use cipherlens_record::calendar::civil_from_days;
 use x509_parser::time::ASN1Time;
 
 const SECONDS_PER_DAY: i64 = 86_400;
@@ -14,7 +16,7 @@ pub(crate) fn rfc3339_utc(time: &ASN1Time) -> String {
     let timestamp = time.timestamp();
     let days = timestamp.div_euclid(SECONDS_PER_DAY);
     let seconds_of_day = timestamp.rem_euclid(SECONDS_PER_DAY);
-    let (year, month, day) = civil_date_from_days(days);
+    let (year, month, day) = civil_from_days(days);
     format!(
         "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
         seconds_of_day / 3600,
@@ -28,31 +30,6 @@ pub(crate) fn whole_days_between(start: &ASN1Time, end: &ASN1Time) -> i64 {
     end.timestamp()
         .saturating_sub(start.timestamp())
         .div_euclid(SECONDS_PER_DAY)
-}
-
-/// Proleptic Gregorian (year, month, day) for a count of days since
-/// 1970-01-01, using 400-year eras of 146 097 days that start on March 1st
-/// so that the leap day falls at the end of each shifted year.
-fn civil_date_from_days(days_since_epoch: i64) -> (i64, u32, u32) {
-    const DAYS_PER_ERA: i64 = 146_097;
-    // 1970-01-01 is 719 468 days after 0000-03-01.
-    let days = days_since_epoch + 719_468;
-    let era = days.div_euclid(DAYS_PER_ERA);
-    let day_of_era = days.rem_euclid(DAYS_PER_ERA);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    // Months counted from March: 0 = March .. 11 = February.
-    let shifted_month = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
-    let month = if shifted_month < 10 {
-        shifted_month + 3
-    } else {
-        shifted_month - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    // day is 1..=31 and month 1..=12 by construction.
-    (year, month as u32, day as u32)
 }
 
 #[cfg(test)]
