@@ -147,11 +147,12 @@ impl ElfImage {
             )?),
             _ => None,
         };
-        let name_of = |section: &SectionHeader| -> Option<String> {
-            let names = names.as_ref()?;
-            let strtab = Strtab::parse(names, 0, names.len(), 0).ok()?;
-            strtab.get_at(section.sh_name).map(str::to_owned)
-        };
+        // Parsed once: section names are looked up for every PROGBITS section.
+        let names = names
+            .as_ref()
+            .and_then(|names| Strtab::parse(names, 0, names.len(), 0).ok());
+        let name_of =
+            |section: &SectionHeader| -> Option<&str> { names.as_ref()?.get_at(section.sh_name) };
         let mut rodata = None;
         for section in &sections {
             match section.sh_type {
@@ -164,7 +165,7 @@ impl ElfImage {
                     };
                     image.read_symbols(source, &sections, section, table, ctx, limits)?;
                 }
-                section_header::SHT_PROGBITS => match name_of(section).as_deref() {
+                section_header::SHT_PROGBITS => match name_of(section) {
                     Some(".go.buildinfo") => image.go_build_info = true,
                     Some(".rodata") => rodata = Some((section.sh_offset, section.sh_size)),
                     _ => {}

@@ -172,18 +172,13 @@ mod tests {
     /// full parse, the first time and when its sections come from the memo.
     #[test]
     fn a_memo_read_equals_a_full_parse() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../inventory/tests/data");
         let mut memo = Memo::default();
-        let mut lines = Vec::new();
-        for file in [
+        let lines = super::super::test_lines(&[
             "live-node-a.jsonl",
             "live-node-b.jsonl",
             "replay-fixtures.jsonl",
             "replay-corpus.jsonl",
-        ] {
-            let text = std::fs::read_to_string(dir.join(file)).expect("test data");
-            lines.extend(text.lines().map(str::to_owned));
-        }
+        ]);
         assert!(lines.len() > 50);
         for round in 0..3 {
             for line in &lines {

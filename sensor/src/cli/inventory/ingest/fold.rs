@@ -96,21 +96,17 @@ impl<'a> Folder<'a> {
                 })
                 .collect()
         });
-        let mut combined: Option<(Batch, Tally)> = None;
+        let mut results = results.into_iter();
+        let Some(first) = results.next() else {
+            return Ok((inventory.batch(self.node)?, Tally::default()));
+        };
+        let (mut all, mut all_tally) = first?;
         for result in results {
             let (batch, tally) = result?;
-            match &mut combined {
-                None => combined = Some((batch, tally)),
-                Some((all, all_tally)) => {
-                    all.absorb(batch)?;
-                    all_tally.absorb(tally);
-                }
-            }
+            all.absorb(batch)?;
+            all_tally.absorb(tally);
         }
-        match combined {
-            Some(combined) => Ok(combined),
-            None => Ok((inventory.batch(self.node)?, Tally::default())),
-        }
+        Ok((all, all_tally))
     }
 
     fn fold_part(
@@ -180,20 +176,15 @@ fn other_kind(json: &[u8]) -> bool {
 mod tests {
     use super::*;
 
-    fn lines() -> Vec<String> {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../inventory/tests/data");
-        let mut lines = Vec::new();
-        for file in ["live-node-a.jsonl", "replay-corpus.jsonl"] {
-            let text = std::fs::read_to_string(dir.join(file)).expect("test data");
-            lines.extend(text.lines().map(str::to_owned));
-        }
-        lines
-    }
-
     /// Folding on four threads gives the database one thread gives.
     #[test]
     fn parts_on_threads_add_up_to_one_fold() {
-        let mut payloads: Vec<String> = lines().into_iter().cycle().take(3_000).collect();
+        let mut payloads: Vec<String> =
+            super::super::test_lines(&["live-node-a.jsonl", "replay-corpus.jsonl"])
+                .into_iter()
+                .cycle()
+                .take(3_000)
+                .collect();
         payloads[17] = "{\"schema\":\"cipherlens.cnflow/v1\"}".to_string();
         payloads[2_500] = "not json".to_string();
         let items: Vec<Item<'_>> = payloads
