@@ -190,6 +190,48 @@ pub struct SessionState {
     pub emitted_on: EmittedOn,
 }
 
+/// A chain the TLS library of a local process gave (uprobes), not the wire.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CertificateSource {
+    pub chain: ChainSide,
+    pub origin: CertificateOrigin,
+    pub pid: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comm: Option<String>,
+    /// Library family (`openssl-3`, `openssl-1.1`, `boringssl`).
+    pub library: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// The library file inside the process's mount namespace.
+    pub path: String,
+    pub binding: CallBinding,
+}
+
+/// Which chain of a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChainSide {
+    Server,
+    Client,
+}
+
+/// Where a chain came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CertificateOrigin {
+    TlsLibrary,
+}
+
+/// How a TLS library call was tied to its socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CallBinding {
+    /// A syscall made while a call on the same `SSL*` was on the stack.
+    Call,
+    /// The thread's latest socket (memory BIOs).
+    Thread,
+}
+
 /// A code point with its IANA name.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Named {
@@ -225,6 +267,9 @@ pub struct TlsDetail {
     pub server_certificates: Vec<Arc<CertificateSummary>>,
     /// Client chain (mutual TLS, TLS <= 1.2).
     pub client_certificates: Vec<Arc<CertificateSummary>>,
+    /// Where a chain came from when the wire did not show it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certificate_source: Option<CertificateSource>,
     /// Size of a finite-field DH prime chosen by the server, in bits.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dh_prime_bits: Option<u32>,

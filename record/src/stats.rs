@@ -69,6 +69,42 @@ pub struct StatsRecord {
     /// Policy alerts, when they are on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<PolicyStats>,
+    /// The TLS library probes (uprobes), when they are on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_probes: Option<TlsProbeStats>,
+}
+
+/// The TLS library probes: what is attached, what is covered, what was lost.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TlsProbeStats {
+    /// Library files carrying probes.
+    pub files_attached: u64,
+    /// Probes (functions) attached over those files.
+    pub probes_attached: u64,
+    /// Files whose probes could not be attached, by reason.
+    pub attach_failures: BTreeMap<String, u64>,
+    /// Plaintext capture is on.
+    pub plaintext: bool,
+    /// Processes with TLS in them, grouped by what they use and whether
+    /// it is hooked.
+    pub coverage: Vec<TlsCoverage>,
+    /// Kernel and user-side counters, by name (losses included).
+    pub counters: BTreeMap<String, u64>,
+}
+
+/// Processes that use one TLS library version, hooked or not.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct TlsCoverage {
+    /// Library family (`openssl-3`, `boringssl`...), or what the TLS is
+    /// when it cannot be hooked (`go_crypto_tls`...).
+    pub library: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    pub hooked: bool,
+    /// Why not, when not hooked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub processes: u64,
 }
 
 /// Counters of the policy step.

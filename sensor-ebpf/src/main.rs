@@ -2,7 +2,9 @@
 //!
 //! - `tc`: TC classifiers that copy the handshake phase of TLS and QUIC
 //!   flows to a ring buffer; they never alter or drop traffic.
-//! - `owner`: tp_btf programs that remember which process owns a socket.
+//! - `owner`: tp_btf programs that remember which process owns a socket
+//!   (and bind probed TLS library calls to their socket).
+//! - `tls`: uprobes on OpenSSL and BoringSSL, and process tracking.
 //!
 //! See ARCHITECTURE.md, "Live capture".
 #![cfg_attr(target_arch = "bpf", no_std)]
@@ -16,6 +18,8 @@
 mod owner;
 #[cfg(target_arch = "bpf")]
 mod tc;
+#[cfg(target_arch = "bpf")]
+mod tls;
 
 #[cfg(target_arch = "bpf")]
 #[panic_handler]

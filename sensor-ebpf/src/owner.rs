@@ -14,7 +14,10 @@ use aya_ebpf::{
 
 use cipherlens_common::tgid_of;
 
+use cipherlens_common::tls::SslKey;
+
 use crate::tc::SOCKET_OWNERS;
+use crate::tls::{TLS_BINDINGS, TLS_THREADS};
 
 /// `sock_send_length(struct sock *sk, int ret, int flags)`.
 #[btf_tracepoint(function = "sock_send_length")]
@@ -48,5 +51,32 @@ fn remember_owner(ctx: &BtfTracePointContext) {
     // SAFETY: a read of a map value for this program's run.
     if unsafe { SOCKET_OWNERS.get(&cookie) }.copied() != Some(pid_tgid) {
         let _ = SOCKET_OWNERS.insert(&cookie, &pid_tgid, 0);
+    }
+    bind_tls_call(pid_tgid, cookie);
+}
+
+/// A thread of a process using a probed TLS library has state; its
+/// latest socket is kept (memory BIOs: the application moves the bytes
+/// itself, outside the library's calls), and while a probed call is on its
+/// stack this syscall is that call's, so the call's `SSL*` is bound to the
+/// socket. Other threads pay one failed lookup.
+fn bind_tls_call(pid_tgid: u64, cookie: u64) {
+    let Some(thread) = TLS_THREADS.get_ptr_mut(&pid_tgid) else {
+        return;
+    };
+    // SAFETY: the map value stays valid for this program's run.
+    let thread = unsafe { &mut *thread };
+    thread.last_cookie = cookie;
+    if thread.depth == 0 || thread.ssl == 0 {
+        return;
+    }
+    let key = SslKey {
+        ssl: thread.ssl,
+        tgid: tgid_of(pid_tgid),
+        _pad: 0,
+    };
+    // SAFETY: a read of a map value for this program's run.
+    if unsafe { TLS_BINDINGS.get(&key) }.copied() != Some(cookie) {
+        let _ = TLS_BINDINGS.insert(&key, &cookie, 0);
     }
 }

@@ -34,9 +34,28 @@ pub enum FileVerdict {
     Read {
         verdict: Verdict,
         build_id: Option<Vec<u8>>,
+        /// The file is a glibc dynamic loader: `_dl_debug_state`'s offset.
+        loader_hook: Option<u64>,
     },
     /// The file could not be read; the reason is a counter label.
     Unreadable { reason: &'static str },
+}
+
+impl FileVerdict {
+    /// Whether a probe attaches to the file (a hookable TLS library or a
+    /// dynamic loader).
+    pub fn is_probe_target(&self) -> bool {
+        matches!(
+            self,
+            FileVerdict::Read {
+                verdict: Verdict::Hookable(_),
+                ..
+            } | FileVerdict::Read {
+                loader_hook: Some(_),
+                ..
+            }
+        )
+    }
 }
 
 /// A mapped file of one process and what it is.
@@ -56,6 +75,19 @@ pub struct MappedFile {
 pub struct ProcessScan {
     pub pid: u32,
     pub files: Vec<MappedFile>,
+    /// Executable mappings of files, by start address: where code at an
+    /// address comes from.
+    pub code: Vec<CodeMapping>,
+}
+
+/// An executable mapping of a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CodeMapping {
+    pub start: u64,
+    pub end: u64,
+    /// File offset of `start`.
+    pub offset: u64,
+    pub file: FileId,
 }
 
 /// A uprobe to attach: a function at a file offset.
@@ -104,6 +136,28 @@ impl ProcessScan {
             return Some(Flavour::BoringSsl);
         }
         flavours.first().copied()
+    }
+
+    /// The file and file offset of code at `address`.
+    pub fn code_at(&self, address: u64) -> Option<(&MappedFile, u64)> {
+        let index = self.code.partition_point(|mapping| mapping.start <= address);
+        let mapping = self.code.get(index.checked_sub(1)?)?;
+        if address >= mapping.end {
+            return None;
+        }
+        let file = self.files.iter().find(|file| file.id == mapping.file)?;
+        Some((file, mapping.offset + (address - mapping.start)))
+    }
+
+    /// The dynamic loader's hook, when the process has a glibc loader.
+    pub fn loader_hook(&self) -> Option<(&MappedFile, u64)> {
+        self.files.iter().find_map(|file| match &*file.verdict {
+            FileVerdict::Read {
+                loader_hook: Some(offset),
+                ..
+            } => Some((file, *offset)),
+            _ => None,
+        })
     }
 
     /// The probes that cover this process.
@@ -175,6 +229,10 @@ pub struct Discovery {
     limits: Limits,
     by_file: HashMap<FileId, Arc<FileVerdict>>,
     by_build_id: HashMap<Vec<u8>, Arc<FileVerdict>>,
+    /// Files a probe may attach to, kept open: a uprobe is attached by
+    /// path, and `/proc/PID/root/...` goes away with a short-lived
+    /// process, while `/proc/self/fd/N` of an open file does not.
+    open: HashMap<FileId, std::fs::File>,
     stats: DiscoveryStats,
 }
 
@@ -186,6 +244,7 @@ impl Discovery {
             limits,
             by_file: HashMap::new(),
             by_build_id: HashMap::new(),
+            open: HashMap::new(),
             stats: DiscoveryStats::default(),
         }
     }
@@ -197,6 +256,7 @@ impl Discovery {
     /// Forgets a file (its inode may be reused by another).
     pub fn forget(&mut self, file: FileId) {
         self.by_file.remove(&file);
+        self.open.remove(&file);
     }
 
     /// Scans one process: every file it maps executable, once per file.
@@ -212,6 +272,7 @@ impl Discovery {
             source,
         })?;
         let mut files: BTreeMap<FileId, &Mapping> = BTreeMap::new();
+        let mut code = Vec::new();
         for mapping in mappings
             .iter()
             .filter(|m| m.executable && m.is_file() && !m.deleted)
@@ -221,7 +282,14 @@ impl Discovery {
                 inode: mapping.inode,
             };
             files.entry(id).or_insert(mapping);
+            code.push(CodeMapping {
+                start: mapping.start,
+                end: mapping.end,
+                offset: mapping.offset,
+                file: id,
+            });
         }
+        code.sort_by_key(|mapping| mapping.start);
         let root = process.join("root");
         let mut scanned = Vec::with_capacity(files.len());
         for (id, mapping) in files {
@@ -238,7 +306,13 @@ impl Discovery {
         Ok(ProcessScan {
             pid,
             files: scanned,
+            code,
         })
+    }
+
+    /// The open file of a probe target seen by [`Discovery::scan`].
+    pub fn open_file(&self, id: FileId) -> Option<&std::fs::File> {
+        self.open.get(&id)
     }
 
     fn verdict(&mut self, id: FileId, host_path: &Path) -> Arc<FileVerdict> {
@@ -246,7 +320,25 @@ impl Discovery {
             self.stats.cache_hits += 1;
             return Arc::clone(verdict);
         }
-        let verdict = match self.read_file(host_path) {
+        // Opened first and read through this descriptor: a short-lived
+        // process may be gone by the time a large file is parsed, and
+        // its `/proc/PID/root` path with it.
+        let opened = std::fs::File::open(host_path);
+        let verdict = self.read_verdict(opened.as_ref().map_err(|e| e.kind()));
+        if verdict.is_probe_target()
+            && let Ok(file) = opened
+        {
+            self.open.insert(id, file);
+        }
+        self.by_file.insert(id, Arc::clone(&verdict));
+        verdict
+    }
+
+    fn read_verdict(
+        &mut self,
+        opened: Result<&std::fs::File, std::io::ErrorKind>,
+    ) -> Arc<FileVerdict> {
+        match self.read_file(opened) {
             Ok(verdict) => verdict,
             Err(error) => {
                 self.stats.unreadable += 1;
@@ -254,12 +346,13 @@ impl Discovery {
                     reason: error.reason(),
                 })
             }
-        };
-        self.by_file.insert(id, Arc::clone(&verdict));
-        verdict
+        }
     }
 
-    fn read_file(&mut self, path: &Path) -> Result<Arc<FileVerdict>, ElfError> {
+    fn read_file(
+        &mut self,
+        opened: Result<&std::fs::File, std::io::ErrorKind>,
+    ) -> Result<Arc<FileVerdict>, ElfError> {
         let open = |what| {
             move |source| ElfError::Io {
                 what,
@@ -267,7 +360,10 @@ impl Discovery {
                 source,
             }
         };
-        let file = std::fs::File::open(path).map_err(open("opening the file"))?;
+        let file = opened
+            .map_err(std::io::Error::from)
+            .and_then(std::fs::File::try_clone)
+            .map_err(open("opening the file"))?;
         let source = FileSource::new(file).map_err(open("the file's size"))?;
         if let Some(build_id) = crate::elf::build_id(&source, &self.limits)?
             && let Some(known) = self.by_build_id.get(&build_id)
@@ -280,6 +376,7 @@ impl Discovery {
         let verdict = Arc::new(FileVerdict::Read {
             verdict: image.verdict(),
             build_id: image.build_id.clone(),
+            loader_hook: image.loader_hook,
         });
         if let Some(build_id) = image.build_id {
             self.by_build_id.insert(build_id, Arc::clone(&verdict));

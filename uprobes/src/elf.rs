@@ -19,7 +19,7 @@ use goblin::strtab::Strtab;
 
 use crate::error::ElfError;
 use crate::source::{Source, read_region};
-use crate::symbols::{Known, Marker, TlsFunction, classify};
+use crate::symbols::{Known, Marker, TlsFunction, classify, is_libssl_code};
 
 /// How much discovery reads of one file at most.
 #[derive(Debug, Clone, Copy)]
@@ -93,6 +93,12 @@ pub struct ElfImage {
     /// The file calls TLS functions another file defines (it links libssl
     /// dynamically, like Python's `_ssl` module).
     pub imports_tls: bool,
+    /// `_dl_debug_state` (a glibc dynamic loader): file offset.
+    pub loader_hook: Option<u64>,
+    /// File offsets spanned by libssl's functions (`SSL_*`, `tls_*`...):
+    /// in an executable with both libraries linked in, a call from inside
+    /// this span comes from the TLS code, not from libcrypto.
+    pub libssl_span: Option<(u64, u64)>,
 }
 
 const EHDR_READ: u64 = 64;
@@ -134,6 +140,8 @@ impl ElfImage {
             go_build_info: false,
             has_symtab: false,
             imports_tls: false,
+            loader_hook: None,
+            libssl_span: None,
         };
         image.build_id = notes_build_id(source, &program_headers, ctx, limits)?;
         let sections = section_headers(source, &header, ctx, limits)?;
@@ -238,9 +246,12 @@ impl ElfImage {
                 }
                 continue;
             }
+            let is_code = matches!(symbol.st_type(), sym::STT_FUNC | sym::STT_GNU_IFUNC);
+            if is_code && symbol.st_size > 0 && is_libssl_code(name) {
+                self.widen_libssl_span(symbol.st_value, symbol.st_size);
+            }
             match classify(name) {
                 Some(Known::Function(function)) => {
-                    let is_code = matches!(symbol.st_type(), sym::STT_FUNC | sym::STT_GNU_IFUNC);
                     if !is_code || self.functions.contains_key(&function) {
                         continue;
                     }
@@ -258,10 +269,29 @@ impl ElfImage {
                 Some(Known::Marker(marker)) => {
                     self.markers.insert(marker);
                 }
-                None => {}
+                Some(Known::LoaderHook) if is_code => {
+                    self.loader_hook = self.file_offset(symbol.st_value);
+                }
+                _ => {}
             }
         }
         Ok(())
+    }
+
+    fn widen_libssl_span(&mut self, vaddr: u64, size: u64) {
+        let (Some(start), Some(end)) = (
+            self.file_offset(vaddr),
+            vaddr
+                .checked_add(size - 1)
+                .and_then(|last| self.file_offset(last))
+                .map(|last| last + 1),
+        ) else {
+            return;
+        };
+        self.libssl_span = Some(match self.libssl_span {
+            Some((low, high)) => (low.min(start), high.max(end)),
+            None => (start, end),
+        });
     }
 
     /// The file offset of a virtual address in an executable segment.

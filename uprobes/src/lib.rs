@@ -20,7 +20,7 @@ pub mod source;
 pub mod symbols;
 
 pub use discover::{
-    Discovery, DiscoveryStats, FileId, FileVerdict, MappedFile, Probe, ProcessScan, ScanError,
+    CodeMapping, Discovery, DiscoveryStats, FileId, FileVerdict, MappedFile, Probe, ProcessScan, ScanError,
 };
 pub use elf::{ElfImage, FunctionSymbol, ImageKind, Limits, Segment, SymbolTable};
 pub use error::{ElfError, MapsError};

@@ -85,6 +85,25 @@ pub struct TlsLibrary {
     pub version_text: Option<String>,
     /// The functions found, with their file offsets.
     pub functions: Vec<(TlsFunction, u64)>,
+    /// File offsets spanned by libssl's own functions (see
+    /// [`TlsLibrary::is_handshake_code`]).
+    pub libssl_span: Option<(u64, u64)>,
+}
+
+impl TlsLibrary {
+    /// Whether code at `file_offset` of this file is the TLS library's
+    /// handshake side (libssl), so a certificate it decodes came from a
+    /// peer, not from a CA bundle (decoded by libcrypto's PEM and file
+    /// loaders).
+    pub fn is_handshake_code(&self, file_offset: u64) -> bool {
+        match self.role {
+            Role::Ssl => true,
+            Role::Crypto => false,
+            Role::Static => self
+                .libssl_span
+                .is_some_and(|(start, end)| (start..end).contains(&file_offset)),
+        }
+    }
 }
 
 impl ElfImage {
@@ -97,7 +116,7 @@ impl ElfImage {
             };
         }
         let ssl = self.functions.keys().any(|f| f.in_libssl());
-        let crypto = self.functions.contains_key(&TlsFunction::D2iX509);
+        let crypto = self.functions.keys().any(|f| f.decodes_certificates());
         let flavour = self.flavour();
         if !ssl && !crypto {
             if self.has(Marker::Rustls) {
@@ -137,6 +156,7 @@ impl ElfImage {
                 .iter()
                 .map(|(function, symbol)| (*function, symbol.file_offset))
                 .collect(),
+            libssl_span: self.libssl_span,
         })
     }
 

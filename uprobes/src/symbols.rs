@@ -20,10 +20,13 @@ pub enum TlsFunction {
     SslFree,
     /// libcrypto: decodes each certificate the peer sends (and CA files).
     D2iX509,
+    /// BoringSSL's libcrypto: its libssl keeps the peer's chain as
+    /// `CRYPTO_BUFFER`s made from the received bytes.
+    CryptoBufferNewFromCbs,
 }
 
 impl TlsFunction {
-    pub const ALL: [TlsFunction; 10] = [
+    pub const ALL: [TlsFunction; 11] = [
         TlsFunction::SslRead,
         TlsFunction::SslWrite,
         TlsFunction::SslReadEx,
@@ -34,6 +37,7 @@ impl TlsFunction {
         TlsFunction::SslSetFd,
         TlsFunction::SslFree,
         TlsFunction::D2iX509,
+        TlsFunction::CryptoBufferNewFromCbs,
     ];
 
     /// The C symbol.
@@ -49,12 +53,21 @@ impl TlsFunction {
             TlsFunction::SslSetFd => "SSL_set_fd",
             TlsFunction::SslFree => "SSL_free",
             TlsFunction::D2iX509 => "d2i_X509",
+            TlsFunction::CryptoBufferNewFromCbs => "CRYPTO_BUFFER_new_from_CBS",
         }
     }
 
     /// Whether it lives in libssl (else libcrypto).
     pub fn in_libssl(self) -> bool {
-        self != TlsFunction::D2iX509
+        !self.decodes_certificates()
+    }
+
+    /// Whether it decodes certificates (libcrypto).
+    pub fn decodes_certificates(self) -> bool {
+        matches!(
+            self,
+            TlsFunction::D2iX509 | TlsFunction::CryptoBufferNewFromCbs
+        )
     }
 }
 
@@ -83,12 +96,28 @@ pub enum Marker {
 pub(crate) enum Known {
     Function(TlsFunction),
     Marker(Marker),
+    /// glibc's dynamic loader's debugger hook, `_dl_debug_state`: called
+    /// after libraries are mapped or unmapped.
+    LoaderHook,
+}
+
+/// Whether a function belongs to libssl's code (as opposed to
+/// libcrypto's), by OpenSSL's and BoringSSL's naming: the public `SSL_`
+/// API and the internal `ssl_`, `ssl3_`, `tls_`, `tls1_`, `tls13_`,
+/// `dtls1_` and `ossl_statem_` functions.
+pub(crate) fn is_libssl_code(name: &str) -> bool {
+    ["SSL_", "ssl_", "ssl3_", "tls_", "tls1_", "tls13_", "dtls1_", "ossl_statem_"]
+        .iter()
+        .any(|prefix| name.starts_with(prefix))
 }
 
 /// Matches one symbol name.
 pub(crate) fn classify(name: &str) -> Option<Known> {
     if let Some(function) = TlsFunction::ALL.iter().find(|f| f.symbol() == name) {
         return Some(Known::Function(*function));
+    }
+    if name == "_dl_debug_state" {
+        return Some(Known::LoaderHook);
     }
     let marker = match name {
         "BORINGSSL_self_test" => Marker::BoringSslSelfTest,

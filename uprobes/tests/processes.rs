@@ -138,3 +138,41 @@ fn a_process_that_is_gone_or_unreadable_is_an_error_with_a_reason() {
     ));
     assert_eq!(discovery.stats().unreadable, 1);
 }
+
+/// Probe targets stay open (a uprobe attaches by path, and the process's
+/// `/proc/PID/root` path goes away with it); other files do not. Code
+/// addresses map back to their file and offset as the maps file says.
+#[test]
+fn probe_targets_are_held_open_and_code_addresses_resolve() {
+    let python = python_with_ssl();
+    let pid = python.0.id();
+    let mut discovery = Discovery::new("/proc", Limits::default());
+    let scan = discovery.scan(pid).expect("scan");
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
+    let mut held = 0;
+    for file in &scan.files {
+        let open = discovery.open_file(file.id);
+        assert_eq!(open.is_some(), file.verdict.is_probe_target(), "{}", file.path);
+        if let Some(open) = open {
+            use std::os::unix::fs::MetadataExt as _;
+            assert_eq!(open.metadata().unwrap().ino(), file.id.inode, "{}", file.path);
+            held += 1;
+        }
+    }
+    // libssl, libcrypto and the dynamic loader.
+    assert!(held >= 3, "{held} files held open");
+    assert!(scan.loader_hook().is_some(), "glibc's loader has _dl_debug_state");
+    // An executable line of the maps file: its start address is the file
+    // offset the line gives.
+    let line = maps
+        .lines()
+        .find(|line| line.contains("r-xp") && line.ends_with("libssl.so.3"))
+        .expect("libssl mapped executable");
+    let mut fields = line.split_whitespace();
+    let start = u64::from_str_radix(fields.next().unwrap().split('-').next().unwrap(), 16).unwrap();
+    let offset = u64::from_str_radix(fields.nth(1).unwrap(), 16).unwrap();
+    let (file, at) = scan.code_at(start + 0x10).expect("code at libssl");
+    assert!(file.path.ends_with("libssl.so.3"));
+    assert_eq!(at, offset + 0x10);
+    assert!(scan.code_at(0x10).is_none());
+}

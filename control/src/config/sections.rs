@@ -135,6 +135,36 @@ pub struct CaptureSection {
     /// Rotated --output files kept (FILE.1 is the newest).
     #[arg(long, default_value_t = 5)]
     pub output_keep: u32,
+    /// Attach no uprobes at all (no certificates from TLS libraries).
+    #[arg(long = "no-tls-probes", action = ArgAction::SetFalse)]
+    pub tls_probes: bool,
+    /// TLS probes only for these processes (repeatable; default: every process).
+    #[arg(long = "tls-probe-pid", value_name = "PID")]
+    pub tls_probe_pids: Vec<u32>,
+    /// TLS probes never for these processes (repeatable).
+    #[arg(long = "tls-probe-exclude-pid", value_name = "PID")]
+    pub tls_probe_exclude_pids: Vec<u32>,
+    /// TLS probes only for processes in containers whose id starts with this (repeatable).
+    #[arg(long = "tls-probe-container", value_name = "ID")]
+    pub tls_probe_containers: Vec<String>,
+    /// TLS probes never for processes in containers whose id starts with this (repeatable).
+    #[arg(long = "tls-probe-exclude-container", value_name = "ID")]
+    pub tls_probe_exclude_containers: Vec<String>,
+    /// TLS probes only for processes running this executable (path or file name; repeatable).
+    #[arg(long = "tls-probe-executable", value_name = "EXE")]
+    pub tls_probe_executables: Vec<String>,
+    /// TLS probes never for processes running this executable (path or file name; repeatable).
+    #[arg(long = "tls-probe-exclude-executable", value_name = "EXE")]
+    pub tls_probe_exclude_executables: Vec<String>,
+    /// Never attach to TLS library files whose path contains this (repeatable).
+    #[arg(long = "tls-probe-exclude-library", value_name = "TEXT")]
+    pub tls_probe_exclude_libraries: Vec<String>,
+    /// Milliseconds a TLS 1.3 session's record may wait for the chain its
+    /// local peer's TLS library is still decoding (0 to 10000).
+    #[arg(long = "certificate-wait", value_name = "CERTIFICATE_WAIT_MS", default_value_t = 250,
+          value_parser = clap::value_parser!(u64).range(0..=10_000))]
+    #[serde(deserialize_with = "within::<_, _, 0, 10_000>")]
+    pub certificate_wait_ms: u64,
 }
 
 /// `[policy]`: alert records on weak crypto (off unless asked for).

@@ -7,6 +7,8 @@
 #![no_std]
 #![deny(unsafe_code)]
 
+pub mod tls;
+
 /// Indices into the kernel's per-CPU counter array.
 ///
 /// The user side sums the per-CPU values and reports them by name; see
@@ -354,4 +356,13 @@ mod pod {
     // SAFETY: as above.
     #[allow(unsafe_code)]
     unsafe impl aya::Pod for super::FlowCounters {}
+    // SAFETY: as above.
+    #[allow(unsafe_code)]
+    unsafe impl aya::Pod for super::tls::TlsConfig {}
+    // SAFETY: as above.
+    #[allow(unsafe_code)]
+    unsafe impl aya::Pod for super::tls::SslKey {}
+    // SAFETY: as above.
+    #[allow(unsafe_code)]
+    unsafe impl aya::Pod for super::tls::ThreadTls {}
 }

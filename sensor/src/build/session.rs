@@ -225,6 +225,7 @@ pub fn build_session_record(
                 fingerprints: fingerprints(summary, context),
                 server_certificates,
                 client_certificates,
+                certificate_source: context.certificate_source.clone(),
                 dh_prime_bits: summary.server_key_exchange.and_then(|kx| kx.dh_prime_bits),
                 certificate_requested: summary.certificate_requested,
                 session_ticket_issued: summary.session_ticket_issued

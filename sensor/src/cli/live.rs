@@ -14,6 +14,7 @@ use cipherlens_sensor::alerts::PolicyHandle;
 use cipherlens_sensor::attribution::AttributionSources;
 use cipherlens_sensor::cnflow::CnFlowConfig;
 use cipherlens_sensor::live::interfaces::InterfaceFilter;
+use cipherlens_sensor::live::tls::{ProcessFilter, TlsProbeOptions};
 use cipherlens_sensor::live::{self, LiveError, LiveOptions, LiveOutputs};
 use clap::{ArgMatches, Args};
 
@@ -79,6 +80,19 @@ pub fn run(args: LiveArgs, given: &ArgMatches) -> anyhow::Result<ExitCode> {
         pipeline: super::pipeline_config(&pipeline),
         policy: policy.clone(),
         node: nats.node.clone(),
+        tls_probes: TlsProbeOptions {
+            enabled: capture.tls_probes,
+            processes: ProcessFilter {
+                pids: capture.tls_probe_pids.clone(),
+                exclude_pids: capture.tls_probe_exclude_pids.clone(),
+                containers: capture.tls_probe_containers.clone(),
+                exclude_containers: capture.tls_probe_exclude_containers.clone(),
+                executables: capture.tls_probe_executables.clone(),
+                exclude_executables: capture.tls_probe_exclude_executables.clone(),
+            },
+            exclude_libraries: capture.tls_probe_exclude_libraries.clone(),
+            certificate_wait: Duration::from_millis(capture.certificate_wait_ms),
+        },
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

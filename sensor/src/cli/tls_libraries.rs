@@ -109,6 +109,7 @@ fn file_report(file: &cipherlens_uprobes::MappedFile) -> Value {
         FileVerdict::Read {
             verdict: Verdict::Hookable(library),
             build_id,
+            ..
         } => json!({
             "hookable": true,
             "flavour": library.flavour.as_str(),

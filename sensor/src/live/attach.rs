@@ -60,6 +60,11 @@ impl Attachments {
         }
     }
 
+    /// The loaded object, for the TLS probes' uprobe attachments.
+    pub(super) fn ebpf_mut(&mut self) -> &mut Ebpf {
+        &mut self.ebpf
+    }
+
     /// TCX links or netlink filters.
     pub fn kind(&self) -> AttachKind {
         self.kind

@@ -9,6 +9,7 @@ use cipherlens_parsers::fingerprint::Transport;
 use cipherlens_record::StatsRecord;
 
 use super::flows::FlowScanner;
+use super::tls::TlsProbes;
 use crate::directive::{flow_hash, sampled};
 use crate::flow::{FlowKey, IpProtocol, flow_key};
 use crate::pipeline::FinishedSession;
@@ -22,6 +23,8 @@ pub(super) struct HandOver<'a> {
     pub stats: &'a mut StatsRecord,
     pub sampling_rate: f64,
     pub own_pid: u32,
+    /// The TLS probes, whose chains sessions take (or wait for).
+    pub tls: Option<&'a mut TlsProbes>,
 }
 
 impl HandOver<'_> {
@@ -52,7 +55,25 @@ impl HandOver<'_> {
             if let Some(id) = self.flow_scanner.id_of(&key) {
                 session.set_cnflow_id(id);
             }
+            let session = match self.tls.as_deref_mut() {
+                Some(tls) => match tls.settle(session) {
+                    Some(session) => session,
+                    None => continue,
+                },
+                None => session,
+            };
             self.writer.send(Outgoing::Session(session))?;
+        }
+        self.release(false)
+    }
+
+    /// Sends the sessions that waited for a chain and may go now (`all`:
+    /// every one, at shutdown).
+    pub fn release(&mut self, all: bool) -> Result<(), WriterStopped> {
+        if let Some(tls) = self.tls.as_deref_mut() {
+            for session in tls.released(all) {
+                self.writer.send(Outgoing::Session(session))?;
+            }
         }
         self.writer.hand_over()
     }

@@ -19,6 +19,8 @@
 //! - [`handover`]: finished sessions to the writer, their flows marked done.
 //! - `flows`: CNFlow records from the kernel's per-flow counters.
 //! - `enrich`: their TCP metrics, looked up on a worker thread.
+//! - [`tls`]: uprobes on OpenSSL and BoringSSL in local processes; the
+//!   certificate chains TLS 1.3 hides from the wire.
 //! - [`control`]: directives; [`stats`]: the stats record;
 //!   [`metrics`]: Prometheus `/metrics` and `/healthz`.
 
@@ -36,6 +38,7 @@ pub mod metrics;
 mod options;
 pub mod privileges;
 pub mod stats;
+pub mod tls;
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -102,7 +105,12 @@ pub async fn run_live(
         std::mem::take(&mut options.interfaces),
         options.policy.clone(),
     );
-    let (object, maps) = ebpf::load(options.flow_byte_budget, options.cnflow.is_some())?;
+    let (mut object, maps) = ebpf::load(options.flow_byte_budget, options.cnflow.is_some())?;
+    let mut tls = tls::TlsProbes::start(
+        &mut object,
+        options.tls_probes.clone(),
+        options.attribution.clone(),
+    )?;
     let mut attachments = Attachments::new(object, options.attach_mode);
     let ebpf::KernelMaps {
         events,
@@ -179,6 +187,7 @@ pub async fn run_live(
         INTERFACE_POLL
     });
     let mut sweep_tick = tokio::time::interval(SWEEP_INTERVAL);
+    let mut held_until: Option<tokio::time::Instant> = None;
     let mut cnflow_tick = tokio::time::interval(options.cnflow_scan_interval);
     let stats_period = options
         .stats_interval
@@ -243,7 +252,19 @@ pub async fn run_live(
             }
             _ = sweep_tick.tick() => {
                 pipeline.expire_idle(unix_now_nanos());
+                if let Some(tls) = &mut tls {
+                    tls.tick(attachments.ebpf_mut());
+                }
             }
+            ready = tls::next_events(&mut tls) => {
+                if let Err(error) = ready {
+                    break Err(LiveError::Poll(error));
+                }
+                if let Some(tls) = &mut tls {
+                    tls.on_events(attachments.ebpf_mut());
+                }
+            }
+            () = sleep_until(held_until) => {}
             _ = cnflow_tick.tick(), if flow_scanner.enabled() => {
                 if flow_scanner.scan(&attachments, &mut writer, &mut stats, false).is_err() {
                     break writer_error();
@@ -256,14 +277,14 @@ pub async fn run_live(
             }
             accepted = next_connection(metrics_listener.as_ref()) => {
                 if let Ok((stream, _)) = accepted {
-                    stats::refresh(&mut stats, &counters, &attachments, pipeline.stats(), publish_stats.as_ref(), options.policy.as_deref());
+                    stats::refresh(&mut stats, &counters, &attachments, pipeline.stats(), publish_stats.as_ref(), options.policy.as_deref(), tls.as_ref());
                     tokio::spawn(metrics::serve(stream, stats.clone()));
                 }
             }
             request = next_directive(&mut directives) => {
                 match request {
                     Some(request) => {
-                        stats::refresh(&mut stats, &counters, &attachments, pipeline.stats(), publish_stats.as_ref(), options.policy.as_deref());
+                        stats::refresh(&mut stats, &counters, &attachments, pipeline.stats(), publish_stats.as_ref(), options.policy.as_deref(), tls.as_ref());
                         let reply = control::apply(request.directive, &mut controls, &mut attachments, &stats, &node_name);
                         stats.directives_applied += 1;
                         let _ = request.respond.send(reply);
@@ -272,7 +293,7 @@ pub async fn run_live(
                 }
             }
             _ = stats_tick.tick() => {
-                stats::refresh(&mut stats, &counters, &attachments, pipeline.stats(), publish_stats.as_ref(), options.policy.as_deref());
+                stats::refresh(&mut stats, &counters, &attachments, pipeline.stats(), publish_stats.as_ref(), options.policy.as_deref(), tls.as_ref());
                 stats::print(&stats);
                 if writer.send(Outgoing::Stats(Box::new(stats.clone()))).is_err() {
                     break writer_error();
@@ -280,6 +301,13 @@ pub async fn run_live(
             }
         }
         let sessions: Vec<FinishedSession> = finished.borrow_mut().drain(..).collect();
+        if let Some(tls) = &mut tls
+            && !sessions.is_empty()
+        {
+            // Chains decoded before these sessions' last packets are in the
+            // ring already: take them before the sessions ask.
+            tls.on_events(attachments.ebpf_mut());
+        }
         let mut hand_over = HandOver {
             writer: &mut writer,
             flows: &mut flows,
@@ -287,22 +315,33 @@ pub async fn run_live(
             stats: &mut stats,
             sampling_rate: controls.sampling_rate,
             own_pid,
+            tls: tls.as_mut(),
         };
         if hand_over.send(sessions).is_err() {
             break writer_error();
         }
+        held_until = tls
+            .as_ref()
+            .and_then(tls::TlsProbes::next_deadline)
+            .map(tokio::time::Instant::from_std);
     };
     pipeline.finish_all();
     let sessions: Vec<FinishedSession> = finished.borrow_mut().drain(..).collect();
-    let handed = HandOver {
+    if let Some(tls) = &mut tls {
+        tls.on_events(attachments.ebpf_mut());
+    }
+    let mut hand_over = HandOver {
         writer: &mut writer,
         flows: &mut flows,
         flow_scanner: &flow_scanner,
         stats: &mut stats,
         sampling_rate: controls.sampling_rate,
         own_pid,
-    }
-    .send(sessions);
+        tls: tls.as_mut(),
+    };
+    let handed = hand_over
+        .send(sessions)
+        .and_then(|()| hand_over.release(true));
     // Flows still open are reported, so none goes unrecorded.
     let _ = flow_scanner
         .finish(&attachments, &mut writer, &mut stats)
@@ -314,9 +353,13 @@ pub async fn run_live(
         pipeline.stats(),
         publish_stats.as_ref(),
         options.policy.as_deref(),
+        tls.as_ref(),
     );
     let _ = writer.send(Outgoing::Stats(Box::new(stats.clone())));
     // Detach before the output is drained: nothing more is captured.
+    if let Some(tls) = &mut tls {
+        tls.stop(attachments.ebpf_mut());
+    }
     drop(attachments);
     let written = writer.finish().map_err(LiveError::Output);
     // The final counts of the publisher, after its drain.
@@ -335,6 +378,14 @@ async fn next_connection(
 ) -> std::io::Result<(tokio::net::TcpStream, std::net::SocketAddr)> {
     match listener {
         Some(listener) => listener.accept().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Wakes at `deadline`, or never without one.
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
         None => std::future::pending().await,
     }
 }

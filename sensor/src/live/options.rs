@@ -35,6 +35,8 @@ pub struct LiveOptions {
     /// host name). A DaemonSet passes the Kubernetes node name, which is
     /// what subjects and the inventory key by too.
     pub node: Option<String>,
+    /// uprobes on the TLS libraries of local processes.
+    pub tls_probes: super::tls::TlsProbeOptions,
 }
 
 /// Where live capture's records go, and what operators ask of it.

@@ -19,8 +19,10 @@ pub fn refresh(
     pipeline: PipelineStats,
     publish: Option<&PublishStatsSource>,
     policy: Option<&PolicyHandle>,
+    tls: Option<&super::tls::TlsProbes>,
 ) {
     stats.publish = publish.map(PublishStatsSource::stats);
+    stats.tls_probes = tls.map(super::tls::TlsProbes::stats);
     stats.policy = policy.map(PolicyHandle::stats);
     stats.schema = StatsSchema::V1;
     stats.time = rfc3339_from_unix_nanos(unix_now_nanos());

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 
 use cipherlens_parsers::fingerprint::Transport;
 use cipherlens_parsers::tls::{HandshakeSummary, Peer};
-use cipherlens_record::session::{EmittedOn, SocketFacts, Source};
+use cipherlens_record::session::{CertificateSource, ChainSide, EmittedOn, SocketFacts, Source};
 
 /// Transport facts about a session that the handshake does not carry.
 #[derive(Debug, Clone)]
@@ -31,6 +31,8 @@ pub struct SessionContext {
     pub observation: Option<SessionObservation>,
     /// The session's CNFlow id (live capture).
     pub cnflow_id: Option<String>,
+    /// A chain a local process's TLS library gave (live capture, uprobes).
+    pub certificate_source: Option<CertificateSource>,
 }
 
 /// What the kernel said about one packet (live capture). Borrowed: it is
@@ -115,6 +117,27 @@ impl FinishedSession {
     /// Ties the session to its CNFlow record (live capture).
     pub fn set_cnflow_id(&mut self, id: String) {
         self.context.cnflow_id = Some(id);
+    }
+
+    /// Takes a chain from a local process's TLS library (TLS 1.3 hides
+    /// it from the wire). A chain the wire showed is kept: it is what was
+    /// sent. Returns whether the chain was taken.
+    pub fn add_library_chain(&mut self, chain: Vec<Vec<u8>>, source: CertificateSource) -> bool {
+        let slot = match source.chain {
+            ChainSide::Server => &mut self.summary.server_certificates,
+            ChainSide::Client => &mut self.summary.client_certificates,
+        };
+        if !slot.is_empty() || chain.is_empty() {
+            return false;
+        }
+        *slot = chain;
+        self.context.certificate_source = Some(source);
+        true
+    }
+
+    /// The handshake as parsed so far.
+    pub fn summary(&self) -> &HandshakeSummary {
+        &self.summary
     }
 
     /// The parts a record is built from.

@@ -149,6 +149,7 @@ impl QuicSession {
             community_id_seed: config.community_id_seed,
             observation: self.observation.take(),
             cnflow_id: None,
+            certificate_source: None,
         };
         let outcome = SessionOutcome {
             emitted_on: reason,

@@ -227,6 +227,7 @@ impl TcpSession {
             community_id_seed: config.community_id_seed,
             observation: self.observation.take(),
             cnflow_id: None,
+            certificate_source: None,
         };
         let outcome = SessionOutcome {
             emitted_on: reason,

@@ -1,0 +1,275 @@
+//! Loading the uprobe programs and attaching them to library files.
+//!
+//! A uprobe belongs to a file (its inode), not to a process: one
+//! attachment covers every process that maps the file, now and later. So
+//! the sensor attaches once per library file, at the function offsets
+//! discovery found, through the path the file has in the sensor's own
+//! namespace (`/proc/PID/root/...`, which works for a container's files).
+//! Files whose last process is gone are detached.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use aya::Ebpf;
+use aya::programs::uprobe::{UProbeLinkId, UProbeScope};
+use aya::programs::{BtfTracePoint, UProbe};
+use aya::{Btf, programs::ProgramError};
+use cipherlens_common::tls::programs;
+use cipherlens_uprobes::{FileId, TlsFunction, TlsLibrary};
+
+use crate::live::LiveError;
+
+/// Every uprobe program of the object.
+const UPROBE_PROGRAMS: [&str; 10] = [
+    programs::HANDSHAKE_ENTER,
+    programs::HANDSHAKE_EXIT,
+    programs::D2I_X509,
+    programs::CRYPTO_BUFFER,
+    programs::READ_ENTER,
+    programs::WRITE_ENTER,
+    programs::READ_EX_ENTER,
+    programs::WRITE_EX_ENTER,
+    programs::READ_WRITE_EXIT,
+    programs::LOADER,
+];
+
+/// The programs a function gets in metadata mode.
+fn metadata_programs(function: TlsFunction) -> &'static [&'static str] {
+    match function {
+        TlsFunction::SslDoHandshake | TlsFunction::SslConnect | TlsFunction::SslAccept => {
+            &[programs::HANDSHAKE_ENTER, programs::HANDSHAKE_EXIT]
+        }
+        TlsFunction::D2iX509 => &[programs::D2I_X509],
+        TlsFunction::CryptoBufferNewFromCbs => &[programs::CRYPTO_BUFFER],
+        _ => &[],
+    }
+}
+
+/// The programs a function gets when plaintext is on.
+fn plaintext_programs(function: TlsFunction) -> &'static [&'static str] {
+    match function {
+        TlsFunction::SslRead => &[programs::READ_ENTER, programs::READ_WRITE_EXIT],
+        TlsFunction::SslWrite => &[programs::WRITE_ENTER, programs::READ_WRITE_EXIT],
+        TlsFunction::SslReadEx => &[programs::READ_EX_ENTER, programs::READ_WRITE_EXIT],
+        TlsFunction::SslWriteEx => &[programs::WRITE_EX_ENTER, programs::READ_WRITE_EXIT],
+        _ => &[],
+    }
+}
+
+/// Loads the uprobe programs (attached later, per file) and attaches the
+/// exec tracepoint.
+pub fn load(ebpf: &mut Ebpf) -> Result<(), LiveError> {
+    for name in UPROBE_PROGRAMS {
+        uprobe(ebpf, name)?
+            .load()
+            .map_err(|source| LiveError::Program { name, source })?;
+    }
+    let btf = Btf::from_sys_fs().map_err(LiveError::Btf)?;
+    let name = programs::EXEC;
+    let exec: &mut BtfTracePoint = ebpf
+        .program_mut(name)
+        .ok_or(LiveError::Missing(name))?
+        .try_into()
+        .map_err(|source| LiveError::Program { name, source })?;
+    exec.load(programs::EXEC_TRACEPOINT, &btf)
+        .map_err(|source| LiveError::Program { name, source })?;
+    exec.attach()
+        .map_err(|source| LiveError::Program { name, source })?;
+    Ok(())
+}
+
+fn uprobe<'a>(ebpf: &'a mut Ebpf, name: &'static str) -> Result<&'a mut UProbe, LiveError> {
+    ebpf.program_mut(name)
+        .ok_or(LiveError::Missing(name))?
+        .try_into()
+        .map_err(|source| LiveError::Program { name, source })
+}
+
+/// Probes of one file.
+#[derive(Debug, Default)]
+struct Attached {
+    path: PathBuf,
+    links: Vec<(&'static str, UProbeLinkId)>,
+    plaintext_links: Vec<(&'static str, UProbeLinkId)>,
+    plaintext_offsets: Vec<(TlsFunction, u64)>,
+}
+
+/// Why a file's probes could not be attached (a counter label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum AttachFailure {
+    /// The kernel refused (e.g. the file went away, or the offset is bad).
+    Refused,
+    /// The program is not in the object.
+    NoProgram,
+}
+
+impl AttachFailure {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttachFailure::Refused => "refused",
+            AttachFailure::NoProgram => "no_program",
+        }
+    }
+}
+
+/// Which files carry probes.
+#[derive(Debug, Default)]
+pub struct FileProbes {
+    files: HashMap<FileId, Attached>,
+    pub failures: BTreeMap<AttachFailure, u64>,
+    plaintext: bool,
+}
+
+impl FileProbes {
+    pub fn is_attached(&self, file: FileId) -> bool {
+        self.files.contains_key(&file)
+    }
+
+    pub fn files(&self) -> u64 {
+        self.files.len() as u64
+    }
+
+    pub fn probes(&self) -> u64 {
+        self.files
+            .values()
+            .map(|file| (file.links.len() + file.plaintext_links.len()) as u64)
+            .sum()
+    }
+
+    pub fn plaintext(&self) -> bool {
+        self.plaintext
+    }
+
+    /// Attaches a library file's probes (and its plaintext probes when
+    /// plaintext is on). A failure leaves nothing of the file attached.
+    pub fn attach_library(
+        &mut self,
+        ebpf: &mut Ebpf,
+        file: FileId,
+        path: &Path,
+        library: &TlsLibrary,
+    ) -> Result<(), AttachFailure> {
+        let mut attached = Attached {
+            path: path.to_path_buf(),
+            ..Attached::default()
+        };
+        for (function, offset) in &library.functions {
+            for name in metadata_programs(*function) {
+                match attach_one(ebpf, name, *offset, path) {
+                    Ok(link) => attached.links.push((name, link)),
+                    Err(failure) => {
+                        detach_all(ebpf, &mut attached.links);
+                        return Err(self.failed(failure, path));
+                    }
+                }
+            }
+            if !plaintext_programs(*function).is_empty() {
+                attached.plaintext_offsets.push((*function, *offset));
+            }
+        }
+        if self.plaintext {
+            attach_plaintext(ebpf, &mut attached);
+        }
+        self.files.insert(file, attached);
+        Ok(())
+    }
+
+    /// Attaches the dynamic loader's hook of a file.
+    pub fn attach_loader(
+        &mut self,
+        ebpf: &mut Ebpf,
+        file: FileId,
+        path: &Path,
+        offset: u64,
+    ) -> Result<(), AttachFailure> {
+        let link = attach_one(ebpf, programs::LOADER, offset, path)
+            .map_err(|failure| self.failed(failure, path))?;
+        self.files.insert(
+            file,
+            Attached {
+                path: path.to_path_buf(),
+                links: vec![(programs::LOADER, link)],
+                ..Attached::default()
+            },
+        );
+        Ok(())
+    }
+
+    /// Detaches the probes of files no process maps any more; returns them.
+    pub fn retain(&mut self, ebpf: &mut Ebpf, mut keep: impl FnMut(FileId) -> bool) -> Vec<FileId> {
+        let gone: Vec<FileId> = self.files.keys().copied().filter(|f| !keep(*f)).collect();
+        for file in &gone {
+            if let Some(mut attached) = self.files.remove(file) {
+                detach_all(ebpf, &mut attached.links);
+                detach_all(ebpf, &mut attached.plaintext_links);
+                tracing::debug!(path = %attached.path.display(), "library probes detached");
+            }
+        }
+        gone
+    }
+
+    /// Turns the plaintext probes on or off on every file.
+    pub fn set_plaintext(&mut self, ebpf: &mut Ebpf, on: bool) {
+        if self.plaintext == on {
+            return;
+        }
+        self.plaintext = on;
+        for attached in self.files.values_mut() {
+            if on {
+                attach_plaintext(ebpf, attached);
+            } else {
+                detach_all(ebpf, &mut attached.plaintext_links);
+            }
+        }
+    }
+
+    /// Detaches everything.
+    pub fn clear(&mut self, ebpf: &mut Ebpf) {
+        let _ = self.retain(ebpf, |_| false);
+    }
+
+    fn failed(&mut self, failure: AttachFailure, path: &Path) -> AttachFailure {
+        *self.failures.entry(failure).or_default() += 1;
+        tracing::warn!(path = %path.display(), reason = failure.as_str(), "TLS library probes not attached");
+        failure
+    }
+}
+
+fn attach_plaintext(ebpf: &mut Ebpf, attached: &mut Attached) {
+    for (function, offset) in attached.plaintext_offsets.clone() {
+        for name in plaintext_programs(function) {
+            match attach_one(ebpf, name, offset, &attached.path) {
+                Ok(link) => attached.plaintext_links.push((name, link)),
+                Err(failure) => tracing::warn!(
+                    path = %attached.path.display(),
+                    function = function.symbol(),
+                    reason = failure.as_str(),
+                    "plaintext probe not attached"
+                ),
+            }
+        }
+    }
+}
+
+fn attach_one(
+    ebpf: &mut Ebpf,
+    name: &'static str,
+    offset: u64,
+    path: &Path,
+) -> Result<UProbeLinkId, AttachFailure> {
+    let program = uprobe(ebpf, name).map_err(|_| AttachFailure::NoProgram)?;
+    program
+        .attach([offset], path, UProbeScope::AllProcesses)
+        .map_err(|error: ProgramError| {
+            tracing::debug!(program = name, path = %path.display(), %error, "uprobe attach failed");
+            AttachFailure::Refused
+        })
+}
+
+fn detach_all(ebpf: &mut Ebpf, links: &mut Vec<(&'static str, UProbeLinkId)>) {
+    for (name, link) in links.drain(..) {
+        if let Ok(program) = uprobe(ebpf, name) {
+            let _ = program.detach(link);
+        }
+    }
+}

@@ -1,0 +1,499 @@
+//! The TLS library probes, user side: which files carry uprobes, what the
+//! kernel reports, and the certificate chains it yields.
+//!
+//! - [`attach`]: the uprobe programs, attached once per library file.
+//! - [`events`]: the ring buffer's events as data.
+//! - [`chains`]: certificate chains per socket until a session takes them.
+//! - [`claim`]: a finished session takes its chain, or waits a bounded
+//!   time for one still being decoded.
+//! - [`coverage`]: which processes are covered and why not.
+//!
+//! Discovery (`cipherlens-uprobes`) runs for every process at start, on
+//! exec, and when a process's dynamic loader reports new libraries; a
+//! full rescan every 30 s catches what events missed and forgets
+//! processes that are gone.
+
+mod attach;
+mod chains;
+mod claim;
+pub mod coverage;
+mod events;
+mod options;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::{Duration, Instant};
+
+use aya::Ebpf;
+use aya::maps::{Array, HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf};
+use cipherlens_common::tls::{
+    TLS_CONFIG_ALLOW_LIST, TLS_CONFIG_MAP, TLS_COUNTERS_MAP, TLS_EVENTS_MAP, TLS_PROCESSES_MAP,
+    TlsConfig, TlsCounter, TlsEventKind,
+};
+use cipherlens_record::session::CallBinding;
+use cipherlens_record::stats::TlsProbeStats;
+use cipherlens_uprobes::{Discovery, FileVerdict, Limits, ProcessScan, Verdict};
+use tokio::io::unix::AsyncFd;
+
+use crate::attribution::{AttributionSources, Attributor};
+use crate::live::LiveError;
+
+pub use self::claim::Held;
+pub use self::coverage::ProcessCoverage;
+pub use self::options::{ProcessFilter, TlsProbeOptions};
+
+use self::attach::FileProbes;
+use self::chains::{ChainKey, ChainOrigin, Chains, looks_like_certificate};
+use self::events::TlsEvent;
+
+/// How often every process is scanned again.
+const FULL_RESCAN: Duration = Duration::from_secs(30);
+/// Events handled per wake before yielding.
+const EVENTS_PER_WAKE: usize = 4096;
+/// Process scans per wake (an exec storm is spread over wakes).
+const SCANS_PER_WAKE: usize = 64;
+
+/// A scanned process.
+struct Process {
+    scan: ProcessScan,
+    coverage: Option<ProcessCoverage>,
+}
+
+/// The TLS probes of a running sensor.
+pub struct TlsProbes {
+    options: TlsProbeOptions,
+    own_pid: u32,
+    proc_root: std::path::PathBuf,
+    discovery: Discovery,
+    attributor: Attributor,
+    files: FileProbes,
+    processes: HashMap<u32, Process>,
+    ring: AsyncFd<RingBuf<MapData>>,
+    marks: BpfHashMap<MapData, u32, u32>,
+    counters: PerCpuArray<MapData, u64>,
+    chains: Chains,
+    /// Sessions waiting for their chain.
+    held: Vec<Held>,
+    /// Sockets whose session went out without a chain while their process
+    /// was covered: a chain arriving later for one is late.
+    emitted_without: HashMap<u64, Instant>,
+    to_scan: BTreeSet<u32>,
+    last_full_scan: Instant,
+    /// User-side counters by name.
+    counts: BTreeMap<&'static str, u64>,
+}
+
+impl TlsProbes {
+    /// Loads and attaches the probes for every process running now. `None`
+    /// when they are off.
+    pub fn start(
+        ebpf: &mut Ebpf,
+        options: TlsProbeOptions,
+        sources: AttributionSources,
+    ) -> Result<Option<Self>, LiveError> {
+        if !options.enabled {
+            return Ok(None);
+        }
+        let own_pid = std::process::id();
+        let mut config: Array<MapData, TlsConfig> = take_map(ebpf, TLS_CONFIG_MAP)?;
+        let flags = if options.processes.is_allow_list() {
+            TLS_CONFIG_ALLOW_LIST
+        } else {
+            0
+        };
+        config
+            .set(
+                0,
+                &TlsConfig {
+                    flags,
+                    plaintext_cap: 0,
+                    own_tgid: own_pid,
+                    _pad: 0,
+                },
+                0,
+            )
+            .map_err(|source| LiveError::Map {
+                name: TLS_CONFIG_MAP,
+                source,
+            })?;
+        attach::load(ebpf)?;
+        let ring: RingBuf<MapData> = take_map(ebpf, TLS_EVENTS_MAP)?;
+        // See `live::run_live` on `AsyncFd::new`: the AsyncFd owns the ring.
+        #[allow(deprecated)]
+        let ring = AsyncFd::new(ring).map_err(LiveError::Poll)?;
+        let proc_root = sources.proc_root.clone();
+        let mut probes = Self {
+            options,
+            own_pid,
+            discovery: Discovery::new(&proc_root, Limits::default()),
+            proc_root,
+            attributor: Attributor::new(sources),
+            files: FileProbes::default(),
+            processes: HashMap::new(),
+            ring,
+            marks: take_map(ebpf, TLS_PROCESSES_MAP)?,
+            counters: take_map(ebpf, TLS_COUNTERS_MAP)?,
+            chains: Chains::default(),
+            held: Vec::new(),
+            emitted_without: HashMap::new(),
+            to_scan: BTreeSet::new(),
+            last_full_scan: Instant::now(),
+            counts: BTreeMap::new(),
+        };
+        probes.scan_everything(ebpf);
+        Ok(Some(probes))
+    }
+
+    /// Waits until the kernel has events.
+    pub async fn readable(&mut self) -> std::io::Result<()> {
+        let mut guard = self.ring.readable_mut().await?;
+        guard.clear_ready();
+        Ok(())
+    }
+
+    /// Handles the events the kernel has (bounded per call), then scans
+    /// the processes they named.
+    pub fn on_events(&mut self, ebpf: &mut Ebpf) {
+        let now = Instant::now();
+        let mut handled = 0;
+        let mut bytes = Vec::new();
+        while handled < EVENTS_PER_WAKE {
+            // The item borrows the ring, which handling needs: copy it out.
+            {
+                let Some(item) = self.ring.get_mut().next() else {
+                    break;
+                };
+                bytes.clear();
+                bytes.extend_from_slice(&item);
+            }
+            handled += 1;
+            match events::decode(&bytes) {
+                Ok(event) => self.on_event(ebpf, &event, now),
+                Err(error) => self.count(error.reason()),
+            }
+        }
+        self.count_by("events_read", handled as u64);
+        let pids: Vec<u32> = self.to_scan.iter().take(SCANS_PER_WAKE).copied().collect();
+        for pid in pids {
+            self.to_scan.remove(&pid);
+            self.scan(ebpf, pid);
+        }
+    }
+
+    fn on_event(&mut self, ebpf: &mut Ebpf, event: &TlsEvent<'_>, now: Instant) {
+        match event.kind {
+            TlsEventKind::Certificate => self.on_certificate(ebpf, event, now),
+            TlsEventKind::HandshakeDone => {
+                self.chains.complete(chain_key(event), now);
+            }
+            TlsEventKind::ProcessExec | TlsEventKind::LibrariesChanged => {
+                tracing::debug!(pid = event.pid, kind = ?event.kind, "process event");
+                // At once, in event order: the process may be short-lived,
+                // and its certificate events (next in the ring) need to
+                // know where its code is.
+                self.scan(ebpf, event.pid);
+            }
+            TlsEventKind::PlaintextRead | TlsEventKind::PlaintextWrite => {
+                self.count("plaintext_events_unused");
+            }
+        }
+    }
+
+    fn on_certificate(&mut self, ebpf: &mut Ebpf, event: &TlsEvent<'_>, now: Instant) {
+        if event.truncated() {
+            return self.count("certificates_truncated");
+        }
+        // Who called the decoder: the TLS library's handshake code, or a
+        // CA bundle loader? Code mapped since the last scan needs a new one.
+        let mut origin = self.caller_origin(event);
+        if origin.is_none() {
+            self.scan(ebpf, event.pid);
+            origin = self.caller_origin(event);
+        }
+        let Some((origin, handshake_code)) = origin else {
+            tracing::debug!(pid = event.pid, caller = event.caller, known = self.processes.contains_key(&event.pid), "certificate decode from unknown code");
+            return self.count("certificates_unknown_caller");
+        };
+        if !handshake_code {
+            return self.count("certificates_not_from_handshake");
+        }
+        if !looks_like_certificate(event.data) {
+            return self.count("certificates_not_x509");
+        }
+        let binding = event.binding().unwrap_or(CallBinding::Thread);
+        if event.socket_cookie != 0 && self.emitted_without.remove(&event.socket_cookie).is_some() {
+            return self.count("chains_late");
+        }
+        let origin = ChainOrigin { binding, ..origin };
+        self.chains.add(chain_key(event), event.data, origin, now);
+    }
+
+    /// The library a certificate decode was called from, and whether the
+    /// caller is its handshake code.
+    fn caller_origin(&self, event: &TlsEvent<'_>) -> Option<(ChainOrigin, bool)> {
+        let process = self.processes.get(&event.pid)?;
+        let (file, offset) = process.scan.code_at(event.caller)?;
+        let FileVerdict::Read {
+            verdict: Verdict::Hookable(library),
+            ..
+        } = &*file.verdict
+        else {
+            return None;
+        };
+        let origin = ChainOrigin {
+            pid: event.pid,
+            comm: event.comm.clone(),
+            library: library.flavour.as_str(),
+            version: library
+                .version_text
+                .as_deref()
+                .and_then(coverage::version_number),
+            path: file.path.clone(),
+            binding: CallBinding::Call,
+        };
+        Some((origin, library.is_handshake_code(offset)))
+    }
+
+    /// Every second: chains nobody claimed expire; every 30 s all
+    /// processes are scanned again and the gone are forgotten.
+    pub fn tick(&mut self, ebpf: &mut Ebpf) {
+        let now = Instant::now();
+        self.chains.expire(now);
+        self.emitted_without
+            .retain(|_, at| now.duration_since(*at) < Duration::from_secs(30));
+        if now.duration_since(self.last_full_scan) >= FULL_RESCAN {
+            self.scan_everything(ebpf);
+        }
+    }
+
+    fn scan_everything(&mut self, ebpf: &mut Ebpf) {
+        self.last_full_scan = Instant::now();
+        let pids = match every_pid(&self.proc_root) {
+            Ok(pids) => pids,
+            Err(error) => {
+                tracing::warn!(%error, "listing processes for TLS probes");
+                return;
+            }
+        };
+        let alive: BTreeSet<u32> = pids.iter().copied().collect();
+        let gone: Vec<u32> = self
+            .processes
+            .keys()
+            .copied()
+            .filter(|pid| !alive.contains(pid))
+            .collect();
+        for pid in gone {
+            self.processes.remove(&pid);
+            let _ = self.marks.remove(&pid);
+        }
+        for pid in pids {
+            self.scan(ebpf, pid);
+        }
+        // Files no process maps any more are detached (their inode would
+        // otherwise stay pinned by the probe).
+        let mapped: BTreeSet<_> = self
+            .processes
+            .values()
+            .flat_map(|process| process.scan.files.iter().map(|file| file.id))
+            .collect();
+        let gone = self.files.retain(ebpf, |file| mapped.contains(&file));
+        for file in gone {
+            self.discovery.forget(file);
+        }
+    }
+
+    /// Scans one process: attaches what its libraries need, records its
+    /// filter marks and coverage.
+    fn scan(&mut self, ebpf: &mut Ebpf, pid: u32) {
+        if pid == self.own_pid || pid == 0 {
+            return;
+        }
+        let scan = match self.discovery.scan(pid) {
+            Ok(scan) => scan,
+            Err(error) => {
+                // Usually the process is gone: its last scan still says
+                // where its code was, for events it left in the ring.
+                self.count(error.reason());
+                return;
+            }
+        };
+        let who = self.attributor.attribute(pid);
+        let marks = self.options.processes.marks(pid, &who);
+        if marks != 0 {
+            let _ = self.marks.insert(&pid, &marks, 0);
+        } else {
+            let _ = self.marks.remove(&pid);
+        }
+        let excluded = marks & cipherlens_common::tls::PROCESS_EXCLUDED != 0
+            || (self.options.processes.is_allow_list()
+                && marks & cipherlens_common::tls::PROCESS_INCLUDED == 0);
+        if let Some((file, offset)) = scan.loader_hook()
+            && !self.files.is_attached(file.id)
+        {
+            let path = self.attach_path(file);
+            let attached = self.files.attach_loader(ebpf, file.id, &path, offset);
+            tracing::debug!(pid, path = %file.path, ok = attached.is_ok(), "dynamic loader hook");
+        }
+        let mut refused = BTreeSet::new();
+        for file in scan.tls_files() {
+            let FileVerdict::Read {
+                verdict: Verdict::Hookable(library),
+                ..
+            } = &*file.verdict
+            else {
+                continue;
+            };
+            if self.files.is_attached(file.id) || self.library_excluded(&file.path) {
+                continue;
+            }
+            let path = self.attach_path(file);
+            if self
+                .files
+                .attach_library(ebpf, file.id, &path, library)
+                .is_err()
+            {
+                refused.insert(file.id);
+            } else {
+                tracing::info!(pid, path = %file.path, library = library.flavour.as_str(), "TLS library probed");
+            }
+        }
+        let comm = who
+            .process
+            .as_ref()
+            .and_then(|process| process.executable.as_ref())
+            .and_then(|executable| executable.name.clone())
+            .unwrap_or_default();
+        let coverage = coverage::of_process(&scan, &comm, excluded, |file| {
+            if self.library_excluded(&file.path) {
+                Some(coverage::NotCovered::ExcludedLibrary)
+            } else if refused.contains(&file.id) || !self.files.is_attached(file.id) {
+                Some(coverage::NotCovered::AttachFailed)
+            } else {
+                None
+            }
+        });
+        self.processes.insert(pid, Process { scan, coverage });
+    }
+
+    /// Where a probe attaches to a file: its open descriptor, which stays
+    /// valid when the process that mapped it exits first.
+    fn attach_path(&self, file: &cipherlens_uprobes::MappedFile) -> std::path::PathBuf {
+        use std::os::fd::AsRawFd as _;
+        match self.discovery.open_file(file.id) {
+            Some(open) => format!("/proc/self/fd/{}", open.as_raw_fd()).into(),
+            None => {
+                tracing::debug!(path = %file.path, "probe target not held open");
+                file.host_path.clone()
+            }
+        }
+    }
+
+    fn library_excluded(&self, path: &str) -> bool {
+        self.options
+            .exclude_libraries
+            .iter()
+            .any(|text| path.contains(text.as_str()))
+    }
+
+    /// Every process's coverage, by pid.
+    pub fn coverage(&self) -> Vec<ProcessCoverage> {
+        let mut list: Vec<ProcessCoverage> = self
+            .processes
+            .values()
+            .filter_map(|process| process.coverage.clone())
+            .collect();
+        list.sort_by_key(|process| process.pid);
+        list
+    }
+
+    /// The stats record's view.
+    pub fn stats(&self) -> TlsProbeStats {
+        let mut counters: BTreeMap<String, u64> = self
+            .counts
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), *value))
+            .collect();
+        for counter in TlsCounter::ALL {
+            if let Ok(values) = self.counters.get(&(counter as u32), 0) {
+                counters.insert(counter.name().to_owned(), values.iter().sum());
+            }
+        }
+        let chains = self.chains.stats;
+        for (name, value) in [
+            ("certificates_kept", chains.certificates_kept),
+            ("certificates_repeated", chains.duplicates),
+            ("chains_too_long", chains.chain_too_long),
+            ("chains_evicted", chains.evicted),
+            ("chains_unclaimed", chains.expired),
+        ] {
+            counters.insert(name.to_owned(), value);
+        }
+        counters.insert("chains_waiting".into(), self.chains.len() as u64);
+        counters.insert("sessions_waiting".into(), self.held.len() as u64);
+        let discovery = self.discovery.stats();
+        counters.insert("library_files_read".into(), discovery.files_read);
+        counters.insert("library_files_unreadable".into(), discovery.unreadable);
+        TlsProbeStats {
+            files_attached: self.files.files(),
+            probes_attached: self.files.probes(),
+            attach_failures: self
+                .files
+                .failures
+                .iter()
+                .map(|(failure, count)| (failure.as_str().to_owned(), *count))
+                .collect(),
+            plaintext: self.files.plaintext(),
+            coverage: coverage::summarize(
+                self.processes.values().filter_map(|p| p.coverage.as_ref()),
+            ),
+            counters,
+        }
+    }
+
+    /// Detaches every probe (the links would also go with the object).
+    pub fn stop(&mut self, ebpf: &mut Ebpf) {
+        self.files.clear(ebpf);
+    }
+
+    fn count(&mut self, name: &'static str) {
+        self.count_by(name, 1);
+    }
+
+    fn count_by(&mut self, name: &'static str, amount: u64) {
+        *self.counts.entry(name).or_default() += amount;
+    }
+}
+
+/// Where an event's chain is kept: its socket, else its thread.
+fn chain_key(event: &TlsEvent<'_>) -> ChainKey {
+    if event.socket_cookie != 0 {
+        ChainKey::Socket(event.socket_cookie)
+    } else {
+        ChainKey::Thread((u64::from(event.pid) << 32) | u64::from(event.tid))
+    }
+}
+
+/// The next TLS events, or never when the probes are off.
+pub async fn next_events(probes: &mut Option<TlsProbes>) -> std::io::Result<()> {
+    match probes {
+        Some(probes) => probes.readable().await,
+        None => std::future::pending().await,
+    }
+}
+
+fn every_pid(proc_root: &std::path::Path) -> std::io::Result<Vec<u32>> {
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir(proc_root)? {
+        if let Some(pid) = entry?.file_name().to_str().and_then(|n| n.parse().ok()) {
+            pids.push(pid);
+        }
+    }
+    Ok(pids)
+}
+
+fn take_map<T>(ebpf: &mut Ebpf, name: &'static str) -> Result<T, LiveError>
+where
+    T: TryFrom<aya::maps::Map, Error = aya::maps::MapError>,
+{
+    let map = ebpf.take_map(name).ok_or(LiveError::Missing(name))?;
+    T::try_from(map).map_err(|source| LiveError::Map { name, source })
+}
