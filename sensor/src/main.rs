@@ -37,7 +37,7 @@ enum Command {
     /// Capture TLS and QUIC handshakes on this node's interfaces (needs
     /// CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN) and print one JSON record per
     /// session; stats records go to stderr.
-    Live(cli::live::LiveArgs),
+    Live(Box<cli::live::LiveArgs>),
     /// Read pcap/pcapng files and print one JSON record per TLS or QUIC session.
     Replay(cli::replay::ReplayArgs),
     /// The crypto inventory: ingest session records, merge node databases, export a CBOM.
@@ -68,7 +68,7 @@ fn main() -> ExitCode {
         unreachable!("a subcommand is always present here");
     };
     let result = match command {
-        Command::Live(args) => cli::live::run(args, given),
+        Command::Live(args) => cli::live::run(*args, given),
         Command::Replay(args) => cli::replay::run(args, given),
         Command::Inventory(args) => cli::inventory::run(args),
         Command::TlsLibraries(args) => cli::tls_libraries::run(args),

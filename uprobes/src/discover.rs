@@ -140,7 +140,9 @@ impl ProcessScan {
 
     /// The file and file offset of code at `address`.
     pub fn code_at(&self, address: u64) -> Option<(&MappedFile, u64)> {
-        let index = self.code.partition_point(|mapping| mapping.start <= address);
+        let index = self
+            .code
+            .partition_point(|mapping| mapping.start <= address);
         let mapping = self.code.get(index.checked_sub(1)?)?;
         if address >= mapping.end {
             return None;

@@ -99,6 +99,8 @@ pub struct ElfImage {
     /// in an executable with both libraries linked in, a call from inside
     /// this span comes from the TLS code, not from libcrypto.
     pub libssl_span: Option<(u64, u64)>,
+    /// File offset ranges of the functions named like libssl's.
+    libssl_functions: Vec<(u64, u64)>,
 }
 
 const EHDR_READ: u64 = 64;
@@ -142,6 +144,7 @@ impl ElfImage {
             imports_tls: false,
             loader_hook: None,
             libssl_span: None,
+            libssl_functions: Vec::new(),
         };
         image.build_id = notes_build_id(source, &program_headers, ctx, limits)?;
         let sections = section_headers(source, &header, ctx, limits)?;
@@ -181,6 +184,8 @@ impl ElfImage {
                 _ => {}
             }
         }
+        image.libssl_span = densest_cluster(&mut image.libssl_functions);
+        image.libssl_functions = Vec::new();
         // Every file's read-only data is searched (bounded, and once per
         // build-id): a library linked in without symbols is known only by
         // its version text.
@@ -279,19 +284,15 @@ impl ElfImage {
     }
 
     fn widen_libssl_span(&mut self, vaddr: u64, size: u64) {
-        let (Some(start), Some(end)) = (
+        if let (Some(start), Some(end)) = (
             self.file_offset(vaddr),
             vaddr
                 .checked_add(size - 1)
                 .and_then(|last| self.file_offset(last))
                 .map(|last| last + 1),
-        ) else {
-            return;
-        };
-        self.libssl_span = Some(match self.libssl_span {
-            Some((low, high)) => (low.min(start), high.max(end)),
-            None => (start, end),
-        });
+        ) {
+            self.libssl_functions.push((start, end));
+        }
     }
 
     /// The file offset of a virtual address in an executable segment.
@@ -542,4 +543,32 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack
         .windows(needle.len())
         .position(|window| window == needle)
+}
+
+/// A gap between libssl-named functions wider than this splits them.
+const LIBSSL_GAP: u64 = 64 << 10;
+
+/// The span of the largest run of functions without a gap over
+/// [`LIBSSL_GAP`]: a static link places libssl's objects together, while a
+/// few functions of libcrypto (or the application) carry libssl-like
+/// names (`tls1_cbc_remove_padding_and_mac` lives in OpenSSL 3's
+/// providers) and must not stretch the span over libcrypto.
+fn densest_cluster(functions: &mut [(u64, u64)]) -> Option<(u64, u64)> {
+    functions.sort_unstable();
+    let mut best: Option<(usize, (u64, u64))> = None;
+    let mut index = 0;
+    while index < functions.len() {
+        let (start, mut end) = functions[index];
+        let mut count = 1;
+        index += 1;
+        while index < functions.len() && functions[index].0 <= end.saturating_add(LIBSSL_GAP) {
+            end = end.max(functions[index].1);
+            count += 1;
+            index += 1;
+        }
+        if best.is_none_or(|(known, _)| count > known) {
+            best = Some((count, (start, end)));
+        }
+    }
+    best.map(|(_, span)| span)
 }

@@ -20,10 +20,11 @@ pub mod source;
 pub mod symbols;
 
 pub use discover::{
-    CodeMapping, Discovery, DiscoveryStats, FileId, FileVerdict, MappedFile, Probe, ProcessScan, ScanError,
+    CodeMapping, Discovery, DiscoveryStats, FileId, FileVerdict, MappedFile, Probe, ProcessScan,
+    ScanError,
 };
 pub use elf::{ElfImage, FunctionSymbol, ImageKind, Limits, Segment, SymbolTable};
 pub use error::{ElfError, MapsError};
-pub use library::{Flavour, NotHooked, Role, TlsLibrary, Verdict};
+pub use library::{Caller, Flavour, NotHooked, Role, TlsLibrary, Verdict};
 pub use maps::{Mapping, parse_maps};
 pub use symbols::TlsFunction;

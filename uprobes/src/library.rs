@@ -1,7 +1,7 @@
 //! Which TLS library an ELF image is (or carries), and whether it can be
 //! hooked.
 
-use crate::elf::ElfImage;
+use crate::elf::{ElfImage, Segment};
 use crate::symbols::{Marker, TlsFunction};
 
 /// The TLS library family.
@@ -88,9 +88,52 @@ pub struct TlsLibrary {
     /// File offsets spanned by libssl's own functions (see
     /// [`TlsLibrary::is_handshake_code`]).
     pub libssl_span: Option<(u64, u64)>,
+    /// The file's executable load segments.
+    pub code: Vec<Segment>,
+}
+
+/// Who called a function of a library, judged from the call alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caller {
+    /// This file's TLS handshake code (libssl, or its span in a static
+    /// executable).
+    HandshakeCode,
+    /// Other code of this file (libcrypto's loaders, the application).
+    OtherCode,
+    /// Code of another file: which one, only the process's mappings say.
+    OutsideFile,
 }
 
 impl TlsLibrary {
+    /// Classifies a call to the function at `function_offset` (file
+    /// offset) entered at address `function` from return address
+    /// `caller`. A file's segments are mapped at fixed distances from one
+    /// another, so the caller's place in the file follows from the two
+    /// addresses, without the process's mappings.
+    pub fn caller(&self, function_offset: u64, function: u64, caller: u64) -> Caller {
+        let Some(function_vaddr) = self
+            .code
+            .iter()
+            .find(|s| (s.offset..s.offset.saturating_add(s.file_size)).contains(&function_offset))
+            .map(|s| s.vaddr + (function_offset - s.offset))
+        else {
+            return Caller::OutsideFile;
+        };
+        // Modular: a caller before the function is a negative distance;
+        // one that lands outside every segment is outside the file.
+        let caller_vaddr = function_vaddr.wrapping_add(caller.wrapping_sub(function));
+        let caller_offset = self
+            .code
+            .iter()
+            .find(|s| (s.vaddr..s.vaddr.saturating_add(s.file_size)).contains(&caller_vaddr))
+            .map(|s| s.offset + (caller_vaddr - s.vaddr));
+        match caller_offset {
+            Some(offset) if self.is_handshake_code(offset) => Caller::HandshakeCode,
+            Some(_) => Caller::OtherCode,
+            None => Caller::OutsideFile,
+        }
+    }
+
     /// Whether code at `file_offset` of this file is the TLS library's
     /// handshake side (libssl), so a certificate it decodes came from a
     /// peer, not from a CA bundle (decoded by libcrypto's PEM and file
@@ -157,6 +200,12 @@ impl ElfImage {
                 .map(|(function, symbol)| (*function, symbol.file_offset))
                 .collect(),
             libssl_span: self.libssl_span,
+            code: self
+                .segments
+                .iter()
+                .filter(|segment| segment.executable)
+                .cloned()
+                .collect(),
         })
     }
 

@@ -106,9 +106,18 @@ pub(crate) enum Known {
 /// API and the internal `ssl_`, `ssl3_`, `tls_`, `tls1_`, `tls13_`,
 /// `dtls1_` and `ossl_statem_` functions.
 pub(crate) fn is_libssl_code(name: &str) -> bool {
-    ["SSL_", "ssl_", "ssl3_", "tls_", "tls1_", "tls13_", "dtls1_", "ossl_statem_"]
-        .iter()
-        .any(|prefix| name.starts_with(prefix))
+    [
+        "SSL_",
+        "ssl_",
+        "ssl3_",
+        "tls_",
+        "tls1_",
+        "tls13_",
+        "dtls1_",
+        "ossl_statem_",
+    ]
+    .iter()
+    .any(|prefix| name.starts_with(prefix))
 }
 
 /// Matches one symbol name.

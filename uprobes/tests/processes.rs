@@ -152,16 +152,29 @@ fn probe_targets_are_held_open_and_code_addresses_resolve() {
     let mut held = 0;
     for file in &scan.files {
         let open = discovery.open_file(file.id);
-        assert_eq!(open.is_some(), file.verdict.is_probe_target(), "{}", file.path);
+        assert_eq!(
+            open.is_some(),
+            file.verdict.is_probe_target(),
+            "{}",
+            file.path
+        );
         if let Some(open) = open {
             use std::os::unix::fs::MetadataExt as _;
-            assert_eq!(open.metadata().unwrap().ino(), file.id.inode, "{}", file.path);
+            assert_eq!(
+                open.metadata().unwrap().ino(),
+                file.id.inode,
+                "{}",
+                file.path
+            );
             held += 1;
         }
     }
     // libssl, libcrypto and the dynamic loader.
     assert!(held >= 3, "{held} files held open");
-    assert!(scan.loader_hook().is_some(), "glibc's loader has _dl_debug_state");
+    assert!(
+        scan.loader_hook().is_some(),
+        "glibc's loader has _dl_debug_state"
+    );
     // An executable line of the maps file: its start address is the file
     // offset the line gives.
     let line = maps

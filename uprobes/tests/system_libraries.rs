@@ -223,3 +223,37 @@ fn pythons_ssl_module_uses_libssl_and_is_not_a_copy_of_it() {
     assert!(image.functions.is_empty());
     assert_eq!(image.verdict(), Verdict::NotTls);
 }
+
+/// Callers of the certificate decoder are told apart from the call alone
+/// (return address and function address in one process), for a made-up
+/// load address: nm gives where the functions are.
+#[test]
+fn callers_of_the_certificate_decoder_are_classified() {
+    use cipherlens_uprobes::Caller;
+    let bias = 0x5555_0000_0000u64;
+    // node: libssl and libcrypto in one executable.
+    let node = library(&read(NODE));
+    let d2i = nm_address(NODE, true, "d2i_X509").expect("d2i_X509 in node");
+    let d2i_offset = expected_offset(NODE, d2i);
+    let ssl_read = nm_address(NODE, true, "SSL_read").expect("SSL_read in node");
+    let aux = nm_address(NODE, true, "d2i_X509_AUX").expect("d2i_X509_AUX in node");
+    let call = |caller_vaddr: u64| node.caller(d2i_offset, bias + d2i, bias + caller_vaddr);
+    assert_eq!(call(ssl_read + 9), Caller::HandshakeCode);
+    assert_eq!(call(aux + 9), Caller::OtherCode);
+    assert_eq!(call(0x10), Caller::OutsideFile);
+    // Shared libcrypto: every caller inside it is libcrypto's own code;
+    // libssl's calls come from outside the file.
+    let crypto_path = "/usr/lib/x86_64-linux-gnu/libcrypto.so.3";
+    let crypto = library(&read(crypto_path));
+    let d2i = nm_address(crypto_path, true, "d2i_X509").expect("d2i_X509");
+    let aux = nm_address(crypto_path, true, "d2i_X509_AUX").expect("d2i_X509_AUX");
+    let offset = expected_offset(crypto_path, d2i);
+    assert_eq!(
+        crypto.caller(offset, bias + d2i, bias + aux + 9),
+        Caller::OtherCode
+    );
+    assert_eq!(
+        crypto.caller(offset, bias + d2i, bias + 0x4000_0000_0000),
+        Caller::OutsideFile
+    );
+}

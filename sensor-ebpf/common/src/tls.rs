@@ -158,6 +158,12 @@ pub struct TlsEventOf<const DATA: usize> {
     pub cgroup_id: u64,
     /// Return address of the probed function (who called it).
     pub caller: u64,
+    /// Address of the probed function in the process (the instruction
+    /// pointer at entry): with `caller`, where the caller lies relative
+    /// to the function, which needs no view of the process's mappings.
+    pub function: u64,
+    /// The attach cookie: which probed file (user space numbers them).
+    pub probe: u64,
     /// Return value of the call (handshake, plaintext).
     pub result: i64,
     /// Bytes in `data`.
@@ -173,10 +179,9 @@ pub type TlsEventHeader = TlsEventOf<0>;
 /// The largest event: the per-CPU scratch the kernel builds events in.
 pub type TlsEvent = TlsEventOf<TLS_DATA_CAPACITY>;
 /// Bytes before `data`.
-pub const TLS_EVENT_HEADER_LEN: usize = 88;
+pub const TLS_EVENT_HEADER_LEN: usize = 104;
 const _: () = assert!(core::mem::size_of::<TlsEventHeader>() == TLS_EVENT_HEADER_LEN);
-const _: () =
-    assert!(core::mem::size_of::<TlsEvent>() == TLS_EVENT_HEADER_LEN + TLS_DATA_CAPACITY);
+const _: () = assert!(core::mem::size_of::<TlsEvent>() == TLS_EVENT_HEADER_LEN + TLS_DATA_CAPACITY);
 
 /// [`TLS_PROCESSES_MAP`] values.
 pub const PROCESS_EXCLUDED: u32 = 1;

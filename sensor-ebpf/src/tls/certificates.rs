@@ -21,7 +21,7 @@ use aya_ebpf::{
 use cipherlens_common::tgid_of;
 use cipherlens_common::tls::{TLS_DATA_CAPACITY, TlsCounter, TlsEventKind};
 
-use super::{Facts, TLS_THREADS, caller, config, count, emit, process_marks};
+use super::{Facts, TLS_THREADS, call_site, config, count, emit, process_marks};
 
 #[uprobe]
 pub fn cipherlens_d2i_x509(ctx: ProbeContext) -> u32 {
@@ -75,7 +75,7 @@ fn report(ctx: &ProbeContext, der: u64, length: u64) {
     // SAFETY: a read of a map value for this program's run.
     let thread = unsafe { TLS_THREADS.get(&pid_tgid) }.copied();
     let mut facts = Facts::for_call(TlsEventKind::Certificate, pid_tgid, thread.as_ref());
-    facts.caller = caller(ctx);
+    (facts.caller, facts.function, facts.probe) = call_site(ctx);
     count(TlsCounter::Certificates);
     emit(facts, der, length, TLS_DATA_CAPACITY as u32);
 }

@@ -20,7 +20,8 @@ mod processes;
 
 use aya_ebpf::{
     helpers::generated::{
-        bpf_get_current_cgroup_id, bpf_get_current_comm, bpf_ktime_get_ns, bpf_probe_read_user,
+        bpf_get_attach_cookie, bpf_get_current_cgroup_id, bpf_get_current_comm, bpf_ktime_get_ns,
+        bpf_probe_read_user,
     },
     macros::map,
     maps::{Array, HashMap, LruHashMap, PerCpuArray, RingBuf},
@@ -30,8 +31,8 @@ use cipherlens_common::tgid_of;
 use cipherlens_common::tls::{
     MAX_TLS_BINDINGS, MAX_TLS_PROCESSES, MAX_TLS_THREADS, PROCESS_EXCLUDED, PROCESS_INCLUDED,
     PendingCall, SslKey, TLS_BOUND_BY_CALL, TLS_BOUND_BY_THREAD, TLS_CONFIG_ALLOW_LIST,
-    TLS_DATA_CAPACITY, TLS_EVENT_HEADER_LEN, TLS_IN_HANDSHAKE, TLS_TRUNCATED, ThreadTls,
-    TlsConfig, TlsCounter, TlsEvent, TlsEventKind,
+    TLS_DATA_CAPACITY, TLS_EVENT_HEADER_LEN, TLS_IN_HANDSHAKE, TLS_TRUNCATED, ThreadTls, TlsConfig,
+    TlsCounter, TlsEvent, TlsEventKind,
 };
 
 /// 8 MiB: room for bursts of certificates and plaintext without holding
@@ -159,6 +160,8 @@ struct Facts {
     socket_cookie: u64,
     flags: u32,
     caller: u64,
+    function: u64,
+    probe: u64,
     result: i64,
 }
 
@@ -177,18 +180,24 @@ impl Facts {
             socket_cookie,
             flags,
             caller: 0,
+            function: 0,
+            probe: 0,
             result: 0,
         }
     }
 }
 
-/// The return address on entry to a probed function: who called it.
-fn caller(ctx: &ProbeContext) -> u64 {
-    // SAFETY: `regs` is the probe's register set; `rsp` points at the
-    // return address on entry, read with the checked user-memory helper.
+/// Where a probed function was entered from: (return address, the
+/// function's own address, the attach cookie naming the file).
+fn call_site(ctx: &ProbeContext) -> (u64, u64, u64) {
+    // SAFETY: `regs` is the probe's register set; on entry `rsp` points at
+    // the return address (read with the checked user-memory helper) and
+    // `rip` at the function.
     unsafe {
-        let sp = (*ctx.regs).rsp;
-        aya_ebpf::helpers::bpf_probe_read_user(sp as *const u64).unwrap_or(0)
+        let regs = &*ctx.regs;
+        let caller = aya_ebpf::helpers::bpf_probe_read_user(regs.rsp as *const u64).unwrap_or(0);
+        let probe = bpf_get_attach_cookie(ctx.regs.cast());
+        (caller, regs.rip, probe)
     }
 }
 
@@ -210,6 +219,8 @@ fn emit(facts: Facts, source: u64, length: u64, cap: u32) {
     // SAFETY: as above.
     event.cgroup_id = unsafe { bpf_get_current_cgroup_id() };
     event.caller = facts.caller;
+    event.function = facts.function;
+    event.probe = facts.probe;
     event.result = facts.result;
     event.original_len = length.min(u32::MAX as u64) as u32;
     // SAFETY: `comm` is 16 writable bytes.

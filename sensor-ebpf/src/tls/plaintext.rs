@@ -11,8 +11,8 @@ use aya_ebpf::{
 };
 use cipherlens_common::tgid_of;
 use cipherlens_common::tls::{
-    PROCESS_PLAINTEXT, PendingCall, TLS_CONFIG_PLAINTEXT, TLS_CONFIG_PLAINTEXT_SCOPED,
-    TlsCounter, TlsEventKind,
+    PROCESS_PLAINTEXT, PendingCall, TLS_CONFIG_PLAINTEXT, TLS_CONFIG_PLAINTEXT_SCOPED, TlsCounter,
+    TlsEventKind,
 };
 
 use super::{Facts, TLS_PENDING, config, count, emit, enter, leave, process_marks};
@@ -46,7 +46,11 @@ fn start(ctx: &ProbeContext, kind: TlsEventKind, ex: bool) {
     let (Some(ssl), Some(buffer)) = (ctx.arg::<u64>(0), ctx.arg::<u64>(1)) else {
         return;
     };
-    let length_out = if ex { ctx.arg::<u64>(3).unwrap_or(0) } else { 0 };
+    let length_out = if ex {
+        ctx.arg::<u64>(3).unwrap_or(0)
+    } else {
+        0
+    };
     // SAFETY: helper allowed in uprobes.
     let pid_tgid = unsafe { bpf_get_current_pid_tgid() };
     let config = config();

@@ -47,6 +47,8 @@ fn report(kind: TlsEventKind) {
         socket_cookie: 0,
         flags: 0,
         caller: 0,
+        function: 0,
+        probe: 0,
         result: 0,
     };
     emit(facts, 0, 0, 0);

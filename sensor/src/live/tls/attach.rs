@@ -11,11 +11,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use aya::Ebpf;
-use aya::programs::uprobe::{UProbeLinkId, UProbeScope};
+use aya::programs::uprobe::{UProbeAttachLocation, UProbeAttachPoint, UProbeLinkId, UProbeScope};
 use aya::programs::{BtfTracePoint, UProbe};
 use aya::{Btf, programs::ProgramError};
 use cipherlens_common::tls::programs;
 use cipherlens_uprobes::{FileId, TlsFunction, TlsLibrary};
+use std::sync::Arc;
 
 use crate::live::LiveError;
 
@@ -88,6 +89,8 @@ fn uprobe<'a>(ebpf: &'a mut Ebpf, name: &'static str) -> Result<&'a mut UProbe, 
 /// Probes of one file.
 #[derive(Debug, Default)]
 struct Attached {
+    /// The attach cookie of the file's probes (see [`ProbedFile`]).
+    number: u64,
     path: PathBuf,
     links: Vec<(&'static str, UProbeLinkId)>,
     plaintext_links: Vec<(&'static str, UProbeLinkId)>,
@@ -112,10 +115,23 @@ impl AttachFailure {
     }
 }
 
+/// A probed library file, as the kernel's events name it: each of its
+/// probes carries the file's number as attach cookie, so an event says
+/// which file (and so which library build) fired without a look at the
+/// process's mappings, which may be gone by then.
+#[derive(Debug, Clone)]
+pub struct ProbedFile {
+    /// The path inside the namespace of the process it was found in.
+    pub path: String,
+    pub library: Arc<TlsLibrary>,
+}
+
 /// Which files carry probes.
 #[derive(Debug, Default)]
 pub struct FileProbes {
     files: HashMap<FileId, Attached>,
+    by_number: HashMap<u64, ProbedFile>,
+    next_number: u64,
     pub failures: BTreeMap<AttachFailure, u64>,
     plaintext: bool,
 }
@@ -140,22 +156,32 @@ impl FileProbes {
         self.plaintext
     }
 
+    /// The file an event's attach cookie names.
+    pub fn probed(&self, number: u64) -> Option<&ProbedFile> {
+        self.by_number.get(&number)
+    }
+
     /// Attaches a library file's probes (and its plaintext probes when
     /// plaintext is on). A failure leaves nothing of the file attached.
+    /// `path` is where to attach; `shown` the path the process sees.
     pub fn attach_library(
         &mut self,
         ebpf: &mut Ebpf,
         file: FileId,
         path: &Path,
+        shown: &str,
         library: &TlsLibrary,
     ) -> Result<(), AttachFailure> {
+        self.next_number += 1;
+        let number = self.next_number;
         let mut attached = Attached {
+            number,
             path: path.to_path_buf(),
             ..Attached::default()
         };
         for (function, offset) in &library.functions {
             for name in metadata_programs(*function) {
-                match attach_one(ebpf, name, *offset, path) {
+                match attach_one(ebpf, name, *offset, path, number) {
                     Ok(link) => attached.links.push((name, link)),
                     Err(failure) => {
                         detach_all(ebpf, &mut attached.links);
@@ -171,6 +197,13 @@ impl FileProbes {
             attach_plaintext(ebpf, &mut attached);
         }
         self.files.insert(file, attached);
+        self.by_number.insert(
+            number,
+            ProbedFile {
+                path: shown.to_owned(),
+                library: Arc::new(library.clone()),
+            },
+        );
         Ok(())
     }
 
@@ -182,7 +215,7 @@ impl FileProbes {
         path: &Path,
         offset: u64,
     ) -> Result<(), AttachFailure> {
-        let link = attach_one(ebpf, programs::LOADER, offset, path)
+        let link = attach_one(ebpf, programs::LOADER, offset, path, 0)
             .map_err(|failure| self.failed(failure, path))?;
         self.files.insert(
             file,
@@ -200,6 +233,7 @@ impl FileProbes {
         let gone: Vec<FileId> = self.files.keys().copied().filter(|f| !keep(*f)).collect();
         for file in &gone {
             if let Some(mut attached) = self.files.remove(file) {
+                self.by_number.remove(&attached.number);
                 detach_all(ebpf, &mut attached.links);
                 detach_all(ebpf, &mut attached.plaintext_links);
                 tracing::debug!(path = %attached.path.display(), "library probes detached");
@@ -238,7 +272,7 @@ impl FileProbes {
 fn attach_plaintext(ebpf: &mut Ebpf, attached: &mut Attached) {
     for (function, offset) in attached.plaintext_offsets.clone() {
         for name in plaintext_programs(function) {
-            match attach_one(ebpf, name, offset, &attached.path) {
+            match attach_one(ebpf, name, offset, &attached.path, attached.number) {
                 Ok(link) => attached.plaintext_links.push((name, link)),
                 Err(failure) => tracing::warn!(
                     path = %attached.path.display(),
@@ -256,10 +290,15 @@ fn attach_one(
     name: &'static str,
     offset: u64,
     path: &Path,
+    cookie: u64,
 ) -> Result<UProbeLinkId, AttachFailure> {
     let program = uprobe(ebpf, name).map_err(|_| AttachFailure::NoProgram)?;
+    let point = UProbeAttachPoint {
+        location: UProbeAttachLocation::AbsoluteOffset(offset),
+        cookie: Some(cookie),
+    };
     program
-        .attach([offset], path, UProbeScope::AllProcesses)
+        .attach([point], path, UProbeScope::AllProcesses)
         .map_err(|error: ProgramError| {
             tracing::debug!(program = name, path = %path.display(), %error, "uprobe attach failed");
             AttachFailure::Refused

@@ -152,7 +152,10 @@ impl Chains {
 /// BoringSSL makes `CRYPTO_BUFFER`s of OCSP responses and SCT lists too;
 /// they fail this.
 pub fn looks_like_certificate(der: &[u8]) -> bool {
-    let Some((0x30, body)) = der_element(der).filter(|(_, _, rest)| rest.is_empty()).map(|(tag, body, _)| (tag, body)) else {
+    let Some((0x30, body)) = der_element(der)
+        .filter(|(_, _, rest)| rest.is_empty())
+        .map(|(tag, body, _)| (tag, body))
+    else {
         return false;
     };
     let Some((0x30, tbs, _)) = der_element(body) else {
@@ -210,9 +213,13 @@ mod tests {
         }
         assert!(seen > 0, "no DER fixtures under {}", fixtures.display());
         // An OCSP response: SEQUENCE { ENUMERATED successful, [0] ... }.
-        assert!(!looks_like_certificate(&[0x30, 0x05, 0x0A, 0x01, 0x00, 0xA0, 0x00]));
+        assert!(!looks_like_certificate(&[
+            0x30, 0x05, 0x0A, 0x01, 0x00, 0xA0, 0x00
+        ]));
         assert!(!looks_like_certificate(&[]));
-        assert!(!looks_like_certificate(&[0x30, 0x84, 0xFF, 0xFF, 0xFF, 0xFF]));
+        assert!(!looks_like_certificate(&[
+            0x30, 0x84, 0xFF, 0xFF, 0xFF, 0xFF
+        ]));
     }
 
     #[test]

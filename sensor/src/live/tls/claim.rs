@@ -39,9 +39,9 @@ impl Local {
     /// The keys its chain may be under: the socket, then its thread.
     fn keys(self) -> impl Iterator<Item = ChainKey> {
         let thread = match (self.pid, self.tid) {
-            (Some(pid), Some(tid)) => Some(ChainKey::Thread(
-                (u64::from(pid) << 32) | u64::from(tid),
-            )),
+            (Some(pid), Some(tid)) => {
+                Some(ChainKey::Thread((u64::from(pid) << 32) | u64::from(tid)))
+            }
             _ => None,
         };
         std::iter::once(ChainKey::Socket(self.cookie)).chain(thread)

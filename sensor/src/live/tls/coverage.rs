@@ -112,10 +112,12 @@ pub fn version_number(text: &str) -> Option<String> {
     }
 }
 
+/// What processes are grouped by: library, version, hooked, reason.
+type Group = (String, Option<String>, bool, Option<&'static str>);
+
 /// Processes counted by library, version, hooked and reason.
 pub fn summarize<'a>(processes: impl Iterator<Item = &'a ProcessCoverage>) -> Vec<TlsCoverage> {
-    let mut counts: BTreeMap<(String, Option<String>, bool, Option<&'static str>), u64> =
-        BTreeMap::new();
+    let mut counts: BTreeMap<Group, u64> = BTreeMap::new();
     for process in processes {
         *counts
             .entry((
@@ -128,13 +130,15 @@ pub fn summarize<'a>(processes: impl Iterator<Item = &'a ProcessCoverage>) -> Ve
     }
     counts
         .into_iter()
-        .map(|((library, version, hooked, reason), processes)| TlsCoverage {
-            library,
-            version,
-            hooked,
-            reason: reason.map(str::to_owned),
-            processes,
-        })
+        .map(
+            |((library, version, hooked, reason), processes)| TlsCoverage {
+                library,
+                version,
+                hooked,
+                reason: reason.map(str::to_owned),
+                processes,
+            },
+        )
         .collect()
 }
 

@@ -23,6 +23,8 @@ pub struct TlsEvent<'a> {
     pub socket_cookie: u64,
     pub cgroup_id: u64,
     pub caller: u64,
+    pub function: u64,
+    pub probe: u64,
     pub result: i64,
     pub original_len: u32,
     pub comm: String,
@@ -106,6 +108,8 @@ pub fn decode(bytes: &[u8]) -> Result<TlsEvent<'_>, TlsEventError> {
         socket_cookie: u64_at(bytes, offset_of!(TlsEventHeader, socket_cookie)),
         cgroup_id: u64_at(bytes, offset_of!(TlsEventHeader, cgroup_id)),
         caller: u64_at(bytes, offset_of!(TlsEventHeader, caller)),
+        function: u64_at(bytes, offset_of!(TlsEventHeader, function)),
+        probe: u64_at(bytes, offset_of!(TlsEventHeader, probe)),
         result: u64_at(bytes, offset_of!(TlsEventHeader, result)) as i64,
         original_len: u32_at(bytes, offset_of!(TlsEventHeader, original_len)),
         comm: String::from_utf8_lossy(&comm[..comm_len]).into_owned(),
@@ -141,14 +145,14 @@ mod tests {
         assert_eq!(read.data, b"\x30\x03abc");
         assert_eq!(read.binding(), Some(CallBinding::Call));
         assert_eq!(decode(&bytes[..40]), Err(TlsEventError::Short));
-        assert_eq!(
-            decode(&event(1, b"ab", 3)),
-            Err(TlsEventError::DataLength)
-        );
+        assert_eq!(decode(&event(1, b"ab", 3)), Err(TlsEventError::DataLength));
         assert_eq!(
             decode(&event(99, b"", 0)),
             Err(TlsEventError::UnknownKind(99))
         );
-        assert_eq!(decode(&event(1, b"", u32::MAX)), Err(TlsEventError::DataLength));
+        assert_eq!(
+            decode(&event(1, b"", u32::MAX)),
+            Err(TlsEventError::DataLength)
+        );
     }
 }

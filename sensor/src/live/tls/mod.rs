@@ -26,12 +26,13 @@ use std::time::{Duration, Instant};
 use aya::Ebpf;
 use aya::maps::{Array, HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf};
 use cipherlens_common::tls::{
-    TLS_CONFIG_ALLOW_LIST, TLS_CONFIG_MAP, TLS_COUNTERS_MAP, TLS_EVENTS_MAP, TLS_PROCESSES_MAP,
-    TlsConfig, TlsCounter, TlsEventKind,
+    TLS_CONFIG_ALLOW_LIST, TLS_CONFIG_MAP, TLS_COUNTERS_MAP, TLS_EVENTS_MAP, TLS_IN_HANDSHAKE,
+    TLS_PROCESSES_MAP, TlsConfig, TlsCounter, TlsEventKind,
 };
 use cipherlens_record::session::CallBinding;
 use cipherlens_record::stats::TlsProbeStats;
-use cipherlens_uprobes::{Discovery, FileVerdict, Limits, ProcessScan, Verdict};
+use cipherlens_uprobes::{Caller, Discovery, FileVerdict, Limits, ProcessScan, Verdict};
+use std::sync::Arc;
 use tokio::io::unix::AsyncFd;
 
 use crate::attribution::{AttributionSources, Attributor};
@@ -181,7 +182,7 @@ impl TlsProbes {
 
     fn on_event(&mut self, ebpf: &mut Ebpf, event: &TlsEvent<'_>, now: Instant) {
         match event.kind {
-            TlsEventKind::Certificate => self.on_certificate(ebpf, event, now),
+            TlsEventKind::Certificate => self.on_certificate(event, now),
             TlsEventKind::HandshakeDone => {
                 self.chains.complete(chain_key(event), now);
             }
@@ -198,47 +199,44 @@ impl TlsProbes {
         }
     }
 
-    fn on_certificate(&mut self, ebpf: &mut Ebpf, event: &TlsEvent<'_>, now: Instant) {
+    fn on_certificate(&mut self, event: &TlsEvent<'_>, now: Instant) {
         if event.truncated() {
             return self.count("certificates_truncated");
         }
-        // Who called the decoder: the TLS library's handshake code, or a
-        // CA bundle loader? Code mapped since the last scan needs a new one.
-        let mut origin = self.caller_origin(event);
-        if origin.is_none() {
-            self.scan(ebpf, event.pid);
-            origin = self.caller_origin(event);
-        }
-        let Some((origin, handshake_code)) = origin else {
-            tracing::debug!(pid = event.pid, caller = event.caller, known = self.processes.contains_key(&event.pid), "certificate decode from unknown code");
-            return self.count("certificates_unknown_caller");
+        let Some(probed) = self.files.probed(event.probe) else {
+            return self.count("certificates_from_detached_file");
         };
-        if !handshake_code {
+        let library = Arc::clone(&probed.library);
+        let path = probed.path.clone();
+        // Who called the decoder: the TLS library's handshake code (a
+        // peer's certificate), or a CA bundle loader or the application?
+        let function = library
+            .functions
+            .iter()
+            .find(|(function, _)| function.decodes_certificates())
+            .map(|(_, offset)| *offset);
+        let from_handshake =
+            match function.map(|offset| library.caller(offset, event.function, event.caller)) {
+                Some(Caller::HandshakeCode) => true,
+                Some(Caller::OtherCode) | None => false,
+                // libcrypto called from another file: libssl, or the
+                // application; the process's mappings say which, and when the
+                // process is gone already, a call made inside a handshake
+                // call is the handshake's.
+                Some(Caller::OutsideFile) => match self.caller_file_decides(event) {
+                    Some(decided) => decided,
+                    None => event.flags & TLS_IN_HANDSHAKE != 0,
+                },
+            };
+        if !from_handshake {
             return self.count("certificates_not_from_handshake");
         }
         if !looks_like_certificate(event.data) {
             return self.count("certificates_not_x509");
         }
-        let binding = event.binding().unwrap_or(CallBinding::Thread);
         if event.socket_cookie != 0 && self.emitted_without.remove(&event.socket_cookie).is_some() {
             return self.count("chains_late");
         }
-        let origin = ChainOrigin { binding, ..origin };
-        self.chains.add(chain_key(event), event.data, origin, now);
-    }
-
-    /// The library a certificate decode was called from, and whether the
-    /// caller is its handshake code.
-    fn caller_origin(&self, event: &TlsEvent<'_>) -> Option<(ChainOrigin, bool)> {
-        let process = self.processes.get(&event.pid)?;
-        let (file, offset) = process.scan.code_at(event.caller)?;
-        let FileVerdict::Read {
-            verdict: Verdict::Hookable(library),
-            ..
-        } = &*file.verdict
-        else {
-            return None;
-        };
         let origin = ChainOrigin {
             pid: event.pid,
             comm: event.comm.clone(),
@@ -247,10 +245,25 @@ impl TlsProbes {
                 .version_text
                 .as_deref()
                 .and_then(coverage::version_number),
-            path: file.path.clone(),
-            binding: CallBinding::Call,
+            path,
+            binding: event.binding().unwrap_or(CallBinding::Thread),
         };
-        Some((origin, library.is_handshake_code(offset)))
+        self.chains.add(chain_key(event), event.data, origin, now);
+    }
+
+    /// Whether the code at the event's caller, in another file, is a TLS
+    /// library's handshake code; `None` when the process's last scan does
+    /// not cover the address.
+    fn caller_file_decides(&self, event: &TlsEvent<'_>) -> Option<bool> {
+        let process = self.processes.get(&event.pid)?;
+        let (file, offset) = process.scan.code_at(event.caller)?;
+        Some(match &*file.verdict {
+            FileVerdict::Read {
+                verdict: Verdict::Hookable(library),
+                ..
+            } => library.is_handshake_code(offset),
+            _ => false,
+        })
     }
 
     /// Every second: chains nobody claimed expire; every 30 s all
@@ -348,7 +361,7 @@ impl TlsProbes {
             let path = self.attach_path(file);
             if self
                 .files
-                .attach_library(ebpf, file.id, &path, library)
+                .attach_library(ebpf, file.id, &path, &file.path, library)
                 .is_err()
             {
                 refused.insert(file.id);

@@ -115,7 +115,10 @@ mod tests {
             ..ProcessFilter::default()
         };
         assert!(filter.is_allow_list());
-        assert_eq!(filter.marks(7, &process("/usr/bin/curl", None)), PROCESS_INCLUDED);
+        assert_eq!(
+            filter.marks(7, &process("/usr/bin/curl", None)),
+            PROCESS_INCLUDED
+        );
         assert_eq!(
             filter.marks(7, &process("/usr/bin/curl", Some("abcdef"))),
             PROCESS_EXCLUDED
