@@ -24,11 +24,13 @@ pub mod calendar;
 pub mod certificate;
 pub mod cnflow;
 pub mod schemas;
+pub mod plaintext;
 pub mod session;
 pub mod stats;
 
 pub use alert::AlertRecord;
 pub use cnflow::CnFlowRecord;
+pub use plaintext::PlaintextRecord;
 pub use session::SessionRecord;
 pub use stats::StatsRecord;
 
@@ -41,6 +43,8 @@ pub enum RecordKind {
     Stats,
     /// A policy finding, by severity.
     Alert(alert::Severity),
+    /// Plaintext of a TLS library call.
+    Plaintext,
 }
 
 /// A record that knows its kind.
@@ -66,6 +70,12 @@ impl Publishable for CnFlowRecord {
 impl Publishable for AlertRecord {
     fn kind(&self) -> RecordKind {
         RecordKind::Alert(self.finding.severity)
+    }
+}
+
+impl Publishable for PlaintextRecord {
+    fn kind(&self) -> RecordKind {
+        RecordKind::Plaintext
     }
 }
 

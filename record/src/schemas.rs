@@ -15,11 +15,15 @@ pub const STATS: &str = include_str!("../schema/stats-record.v1.json");
 /// `cipherlens.alert/v1`.
 pub const ALERT: &str = include_str!("../schema/alert-record.v1.json");
 
+/// `cipherlens.plaintext/v1`.
+pub const PLAINTEXT: &str = include_str!("../schema/plaintext-record.v1.json");
+
 /// Every schema by file name (its `$id` is [`BASE_URI`] + the name).
-pub const ALL: [(&str, &str); 5] = [
+pub const ALL: [(&str, &str); 6] = [
     ("session-record.v1.json", SESSION),
     ("x509-certificate.v1.json", X509_CERTIFICATE),
     ("cnflow-record.v1.json", CNFLOW),
     ("stats-record.v1.json", STATS),
     ("alert-record.v1.json", ALERT),
+    ("plaintext-record.v1.json", PLAINTEXT),
 ];

@@ -63,7 +63,7 @@ use serde::Deserialize;
 pub use secret::Secret;
 pub use sections::{
     AttachMode, CaptureSection, FLOW_BYTE_BUDGET, InventorySection, NatsSection, PipelineSection,
-    PolicySection,
+    PlaintextDirectiveScope, PolicySection,
 };
 
 /// Largest configuration file read.

@@ -165,6 +165,52 @@ pub struct CaptureSection {
           value_parser = clap::value_parser!(u64).range(0..=10_000))]
     #[serde(deserialize_with = "within::<_, _, 0, 10_000>")]
     pub certificate_wait_ms: u64,
+    /// Capture the plaintext of TLS library calls (SSL_read/SSL_write):
+    /// every process, unless --plaintext-pid/-container/-namespace/-sni
+    /// narrow it. Records go to <prefix>.tls.plaintext.<node>.
+    #[arg(long)]
+    pub plaintext: bool,
+    /// Plaintext only of this process (repeatable; needs --plaintext).
+    #[arg(long = "plaintext-pid", value_name = "PID")]
+    pub plaintext_pids: Vec<u32>,
+    /// Plaintext only of containers whose id starts with this (repeatable; needs --plaintext).
+    #[arg(long = "plaintext-container", value_name = "ID")]
+    pub plaintext_containers: Vec<String>,
+    /// Plaintext only of pods in this Kubernetes namespace (repeatable; needs --plaintext).
+    #[arg(long = "plaintext-namespace", value_name = "NAMESPACE")]
+    pub plaintext_namespaces: Vec<String>,
+    /// Plaintext only of sessions with this server name (SNI; repeatable; needs --plaintext).
+    #[arg(long = "plaintext-sni", value_name = "NAME")]
+    pub plaintext_server_names: Vec<String>,
+    /// Plaintext bytes kept per call at most (1 to 16384).
+    #[arg(long = "plaintext-max-bytes", value_name = "PLAINTEXT_MAX_BYTES", default_value_t = 4096,
+          value_parser = clap::value_parser!(u32).range(1..=16_384))]
+    #[serde(deserialize_with = "within::<_, _, 1, 16_384>")]
+    pub plaintext_max_bytes: u32,
+    /// HTTP header fields whose values are redacted from plaintext (repeatable; replaces the default list).
+    #[arg(long = "plaintext-redact-header", value_name = "NAME",
+          default_values_t = ["Authorization".to_string(), "Cookie".to_string(), "Set-Cookie".to_string(), "Proxy-Authorization".to_string()])]
+    pub plaintext_redact_headers: Vec<String>,
+    /// Scope kinds a `plaintext` directive may enable on this node
+    /// (repeatable; default: none, so directives cannot turn plaintext on).
+    #[arg(long = "plaintext-directive", value_enum, value_name = "SCOPE")]
+    pub plaintext_directive: Vec<PlaintextDirectiveScope>,
+}
+
+/// A scope kind a `plaintext` directive may be allowed to enable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PlaintextDirectiveScope {
+    /// `{"pid": N}`
+    Pid,
+    /// `{"container_id": "..."}`
+    Container,
+    /// `{"k8s_namespace": "..."}`
+    Namespace,
+    /// `{"k8s_pod": "..."}`
+    Pod,
+    /// `{"node": true}`: every process on the node.
+    Node,
 }
 
 /// `[policy]`: alert records on weak crypto (off unless asked for).

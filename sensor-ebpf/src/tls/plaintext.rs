@@ -5,7 +5,11 @@
 //! writes is known by the return.
 
 use aya_ebpf::{
-    helpers::{bpf_probe_read_user, generated::bpf_get_current_pid_tgid},
+    EbpfContext,
+    helpers::{
+        bpf_probe_read_user,
+        generated::{bpf_get_attach_cookie, bpf_get_current_pid_tgid},
+    },
     macros::{uprobe, uretprobe},
     programs::{ProbeContext, RetProbeContext},
 };
@@ -108,6 +112,8 @@ pub fn cipherlens_ssl_rw_exit(ctx: RetProbeContext) -> u32 {
     let mut facts = Facts::for_call(kind, pid_tgid, Some(&during));
     facts.ssl = call.ssl;
     facts.result = result;
+    // SAFETY: the helper reads this attachment's cookie (which file).
+    facts.probe = unsafe { bpf_get_attach_cookie(ctx.as_ptr()) };
     count(TlsCounter::PlaintextCalls);
     emit(facts, call.buffer, moved, config().plaintext_cap);
     0

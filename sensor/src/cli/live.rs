@@ -14,7 +14,9 @@ use cipherlens_sensor::alerts::PolicyHandle;
 use cipherlens_sensor::attribution::AttributionSources;
 use cipherlens_sensor::cnflow::CnFlowConfig;
 use cipherlens_sensor::live::interfaces::InterfaceFilter;
-use cipherlens_sensor::live::tls::{ProcessFilter, TlsProbeOptions};
+use cipherlens_control::config::PlaintextDirectiveScope;
+use cipherlens_control::directive::PlaintextScope;
+use cipherlens_sensor::live::tls::{PlaintextOptions, ProcessFilter, ScopeKind, TlsProbeOptions};
 use cipherlens_sensor::live::{self, LiveError, LiveOptions, LiveOutputs};
 use clap::{ArgMatches, Args};
 
@@ -53,6 +55,7 @@ pub fn run(args: LiveArgs, given: &ArgMatches) -> anyhow::Result<ExitCode> {
     });
     let mut outputs = build_sinks(file, &nats, true)?;
     outputs.inventory = inventory;
+    let plaintext = plaintext_options(&capture)?;
     let options = LiveOptions {
         interfaces: InterfaceFilter {
             include: capture.interfaces,
@@ -92,6 +95,8 @@ pub fn run(args: LiveArgs, given: &ArgMatches) -> anyhow::Result<ExitCode> {
             },
             exclude_libraries: capture.tls_probe_exclude_libraries.clone(),
             certificate_wait: Duration::from_millis(capture.certificate_wait_ms),
+            plaintext,
+            community_id_seed: pipeline.community_id_seed,
         },
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -133,4 +138,58 @@ async fn run_until_signal(
         tracing::info!("signal received; detaching");
     };
     live::run_live(options, outputs, shutdown).await
+}
+
+/// Plaintext settings from `[capture]`: scopes need `--plaintext`, which
+/// without scopes means the whole node.
+fn plaintext_options(capture: &CaptureSection) -> anyhow::Result<PlaintextOptions> {
+    let scoped = !(capture.plaintext_pids.is_empty()
+        && capture.plaintext_containers.is_empty()
+        && capture.plaintext_namespaces.is_empty()
+        && capture.plaintext_server_names.is_empty());
+    if scoped && !capture.plaintext {
+        anyhow::bail!(
+            "--plaintext-pid, --plaintext-container, --plaintext-namespace and --plaintext-sni narrow --plaintext, which is not set"
+        );
+    }
+    let mut scopes: Vec<PlaintextScope> = Vec::new();
+    if capture.plaintext {
+        scopes.extend(capture.plaintext_pids.iter().map(|pid| PlaintextScope::Pid(*pid)));
+        scopes.extend(
+            capture
+                .plaintext_containers
+                .iter()
+                .map(|id| PlaintextScope::ContainerId(id.clone())),
+        );
+        scopes.extend(
+            capture
+                .plaintext_namespaces
+                .iter()
+                .map(|name| PlaintextScope::K8sNamespace(name.clone())),
+        );
+        if !scoped {
+            scopes.push(PlaintextScope::Node(true));
+        }
+    }
+    Ok(PlaintextOptions {
+        scopes,
+        server_names: if capture.plaintext {
+            capture.plaintext_server_names.clone()
+        } else {
+            Vec::new()
+        },
+        cap: capture.plaintext_max_bytes,
+        redact_headers: capture.plaintext_redact_headers.clone(),
+        directive_kinds: capture
+            .plaintext_directive
+            .iter()
+            .map(|kind| match kind {
+                PlaintextDirectiveScope::Pid => ScopeKind::Pid,
+                PlaintextDirectiveScope::Container => ScopeKind::Container,
+                PlaintextDirectiveScope::Namespace => ScopeKind::Namespace,
+                PlaintextDirectiveScope::Pod => ScopeKind::Pod,
+                PlaintextDirectiveScope::Node => ScopeKind::Node,
+            })
+            .collect(),
+    })
 }

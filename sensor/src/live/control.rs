@@ -12,6 +12,8 @@ use super::attach::Attachments;
 use super::interfaces::{InterfaceFilter, list_interfaces};
 use cipherlens_control::directive::{Directive, PlaintextScope};
 
+use super::tls::{PlaintextRefused, PlaintextStatus, ProcessCoverage, TlsProbes};
+
 use crate::alerts::PolicyHandle;
 use crate::directive::{DirectiveRequest, error_reply};
 use crate::error_chain::ErrorChain;
@@ -57,25 +59,13 @@ struct Status<'a> {
     interfaces_attached: Vec<String>,
     interface_filter: &'a InterfaceFilter,
     sampling_rate: f64,
-    plaintext: PlaintextStatus<'a>,
+    /// Absent when the TLS probes are off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    plaintext: Option<PlaintextStatus>,
+    /// Per process: its TLS library and whether the probes cover it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls_processes: Option<Vec<ProcessCoverage>>,
     stats: &'a StatsRecord,
-}
-
-/// The plaintext scopes asked for; capture itself needs the uprobes, which
-/// this build does not attach yet, so it says so instead of pretending.
-#[derive(Serialize)]
-struct PlaintextStatus<'a> {
-    scopes: &'a [PlaintextScope],
-    active: bool,
-    reason: &'static str,
-}
-
-fn plaintext_status(controls: &Controls) -> PlaintextStatus<'_> {
-    PlaintextStatus {
-        scopes: &controls.plaintext,
-        active: false,
-        reason: "plaintext capture (SSL_read/SSL_write uprobes) is not part of this build yet; the scopes are kept and take effect when it is",
-    }
 }
 
 /// A successful reply: `{"ok": true, <key>: <value>}`; a value that cannot
@@ -92,6 +82,7 @@ pub fn apply(
     directive: Directive,
     controls: &mut Controls,
     attachments: &mut Attachments,
+    tls: Option<&mut TlsProbes>,
     stats: &StatsRecord,
     node: &str,
 ) -> serde_json::Value {
@@ -105,7 +96,8 @@ pub fn apply(
                 interfaces_attached: attachments.attached_names(),
                 interface_filter: &controls.interfaces,
                 sampling_rate: controls.sampling_rate,
-                plaintext: plaintext_status(controls),
+                plaintext: tls.as_deref().map(TlsProbes::plaintext_status),
+                tls_processes: tls.as_deref().map(TlsProbes::coverage),
                 stats,
             },
         ),
@@ -130,11 +122,19 @@ pub fn apply(
             ok_reply("sampling_rate", rate)
         }
         Directive::Plaintext { enabled, scope } => {
-            controls.plaintext.retain(|known| known != &scope);
-            if enabled {
-                controls.plaintext.push(scope);
+            let Some(tls) = tls else {
+                return error_reply(&PlaintextRefused::ProbesOff);
+            };
+            match tls.plaintext_directive(attachments.ebpf_mut(), enabled, scope.clone()) {
+                Ok(status) => {
+                    controls.plaintext.retain(|known| known != &scope);
+                    if enabled {
+                        controls.plaintext.push(scope);
+                    }
+                    ok_reply("plaintext", status)
+                }
+                Err(refused) => error_reply(&refused),
             }
-            ok_reply("plaintext", plaintext_status(controls))
         }
     }
 }

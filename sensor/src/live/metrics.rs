@@ -247,6 +247,51 @@ pub fn render(stats: &StatsRecord) -> String {
         "Directives carried out.",
         &[(String::new(), stats.directives_applied as f64)],
     );
+    if let Some(tls) = &stats.tls_probes {
+        let coverage: Vec<(String, f64)> = tls
+            .coverage
+            .iter()
+            .map(|group| {
+                let labels = format!(
+                    "{{library=\"{}\",version=\"{}\",hooked=\"{}\",reason=\"{}\"}}",
+                    escape(&group.library),
+                    escape(group.version.as_deref().unwrap_or("")),
+                    group.hooked,
+                    escape(group.reason.as_deref().unwrap_or("")),
+                );
+                (labels, group.processes as f64)
+            })
+            .collect();
+        family(
+            "tls_processes",
+            "gauge",
+            "Processes with a TLS library, by library, version, whether the uprobes cover them and why not.",
+            &coverage,
+        );
+        family(
+            "tls_probe_files",
+            "gauge",
+            "Library files carrying uprobes.",
+            &[(String::new(), tls.files_attached as f64)],
+        );
+        family(
+            "tls_probes_attached",
+            "gauge",
+            "uprobes attached over those files.",
+            &[(String::new(), tls.probes_attached as f64)],
+        );
+        let counters: Vec<(String, f64)> = tls
+            .counters
+            .iter()
+            .map(|(name, value)| (label("counter", name), *value as f64))
+            .collect();
+        family(
+            "tls_probe_events_total",
+            "counter",
+            "TLS probe counters (kernel and user side, losses included), by name.",
+            &counters,
+        );
+    }
     if let Some(publish) = &stats.publish {
         family(
             "publish_records_total",

@@ -285,7 +285,7 @@ pub async fn run_live(
                 match request {
                     Some(request) => {
                         stats::refresh(&mut stats, &counters, &attachments, pipeline.stats(), publish_stats.as_ref(), options.policy.as_deref(), tls.as_ref());
-                        let reply = control::apply(request.directive, &mut controls, &mut attachments, &stats, &node_name);
+                        let reply = control::apply(request.directive, &mut controls, &mut attachments, tls.as_mut(), &stats, &node_name);
                         stats.directives_applied += 1;
                         let _ = request.respond.send(reply);
                     }
@@ -320,6 +320,11 @@ pub async fn run_live(
         if hand_over.send(sessions).is_err() {
             break writer_error();
         }
+        if let Some(tls) = &mut tls
+            && send_plaintext(tls, &mut writer, false).is_err()
+        {
+            break writer_error();
+        }
         held_until = tls
             .as_ref()
             .and_then(tls::TlsProbes::next_deadline)
@@ -342,6 +347,9 @@ pub async fn run_live(
     let handed = hand_over
         .send(sessions)
         .and_then(|()| hand_over.release(true));
+    if let Some(tls) = &mut tls {
+        let _ = send_plaintext(tls, &mut writer, true);
+    }
     // Flows still open are reported, so none goes unrecorded.
     let _ = flow_scanner
         .finish(&attachments, &mut writer, &mut stats)
@@ -380,6 +388,18 @@ async fn next_connection(
         Some(listener) => listener.accept().await,
         None => std::future::pending().await,
     }
+}
+
+/// Plaintext records to the writer (`all`: those still waiting too).
+fn send_plaintext(
+    tls: &mut tls::TlsProbes,
+    writer: &mut BackgroundWriter<Outgoing>,
+    all: bool,
+) -> Result<(), crate::writer::WriterStopped> {
+    for record in tls.take_plaintext(all) {
+        writer.send(Outgoing::Plaintext(Box::new(record)))?;
+    }
+    Ok(())
 }
 
 /// Wakes at `deadline`, or never without one.

@@ -20,6 +20,7 @@ pub mod thread;
 use std::io;
 
 use cipherlens_record::{
+    PlaintextRecord,
     AlertRecord, CnFlowRecord, Publishable, RecordKind, SessionRecord, StatsRecord,
 };
 
@@ -40,6 +41,8 @@ pub enum Outgoing {
     Session(FinishedSession),
     Flow(Box<FlowFacts>),
     Stats(Box<StatsRecord>),
+    /// Built already (small, made where the TLS probes' events are read).
+    Plaintext(Box<PlaintextRecord>),
 }
 
 /// A record after the build step.
@@ -48,6 +51,7 @@ enum Built {
     /// With the pids of the flow's local sockets, for the enrich step.
     Flow(Box<CnFlowRecord>, [Option<u32>; 2]),
     Stats(Box<StatsRecord>),
+    Plaintext(Box<PlaintextRecord>),
 }
 
 impl Built {
@@ -56,6 +60,7 @@ impl Built {
             Built::Session(record) => record.kind(),
             Built::Flow(..) => RecordKind::CnFlow,
             Built::Stats(_) => RecordKind::Stats,
+            Built::Plaintext(_) => RecordKind::Plaintext,
         }
     }
 
@@ -64,6 +69,7 @@ impl Built {
             Built::Session(record) => serde_json::to_writer(out, record),
             Built::Flow(record, _) => serde_json::to_writer(out, record),
             Built::Stats(record) => serde_json::to_writer(out, record),
+            Built::Plaintext(record) => serde_json::to_writer(out, record),
         }
     }
 }
@@ -95,6 +101,10 @@ impl Enricher {
                         endpoint.attribution = self.attributor.attribute(pid);
                     }
                 }
+            }
+            Built::Plaintext(record) => {
+                record.attribution = Some(self.attributor.attribute(record.process.pid));
+                record.host = Some(self.host.clone());
             }
             Built::Stats(_) => {}
         }
@@ -209,6 +219,7 @@ impl RecordStages {
                 Built::Flow(Box::new(record), facts.pids)
             }
             Outgoing::Stats(stats) => Built::Stats(stats),
+            Outgoing::Plaintext(record) => Built::Plaintext(record),
         })
     }
 }

@@ -78,6 +78,9 @@ impl TlsProbes {
     /// Gives `session` its chain if one is there; returns the session when
     /// it can go, or keeps it when its chain may still come.
     pub fn settle(&mut self, mut session: FinishedSession) -> Option<FinishedSession> {
+        if self.plaintext.active() {
+            self.note_flows(&session);
+        }
         if session.context().transport == Transport::Quic {
             return Some(session);
         }
@@ -130,9 +133,13 @@ impl TlsProbes {
         out
     }
 
-    /// When the next held session is due.
+    /// When the next held session or plaintext record is due.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.held.iter().map(|held| held.deadline).min()
+        self.held
+            .iter()
+            .map(|held| held.deadline)
+            .chain(self.plaintext.next_deadline())
+            .min()
     }
 
     /// Merges the chains the session's local sockets have (complete ones,

@@ -14,11 +14,14 @@
 //! processes that are gone.
 
 mod attach;
+mod calls;
 mod chains;
 mod claim;
 pub mod coverage;
 mod events;
 mod options;
+pub mod plaintext;
+mod redact;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
@@ -26,7 +29,7 @@ use std::time::{Duration, Instant};
 use aya::Ebpf;
 use aya::maps::{Array, HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf};
 use cipherlens_common::tls::{
-    TLS_CONFIG_ALLOW_LIST, TLS_CONFIG_MAP, TLS_COUNTERS_MAP, TLS_EVENTS_MAP, TLS_IN_HANDSHAKE,
+    TLS_CONFIG_MAP, TLS_COUNTERS_MAP, TLS_EVENTS_MAP, TLS_IN_HANDSHAKE,
     TLS_PROCESSES_MAP, TlsConfig, TlsCounter, TlsEventKind,
 };
 use cipherlens_record::session::CallBinding;
@@ -38,9 +41,11 @@ use tokio::io::unix::AsyncFd;
 use crate::attribution::{AttributionSources, Attributor};
 use crate::live::LiveError;
 
+pub use self::calls::PlaintextStatus;
 pub use self::claim::Held;
 pub use self::coverage::ProcessCoverage;
 pub use self::options::{ProcessFilter, TlsProbeOptions};
+pub use self::plaintext::{PlaintextOptions, PlaintextRefused, ScopeKind};
 
 use self::attach::FileProbes;
 use self::chains::{ChainKey, ChainOrigin, Chains, looks_like_certificate};
@@ -70,7 +75,15 @@ pub struct TlsProbes {
     processes: HashMap<u32, Process>,
     ring: AsyncFd<RingBuf<MapData>>,
     marks: BpfHashMap<MapData, u32, u32>,
+    config: Array<MapData, TlsConfig>,
     counters: PerCpuArray<MapData, u64>,
+    plaintext: plaintext::Plaintext,
+    /// Processes in a plaintext process scope.
+    plaintext_pids: std::collections::HashSet<u32>,
+    /// Plaintext records ready for the writer.
+    outgoing: Vec<cipherlens_record::PlaintextRecord>,
+    /// Nanoseconds from the kernel's monotonic clock to Unix time.
+    monotonic_to_unix: u64,
     chains: Chains,
     /// Sessions waiting for their chain.
     held: Vec<Held>,
@@ -95,33 +108,14 @@ impl TlsProbes {
             return Ok(None);
         }
         let own_pid = std::process::id();
-        let mut config: Array<MapData, TlsConfig> = take_map(ebpf, TLS_CONFIG_MAP)?;
-        let flags = if options.processes.is_allow_list() {
-            TLS_CONFIG_ALLOW_LIST
-        } else {
-            0
-        };
-        config
-            .set(
-                0,
-                &TlsConfig {
-                    flags,
-                    plaintext_cap: 0,
-                    own_tgid: own_pid,
-                    _pad: 0,
-                },
-                0,
-            )
-            .map_err(|source| LiveError::Map {
-                name: TLS_CONFIG_MAP,
-                source,
-            })?;
+        let config: Array<MapData, TlsConfig> = take_map(ebpf, TLS_CONFIG_MAP)?;
         attach::load(ebpf)?;
         let ring: RingBuf<MapData> = take_map(ebpf, TLS_EVENTS_MAP)?;
         // See `live::run_live` on `AsyncFd::new`: the AsyncFd owns the ring.
         #[allow(deprecated)]
         let ring = AsyncFd::new(ring).map_err(LiveError::Poll)?;
         let proc_root = sources.proc_root.clone();
+        let plaintext_options = options.plaintext.clone();
         let mut probes = Self {
             options,
             own_pid,
@@ -132,7 +126,13 @@ impl TlsProbes {
             processes: HashMap::new(),
             ring,
             marks: take_map(ebpf, TLS_PROCESSES_MAP)?,
+            config,
             counters: take_map(ebpf, TLS_COUNTERS_MAP)?,
+            plaintext: plaintext::Plaintext::new(plaintext_options),
+            plaintext_pids: std::collections::HashSet::new(),
+            outgoing: Vec::new(),
+            monotonic_to_unix: crate::time::unix_now_nanos()
+                .saturating_sub(crate::time::monotonic_now_nanos()),
             chains: Chains::default(),
             held: Vec::new(),
             emitted_without: HashMap::new(),
@@ -140,7 +140,9 @@ impl TlsProbes {
             last_full_scan: Instant::now(),
             counts: BTreeMap::new(),
         };
+        probes.write_config()?;
         probes.scan_everything(ebpf);
+        probes.apply_plaintext(ebpf);
         Ok(Some(probes))
     }
 
@@ -193,9 +195,7 @@ impl TlsProbes {
                 // know where its code is.
                 self.scan(ebpf, event.pid);
             }
-            TlsEventKind::PlaintextRead | TlsEventKind::PlaintextWrite => {
-                self.count("plaintext_events_unused");
-            }
+            TlsEventKind::PlaintextRead | TlsEventKind::PlaintextWrite => self.on_plaintext(event),
         }
     }
 
@@ -296,6 +296,7 @@ impl TlsProbes {
             .collect();
         for pid in gone {
             self.processes.remove(&pid);
+            self.plaintext_pids.remove(&pid);
             let _ = self.marks.remove(&pid);
         }
         for pid in pids {
@@ -330,7 +331,13 @@ impl TlsProbes {
             }
         };
         let who = self.attributor.attribute(pid);
-        let marks = self.options.processes.marks(pid, &who);
+        let mut marks = self.options.processes.marks(pid, &who);
+        if self.plaintext.covers(pid, &who) {
+            marks |= cipherlens_common::tls::PROCESS_PLAINTEXT;
+            self.plaintext_pids.insert(pid);
+        } else {
+            self.plaintext_pids.remove(&pid);
+        }
         if marks != 0 {
             let _ = self.marks.insert(&pid, &marks, 0);
         } else {

@@ -15,6 +15,10 @@ pub struct TlsProbeOptions {
     pub exclude_libraries: Vec<String>,
     /// How long a TLS 1.3 session's record may wait for its chain.
     pub certificate_wait: Duration,
+    /// Plaintext capture (off unless scopes are given).
+    pub plaintext: super::plaintext::PlaintextOptions,
+    /// Seed of the Community IDs plaintext records name their flow by.
+    pub community_id_seed: u16,
 }
 
 impl Default for TlsProbeOptions {
@@ -24,6 +28,8 @@ impl Default for TlsProbeOptions {
             processes: ProcessFilter::default(),
             exclude_libraries: Vec::new(),
             certificate_wait: Duration::from_millis(250),
+            plaintext: super::plaintext::PlaintextOptions::default(),
+            community_id_seed: 0,
         }
     }
 }

@@ -7,6 +7,7 @@
 //! | `<prefix>.stats.<node>` | stats records (`cipherlens.stats/v1`) |
 //! | `<prefix>.cnflow.<node>` | CNFlow flow records (`cipherlens.cnflow/v1`) |
 //! | `<prefix>.tls.alert.<severity>.<node>` | policy alerts (`cipherlens.alert/v1`) |
+//! | `<prefix>.tls.plaintext.<node>` | plaintext of TLS library calls (`cipherlens.plaintext/v1`; off unless asked for) |
 //! | `<prefix>.directive.<node>` | directives to this node (request/reply) |
 //! | `<prefix>.directive.all` | directives to every node |
 //!
@@ -25,6 +26,7 @@ pub struct Subjects {
     quic_session: String,
     stats: String,
     cnflow: String,
+    plaintext: String,
     /// Alerts, by severity (`Severity::ALL` order).
     alerts: [String; 5],
     /// Directives to this node, and to every node.
@@ -40,6 +42,7 @@ impl Subjects {
             quic_session: format!("{prefix}.quic.session.{node}"),
             stats: format!("{prefix}.stats.{node}"),
             cnflow: format!("{prefix}.cnflow.{node}"),
+            plaintext: format!("{prefix}.tls.plaintext.{node}"),
             alerts: Severity::ALL
                 .map(|severity| format!("{prefix}.tls.alert.{}.{node}", severity.as_str())),
             directive: format!("{prefix}.directive.{node}"),
@@ -54,6 +57,7 @@ impl Subjects {
             RecordKind::Stats => &self.stats,
             RecordKind::CnFlow => &self.cnflow,
             RecordKind::Alert(severity) => &self.alerts[severity as usize],
+            RecordKind::Plaintext => &self.plaintext,
         }
     }
 }
@@ -117,6 +121,10 @@ mod tests {
         assert_eq!(
             subjects.of(RecordKind::Stats),
             "cipherlens.stats.node-1_eu-west_internal"
+        );
+        assert_eq!(
+            subjects.of(RecordKind::Plaintext),
+            "cipherlens.tls.plaintext.node-1_eu-west_internal"
         );
         // The layout: <prefix>.tls.alert.<severity>.<node>.
         assert_eq!(
