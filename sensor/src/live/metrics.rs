@@ -231,14 +231,19 @@ pub fn render(stats: &StatsRecord) -> String {
         "Interfaces with the TC programs attached.",
         &[(String::new(), stats.interfaces_attached.len() as f64)],
     );
-    // Two TC programs per interface, plus the two tp_btf socket-owner programs.
+    // Two TC programs per interface, the two tp_btf socket-owner programs,
+    // and with the TLS probes the exec tp_btf program and every uprobe.
+    let tls_programs = stats
+        .tls_probes
+        .as_ref()
+        .map_or(0, |tls| 1 + tls.probes_attached as usize);
     family(
         "programs_attached",
         "gauge",
         "eBPF program attachments.",
         &[(
             String::new(),
-            (2 * stats.interfaces_attached.len() + 2) as f64,
+            (2 * stats.interfaces_attached.len() + 2 + tls_programs) as f64,
         )],
     );
     family(

@@ -253,17 +253,15 @@ pub async fn run_live(
             _ = sweep_tick.tick() => {
                 pipeline.expire_idle(unix_now_nanos());
                 if let Some(tls) = &mut tls {
-                    tls.tick(attachments.ebpf_mut());
+                    tls.tick();
                 }
             }
-            ready = tls::next_events(&mut tls) => {
-                if let Err(error) = ready {
-                    break Err(LiveError::Poll(error));
-                }
-                if let Some(tls) = &mut tls {
-                    tls.on_events(attachments.ebpf_mut());
-                }
-            }
+            work = tls::next_work(&mut tls) => match (work, &mut tls) {
+                (Err(error), _) => break Err(LiveError::Poll(error)),
+                (Ok(tls::Work::Events), Some(tls)) => tls.on_events(),
+                (Ok(tls::Work::Found(found)), Some(tls)) => tls.on_found(attachments.ebpf_mut(), found),
+                (Ok(_), None) => {}
+            },
             () = sleep_until(held_until) => {}
             _ = cnflow_tick.tick(), if flow_scanner.enabled() => {
                 if flow_scanner.scan(&attachments, &mut writer, &mut stats, false).is_err() {
@@ -306,7 +304,7 @@ pub async fn run_live(
         {
             // Chains decoded before these sessions' last packets are in the
             // ring already: take them before the sessions ask.
-            tls.on_events(attachments.ebpf_mut());
+            tls.on_events();
         }
         let mut hand_over = HandOver {
             writer: &mut writer,
@@ -333,7 +331,7 @@ pub async fn run_live(
     pipeline.finish_all();
     let sessions: Vec<FinishedSession> = finished.borrow_mut().drain(..).collect();
     if let Some(tls) = &mut tls {
-        tls.on_events(attachments.ebpf_mut());
+        tls.on_events();
     }
     let mut hand_over = HandOver {
         writer: &mut writer,

@@ -95,6 +95,8 @@ struct Attached {
     links: Vec<(&'static str, UProbeLinkId)>,
     plaintext_links: Vec<(&'static str, UProbeLinkId)>,
     plaintext_offsets: Vec<(TlsFunction, u64)>,
+    /// The file, open while probed: the attach path is its descriptor.
+    _held: Option<std::fs::File>,
 }
 
 /// Why a file's probes could not be attached (a counter label).
@@ -168,15 +170,19 @@ impl FileProbes {
         &mut self,
         ebpf: &mut Ebpf,
         file: FileId,
-        path: &Path,
+        held: Option<std::fs::File>,
+        fallback: &Path,
         shown: &str,
         library: &TlsLibrary,
     ) -> Result<(), AttachFailure> {
         self.next_number += 1;
         let number = self.next_number;
+        let path = attach_path(held.as_ref(), fallback);
+        let path = path.as_path();
         let mut attached = Attached {
             number,
             path: path.to_path_buf(),
+            _held: held,
             ..Attached::default()
         };
         for (function, offset) in &library.functions {
@@ -212,16 +218,19 @@ impl FileProbes {
         &mut self,
         ebpf: &mut Ebpf,
         file: FileId,
-        path: &Path,
+        held: Option<std::fs::File>,
+        fallback: &Path,
         offset: u64,
     ) -> Result<(), AttachFailure> {
-        let link = attach_one(ebpf, programs::LOADER, offset, path, 0)
-            .map_err(|failure| self.failed(failure, path))?;
+        let path = attach_path(held.as_ref(), fallback);
+        let link = attach_one(ebpf, programs::LOADER, offset, &path, 0)
+            .map_err(|failure| self.failed(failure, &path))?;
         self.files.insert(
             file,
             Attached {
-                path: path.to_path_buf(),
+                path,
                 links: vec![(programs::LOADER, link)],
+                _held: held,
                 ..Attached::default()
             },
         );
@@ -266,6 +275,16 @@ impl FileProbes {
         *self.failures.entry(failure).or_default() += 1;
         tracing::warn!(path = %path.display(), reason = failure.as_str(), "TLS library probes not attached");
         failure
+    }
+}
+
+/// Where a probe attaches: the open file's descriptor (valid after the
+/// process that mapped it is gone), else the path through that process.
+fn attach_path(held: Option<&std::fs::File>, fallback: &Path) -> PathBuf {
+    use std::os::fd::AsRawFd as _;
+    match held {
+        Some(file) => format!("/proc/self/fd/{}", file.as_raw_fd()).into(),
+        None => fallback.to_path_buf(),
     }
 }
 

@@ -73,10 +73,7 @@ impl TlsProbes {
 
     /// Makes the kernel follow the plaintext scopes.
     pub(super) fn apply_plaintext(&mut self, ebpf: &mut Ebpf) {
-        let pids: Vec<u32> = self.processes.keys().copied().collect();
-        for pid in pids {
-            self.scan(ebpf, pid);
-        }
+        self.remark();
         if let Err(error) = self.write_config() {
             tracing::warn!(%error, "TLS probe settings not written");
         }

@@ -156,10 +156,14 @@ impl TlsProbes {
             (sockets.server, ChainSide::Client),
         ] {
             let Some(local) = socket else { continue };
+            // A TLS 1.3 client decodes the server's chain before it sends
+            // its Finished, which completed the session: whatever is there
+            // is all. A server may still be checking a client's chain.
+            let whole = force || side == ChainSide::Server;
             let Some(key) = local.keys().find(|key| {
                 self.chains
                     .get(*key)
-                    .is_some_and(|chain| chain.complete || force)
+                    .is_some_and(|chain| chain.complete || whole)
             }) else {
                 continue;
             };
@@ -198,7 +202,8 @@ impl TlsProbes {
             .server_hello
             .as_ref()
             .is_some_and(|hello| hello.negotiated_version() == 0x0304);
-        if !tls13 {
+        // A resumed session (PSK) sends no certificate at all.
+        if !tls13 || summary.resumed() {
             return false;
         }
         let covered = |socket: Option<Local>| {

@@ -22,6 +22,7 @@ mod events;
 mod options;
 pub mod plaintext;
 mod redact;
+mod scanner;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
@@ -34,11 +35,11 @@ use cipherlens_common::tls::{
 };
 use cipherlens_record::session::CallBinding;
 use cipherlens_record::stats::TlsProbeStats;
-use cipherlens_uprobes::{Caller, Discovery, FileVerdict, Limits, ProcessScan, Verdict};
+use cipherlens_uprobes::{Caller, FileVerdict, ProcessScan, Verdict};
 use std::sync::Arc;
 use tokio::io::unix::AsyncFd;
 
-use crate::attribution::{AttributionSources, Attributor};
+use crate::attribution::AttributionSources;
 use crate::live::LiveError;
 
 pub use self::calls::PlaintextStatus;
@@ -55,12 +56,11 @@ use self::events::TlsEvent;
 const FULL_RESCAN: Duration = Duration::from_secs(30);
 /// Events handled per wake before yielding.
 const EVENTS_PER_WAKE: usize = 4096;
-/// Process scans per wake (an exec storm is spread over wakes).
-const SCANS_PER_WAKE: usize = 64;
 
 /// A scanned process.
 struct Process {
     scan: ProcessScan,
+    who: cipherlens_record::attribution::EndpointAttribution,
     coverage: Option<ProcessCoverage>,
 }
 
@@ -68,9 +68,8 @@ struct Process {
 pub struct TlsProbes {
     options: TlsProbeOptions,
     own_pid: u32,
-    proc_root: std::path::PathBuf,
-    discovery: Discovery,
-    attributor: Attributor,
+    scanner: scanner::Scanner,
+    discovery_stats: cipherlens_uprobes::DiscoveryStats,
     files: FileProbes,
     processes: HashMap<u32, Process>,
     ring: AsyncFd<RingBuf<MapData>>,
@@ -90,7 +89,6 @@ pub struct TlsProbes {
     /// Sockets whose session went out without a chain while their process
     /// was covered: a chain arriving later for one is late.
     emitted_without: HashMap<u64, Instant>,
-    to_scan: BTreeSet<u32>,
     last_full_scan: Instant,
     /// User-side counters by name.
     counts: BTreeMap<&'static str, u64>,
@@ -114,14 +112,14 @@ impl TlsProbes {
         // See `live::run_live` on `AsyncFd::new`: the AsyncFd owns the ring.
         #[allow(deprecated)]
         let ring = AsyncFd::new(ring).map_err(LiveError::Poll)?;
-        let proc_root = sources.proc_root.clone();
         let plaintext_options = options.plaintext.clone();
+        let scanner = scanner::Scanner::spawn(sources.proc_root.clone(), sources, own_pid)
+            .map_err(LiveError::Poll)?;
         let mut probes = Self {
             options,
             own_pid,
-            discovery: Discovery::new(&proc_root, Limits::default()),
-            proc_root,
-            attributor: Attributor::new(sources),
+            scanner,
+            discovery_stats: cipherlens_uprobes::DiscoveryStats::default(),
             files: FileProbes::default(),
             processes: HashMap::new(),
             ring,
@@ -136,26 +134,18 @@ impl TlsProbes {
             chains: Chains::default(),
             held: Vec::new(),
             emitted_without: HashMap::new(),
-            to_scan: BTreeSet::new(),
             last_full_scan: Instant::now(),
             counts: BTreeMap::new(),
         };
         probes.write_config()?;
-        probes.scan_everything(ebpf);
-        probes.apply_plaintext(ebpf);
+        probes.files.set_plaintext(ebpf, probes.plaintext.active());
+        probes.scanner.ask(scanner::Request::Everything);
         Ok(Some(probes))
-    }
-
-    /// Waits until the kernel has events.
-    pub async fn readable(&mut self) -> std::io::Result<()> {
-        let mut guard = self.ring.readable_mut().await?;
-        guard.clear_ready();
-        Ok(())
     }
 
     /// Handles the events the kernel has (bounded per call), then scans
     /// the processes they named.
-    pub fn on_events(&mut self, ebpf: &mut Ebpf) {
+    pub fn on_events(&mut self) {
         let now = Instant::now();
         let mut handled = 0;
         let mut bytes = Vec::new();
@@ -170,19 +160,14 @@ impl TlsProbes {
             }
             handled += 1;
             match events::decode(&bytes) {
-                Ok(event) => self.on_event(ebpf, &event, now),
+                Ok(event) => self.on_event(&event, now),
                 Err(error) => self.count(error.reason()),
             }
         }
         self.count_by("events_read", handled as u64);
-        let pids: Vec<u32> = self.to_scan.iter().take(SCANS_PER_WAKE).copied().collect();
-        for pid in pids {
-            self.to_scan.remove(&pid);
-            self.scan(ebpf, pid);
-        }
     }
 
-    fn on_event(&mut self, ebpf: &mut Ebpf, event: &TlsEvent<'_>, now: Instant) {
+    fn on_event(&mut self, event: &TlsEvent<'_>, now: Instant) {
         match event.kind {
             TlsEventKind::Certificate => self.on_certificate(event, now),
             TlsEventKind::HandshakeDone => {
@@ -190,10 +175,7 @@ impl TlsProbes {
             }
             TlsEventKind::ProcessExec | TlsEventKind::LibrariesChanged => {
                 tracing::debug!(pid = event.pid, kind = ?event.kind, "process event");
-                // At once, in event order: the process may be short-lived,
-                // and its certificate events (next in the ring) need to
-                // know where its code is.
-                self.scan(ebpf, event.pid);
+                self.scanner.ask(scanner::Request::Scan(event.pid));
             }
             TlsEventKind::PlaintextRead | TlsEventKind::PlaintextWrite => self.on_plaintext(event),
         }
@@ -268,26 +250,39 @@ impl TlsProbes {
 
     /// Every second: chains nobody claimed expire; every 30 s all
     /// processes are scanned again and the gone are forgotten.
-    pub fn tick(&mut self, ebpf: &mut Ebpf) {
+    pub fn tick(&mut self) {
         let now = Instant::now();
         self.chains.expire(now);
         self.emitted_without
             .retain(|_, at| now.duration_since(*at) < Duration::from_secs(30));
         if now.duration_since(self.last_full_scan) >= FULL_RESCAN {
-            self.scan_everything(ebpf);
+            self.last_full_scan = now;
+            self.scanner.ask(scanner::Request::Everything);
         }
     }
 
-    fn scan_everything(&mut self, ebpf: &mut Ebpf) {
-        self.last_full_scan = Instant::now();
-        let pids = match every_pid(&self.proc_root) {
-            Ok(pids) => pids,
-            Err(error) => {
-                tracing::warn!(%error, "listing processes for TLS probes");
-                return;
+    /// What the scanner found: attach, mark, cover; or forget the gone.
+    pub fn on_found(&mut self, ebpf: &mut Ebpf, found: scanner::Found) {
+        match found {
+            scanner::Found::Process {
+                scan,
+                who,
+                open,
+                stats,
+            } => {
+                self.discovery_stats = stats;
+                self.apply_process(ebpf, scan, who, open);
             }
-        };
-        let alive: BTreeSet<u32> = pids.iter().copied().collect();
+            scanner::Found::Failed { reason, .. } => {
+                // Usually the process is gone: its last scan still says
+                // where its code was, for events it left in the ring.
+                self.count(reason);
+            }
+            scanner::Found::Alive(alive) => self.forget_gone(ebpf, &alive),
+        }
+    }
+
+    fn forget_gone(&mut self, ebpf: &mut Ebpf, alive: &BTreeSet<u32>) {
         let gone: Vec<u32> = self
             .processes
             .keys()
@@ -299,40 +294,22 @@ impl TlsProbes {
             self.plaintext_pids.remove(&pid);
             let _ = self.marks.remove(&pid);
         }
-        for pid in pids {
-            self.scan(ebpf, pid);
-        }
-        // Files no process maps any more are detached (their inode would
-        // otherwise stay pinned by the probe).
+        // Files no process maps any more are detached (the probe would
+        // otherwise keep their inode).
         let mapped: BTreeSet<_> = self
             .processes
             .values()
             .flat_map(|process| process.scan.files.iter().map(|file| file.id))
             .collect();
-        let gone = self.files.retain(ebpf, |file| mapped.contains(&file));
-        for file in gone {
-            self.discovery.forget(file);
+        for file in self.files.retain(ebpf, |file| mapped.contains(&file)) {
+            self.scanner.ask(scanner::Request::Forget(file));
         }
     }
 
-    /// Scans one process: attaches what its libraries need, records its
-    /// filter marks and coverage.
-    fn scan(&mut self, ebpf: &mut Ebpf, pid: u32) {
-        if pid == self.own_pid || pid == 0 {
-            return;
-        }
-        let scan = match self.discovery.scan(pid) {
-            Ok(scan) => scan,
-            Err(error) => {
-                // Usually the process is gone: its last scan still says
-                // where its code was, for events it left in the ring.
-                self.count(error.reason());
-                return;
-            }
-        };
-        let who = self.attributor.attribute(pid);
-        let mut marks = self.options.processes.marks(pid, &who);
-        if self.plaintext.covers(pid, &who) {
+    /// The kernel marks of a process, from its attribution.
+    fn marks_of(&mut self, pid: u32, who: &cipherlens_record::attribution::EndpointAttribution) -> u32 {
+        let mut marks = self.options.processes.marks(pid, who);
+        if self.plaintext.covers(pid, who) {
             marks |= cipherlens_common::tls::PROCESS_PLAINTEXT;
             self.plaintext_pids.insert(pid);
         } else {
@@ -343,14 +320,47 @@ impl TlsProbes {
         } else {
             let _ = self.marks.remove(&pid);
         }
+        marks
+    }
+
+    /// Marks every known process again (the plaintext scopes changed).
+    pub(super) fn remark(&mut self) {
+        let known: Vec<(u32, cipherlens_record::attribution::EndpointAttribution)> = self
+            .processes
+            .iter()
+            .map(|(pid, process)| (*pid, process.who.clone()))
+            .collect();
+        for (pid, who) in known {
+            self.marks_of(pid, &who);
+        }
+    }
+
+    /// A process's scan: attaches what its libraries need, records its
+    /// filter marks and coverage.
+    fn apply_process(
+        &mut self,
+        ebpf: &mut Ebpf,
+        scan: ProcessScan,
+        who: cipherlens_record::attribution::EndpointAttribution,
+        mut open: Vec<(cipherlens_uprobes::FileId, std::fs::File)>,
+    ) {
+        let pid = scan.pid;
+        let marks = self.marks_of(pid, &who);
         let excluded = marks & cipherlens_common::tls::PROCESS_EXCLUDED != 0
             || (self.options.processes.is_allow_list()
                 && marks & cipherlens_common::tls::PROCESS_INCLUDED == 0);
+        let mut take_open = |id| {
+            open.iter()
+                .position(|(file, _)| *file == id)
+                .map(|at| open.swap_remove(at).1)
+        };
         if let Some((file, offset)) = scan.loader_hook()
             && !self.files.is_attached(file.id)
         {
-            let path = self.attach_path(file);
-            let attached = self.files.attach_loader(ebpf, file.id, &path, offset);
+            let held = take_open(file.id);
+            let attached = self
+                .files
+                .attach_loader(ebpf, file.id, held, &file.host_path, offset);
             tracing::debug!(pid, path = %file.path, ok = attached.is_ok(), "dynamic loader hook");
         }
         let mut refused = BTreeSet::new();
@@ -365,10 +375,10 @@ impl TlsProbes {
             if self.files.is_attached(file.id) || self.library_excluded(&file.path) {
                 continue;
             }
-            let path = self.attach_path(file);
+            let held = take_open(file.id);
             if self
                 .files
-                .attach_library(ebpf, file.id, &path, &file.path, library)
+                .attach_library(ebpf, file.id, held, &file.host_path, &file.path, library)
                 .is_err()
             {
                 refused.insert(file.id);
@@ -391,20 +401,14 @@ impl TlsProbes {
                 None
             }
         });
-        self.processes.insert(pid, Process { scan, coverage });
-    }
-
-    /// Where a probe attaches to a file: its open descriptor, which stays
-    /// valid when the process that mapped it exits first.
-    fn attach_path(&self, file: &cipherlens_uprobes::MappedFile) -> std::path::PathBuf {
-        use std::os::fd::AsRawFd as _;
-        match self.discovery.open_file(file.id) {
-            Some(open) => format!("/proc/self/fd/{}", open.as_raw_fd()).into(),
-            None => {
-                tracing::debug!(path = %file.path, "probe target not held open");
-                file.host_path.clone()
-            }
-        }
+        self.processes.insert(
+            pid,
+            Process {
+                scan,
+                who,
+                coverage,
+            },
+        );
     }
 
     fn library_excluded(&self, path: &str) -> bool {
@@ -449,7 +453,7 @@ impl TlsProbes {
         }
         counters.insert("chains_waiting".into(), self.chains.len() as u64);
         counters.insert("sessions_waiting".into(), self.held.len() as u64);
-        let discovery = self.discovery.stats();
+        let discovery = self.discovery_stats;
         counters.insert("library_files_read".into(), discovery.files_read);
         counters.insert("library_files_unreadable".into(), discovery.unreadable);
         TlsProbeStats {
@@ -492,22 +496,29 @@ fn chain_key(event: &TlsEvent<'_>) -> ChainKey {
     }
 }
 
-/// The next TLS events, or never when the probes are off.
-pub async fn next_events(probes: &mut Option<TlsProbes>) -> std::io::Result<()> {
-    match probes {
-        Some(probes) => probes.readable().await,
-        None => std::future::pending().await,
-    }
+/// What woke the TLS probes.
+pub enum Work {
+    /// The kernel has events ([`TlsProbes::on_events`]).
+    Events,
+    /// The scanner found something ([`TlsProbes::on_found`]).
+    Found(scanner::Found),
 }
 
-fn every_pid(proc_root: &std::path::Path) -> std::io::Result<Vec<u32>> {
-    let mut pids = Vec::new();
-    for entry in std::fs::read_dir(proc_root)? {
-        if let Some(pid) = entry?.file_name().to_str().and_then(|n| n.parse().ok()) {
-            pids.push(pid);
+/// The next work of the TLS probes, or never when they are off.
+pub async fn next_work(probes: &mut Option<TlsProbes>) -> std::io::Result<Work> {
+    let Some(probes) = probes else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        ready = probes.ring.readable_mut() => {
+            ready?.clear_ready();
+            Ok(Work::Events)
         }
+        found = probes.scanner.found.recv() => match found {
+            Some(found) => Ok(Work::Found(found)),
+            None => Err(std::io::Error::other("the TLS discovery thread stopped")),
+        },
     }
-    Ok(pids)
 }
 
 fn take_map<T>(ebpf: &mut Ebpf, name: &'static str) -> Result<T, LiveError>
