@@ -29,6 +29,7 @@ apt_packages=(
     python3-venv
     # TLS libraries uprobe discovery is tested on (BoringSSL; OpenSSL comes with openssl).
     android-libboringssl
+    android-libboringssl-dev
 )
 missing=()
 for pkg in "${apt_packages[@]}"; do

@@ -23,8 +23,8 @@ pub mod attribution;
 pub mod calendar;
 pub mod certificate;
 pub mod cnflow;
-pub mod schemas;
 pub mod plaintext;
+pub mod schemas;
 pub mod session;
 pub mod stats;
 

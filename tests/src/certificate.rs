@@ -61,6 +61,29 @@ impl Certificate {
     /// A leaf for `common_name` with a `key` of its own, signed by this
     /// certificate; `extensions` is an OpenSSL extension file's text (e.g.
     /// `subjectAltName=IP:127.0.0.1`), empty for none.
+    /// SHA-256 of the certificate's DER, lower-case hex, as openssl prints it.
+    pub fn sha256(&self) -> String {
+        let output = std::process::Command::new("openssl")
+            .args([
+                "x509",
+                "-in",
+                &self.cert,
+                "-noout",
+                "-fingerprint",
+                "-sha256",
+            ])
+            .output()
+            .expect("openssl x509");
+        assert!(output.status.success(), "openssl x509 -fingerprint failed");
+        let text = String::from_utf8_lossy(&output.stdout);
+        text.trim()
+            .rsplit('=')
+            .next()
+            .unwrap_or_default()
+            .replace(':', "")
+            .to_ascii_lowercase()
+    }
+
     pub fn issue(&self, dir: &Path, common_name: &str, key: KeyType, extensions: &str) -> Self {
         let made = Self::paths(dir, common_name);
         let base = dir.join(file_stem(common_name));

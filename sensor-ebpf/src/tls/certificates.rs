@@ -23,7 +23,7 @@ use cipherlens_common::tls::{TLS_DATA_CAPACITY, TlsCounter, TlsEventKind};
 
 use super::{Facts, TLS_THREADS, call_site, config, count, emit, process_marks};
 
-#[uprobe]
+#[uprobe(multi)]
 pub fn cipherlens_d2i_x509(ctx: ProbeContext) -> u32 {
     let (Some(input), Some(length)) = (ctx.arg::<u64>(1), ctx.arg::<i64>(2)) else {
         return 0;
@@ -49,7 +49,7 @@ struct Cbs {
     len: u64,
 }
 
-#[uprobe]
+#[uprobe(multi)]
 pub fn cipherlens_crypto_buffer_new(ctx: ProbeContext) -> u32 {
     let Some(cbs) = ctx.arg::<u64>(0) else {
         return 0;

@@ -14,7 +14,7 @@ use cipherlens_common::tls::TlsEventKind;
 
 use super::{Facts, config, emit, enter, leave, process_marks};
 
-#[uprobe]
+#[uprobe(multi)]
 pub fn cipherlens_ssl_handshake_enter(ctx: ProbeContext) -> u32 {
     let Some(ssl) = ctx.arg::<u64>(0) else {
         return 0;
@@ -27,7 +27,7 @@ pub fn cipherlens_ssl_handshake_enter(ctx: ProbeContext) -> u32 {
     0
 }
 
-#[uretprobe]
+#[uretprobe(multi)]
 pub fn cipherlens_ssl_handshake_exit(ctx: RetProbeContext) -> u32 {
     // SAFETY: helper allowed in uretprobes.
     let pid_tgid = unsafe { bpf_get_current_pid_tgid() };

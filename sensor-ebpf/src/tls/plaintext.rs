@@ -21,25 +21,25 @@ use cipherlens_common::tls::{
 
 use super::{Facts, TLS_PENDING, config, count, emit, enter, leave, process_marks};
 
-#[uprobe]
+#[uprobe(multi)]
 pub fn cipherlens_ssl_read_enter(ctx: ProbeContext) -> u32 {
     start(&ctx, TlsEventKind::PlaintextRead, false);
     0
 }
 
-#[uprobe]
+#[uprobe(multi)]
 pub fn cipherlens_ssl_write_enter(ctx: ProbeContext) -> u32 {
     start(&ctx, TlsEventKind::PlaintextWrite, false);
     0
 }
 
-#[uprobe]
+#[uprobe(multi)]
 pub fn cipherlens_ssl_read_ex_enter(ctx: ProbeContext) -> u32 {
     start(&ctx, TlsEventKind::PlaintextRead, true);
     0
 }
 
-#[uprobe]
+#[uprobe(multi)]
 pub fn cipherlens_ssl_write_ex_enter(ctx: ProbeContext) -> u32 {
     start(&ctx, TlsEventKind::PlaintextWrite, true);
     0
@@ -80,7 +80,7 @@ fn start(ctx: &ProbeContext, kind: TlsEventKind, ex: bool) {
     enter(pid_tgid, ssl);
 }
 
-#[uretprobe]
+#[uretprobe(multi)]
 pub fn cipherlens_ssl_rw_exit(ctx: RetProbeContext) -> u32 {
     // SAFETY: helper allowed in uretprobes.
     let pid_tgid = unsafe { bpf_get_current_pid_tgid() };

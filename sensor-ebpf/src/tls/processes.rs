@@ -26,7 +26,7 @@ pub fn cipherlens_process_exec(_ctx: BtfTracePointContext) -> i32 {
     0
 }
 
-#[uprobe]
+#[uprobe(multi)]
 pub fn cipherlens_dl_debug_state(_ctx: ProbeContext) -> u32 {
     report(TlsEventKind::LibrariesChanged);
     0

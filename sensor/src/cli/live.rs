@@ -9,13 +9,13 @@ use anyhow::Context as _;
 use cipherlens_control::config::{self, CaptureSection};
 use std::sync::Arc;
 
+use cipherlens_control::config::PlaintextDirectiveScope;
+use cipherlens_control::directive::PlaintextScope;
 use cipherlens_record::StatsRecord;
 use cipherlens_sensor::alerts::PolicyHandle;
 use cipherlens_sensor::attribution::AttributionSources;
 use cipherlens_sensor::cnflow::CnFlowConfig;
 use cipherlens_sensor::live::interfaces::InterfaceFilter;
-use cipherlens_control::config::PlaintextDirectiveScope;
-use cipherlens_control::directive::PlaintextScope;
 use cipherlens_sensor::live::tls::{PlaintextOptions, ProcessFilter, ScopeKind, TlsProbeOptions};
 use cipherlens_sensor::live::{self, LiveError, LiveOptions, LiveOutputs};
 use clap::{ArgMatches, Args};
@@ -154,7 +154,12 @@ fn plaintext_options(capture: &CaptureSection) -> anyhow::Result<PlaintextOption
     }
     let mut scopes: Vec<PlaintextScope> = Vec::new();
     if capture.plaintext {
-        scopes.extend(capture.plaintext_pids.iter().map(|pid| PlaintextScope::Pid(*pid)));
+        scopes.extend(
+            capture
+                .plaintext_pids
+                .iter()
+                .map(|pid| PlaintextScope::Pid(*pid)),
+        );
         scopes.extend(
             capture
                 .plaintext_containers

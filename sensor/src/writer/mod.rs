@@ -20,8 +20,7 @@ pub mod thread;
 use std::io;
 
 use cipherlens_record::{
-    PlaintextRecord,
-    AlertRecord, CnFlowRecord, Publishable, RecordKind, SessionRecord, StatsRecord,
+    AlertRecord, CnFlowRecord, PlaintextRecord, Publishable, RecordKind, SessionRecord, StatsRecord,
 };
 
 use crate::alerts::AlertStage;

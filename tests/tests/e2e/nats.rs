@@ -281,18 +281,22 @@ fn directives_change_the_running_sensor_and_bad_ones_change_nothing() {
         "after.directives.test"
     );
 
-    // Plaintext scopes are kept and reported, and say they are not active.
+    // Publishing a directive is not enough to turn plaintext on: this
+    // node's configuration allows no scope kind, so it is refused and says
+    // which setting would allow it.
     let reply = ask(
         &runtime,
         &client,
         node,
         r#"{"directive":"plaintext","enabled":true,"scope":{"k8s_namespace":"payments"}}"#,
     );
-    assert_eq!(
-        reply["plaintext"]["scopes"],
-        serde_json::json!([{"k8s_namespace": "payments"}])
+    assert_eq!(reply["ok"], false, "{reply}");
+    assert!(
+        reply["error"]
+            .as_str()
+            .is_some_and(|error| error.contains("--plaintext-directive")),
+        "{reply}"
     );
-    assert_eq!(reply["plaintext"]["active"], false);
 
     // Prometheus and health, as a scraper sees them.
     let exposition = run("curl", &["-sf", &format!("http://{metrics}/metrics")]);

@@ -6,12 +6,19 @@
 //! discovery found, through the path the file has in the sensor's own
 //! namespace (`/proc/PID/root/...`, which works for a container's files).
 //! Files whose last process is gone are detached.
+//!
+//! Detaching a uprobe waits for an RCU grace period in the kernel (about
+//! 100 ms here), so links are never dropped on the event loop: at run
+//! time a reaper thread drops them, and at exit they are dropped in
+//! parallel, whose grace periods overlap.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use aya::Ebpf;
-use aya::programs::uprobe::{UProbeAttachLocation, UProbeAttachPoint, UProbeLinkId, UProbeScope};
+use aya::programs::uprobe::{
+    UProbeAttachLocation, UProbeAttachPoint, UProbeLink, UProbeLinkId, UProbeScope,
+};
 use aya::programs::{BtfTracePoint, UProbe};
 use aya::{Btf, programs::ProgramError};
 use cipherlens_common::tls::programs;
@@ -131,6 +138,7 @@ pub struct ProbedFile {
 /// Which files carry probes.
 #[derive(Debug, Default)]
 pub struct FileProbes {
+    reaper: Option<Reaper>,
     files: HashMap<FileId, Attached>,
     by_number: HashMap<u64, ProbedFile>,
     next_number: u64,
@@ -185,20 +193,25 @@ impl FileProbes {
             _held: held,
             ..Attached::default()
         };
-        for (function, offset) in &library.functions {
-            for name in metadata_programs(*function) {
-                match attach_one(ebpf, name, *offset, path, number) {
-                    Ok(link) => attached.links.push((name, link)),
-                    Err(failure) => {
-                        detach_all(ebpf, &mut attached.links);
-                        return Err(self.failed(failure, path));
-                    }
+        // One uprobe_multi link per program and file, all its offsets in
+        // it: the kernel detaches such a link with one grace period.
+        for (name, offsets) in by_program(&library.functions, metadata_programs) {
+            match attach_one(ebpf, name, &offsets, path, number) {
+                Ok(link) => attached.links.push((name, link)),
+                Err(failure) => {
+                    let mut links = Vec::new();
+                    take_all(ebpf, &mut attached.links, &mut links);
+                    self.retire(links);
+                    return Err(self.failed(failure, path));
                 }
             }
-            if !plaintext_programs(*function).is_empty() {
-                attached.plaintext_offsets.push((*function, *offset));
-            }
         }
+        attached.plaintext_offsets = library
+            .functions
+            .iter()
+            .filter(|(function, _)| !plaintext_programs(*function).is_empty())
+            .copied()
+            .collect();
         if self.plaintext {
             attach_plaintext(ebpf, &mut attached);
         }
@@ -223,7 +236,7 @@ impl FileProbes {
         offset: u64,
     ) -> Result<(), AttachFailure> {
         let path = attach_path(held.as_ref(), fallback);
-        let link = attach_one(ebpf, programs::LOADER, offset, &path, 0)
+        let link = attach_one(ebpf, programs::LOADER, &[offset], &path, 0)
             .map_err(|failure| self.failed(failure, &path))?;
         self.files.insert(
             file,
@@ -243,12 +256,31 @@ impl FileProbes {
         for file in &gone {
             if let Some(mut attached) = self.files.remove(file) {
                 self.by_number.remove(&attached.number);
-                detach_all(ebpf, &mut attached.links);
-                detach_all(ebpf, &mut attached.plaintext_links);
+                let mut links = Vec::new();
+                take_all(ebpf, &mut attached.links, &mut links);
+                take_all(ebpf, &mut attached.plaintext_links, &mut links);
+                self.retire(links);
                 tracing::debug!(path = %attached.path.display(), "library probes detached");
             }
         }
         gone
+    }
+
+    fn retire(&mut self, links: Vec<UProbeLink>) {
+        if links.is_empty() {
+            return;
+        }
+        if self.reaper.is_none() {
+            self.reaper = Reaper::spawn();
+        }
+        match &self.reaper {
+            Some(reaper) => {
+                if let Err(returned) = reaper.links.send(links) {
+                    drop_in_parallel(returned.0);
+                }
+            }
+            None => drop_in_parallel(links),
+        }
     }
 
     /// Turns the plaintext probes on or off on every file.
@@ -257,18 +289,29 @@ impl FileProbes {
             return;
         }
         self.plaintext = on;
+        let mut retired = Vec::new();
         for attached in self.files.values_mut() {
             if on {
                 attach_plaintext(ebpf, attached);
             } else {
-                detach_all(ebpf, &mut attached.plaintext_links);
+                let mut links = Vec::new();
+                take_all(ebpf, &mut attached.plaintext_links, &mut links);
+                retired.extend(links);
             }
         }
+        self.retire(retired);
     }
 
-    /// Detaches everything.
+    /// Detaches everything, and waits until it is done.
     pub fn clear(&mut self, ebpf: &mut Ebpf) {
-        let _ = self.retain(ebpf, |_| false);
+        let mut links = Vec::new();
+        for attached in self.files.values_mut() {
+            take_all(ebpf, &mut attached.links, &mut links);
+            take_all(ebpf, &mut attached.plaintext_links, &mut links);
+        }
+        self.files.clear();
+        self.by_number.clear();
+        drop_in_parallel(links);
     }
 
     fn failed(&mut self, failure: AttachFailure, path: &Path) -> AttachFailure {
@@ -289,45 +332,103 @@ fn attach_path(held: Option<&std::fs::File>, fallback: &Path) -> PathBuf {
 }
 
 fn attach_plaintext(ebpf: &mut Ebpf, attached: &mut Attached) {
-    for (function, offset) in attached.plaintext_offsets.clone() {
-        for name in plaintext_programs(function) {
-            match attach_one(ebpf, name, offset, &attached.path, attached.number) {
-                Ok(link) => attached.plaintext_links.push((name, link)),
-                Err(failure) => tracing::warn!(
-                    path = %attached.path.display(),
-                    function = function.symbol(),
-                    reason = failure.as_str(),
-                    "plaintext probe not attached"
-                ),
+    for (name, offsets) in by_program(&attached.plaintext_offsets, plaintext_programs) {
+        match attach_one(ebpf, name, &offsets, &attached.path, attached.number) {
+            Ok(link) => attached.plaintext_links.push((name, link)),
+            Err(failure) => tracing::warn!(
+                path = %attached.path.display(),
+                program = name,
+                reason = failure.as_str(),
+                "plaintext probes not attached"
+            ),
+        }
+    }
+}
+
+/// The offsets each program attaches to, from the functions found.
+fn by_program(
+    functions: &[(TlsFunction, u64)],
+    programs: fn(TlsFunction) -> &'static [&'static str],
+) -> BTreeMap<&'static str, Vec<u64>> {
+    let mut by_program: BTreeMap<&'static str, Vec<u64>> = BTreeMap::new();
+    for (function, offset) in functions {
+        for name in programs(*function) {
+            let offsets = by_program.entry(name).or_default();
+            if !offsets.contains(offset) {
+                offsets.push(*offset);
             }
         }
     }
+    by_program
 }
 
 fn attach_one(
     ebpf: &mut Ebpf,
     name: &'static str,
-    offset: u64,
+    offsets: &[u64],
     path: &Path,
     cookie: u64,
 ) -> Result<UProbeLinkId, AttachFailure> {
     let program = uprobe(ebpf, name).map_err(|_| AttachFailure::NoProgram)?;
-    let point = UProbeAttachPoint {
-        location: UProbeAttachLocation::AbsoluteOffset(offset),
+    let points = offsets.iter().map(|offset| UProbeAttachPoint {
+        location: UProbeAttachLocation::AbsoluteOffset(*offset),
         cookie: Some(cookie),
-    };
+    });
     program
-        .attach([point], path, UProbeScope::AllProcesses)
+        .attach(points, path, UProbeScope::AllProcesses)
         .map_err(|error: ProgramError| {
             tracing::debug!(program = name, path = %path.display(), %error, "uprobe attach failed");
             AttachFailure::Refused
         })
 }
 
-fn detach_all(ebpf: &mut Ebpf, links: &mut Vec<(&'static str, UProbeLinkId)>) {
+/// Takes the links out of their programs, for dropping elsewhere.
+fn take_all(
+    ebpf: &mut Ebpf,
+    links: &mut Vec<(&'static str, UProbeLinkId)>,
+    into: &mut Vec<UProbeLink>,
+) {
     for (name, link) in links.drain(..) {
-        if let Ok(program) = uprobe(ebpf, name) {
-            let _ = program.detach(link);
+        if let Ok(program) = uprobe(ebpf, name)
+            && let Ok(link) = program.take_link(link)
+        {
+            into.push(link);
         }
     }
+}
+
+/// Drops links (each detach waits for a grace period) on a thread of its
+/// own, so the event loop never waits for one.
+#[derive(Debug)]
+struct Reaper {
+    links: std::sync::mpsc::Sender<Vec<UProbeLink>>,
+}
+
+impl Reaper {
+    fn spawn() -> Option<Self> {
+        let (links, incoming) = std::sync::mpsc::channel::<Vec<UProbeLink>>();
+        std::thread::Builder::new()
+            .name("tls-detach".into())
+            .spawn(move || {
+                while let Ok(batch) = incoming.recv() {
+                    drop_in_parallel(batch);
+                }
+            })
+            .ok()?;
+        Some(Self { links })
+    }
+}
+
+/// Drops links from several threads: their grace periods overlap.
+fn drop_in_parallel(links: Vec<UProbeLink>) {
+    const THREADS: usize = 16;
+    let mut chunks: Vec<Vec<UProbeLink>> = (0..THREADS).map(|_| Vec::new()).collect();
+    for (index, link) in links.into_iter().enumerate() {
+        chunks[index % THREADS].push(link);
+    }
+    std::thread::scope(|scope| {
+        for chunk in chunks.into_iter().filter(|chunk| !chunk.is_empty()) {
+            scope.spawn(move || drop(chunk));
+        }
+    });
 }

@@ -43,11 +43,7 @@ impl TlsProbes {
                 flags |= TLS_CONFIG_PLAINTEXT_SCOPED;
             }
         }
-        let cap = self
-            .plaintext
-            .options
-            .cap
-            .min(TLS_DATA_CAPACITY as u32);
+        let cap = self.plaintext.options.cap.min(TLS_DATA_CAPACITY as u32);
         self.config
             .set(
                 0,

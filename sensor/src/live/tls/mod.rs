@@ -30,8 +30,8 @@ use std::time::{Duration, Instant};
 use aya::Ebpf;
 use aya::maps::{Array, HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf};
 use cipherlens_common::tls::{
-    TLS_CONFIG_MAP, TLS_COUNTERS_MAP, TLS_EVENTS_MAP, TLS_IN_HANDSHAKE,
-    TLS_PROCESSES_MAP, TlsConfig, TlsCounter, TlsEventKind,
+    TLS_CONFIG_MAP, TLS_COUNTERS_MAP, TLS_EVENTS_MAP, TLS_IN_HANDSHAKE, TLS_PROCESSES_MAP,
+    TlsConfig, TlsCounter, TlsEventKind,
 };
 use cipherlens_record::session::CallBinding;
 use cipherlens_record::stats::TlsProbeStats;
@@ -307,7 +307,11 @@ impl TlsProbes {
     }
 
     /// The kernel marks of a process, from its attribution.
-    fn marks_of(&mut self, pid: u32, who: &cipherlens_record::attribution::EndpointAttribution) -> u32 {
+    fn marks_of(
+        &mut self,
+        pid: u32,
+        who: &cipherlens_record::attribution::EndpointAttribution,
+    ) -> u32 {
         let mut marks = self.options.processes.marks(pid, who);
         if self.plaintext.covers(pid, who) {
             marks |= cipherlens_common::tls::PROCESS_PLAINTEXT;

@@ -77,7 +77,9 @@ pub struct FlowIds {
 /// Why a plaintext directive was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum PlaintextRefused {
-    #[error("this node's configuration does not let directives enable plaintext for this scope kind (see --plaintext-directive)")]
+    #[error(
+        "this node's configuration does not let directives enable plaintext for this scope kind (see --plaintext-directive)"
+    )]
     NotAllowed,
     #[error("the TLS probes are off on this node (--no-tls-probes)")]
     ProbesOff,
@@ -144,8 +146,17 @@ impl Plaintext {
     }
 
     /// A directive asks to enable or disable a scope.
-    pub fn directive(&mut self, enabled: bool, scope: PlaintextScope) -> Result<(), PlaintextRefused> {
-        if enabled && !self.options.directive_kinds.contains(&ScopeKind::of(&scope)) {
+    pub fn directive(
+        &mut self,
+        enabled: bool,
+        scope: PlaintextScope,
+    ) -> Result<(), PlaintextRefused> {
+        if enabled
+            && !self
+                .options
+                .directive_kinds
+                .contains(&ScopeKind::of(&scope))
+        {
             return Err(PlaintextRefused::NotAllowed);
         }
         self.directive_scopes.retain(|known| known != &scope);
@@ -306,12 +317,16 @@ mod tests {
             Err(PlaintextRefused::NotAllowed)
         );
         assert!(!plaintext.active());
-        plaintext.directive(true, PlaintextScope::Pid(42)).expect("allowed");
+        plaintext
+            .directive(true, PlaintextScope::Pid(42))
+            .expect("allowed");
         assert!(plaintext.active() && !plaintext.node_wide());
         assert!(plaintext.covers(42, &EndpointAttribution::default()));
         assert!(!plaintext.covers(43, &EndpointAttribution::default()));
         // Turning off is always allowed.
-        plaintext.directive(false, PlaintextScope::Pid(42)).expect("off");
+        plaintext
+            .directive(false, PlaintextScope::Pid(42))
+            .expect("off");
         assert!(!plaintext.active());
     }
 
@@ -323,7 +338,11 @@ mod tests {
             ..PlaintextOptions::default()
         });
         let time = || "2026-12-06T00:00:00Z".to_string();
-        assert!(plaintext.on_call(&call(7, b"Cookie: x\n"), time(), None, true).is_none());
+        assert!(
+            plaintext
+                .on_call(&call(7, b"Cookie: x\n"), time(), None, true)
+                .is_none()
+        );
         assert!(plaintext.released(false).is_empty());
         plaintext.note_flow(
             7,
@@ -345,6 +364,10 @@ mod tests {
         assert_eq!(second.data_base64, "bW9yZQ==");
         // Out of every process scope, only a matching server name keeps it.
         plaintext.options.server_names = vec!["b.test".into()];
-        assert!(plaintext.on_call(&call(7, b"x"), time(), None, false).is_none());
+        assert!(
+            plaintext
+                .on_call(&call(7, b"x"), time(), None, false)
+                .is_none()
+        );
     }
 }

@@ -14,7 +14,12 @@ pub const REDACTED: &[u8] = b"[REDACTED]";
 /// The header fields redacted unless configured otherwise (the
 /// configuration's default says the same).
 #[cfg(test)]
-pub const DEFAULT_HEADERS: [&str; 4] = ["Authorization", "Cookie", "Set-Cookie", "Proxy-Authorization"];
+pub const DEFAULT_HEADERS: [&str; 4] = [
+    "Authorization",
+    "Cookie",
+    "Set-Cookie",
+    "Proxy-Authorization",
+];
 
 /// Redacts `data` in place; returns what matched, per pattern.
 pub fn redact(data: &mut Vec<u8>, headers: &[String]) -> Vec<Redaction> {
@@ -105,8 +110,14 @@ mod tests {
         assert_eq!(
             redactions,
             vec![
-                Redaction { pattern: "Authorization".into(), count: 1 },
-                Redaction { pattern: "Cookie".into(), count: 2 },
+                Redaction {
+                    pattern: "Authorization".into(),
+                    count: 1
+                },
+                Redaction {
+                    pattern: "Cookie".into(),
+                    count: 2
+                },
             ]
         );
     }

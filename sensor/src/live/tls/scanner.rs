@@ -49,7 +49,11 @@ pub struct Scanner {
 }
 
 impl Scanner {
-    pub fn spawn(proc_root: PathBuf, sources: AttributionSources, own_pid: u32) -> std::io::Result<Self> {
+    pub fn spawn(
+        proc_root: PathBuf,
+        sources: AttributionSources,
+        own_pid: u32,
+    ) -> std::io::Result<Self> {
         let (requests, incoming) = std::sync::mpsc::channel();
         let (results, found) = tokio::sync::mpsc::channel(RESULTS);
         std::thread::Builder::new()

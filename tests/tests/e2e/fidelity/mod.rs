@@ -45,9 +45,18 @@ fn by_client_port(records: &[Value]) -> BTreeMap<u64, &Value> {
 
 /// A record without what only live capture can know or when it was made:
 /// the kernel's observation, the flow id, the node, who owns the local
-/// sockets, and the session's source and times.
+/// sockets, the session's source and times, and a chain the client's TLS
+/// library gave (TLS 1.3 hides it from the wire; checked on its own).
 fn comparable(record: &Value) -> Value {
     let mut record = record.clone();
+    if let Some(tls) = record["cipherlens"]["tls"].as_object_mut()
+        && tls.remove("certificate_source").is_some()
+    {
+        tls.insert("server_certificates".into(), Value::Array(Vec::new()));
+        if let Some(server) = record["tls"]["server"].as_object_mut() {
+            server.retain(|key, _| key == "ja3s");
+        }
+    }
     if let Some(cipherlens) = record["cipherlens"].as_object_mut() {
         cipherlens.remove("observation");
         cipherlens.remove("cnflow_id");
@@ -241,6 +250,25 @@ fn live_records_match_the_clients_tshark_and_replay_of_a_parallel_capture() {
         .collect();
     let replay = by_client_port(&replay_records);
     assert_eq!(replay.len(), live.len());
+    // A chain a client's TLS library gave is the server's, certificate by
+    // certificate (SHA-256 of each, from openssl).
+    for record in live.values() {
+        let tls = &record["cipherlens"]["tls"];
+        if tls["certificate_source"].is_null() {
+            continue;
+        }
+        let expected: Vec<String> = match record["tls"]["client"]["server_name"].as_str() {
+            Some("h2.test") => vec![leaf.sha256()],
+            _ => vec![leaf.sha256(), ca.sha256()],
+        };
+        let seen: Vec<&str> = tls["server_certificates"]
+            .as_array()
+            .expect("chain")
+            .iter()
+            .filter_map(|certificate| certificate["fingerprint_sha256"].as_str())
+            .collect();
+        assert_eq!(seen, expected, "{}", tls["certificate_source"]);
+    }
     for (port, record) in &live {
         let other = replay
             .get(port)
