@@ -15,12 +15,13 @@ use serde_json::Value;
 
 const BASE: &str = "https://cipherlens.invalid/schema/";
 /// Every schema file; records may reference each other's definitions.
-const FILES: [&str; 5] = [
+const FILES: [&str; 6] = [
     "session-record.v1.json",
     "x509-certificate.v1.json",
     "cnflow-record.v1.json",
     "stats-record.v1.json",
     "alert-record.v1.json",
+    "plaintext-record.v1.json",
 ];
 
 /// Where the schema files are, relative to the repository root.
@@ -39,6 +40,7 @@ struct Compiled {
     cnflow_record: boon::SchemaIndex,
     stats_record: boon::SchemaIndex,
     alert_record: boon::SchemaIndex,
+    plaintext_record: boon::SchemaIndex,
 }
 
 fn compiled() -> &'static Compiled {
@@ -67,12 +69,16 @@ fn compiled() -> &'static Compiled {
         let alert_record = compiler
             .compile(&format!("{BASE}alert-record.v1.json"), &mut schemas)
             .expect("schema compiles");
+        let plaintext_record = compiler
+            .compile(&format!("{BASE}plaintext-record.v1.json"), &mut schemas)
+            .expect("schema compiles");
         Compiled {
             schemas,
             session_record,
             cnflow_record,
             stats_record,
             alert_record,
+            plaintext_record,
         }
     })
 }
@@ -111,6 +117,15 @@ pub fn assert_valid_alert_record(record: &Value) {
         panic!("record does not match the alert schema: {error:#}\nrecord: {record}");
     }
     assert_round_trips::<cipherlens_record::AlertRecord>(record);
+}
+
+/// Panics with the validation errors if `record` is not a valid plaintext record.
+pub fn assert_valid_plaintext_record(record: &Value) {
+    let compiled = compiled();
+    if let Err(error) = compiled.schemas.validate(record, compiled.plaintext_record) {
+        panic!("record does not match the plaintext schema: {error:#}\nrecord: {record}");
+    }
+    assert_round_trips::<cipherlens_record::PlaintextRecord>(record);
 }
 
 /// Panics unless `record` reads into `T` and serializes back to itself.

@@ -178,7 +178,7 @@ impl Sensor {
             "sensor failed: {}",
             self.log()
         );
-        // Session records; CNFlow and alert records (in the same file) are
+        // Session records; CNFlow, alert and plaintext records (in the same file) are
         // checked against their schemas and left to `cnflow_records` and
         // the caller.
         let mut records = read_json_lines(&self.records);
@@ -186,6 +186,7 @@ impl Sensor {
             match record["schema"].as_str() {
                 Some("cipherlens.cnflow/v1") => schema::assert_valid_cnflow_record(record),
                 Some("cipherlens.alert/v1") => schema::assert_valid_alert_record(record),
+                Some("cipherlens.plaintext/v1") => schema::assert_valid_plaintext_record(record),
                 _ => schema::assert_valid_session_record(record),
             }
         }

@@ -15,3 +15,4 @@ mod inventory;
 mod lifecycle;
 mod nats;
 mod quic;
+mod uprobes;

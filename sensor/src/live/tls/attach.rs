@@ -166,9 +166,10 @@ impl FileProbes {
         self.plaintext
     }
 
-    /// The file an event's attach cookie names.
-    pub fn probed(&self, number: u64) -> Option<&ProbedFile> {
-        self.by_number.get(&number)
+    /// The file and function an event's attach cookie names.
+    pub fn probed(&self, cookie: u64) -> Option<(&ProbedFile, Option<TlsFunction>)> {
+        let (number, function) = from_cookie(cookie);
+        Some((self.by_number.get(&number)?, function))
     }
 
     /// Attaches a library file's probes (and its plaintext probes when
@@ -195,8 +196,8 @@ impl FileProbes {
         };
         // One uprobe_multi link per program and file, all its offsets in
         // it: the kernel detaches such a link with one grace period.
-        for (name, offsets) in by_program(&library.functions, metadata_programs) {
-            match attach_one(ebpf, name, &offsets, path, number) {
+        for (name, points) in by_program(&library.functions, metadata_programs) {
+            match attach_one(ebpf, name, &points, path, number) {
                 Ok(link) => attached.links.push((name, link)),
                 Err(failure) => {
                     let mut links = Vec::new();
@@ -236,7 +237,7 @@ impl FileProbes {
         offset: u64,
     ) -> Result<(), AttachFailure> {
         let path = attach_path(held.as_ref(), fallback);
-        let link = attach_one(ebpf, programs::LOADER, &[offset], &path, 0)
+        let link = attach_one(ebpf, programs::LOADER, &[(None, offset)], &path, 0)
             .map_err(|failure| self.failed(failure, &path))?;
         self.files.insert(
             file,
@@ -332,8 +333,8 @@ fn attach_path(held: Option<&std::fs::File>, fallback: &Path) -> PathBuf {
 }
 
 fn attach_plaintext(ebpf: &mut Ebpf, attached: &mut Attached) {
-    for (name, offsets) in by_program(&attached.plaintext_offsets, plaintext_programs) {
-        match attach_one(ebpf, name, &offsets, &attached.path, attached.number) {
+    for (name, points) in by_program(&attached.plaintext_offsets, plaintext_programs) {
+        match attach_one(ebpf, name, &points, &attached.path, attached.number) {
             Ok(link) => attached.plaintext_links.push((name, link)),
             Err(failure) => tracing::warn!(
                 path = %attached.path.display(),
@@ -345,34 +346,52 @@ fn attach_plaintext(ebpf: &mut Ebpf, attached: &mut Attached) {
     }
 }
 
-/// The offsets each program attaches to, from the functions found.
+/// A function and the offset a probe attaches at.
+type Point = (Option<TlsFunction>, u64);
+
+/// The points each program attaches to, from the functions found.
 fn by_program(
     functions: &[(TlsFunction, u64)],
     programs: fn(TlsFunction) -> &'static [&'static str],
-) -> BTreeMap<&'static str, Vec<u64>> {
-    let mut by_program: BTreeMap<&'static str, Vec<u64>> = BTreeMap::new();
+) -> BTreeMap<&'static str, Vec<Point>> {
+    let mut by_program: BTreeMap<&'static str, Vec<Point>> = BTreeMap::new();
     for (function, offset) in functions {
         for name in programs(*function) {
-            let offsets = by_program.entry(name).or_default();
-            if !offsets.contains(offset) {
-                offsets.push(*offset);
+            let points = by_program.entry(name).or_default();
+            if !points.iter().any(|(_, known)| known == offset) {
+                points.push((Some(*function), *offset));
             }
         }
     }
     by_program
 }
 
+/// The attach cookie of a probe: the file's number and the function, so
+/// an event says which function of which file fired.
+pub fn cookie(file: u64, function: Option<TlsFunction>) -> u64 {
+    let index = function
+        .and_then(|function| TlsFunction::ALL.iter().position(|f| *f == function))
+        .map_or(0xFF, |index| index as u64);
+    (file << 8) | index
+}
+
+/// The file number and function an attach cookie names.
+pub fn from_cookie(cookie: u64) -> (u64, Option<TlsFunction>) {
+    let function = TlsFunction::ALL.get((cookie & 0xFF) as usize).copied();
+    (cookie >> 8, function)
+}
+
 fn attach_one(
     ebpf: &mut Ebpf,
     name: &'static str,
-    offsets: &[u64],
+    points: &[Point],
     path: &Path,
-    cookie: u64,
+    file: u64,
 ) -> Result<UProbeLinkId, AttachFailure> {
     let program = uprobe(ebpf, name).map_err(|_| AttachFailure::NoProgram)?;
-    let points = offsets.iter().map(|offset| UProbeAttachPoint {
+    let points = points.iter().map(|(function, offset)| UProbeAttachPoint {
         location: UProbeAttachLocation::AbsoluteOffset(*offset),
-        cookie: Some(cookie),
+        cookie: Some(cookie(file, *function)),
     });
     program
         .attach(points, path, UProbeScope::AllProcesses)
@@ -431,4 +450,20 @@ fn drop_in_parallel(links: Vec<UProbeLink>) {
             scope.spawn(move || drop(chunk));
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_name_file_and_function() {
+        for function in TlsFunction::ALL {
+            assert_eq!(
+                from_cookie(cookie(77, Some(function))),
+                (77, Some(function))
+            );
+        }
+        assert_eq!(from_cookie(cookie(3, None)), (3, None));
+    }
 }

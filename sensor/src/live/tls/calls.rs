@@ -114,7 +114,7 @@ impl TlsProbes {
         let library = self
             .files
             .probed(event.probe)
-            .map(|probed| probed.library.flavour.as_str().to_owned());
+            .map(|(probed, _)| probed.library.flavour.as_str().to_owned());
         let time = crate::time::rfc3339_from_unix_nanos(
             event.timestamp_ns.saturating_add(self.monotonic_to_unix),
         );

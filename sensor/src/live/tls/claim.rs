@@ -209,7 +209,9 @@ impl TlsProbes {
         let covered = |socket: Option<Local>| {
             socket.is_some_and(|local| {
                 local.keys().any(|key| self.chains.get(key).is_some())
-                    || local.pid.is_some_and(|pid| self.is_covered(pid))
+                    || local.pid.is_some_and(|pid| {
+                        self.is_covered(pid) || self.undecided.contains_key(&pid)
+                    })
             })
         };
         (summary.server_certificates.is_empty() && covered(sockets.client))

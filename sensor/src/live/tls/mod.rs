@@ -57,6 +57,18 @@ const FULL_RESCAN: Duration = Duration::from_secs(30);
 /// Events handled per wake before yielding.
 const EVENTS_PER_WAKE: usize = 4096;
 
+/// Certificates waiting for their process's scan, at most.
+const MAX_UNDECIDED: usize = 4096;
+/// How long a certificate waits for its process's scan.
+const UNDECIDED_WAIT: Duration = Duration::from_secs(2);
+
+/// A certificate whose caller lies in a file of a process not scanned yet.
+struct Undecided {
+    header: TlsEvent<'static>,
+    data: Vec<u8>,
+    since: Instant,
+}
+
 /// A scanned process.
 struct Process {
     scan: ProcessScan,
@@ -86,6 +98,8 @@ pub struct TlsProbes {
     chains: Chains,
     /// Sessions waiting for their chain.
     held: Vec<Held>,
+    /// Certificates waiting for their process's scan, by pid.
+    undecided: HashMap<u32, Vec<Undecided>>,
     /// Sockets whose session went out without a chain while their process
     /// was covered: a chain arriving later for one is late.
     emitted_without: HashMap<u64, Instant>,
@@ -133,6 +147,7 @@ impl TlsProbes {
                 .saturating_sub(crate::time::monotonic_now_nanos()),
             chains: Chains::default(),
             held: Vec::new(),
+            undecided: HashMap::new(),
             emitted_without: HashMap::new(),
             last_full_scan: Instant::now(),
             counts: BTreeMap::new(),
@@ -185,37 +200,45 @@ impl TlsProbes {
         if event.truncated() {
             return self.count("certificates_truncated");
         }
-        let Some(probed) = self.files.probed(event.probe) else {
+        let Some((probed, function)) = self.files.probed(event.probe) else {
             return self.count("certificates_from_detached_file");
         };
         let library = Arc::clone(&probed.library);
-        let path = probed.path.clone();
         // Who called the decoder: the TLS library's handshake code (a
         // peer's certificate), or a CA bundle loader or the application?
-        let function = library
+        let offset = library
             .functions
             .iter()
-            .find(|(function, _)| function.decodes_certificates())
+            .find(|(known, _)| Some(*known) == function)
             .map(|(_, offset)| *offset);
         let from_handshake =
-            match function.map(|offset| library.caller(offset, event.function, event.caller)) {
+            match offset.map(|offset| library.caller(offset, event.function, event.caller)) {
                 Some(Caller::HandshakeCode) => true,
                 Some(Caller::OtherCode) | None => false,
                 // libcrypto called from another file: libssl, or the
-                // application; the process's mappings say which, and when the
-                // process is gone already, a call made inside a handshake
-                // call is the handshake's.
+                // application; the process's mappings say which. A process
+                // not scanned yet (it has just started) is waited for.
                 Some(Caller::OutsideFile) => match self.caller_file_decides(event) {
                     Some(decided) => decided,
-                    None => event.flags & TLS_IN_HANDSHAKE != 0,
+                    None => return self.defer(event, now),
                 },
             };
+        self.decided(event, from_handshake, now);
+    }
+
+    /// Keeps a certificate the caller check let through.
+    fn decided(&mut self, event: &TlsEvent<'_>, from_handshake: bool, now: Instant) {
         if !from_handshake {
             return self.count("certificates_not_from_handshake");
         }
         if !looks_like_certificate(event.data) {
             return self.count("certificates_not_x509");
         }
+        let Some((probed, _)) = self.files.probed(event.probe) else {
+            return self.count("certificates_from_detached_file");
+        };
+        let library = Arc::clone(&probed.library);
+        let path = probed.path.clone();
         if event.socket_cookie != 0 && self.emitted_without.remove(&event.socket_cookie).is_some() {
             return self.count("chains_late");
         }
@@ -231,6 +254,51 @@ impl TlsProbes {
             binding: event.binding().unwrap_or(CallBinding::Thread),
         };
         self.chains.add(chain_key(event), event.data, origin, now);
+    }
+
+    /// Keeps a certificate until its process's scan says who called.
+    fn defer(&mut self, event: &TlsEvent<'_>, now: Instant) {
+        let waiting: usize = self.undecided.values().map(Vec::len).sum();
+        if waiting >= MAX_UNDECIDED {
+            return self.count("certificates_undecided_dropped");
+        }
+        self.scanner.ask(scanner::Request::Scan(event.pid));
+        self.undecided
+            .entry(event.pid)
+            .or_default()
+            .push(Undecided {
+                header: TlsEvent {
+                    data: &[],
+                    ..event.clone()
+                },
+                data: event.data.to_vec(),
+                since: now,
+            });
+    }
+
+    /// Decides the certificates of `pid` that waited for its scan; without
+    /// one (the process is gone, or `force`), a decode made inside a
+    /// handshake call is the handshake's.
+    fn decide_waiting(&mut self, pid: u32, force: bool) {
+        let Some(waiting) = self.undecided.remove(&pid) else {
+            return;
+        };
+        let now = Instant::now();
+        for undecided in waiting {
+            let event = TlsEvent {
+                data: &undecided.data,
+                ..undecided.header.clone()
+            };
+            let from_handshake = match self.caller_file_decides(&event) {
+                Some(decided) => decided,
+                None if force => event.flags & TLS_IN_HANDSHAKE != 0,
+                None => {
+                    self.count("certificates_caller_unmapped");
+                    event.flags & TLS_IN_HANDSHAKE != 0
+                }
+            };
+            self.decided(&event, from_handshake, now);
+        }
     }
 
     /// Whether the code at the event's caller, in another file, is a TLS
@@ -252,6 +320,19 @@ impl TlsProbes {
     /// processes are scanned again and the gone are forgotten.
     pub fn tick(&mut self) {
         let now = Instant::now();
+        let overdue: Vec<u32> = self
+            .undecided
+            .iter()
+            .filter(|(_, waiting)| {
+                waiting
+                    .first()
+                    .is_some_and(|first| now.duration_since(first.since) >= UNDECIDED_WAIT)
+            })
+            .map(|(pid, _)| *pid)
+            .collect();
+        for pid in overdue {
+            self.decide_waiting(pid, true);
+        }
         self.chains.expire(now);
         self.emitted_without
             .retain(|_, at| now.duration_since(*at) < Duration::from_secs(30));
@@ -273,10 +354,11 @@ impl TlsProbes {
                 self.discovery_stats = stats;
                 self.apply_process(ebpf, scan, who, open);
             }
-            scanner::Found::Failed { reason, .. } => {
+            scanner::Found::Failed { pid, reason } => {
                 // Usually the process is gone: its last scan still says
                 // where its code was, for events it left in the ring.
                 self.count(reason);
+                self.decide_waiting(pid, true);
             }
             scanner::Found::Alive(alive) => self.forget_gone(ebpf, &alive),
         }
@@ -413,6 +495,7 @@ impl TlsProbes {
                 coverage,
             },
         );
+        self.decide_waiting(pid, false);
     }
 
     fn library_excluded(&self, path: &str) -> bool {
