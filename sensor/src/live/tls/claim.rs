@@ -156,15 +156,21 @@ impl TlsProbes {
             (sockets.server, ChainSide::Client),
         ] {
             let Some(local) = socket else { continue };
-            // A TLS 1.3 client decodes the server's chain before it sends
-            // its Finished, which completed the session: whatever is there
-            // is all. A server may still be checking a client's chain.
-            let whole = force || side == ChainSide::Server;
-            let Some(key) = local.keys().find(|key| {
-                self.chains
-                    .get(*key)
-                    .is_some_and(|chain| chain.complete || whole)
-            }) else {
+            // A chain is whole when its handshake call returned. A client
+            // that drives the handshake from calls not probed (memory BIOs,
+            // `SSL_read` first) reports no return; it decoded the server's
+            // chain before it sent its Finished, which completed the
+            // session, so what is there is all.
+            let whole = |chain: &CaughtChain| {
+                chain.complete
+                    || force
+                    || (side == ChainSide::Server
+                        && chain.origin.binding == cipherlens_record::session::CallBinding::Thread)
+            };
+            let Some(key) = local
+                .keys()
+                .find(|key| self.chains.get(*key).is_some_and(whole))
+            else {
                 continue;
             };
             let Some(chain) = self.chains.take(key) else {
@@ -205,6 +211,13 @@ impl TlsProbes {
         // A resumed session (PSK) sends no certificate at all.
         if !tls13 || summary.resumed() {
             return false;
+        }
+        // A chain is being caught but is not whole yet.
+        let partial = |socket: Option<Local>| {
+            socket.is_some_and(|local| local.keys().any(|key| self.chains.get(key).is_some()))
+        };
+        if partial(sockets.client) || partial(sockets.server) {
+            return true;
         }
         let covered = |socket: Option<Local>| {
             socket.is_some_and(|local| {

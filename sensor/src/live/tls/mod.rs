@@ -30,8 +30,8 @@ use std::time::{Duration, Instant};
 use aya::Ebpf;
 use aya::maps::{Array, HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf};
 use cipherlens_common::tls::{
-    TLS_CONFIG_MAP, TLS_COUNTERS_MAP, TLS_EVENTS_MAP, TLS_IN_HANDSHAKE, TLS_PROCESSES_MAP,
-    TlsConfig, TlsCounter, TlsEventKind,
+    TLS_CONFIG_MAP, TLS_COUNTERS_MAP, TLS_EVENTS_MAP, TLS_PROCESSES_MAP, TlsConfig, TlsCounter,
+    TlsEventKind,
 };
 use cipherlens_record::session::CallBinding;
 use cipherlens_record::stats::TlsProbeStats;
@@ -276,9 +276,11 @@ impl TlsProbes {
             });
     }
 
-    /// Decides the certificates of `pid` that waited for its scan; without
-    /// one (the process is gone, or `force`), a decode made inside a
-    /// handshake call is the handshake's.
+    /// Decides the certificates of `pid` that waited for its scan. Without
+    /// one (the process is gone) libssl is the likely caller: libcrypto's
+    /// own loaders (PEM files, CA directories) call from inside libcrypto
+    /// and were told apart already, and applications rarely decode
+    /// certificates themselves; counted.
     fn decide_waiting(&mut self, pid: u32, force: bool) {
         let Some(waiting) = self.undecided.remove(&pid) else {
             return;
@@ -291,10 +293,13 @@ impl TlsProbes {
             };
             let from_handshake = match self.caller_file_decides(&event) {
                 Some(decided) => decided,
-                None if force => event.flags & TLS_IN_HANDSHAKE != 0,
                 None => {
-                    self.count("certificates_caller_unmapped");
-                    event.flags & TLS_IN_HANDSHAKE != 0
+                    self.count(if force {
+                        "certificates_caller_assumed_libssl"
+                    } else {
+                        "certificates_caller_unmapped"
+                    });
+                    true
                 }
             };
             self.decided(&event, from_handshake, now);
@@ -345,12 +350,13 @@ impl TlsProbes {
     /// What the scanner found: attach, mark, cover; or forget the gone.
     pub fn on_found(&mut self, ebpf: &mut Ebpf, found: scanner::Found) {
         match found {
-            scanner::Found::Process {
-                scan,
-                who,
-                open,
-                stats,
-            } => {
+            scanner::Found::Process(scanned) => {
+                let scanner::Scanned {
+                    scan,
+                    who,
+                    open,
+                    stats,
+                } = *scanned;
                 self.discovery_stats = stats;
                 self.apply_process(ebpf, scan, who, open);
             }

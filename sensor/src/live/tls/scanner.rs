@@ -26,18 +26,24 @@ pub enum Request {
     Forget(FileId),
 }
 
+/// One scanned process.
+pub struct Scanned {
+    pub scan: ProcessScan,
+    pub who: EndpointAttribution,
+    /// Probe targets, opened before parsing: attaching through
+    /// `/proc/self/fd/N` works after a short-lived process is gone.
+    pub open: Vec<(FileId, std::fs::File)>,
+    pub stats: DiscoveryStats,
+}
+
 /// What the scanner found.
 pub enum Found {
-    Process {
-        scan: ProcessScan,
-        who: EndpointAttribution,
-        /// Probe targets, opened before parsing: attaching through
-        /// `/proc/self/fd/N` works after a short-lived process is gone.
-        open: Vec<(FileId, std::fs::File)>,
-        stats: DiscoveryStats,
-    },
+    Process(Box<Scanned>),
     /// The process could not be scanned (usually: it is gone).
-    Failed { pid: u32, reason: &'static str },
+    Failed {
+        pid: u32,
+        reason: &'static str,
+    },
     /// A full scan ended; these processes were alive.
     Alive(BTreeSet<u32>),
 }
@@ -113,8 +119,25 @@ impl Worker {
                     return;
                 }
             }
-            if everything && !self.everything() {
+            if everything && !self.everything(incoming) {
                 return;
+            }
+        }
+    }
+
+    /// Serves the single-process requests that arrived meanwhile: a
+    /// process that just started must not wait behind a full scan.
+    fn serve_urgent(&mut self, incoming: &Receiver<Request>, deferred: &mut Vec<Request>) -> bool {
+        loop {
+            match incoming.try_recv() {
+                Ok(Request::Scan(pid)) => {
+                    if !self.scan(pid) {
+                        return false;
+                    }
+                }
+                Ok(other) => deferred.push(other),
+                Err(TryRecvError::Empty) => return true,
+                Err(TryRecvError::Disconnected) => return false,
             }
         }
     }
@@ -135,12 +158,12 @@ impl Worker {
                         Some((file.id, open))
                     })
                     .collect();
-                Found::Process {
+                Found::Process(Box::new(Scanned {
                     who: self.attributor.attribute(pid),
                     scan,
                     open,
                     stats: self.discovery.stats(),
-                }
+                }))
             }
             Err(error) => Found::Failed {
                 pid,
@@ -150,7 +173,7 @@ impl Worker {
         self.results.blocking_send(found).is_ok()
     }
 
-    fn everything(&mut self) -> bool {
+    fn everything(&mut self, incoming: &Receiver<Request>) -> bool {
         let pids: BTreeSet<u32> = match std::fs::read_dir(&self.proc_root) {
             Ok(entries) => entries
                 .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
@@ -160,9 +183,15 @@ impl Worker {
                 return true;
             }
         };
+        let mut deferred = Vec::new();
         for pid in &pids {
-            if !self.scan(*pid) {
+            if !self.serve_urgent(incoming, &mut deferred) || !self.scan(*pid) {
                 return false;
+            }
+        }
+        for request in deferred {
+            if let Request::Forget(file) = request {
+                self.discovery.forget(file);
             }
         }
         self.results.blocking_send(Found::Alive(pids)).is_ok()
