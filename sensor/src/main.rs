@@ -45,6 +45,10 @@ enum Command {
     /// Which TLS library each process uses (OpenSSL, BoringSSL, shared or
     /// static) and whether uprobes can hook it: one JSON line per process.
     TlsLibraries(cli::tls_libraries::TlsLibrariesArgs),
+    /// Empty uprobes on a library's functions until SIGINT (the uprobe
+    /// benchmark's baseline).
+    #[command(hide = true)]
+    ProbeBaseline(cli::probe_baseline::ProbeBaselineArgs),
 }
 
 fn main() -> ExitCode {
@@ -72,6 +76,7 @@ fn main() -> ExitCode {
         Command::Replay(args) => cli::replay::run(args, given),
         Command::Inventory(args) => cli::inventory::run(args),
         Command::TlsLibraries(args) => cli::tls_libraries::run(args),
+        Command::ProbeBaseline(args) => cli::probe_baseline::run(args),
     };
     match result {
         Ok(code) => code,

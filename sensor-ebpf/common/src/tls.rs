@@ -59,6 +59,9 @@ pub mod programs {
     pub const EXEC: &str = "cipherlens_process_exec";
     /// The tracepoint [`EXEC`] attaches to.
     pub const EXEC_TRACEPOINT: &str = "sched_process_exec";
+    /// Empty entry and return probes: the benchmark's baseline.
+    pub const EMPTY_ENTER: &str = "cipherlens_empty_enter";
+    pub const EMPTY_EXIT: &str = "cipherlens_empty_exit";
 }
 
 /// Per-thread state of the probed calls.

@@ -12,7 +12,7 @@
 
 use aya_ebpf::{
     helpers::generated::bpf_get_current_pid_tgid,
-    macros::{btf_tracepoint, uprobe},
+    macros::{btf_tracepoint, uprobe, uretprobe},
     programs::{BtfTracePointContext, ProbeContext},
 };
 use cipherlens_common::tgid_of;
@@ -52,4 +52,17 @@ fn report(kind: TlsEventKind) {
         result: 0,
     };
     emit(facts, 0, 0, 0);
+}
+
+/// An empty entry probe: what a uprobe costs with nothing in it, the
+/// baseline `scripts/bench-uprobes.sh` compares the plaintext probes with.
+#[uprobe(multi)]
+pub fn cipherlens_empty_enter(_ctx: ProbeContext) -> u32 {
+    0
+}
+
+/// An empty return probe (see [`cipherlens_empty_enter`]).
+#[uretprobe(multi)]
+pub fn cipherlens_empty_exit(_ctx: aya_ebpf::programs::RetProbeContext) -> u32 {
+    0
 }

@@ -11,6 +11,7 @@
 pub mod inventory;
 pub mod live;
 pub mod logging;
+pub mod probe_baseline;
 pub mod replay;
 pub mod sinks;
 pub mod tls_libraries;
