@@ -19,7 +19,7 @@ use goblin::strtab::Strtab;
 
 use crate::error::ElfError;
 use crate::source::{Source, read_region};
-use crate::symbols::{Known, Marker, TlsFunction, classify, is_libssl_code};
+use crate::symbols::{Known, Marker, TlsFunction, classify, is_libssl_code, may_name_known};
 
 /// How much discovery reads of one file at most.
 #[derive(Debug, Clone, Copy)]
@@ -222,18 +222,21 @@ impl ElfImage {
                 "string table index out of range",
             ));
         };
-        let symbols = read_region(
-            source,
-            "symbol table",
-            section.sh_offset,
-            section.sh_size,
-            limits.table_bytes,
-        )?;
         let strings = read_region(
             source,
             "string table",
             strings.sh_offset,
             strings.sh_size,
+            limits.table_bytes,
+        )?;
+        if !may_name_known(&strings) {
+            return Ok(());
+        }
+        let symbols = read_region(
+            source,
+            "symbol table",
+            section.sh_offset,
+            section.sh_size,
             limits.table_bytes,
         )?;
         let count = symbols.len() / entry_size as usize;

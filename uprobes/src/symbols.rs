@@ -92,6 +92,26 @@ pub enum Marker {
     Rustls,
 }
 
+/// Whether a symbol string table may name anything [`classify`] knows.
+/// Every name it knows contains one of these, so a table without them is
+/// skipped without parsing its symbols: most files on a node (libc,
+/// compilers, databases) have none, and a large table (tens of MB) costs
+/// a search instead of a parse.
+pub(crate) fn may_name_known(strings: &[u8]) -> bool {
+    const NEEDLES: [&str; 7] = [
+        "SSL_",
+        "SSLeay",
+        "d2i_X509",
+        "CRYPTO_BUFFER_new_from_CBS",
+        "_dl_debug_state",
+        "runtime.main",
+        "rustls",
+    ];
+    NEEDLES
+        .iter()
+        .any(|needle| memchr::memmem::find(strings, needle.as_bytes()).is_some())
+}
+
 /// What a symbol name is to discovery, if anything.
 pub(crate) enum Known {
     Function(TlsFunction),
@@ -144,4 +164,37 @@ pub(crate) fn classify(name: &str) -> Option<Known> {
         _ => return None,
     };
     Some(Known::Marker(marker))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every function and marker name classify() knows passes the
+    /// pre-filter, so skipping a table can never lose one.
+    #[test]
+    fn the_prefilter_lets_every_known_name_through() {
+        let mut names: Vec<&str> = TlsFunction::ALL.iter().map(|f| f.symbol()).collect();
+        names.extend([
+            "BORINGSSL_self_test",
+            "OPENSSL_version_major",
+            "SSL_get1_peer_certificate",
+            "OpenSSL_version",
+            "OPENSSL_init_ssl",
+            "LIBRESSL_VERSION_TEXT",
+            "SSLeay_version_libressl",
+            "runtime.main",
+            "_ZN6rustls6client3Foo",
+            "_RNvNtCs123_6rustls4conn",
+            "_dl_debug_state",
+        ]);
+        for name in names {
+            assert!(classify(name).is_some(), "{name} is not known");
+            assert!(
+                may_name_known(format!("\0libc\0{name}\0").as_bytes()),
+                "{name}"
+            );
+        }
+        assert!(!may_name_known(b"\0malloc\0free\0memcpy\0"));
+    }
 }

@@ -95,6 +95,10 @@ impl Attributor {
             .into_iter()
             .zip(pids)
         {
+            // Resolved already (a session that waited for its chain).
+            if endpoint.attribution.process.is_some() {
+                continue;
+            }
             if let Some(pid) = pid {
                 endpoint.attribution = self.attribute(pid);
             }
@@ -110,6 +114,12 @@ impl Attributor {
             host_users: None,
             host_groups: None,
         }
+    }
+
+    /// Forgets what is cached about a process (it ran a new program: same
+    /// pid and start time, another executable).
+    pub fn forget(&mut self, pid: u32) {
+        self.processes.remove(&pid);
     }
 
     /// The attribution of a process (pid only when it is gone).

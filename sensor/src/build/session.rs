@@ -15,7 +15,6 @@ use cipherlens_parsers::x509::CertificateSummary;
 use cipherlens_record::session::*;
 
 use super::certificate_cache::CertificateCache;
-use crate::attribution::EndpointAttribution;
 use crate::flow::{IpProtocol, community_id_v1};
 use crate::pipeline::{FinishedSession, SessionContext, SessionOutcome, peer_index};
 use crate::time::rfc3339_from_unix_nanos;
@@ -125,12 +124,16 @@ pub fn build_session_record(
         client: Endpoint {
             address: client.ip().to_string(),
             port: client.port(),
-            attribution: EndpointAttribution::default(),
+            attribution: context.attribution[client_index]
+                .clone()
+                .unwrap_or_default(),
         },
         server: Endpoint {
             address: server.ip().to_string(),
             port: server.port(),
-            attribution: EndpointAttribution::default(),
+            attribution: context.attribution[server_index]
+                .clone()
+                .unwrap_or_default(),
         },
         host: None,
         tls: Tls {

@@ -33,6 +33,10 @@ pub struct SessionContext {
     pub cnflow_id: Option<String>,
     /// A chain a local process's TLS library gave (live capture, uprobes).
     pub certificate_source: Option<CertificateSource>,
+    /// Who owned the local sockets (initiator, responder), resolved early
+    /// for a session that waited (its processes may be gone by the time
+    /// the record is built).
+    pub attribution: [Option<cipherlens_record::attribution::EndpointAttribution>; 2],
 }
 
 /// What the kernel said about one packet (live capture). Borrowed: it is
@@ -133,6 +137,14 @@ impl FinishedSession {
         *slot = chain;
         self.context.certificate_source = Some(source);
         true
+    }
+
+    /// Sets who owned the local sockets, resolved before the session waits.
+    pub fn set_attribution(
+        &mut self,
+        attribution: [Option<cipherlens_record::attribution::EndpointAttribution>; 2],
+    ) {
+        self.context.attribution = attribution;
     }
 
     /// The handshake as parsed so far.

@@ -150,6 +150,7 @@ impl QuicSession {
             observation: self.observation.take(),
             cnflow_id: None,
             certificate_source: None,
+            attribution: [None, None],
         };
         let outcome = SessionOutcome {
             emitted_on: reason,

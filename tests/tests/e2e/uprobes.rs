@@ -58,6 +58,19 @@ fn wait_probed_files(sensor: &Sensor, at_least: f64, limit: Duration) -> f64 {
     }
 }
 
+/// Waits until the sensor's log has `text` (it logs each library it probes).
+fn wait_logged(sensor: &Sensor, text: &str, limit: Duration) {
+    let start = Instant::now();
+    while !sensor.log().contains(text) {
+        assert!(
+            start.elapsed() < limit,
+            "{text} not logged within {limit:?}: {}",
+            sensor.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// The session record whose ClientHello named `server_name`.
 fn session<'a>(records: &'a [Value], server_name: &str) -> &'a Value {
     records
@@ -129,7 +142,7 @@ fn tls13_chains_from_every_client_library_equal_the_servers() {
     let (server, expected) = chain_server(&bed, &[]);
     let sensor = bed.sensor(&[]);
     // s_server maps libssl and libcrypto, and the dynamic loader.
-    let files = wait_probed_files(&sensor, 3.0, Duration::from_secs(20));
+    let files = wait_probed_files(&sensor, 3.0, Duration::from_secs(60));
     let address = format!("{}:{}", link.host_v4, server.port);
 
     // Clients started after the sensor, on libssl.so.3.
@@ -152,12 +165,13 @@ fn tls13_chains_from_every_client_library_equal_the_servers() {
     // reading its symbols takes a while the first time.
     let warm = link
         .command("node")
-        .args(["-e", "setTimeout(() => {}, 3000)"])
+        .args(["-e", "setTimeout(() => {}, 60000)"])
         .stdin(Stdio::null())
         .spawn()
         .expect("node");
-    let files = wait_probed_files(&sensor, files + 1.0, Duration::from_secs(30));
-    drop(cipherlens_integration::Background(warm));
+    let warm = cipherlens_integration::Background(warm);
+    wait_logged(&sensor, "path=/usr/bin/node", Duration::from_secs(60));
+    drop(warm);
     link.client(
         "node",
         &[
@@ -218,6 +232,19 @@ fn tls13_chains_from_every_client_library_equal_the_servers() {
         .output()
         .expect("unshare");
     assert!(output.status.success(), "{output:?}");
+
+    // Coverage as a scraper sees it: processes on OpenSSL of the version
+    // `openssl version` prints, hooked.
+    let version = run("openssl", &["version"]);
+    let version = version.split_whitespace().nth(1).expect("openssl version");
+    let sample = format!(
+        "cipherlens_tls_processes{{library=\"openssl-3\",version=\"{version}\",hooked=\"true\",reason=\"\"}}"
+    );
+    assert!(
+        sensor.metric(&sample).is_some_and(|count| count >= 1.0),
+        "{sample} missing:\n{}",
+        sensor.metrics()
+    );
 
     let (records, stats, _) = sensor.stop();
     let names = [
@@ -385,7 +412,7 @@ fn plaintext_only_when_asked_equals_the_bytes_is_redacted_and_names_the_flow() {
 }
 
 #[test]
-fn without_tls_probes_nothing_is_attached() {
+fn filters_leave_processes_out_and_without_tls_probes_nothing_is_attached() {
     let bed = TestBed::light("probes-off");
     let link = &bed.link;
     let (server, _) = chain_server(&bed, &[]);
@@ -400,6 +427,48 @@ fn without_tls_probes_nothing_is_attached() {
     wait_probed_files(&sensor, 3.0, Duration::from_secs(20));
     assert!(count_uprobes(&sensor) > 0, "{:?}", held_links(sensor.pid()));
     drop(sensor.stop());
+
+    // Excluded by its process name: probes stay attached (for others),
+    // its session gets no chain. A process is filtered once it has been
+    // scanned, so both clients wait a moment before their handshake.
+    let sensor = bed.sensor(&["--tls-probe-exclude-executable", "python3"]);
+    wait_probed_files(&sensor, 3.0, Duration::from_secs(60));
+    let output = link
+        .command("python3")
+        .args(["-c", &late_python(&server, link, "excluded.test")])
+        .stdin(Stdio::null())
+        .output()
+        .expect("python3");
+    assert!(output.status.success(), "{output:?}");
+    let boring = boringssl_client(bed.dir());
+    let output = link
+        .command(boring.to_str().expect("UTF-8 path"))
+        .args([&link.host_v4, &server.port.to_string(), "included.test"])
+        .env("CLIENT_DELAY_MS", "1500")
+        .stdin(Stdio::null())
+        .output()
+        .expect("BoringSSL client");
+    assert!(output.status.success(), "{output:?}");
+    let (records, stats, _) = sensor.stop();
+    let excluded = session(&records, "excluded.test");
+    assert!(
+        excluded["cipherlens"]["tls"]["certificate_source"].is_null(),
+        "{excluded}"
+    );
+    assert_eq!(chain(excluded), Vec::<String>::new());
+    let included = session(&records, "included.test");
+    assert_eq!(
+        included["cipherlens"]["tls"]["certificate_source"]["library"], "boringssl",
+        "{included}"
+    );
+    assert!(
+        stats["tls_probes"]["coverage"]
+            .as_array()
+            .is_some_and(|groups| groups
+                .iter()
+                .any(|group| group["reason"] == "excluded_process")),
+        "{stats}"
+    );
 
     let sensor = bed.sensor(&["--no-tls-probes"]);
     link.python_handshake(server.port, "off.test");

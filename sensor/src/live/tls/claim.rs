@@ -93,6 +93,18 @@ impl TlsProbes {
         }
         if self.may_still_come(&session, &sockets) && !self.options.certificate_wait.is_zero() {
             self.count("sessions_waited");
+            // Its processes may be gone when the record is built.
+            let attribution = session.context().observation.as_ref().map(|observation| {
+                observation.sockets.each_ref().map(|socket| {
+                    socket
+                        .as_ref()
+                        .and_then(|s| s.pid)
+                        .map(|pid| self.attributor.attribute(pid))
+                })
+            });
+            if let Some(attribution) = attribution {
+                session.set_attribution(attribution);
+            }
             self.held.push(Held {
                 session,
                 deadline: Instant::now() + self.options.certificate_wait,
@@ -117,7 +129,16 @@ impl TlsProbes {
                 out.push(held.session);
                 continue;
             };
-            let due = all || now >= held.deadline;
+            // Certificates of the client waiting for its process's scan
+            // extend the wait (the scan answers within that bound, or
+            // fails when the process is gone, which decides them too).
+            let scanning = sockets
+                .client
+                .and_then(|local| local.pid)
+                .is_some_and(|pid| self.undecided.contains_key(&pid));
+            let due = all
+                || (now >= held.deadline && !scanning)
+                || now >= held.deadline + super::UNDECIDED_WAIT;
             if self.take_chains(&mut held.session, &sockets, due) {
                 self.count("chains_merged_after_wait");
                 out.push(held.session);
@@ -167,9 +188,12 @@ impl TlsProbes {
                     || (side == ChainSide::Server
                         && chain.origin.binding == cipherlens_record::session::CallBinding::Thread)
             };
+            // The socket's chain first; the thread's only when the socket
+            // has none.
             let Some(key) = local
                 .keys()
-                .find(|key| self.chains.get(*key).is_some_and(whole))
+                .find(|key| self.chains.get(*key).is_some())
+                .filter(|key| self.chains.get(*key).is_some_and(whole))
             else {
                 continue;
             };

@@ -60,7 +60,7 @@ const EVENTS_PER_WAKE: usize = 4096;
 /// Certificates waiting for their process's scan, at most.
 const MAX_UNDECIDED: usize = 4096;
 /// How long a certificate waits for its process's scan.
-const UNDECIDED_WAIT: Duration = Duration::from_secs(2);
+pub(super) const UNDECIDED_WAIT: Duration = Duration::from_secs(2);
 
 /// A certificate whose caller lies in a file of a process not scanned yet.
 struct Undecided {
@@ -74,6 +74,8 @@ struct Process {
     scan: ProcessScan,
     who: cipherlens_record::attribution::EndpointAttribution,
     coverage: Option<ProcessCoverage>,
+    /// The process filter leaves it out.
+    excluded: bool,
 }
 
 /// The TLS probes of a running sensor.
@@ -81,6 +83,8 @@ pub struct TlsProbes {
     options: TlsProbeOptions,
     own_pid: u32,
     scanner: scanner::Scanner,
+    /// Attribution of sessions that wait (the scanner has its own).
+    attributor: crate::attribution::Attributor,
     discovery_stats: cipherlens_uprobes::DiscoveryStats,
     files: FileProbes,
     processes: HashMap<u32, Process>,
@@ -127,12 +131,14 @@ impl TlsProbes {
         #[allow(deprecated)]
         let ring = AsyncFd::new(ring).map_err(LiveError::Poll)?;
         let plaintext_options = options.plaintext.clone();
+        let attributor = crate::attribution::Attributor::new(sources.clone());
         let scanner = scanner::Scanner::spawn(sources.proc_root.clone(), sources, own_pid)
             .map_err(LiveError::Poll)?;
         let mut probes = Self {
             options,
             own_pid,
             scanner,
+            attributor,
             discovery_stats: cipherlens_uprobes::DiscoveryStats::default(),
             files: FileProbes::default(),
             processes: HashMap::new(),
@@ -188,7 +194,13 @@ impl TlsProbes {
             TlsEventKind::HandshakeDone => {
                 self.chains.complete(chain_key(event), now);
             }
-            TlsEventKind::ProcessExec | TlsEventKind::LibrariesChanged => {
+            TlsEventKind::ProcessExec => {
+                // A new program: the old scan's mappings and filter
+                // verdict no longer hold; its events wait for the new one.
+                self.processes.remove(&event.pid);
+                self.scanner.ask(scanner::Request::Exec(event.pid));
+            }
+            TlsEventKind::LibrariesChanged => {
                 tracing::debug!(pid = event.pid, kind = ?event.kind, "process event");
                 self.scanner.ask(scanner::Request::Scan(event.pid));
             }
@@ -200,34 +212,52 @@ impl TlsProbes {
         if event.truncated() {
             return self.count("certificates_truncated");
         }
-        let Some((probed, function)) = self.files.probed(event.probe) else {
+        if self.files.probed(event.probe).is_none() {
             return self.count("certificates_from_detached_file");
-        };
-        let library = Arc::clone(&probed.library);
-        // Who called the decoder: the TLS library's handshake code (a
-        // peer's certificate), or a CA bundle loader or the application?
+        }
+        // The kernel filters a process by its marks once it has been
+        // scanned; until then its certificates wait for the scan, which
+        // also says whether the filter leaves it out.
+        if !self.processes.contains_key(&event.pid) {
+            return self.defer(event, now);
+        }
+        match self.classify(event) {
+            Some(from_handshake) => self.decided(event, from_handshake, now),
+            None => self.defer(event, now),
+        }
+    }
+
+    /// Whether a decode was the TLS library's handshake code's (a peer's
+    /// certificate) rather than a CA bundle loader's or the application's;
+    /// `None` when the process's mappings must say and do not cover the
+    /// caller yet.
+    fn classify(&self, event: &TlsEvent<'_>) -> Option<bool> {
+        let (probed, function) = self.files.probed(event.probe)?;
+        let library = &probed.library;
         let offset = library
             .functions
             .iter()
             .find(|(known, _)| Some(*known) == function)
             .map(|(_, offset)| *offset);
-        let from_handshake =
-            match offset.map(|offset| library.caller(offset, event.function, event.caller)) {
-                Some(Caller::HandshakeCode) => true,
-                Some(Caller::OtherCode) | None => false,
-                // libcrypto called from another file: libssl, or the
-                // application; the process's mappings say which. A process
-                // not scanned yet (it has just started) is waited for.
-                Some(Caller::OutsideFile) => match self.caller_file_decides(event) {
-                    Some(decided) => decided,
-                    None => return self.defer(event, now),
-                },
-            };
-        self.decided(event, from_handshake, now);
+        let caller = offset.map(|offset| library.caller(offset, event.function, event.caller));
+        match caller {
+            Some(Caller::HandshakeCode) => Some(true),
+            Some(Caller::OtherCode) | None => Some(false),
+            // libcrypto called from another file: libssl, or the
+            // application; the process's mappings say which.
+            Some(Caller::OutsideFile) => self.caller_file_decides(event),
+        }
     }
 
     /// Keeps a certificate the caller check let through.
     fn decided(&mut self, event: &TlsEvent<'_>, from_handshake: bool, now: Instant) {
+        if self
+            .processes
+            .get(&event.pid)
+            .is_some_and(|process| process.excluded)
+        {
+            return self.count("certificates_excluded_process");
+        }
         if !from_handshake {
             return self.count("certificates_not_from_handshake");
         }
@@ -291,7 +321,9 @@ impl TlsProbes {
                 data: &undecided.data,
                 ..undecided.header.clone()
             };
-            let from_handshake = match self.caller_file_decides(&event) {
+            // Decided as if it had just arrived; only a caller in another
+            // file needs the scan, and without one libssl is assumed.
+            let from_handshake = match self.classify(&event) {
                 Some(decided) => decided,
                 None => {
                     self.count(if force {
@@ -499,6 +531,7 @@ impl TlsProbes {
                 scan,
                 who,
                 coverage,
+                excluded,
             },
         );
         self.decide_waiting(pid, false);

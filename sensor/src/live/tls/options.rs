@@ -43,7 +43,7 @@ pub struct ProcessFilter {
     /// Container id prefixes.
     pub containers: Vec<String>,
     pub exclude_containers: Vec<String>,
-    /// Executable paths or file names.
+    /// Executable paths or file names, or process names (`comm`).
     pub executables: Vec<String>,
     pub exclude_executables: Vec<String>,
 }
@@ -57,18 +57,18 @@ impl ProcessFilter {
     /// The kernel filter marks of a process.
     pub fn marks(&self, pid: u32, who: &EndpointAttribution) -> u32 {
         let container = who.container.as_ref().map(|c| c.id.as_str());
-        let executable = who
-            .process
-            .as_ref()
-            .and_then(|p| p.executable.as_ref())
-            .and_then(|e| e.path.as_deref());
+        let executable = who.process.as_ref().and_then(|p| p.executable.as_ref());
+        let path = executable.and_then(|e| e.path.as_deref());
+        let comm = executable.and_then(|e| e.name.as_deref());
         let container_in = |list: &[String]| {
             container.is_some_and(|id| list.iter().any(|prefix| id.starts_with(prefix.as_str())))
         };
+        // The executable's path, its file name, or the process's name.
         let executable_in = |list: &[String]| {
-            executable.is_some_and(|path| {
-                let name = path.rsplit('/').next().unwrap_or(path);
-                list.iter().any(|wanted| wanted == path || wanted == name)
+            list.iter().any(|wanted| {
+                path.is_some_and(|path| {
+                    wanted == path || Some(wanted.as_str()) == path.rsplit('/').next()
+                }) || comm == Some(wanted.as_str())
             })
         };
         if self.exclude_pids.contains(&pid)

@@ -20,6 +20,8 @@ const RESULTS: usize = 1024;
 #[derive(Debug)]
 pub enum Request {
     Scan(u32),
+    /// The process ran a new program: what is cached about it is stale.
+    Exec(u32),
     /// Every process, then the set of those alive.
     Everything,
     /// A file is no longer probed: close it, read it again if it comes back.
@@ -105,6 +107,10 @@ impl Worker {
                     Request::Scan(pid) => {
                         pids.insert(pid);
                     }
+                    Request::Exec(pid) => {
+                        self.attributor.forget(pid);
+                        pids.insert(pid);
+                    }
                     Request::Everything => everything = true,
                     Request::Forget(file) => self.discovery.forget(file),
                 }
@@ -130,6 +136,12 @@ impl Worker {
     fn serve_urgent(&mut self, incoming: &Receiver<Request>, deferred: &mut Vec<Request>) -> bool {
         loop {
             match incoming.try_recv() {
+                Ok(Request::Exec(pid)) => {
+                    self.attributor.forget(pid);
+                    if !self.scan(pid) {
+                        return false;
+                    }
+                }
                 Ok(Request::Scan(pid)) => {
                     if !self.scan(pid) {
                         return false;
@@ -165,15 +177,19 @@ impl Worker {
                     stats: self.discovery.stats(),
                 }))
             }
-            Err(error) => Found::Failed {
-                pid,
-                reason: error.reason(),
-            },
+            Err(error) => {
+                tracing::debug!(pid, %error, "process not scanned");
+                Found::Failed {
+                    pid,
+                    reason: error.reason(),
+                }
+            }
         };
         self.results.blocking_send(found).is_ok()
     }
 
     fn everything(&mut self, incoming: &Receiver<Request>) -> bool {
+        tracing::debug!("scanning every process");
         let pids: BTreeSet<u32> = match std::fs::read_dir(&self.proc_root) {
             Ok(entries) => entries
                 .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
@@ -194,6 +210,7 @@ impl Worker {
                 self.discovery.forget(file);
             }
         }
+        tracing::debug!(processes = pids.len(), "every process scanned");
         self.results.blocking_send(Found::Alive(pids)).is_ok()
     }
 }
