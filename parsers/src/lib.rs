@@ -15,5 +15,6 @@
 
 pub mod fingerprint;
 pub mod quic;
+pub mod redact;
 pub mod tls;
 pub mod x509;

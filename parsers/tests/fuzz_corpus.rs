@@ -12,12 +12,19 @@ mod corpus_replay;
 mod certificate;
 #[path = "../../fuzz/fuzz_targets/bodies/client_hello.rs"]
 mod client_hello;
+#[path = "../../fuzz/fuzz_targets/bodies/plaintext_redact.rs"]
+mod plaintext_redact;
 #[path = "../../fuzz/fuzz_targets/bodies/quic_initial.rs"]
 mod quic_initial;
 #[path = "../../fuzz/fuzz_targets/bodies/server_hello.rs"]
 mod server_hello;
 #[path = "../../fuzz/fuzz_targets/bodies/tls_record_stream.rs"]
 mod tls_record_stream;
+
+#[test]
+fn plaintext_redact_corpus_does_not_panic() {
+    corpus_replay::replay("plaintext_redact", plaintext_redact::run);
+}
 
 #[test]
 fn tls_record_stream_corpus_does_not_panic() {

@@ -21,7 +21,6 @@ pub mod coverage;
 mod events;
 mod options;
 pub mod plaintext;
-mod redact;
 mod scanner;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};

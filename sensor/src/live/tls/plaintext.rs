@@ -20,7 +20,7 @@ use cipherlens_record::plaintext::{
 };
 
 use super::events::TlsEvent;
-use super::redact::redact;
+use cipherlens_parsers::redact::redact;
 
 /// How long a record waits for its flow's session.
 const FLOW_WAIT: Duration = Duration::from_millis(500);

@@ -1,4 +1,4 @@
-//! Redaction of plaintext before it leaves the process: the values of
+//! Redaction of plaintext before it leaves the sensor: the values of
 //! configured HTTP/1 header fields (by default `Authorization`, `Cookie`,
 //! `Set-Cookie`, `Proxy-Authorization`) are replaced, whatever else the
 //! bytes are. A field is a line `NAME: value` (RFC 9112 section 5, name
@@ -13,7 +13,6 @@ pub const REDACTED: &[u8] = b"[REDACTED]";
 
 /// The header fields redacted unless configured otherwise (the
 /// configuration's default says the same).
-#[cfg(test)]
 pub const DEFAULT_HEADERS: [&str; 4] = [
     "Authorization",
     "Cookie",
