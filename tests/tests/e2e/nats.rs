@@ -198,6 +198,16 @@ fn directives_change_the_running_sensor_and_bad_ones_change_nothing() {
         status["status"]["stats"]["kernel"]["packets_seen"].is_u64(),
         "{status}"
     );
+    // The TLS probes: coverage per process (library, hooked or why not),
+    // and plaintext off.
+    let processes = status["status"]["tls_processes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no tls_processes: {status}"));
+    for process in processes {
+        assert!(process["pid"].is_u64() && process["hooked"].is_boolean(), "{process}");
+        assert_eq!(process["reason"].is_null(), process["hooked"] == true, "{process}");
+    }
+    assert_eq!(status["status"]["plaintext"]["active"], false, "{status}");
 
     // Refused, with the reason, and nothing changes.
     for (bad, reason) in [
