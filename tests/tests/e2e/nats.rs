@@ -204,8 +204,15 @@ fn directives_change_the_running_sensor_and_bad_ones_change_nothing() {
         .as_array()
         .unwrap_or_else(|| panic!("no tls_processes: {status}"));
     for process in processes {
-        assert!(process["pid"].is_u64() && process["hooked"].is_boolean(), "{process}");
-        assert_eq!(process["reason"].is_null(), process["hooked"] == true, "{process}");
+        assert!(
+            process["pid"].is_u64() && process["hooked"].is_boolean(),
+            "{process}"
+        );
+        assert_eq!(
+            process["reason"].is_null(),
+            process["hooked"] == true,
+            "{process}"
+        );
     }
     assert_eq!(status["status"]["plaintext"]["active"], false, "{status}");
 
