@@ -76,15 +76,21 @@ probes_up() {
     exit 1
 }
 
+# Lets a starting sensor finish its first work (interface attach, the
+# first scan of every process) so no mode measures it.
+settle() {
+    sleep 3
+}
+
 # Starts what a mode needs.
 start() {
     case "$1" in
         nosensor) ;;
-        none) sensor_up --no-tls-probes ;;
-        metadata) sensor_up && probes_up ;;
-        plaintext) sensor_up --plaintext && probes_up ;;
+        none) sensor_up --no-tls-probes && settle ;;
+        metadata) sensor_up && probes_up && settle ;;
+        plaintext) sensor_up --plaintext && probes_up && settle ;;
         bare)
-            sensor_up --no-tls-probes
+            sensor_up --no-tls-probes && settle
             "$sensor" probe-baseline --library /usr/lib/x86_64-linux-gnu/libssl.so.3 \
                 --symbol SSL_write --symbol SSL_write_ex 2>"$work/baseline.err" &
             pids+=($!)

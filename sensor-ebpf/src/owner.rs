@@ -29,21 +29,24 @@ pub fn cipherlens_sock_send(ctx: BtfTracePointContext) -> i32 {
 /// `sock_recv_length(struct sock *sk, int ret, int flags)`.
 #[btf_tracepoint(function = "sock_recv_length")]
 pub fn cipherlens_sock_recv(ctx: BtfTracePointContext) -> i32 {
-    remember_owner(&ctx);
+    if let Some((pid_tgid, cookie)) = remember_owner(&ctx) {
+        bind_tls_call(pid_tgid, cookie);
+    }
     0
 }
 
-fn remember_owner(ctx: &BtfTracePointContext) {
+/// Remembers the socket's owner; returns (pid_tgid, cookie).
+fn remember_owner(ctx: &BtfTracePointContext) -> Option<(u64, u64)> {
     let sock: *mut core::ffi::c_void = ctx.arg(0);
     if sock.is_null() {
-        return;
+        return None;
     }
     // SAFETY: `sock` is the tracepoint's `struct sock *` argument (BTF-typed
     // for the verifier); both helpers are allowed in tp_btf programs.
     let cookie = unsafe { bpf_get_socket_cookie(sock) };
     let pid_tgid = unsafe { bpf_get_current_pid_tgid() };
     if cookie == 0 || tgid_of(pid_tgid) == 0 {
-        return;
+        return None;
     }
     // Bulk senders call send/recv tens of thousands of times a second on
     // one socket: a lookup is cheap, an LRU update takes a lock and a node,
@@ -52,21 +55,25 @@ fn remember_owner(ctx: &BtfTracePointContext) {
     if unsafe { SOCKET_OWNERS.get(&cookie) }.copied() != Some(pid_tgid) {
         let _ = SOCKET_OWNERS.insert(&cookie, &pid_tgid, 0);
     }
-    bind_tls_call(pid_tgid, cookie);
+    Some((pid_tgid, cookie))
 }
 
-/// A thread of a process using a probed TLS library has state; its
-/// latest socket is kept (memory BIOs: the application moves the bytes
-/// itself, outside the library's calls), and while a probed call is on its
-/// stack this syscall is that call's, so the call's `SSL*` is bound to the
-/// socket. Other threads pay one failed lookup.
+/// On receives only: a thread that entered a probed TLS call has state; its
+/// latest receiving socket is kept (memory BIOs: the application moves the
+/// bytes itself, outside the library's calls), and while a probed call is
+/// on its stack this receive is that call's, so the call's `SSL*` is bound
+/// to the socket. Every handshake receives the peer's flight, so receives
+/// suffice, and a bulk sender (an `SSL_write` loop) pays nothing here.
+/// Other threads pay one failed lookup per receive.
 fn bind_tls_call(pid_tgid: u64, cookie: u64) {
     let Some(thread) = TLS_THREADS.get_ptr_mut(&pid_tgid) else {
         return;
     };
     // SAFETY: the map value stays valid for this program's run.
     let thread = unsafe { &mut *thread };
-    thread.last_cookie = cookie;
+    if thread.last_cookie != cookie {
+        thread.last_cookie = cookie;
+    }
     if thread.depth == 0 || thread.ssl == 0 {
         return;
     }
