@@ -6,11 +6,7 @@
 //! discovery found, through the path the file has in the sensor's own
 //! namespace (`/proc/PID/root/...`, which works for a container's files).
 //! Files whose last process is gone are detached.
-//!
-//! Detaching a uprobe waits for an RCU grace period in the kernel (about
-//! 100 ms here), so links are never dropped on the event loop: at run
-//! time a reaper thread drops them, and at exit they are dropped in
-//! parallel, whose grace periods overlap.
+//! Links are dropped by `detach`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -25,6 +21,7 @@ use cipherlens_common::tls::programs;
 use cipherlens_uprobes::{FileId, TlsFunction, TlsLibrary};
 use std::sync::Arc;
 
+use super::detach::{Reaper, drop_in_parallel, take_all};
 use crate::live::LiveError;
 
 /// Every uprobe program of the object.
@@ -86,7 +83,10 @@ pub fn load(ebpf: &mut Ebpf) -> Result<(), LiveError> {
     Ok(())
 }
 
-fn uprobe<'a>(ebpf: &'a mut Ebpf, name: &'static str) -> Result<&'a mut UProbe, LiveError> {
+pub(super) fn uprobe<'a>(
+    ebpf: &'a mut Ebpf,
+    name: &'static str,
+) -> Result<&'a mut UProbe, LiveError> {
     ebpf.program_mut(name)
         .ok_or(LiveError::Missing(name))?
         .try_into()
@@ -399,57 +399,6 @@ fn attach_one(
             tracing::debug!(program = name, path = %path.display(), %error, "uprobe attach failed");
             AttachFailure::Refused
         })
-}
-
-/// Takes the links out of their programs, for dropping elsewhere.
-fn take_all(
-    ebpf: &mut Ebpf,
-    links: &mut Vec<(&'static str, UProbeLinkId)>,
-    into: &mut Vec<UProbeLink>,
-) {
-    for (name, link) in links.drain(..) {
-        if let Ok(program) = uprobe(ebpf, name)
-            && let Ok(link) = program.take_link(link)
-        {
-            into.push(link);
-        }
-    }
-}
-
-/// Drops links (each detach waits for a grace period) on a thread of its
-/// own, so the event loop never waits for one.
-#[derive(Debug)]
-struct Reaper {
-    links: std::sync::mpsc::Sender<Vec<UProbeLink>>,
-}
-
-impl Reaper {
-    fn spawn() -> Option<Self> {
-        let (links, incoming) = std::sync::mpsc::channel::<Vec<UProbeLink>>();
-        std::thread::Builder::new()
-            .name("tls-detach".into())
-            .spawn(move || {
-                while let Ok(batch) = incoming.recv() {
-                    drop_in_parallel(batch);
-                }
-            })
-            .ok()?;
-        Some(Self { links })
-    }
-}
-
-/// Drops links from several threads: their grace periods overlap.
-fn drop_in_parallel(links: Vec<UProbeLink>) {
-    const THREADS: usize = 16;
-    let mut chunks: Vec<Vec<UProbeLink>> = (0..THREADS).map(|_| Vec::new()).collect();
-    for (index, link) in links.into_iter().enumerate() {
-        chunks[index % THREADS].push(link);
-    }
-    std::thread::scope(|scope| {
-        for chunk in chunks.into_iter().filter(|chunk| !chunk.is_empty()) {
-            scope.spawn(move || drop(chunk));
-        }
-    });
 }
 
 #[cfg(test)]

@@ -138,7 +138,7 @@ impl TlsProbes {
                 .is_some_and(|pid| self.undecided.contains_key(&pid));
             let due = all
                 || (now >= held.deadline && !scanning)
-                || now >= held.deadline + super::UNDECIDED_WAIT;
+                || now >= held.deadline + super::certificates::UNDECIDED_WAIT;
             if self.take_chains(&mut held.session, &sockets, due) {
                 self.count("chains_merged_after_wait");
                 out.push(held.session);
