@@ -108,6 +108,9 @@ pub struct RecordStream {
     /// TLS 1.3 negotiated: ChangeCipherSpec is only the middlebox-compatibility
     /// record, and only application_data records are encrypted.
     tls13: bool,
+    /// The client offered TLS 1.3 (this is its direction): see
+    /// [`RecordStream::set_offered_tls13`].
+    offered_tls13: bool,
     records: u64,
 }
 
@@ -129,6 +132,7 @@ impl RecordStream {
             skip: 0,
             change_cipher_spec_seen: false,
             tls13: false,
+            offered_tls13: false,
             records: 0,
         }
     }
@@ -139,6 +143,17 @@ impl RecordStream {
     /// appendix D.4), since TLS 1.3 encrypts everything as application_data.
     pub fn set_tls13(&mut self) {
         self.tls13 = true;
+    }
+
+    /// Marks this direction as a client that offered TLS 1.3. After its
+    /// ChangeCipherSpec (middlebox compatibility mode) a record holding one
+    /// whole, well-formed plaintext ClientHello is then the hello after a
+    /// HelloRetryRequest that this capture did not see (one direction only,
+    /// asymmetric routing), not encrypted data: a TLS 1.2 Finished, the
+    /// only encrypted handshake record a client sends there, cannot carry
+    /// a message type, length and version that all fit.
+    pub fn set_offered_tls13(&mut self) {
+        self.offered_tls13 = true;
     }
 
     /// Whether this direction has turned encrypted.
@@ -269,7 +284,13 @@ impl RecordStream {
             self.records += 1;
             let fragment = &self.buffer[start..end];
             match header.content_type {
-                ct::HANDSHAKE if !self.change_cipher_spec_seen || self.tls13 => {
+                ct::HANDSHAKE
+                    if !self.change_cipher_spec_seen
+                        || self.tls13
+                        || (self.offered_tls13
+                            && self.handshake.is_empty()
+                            && is_whole_client_hello(fragment)) =>
+                {
                     self.handshake.extend_from_slice(fragment);
                     drain_handshake_messages(
                         &mut self.handshake,
@@ -426,6 +447,17 @@ fn is_hello_record_start(bytes: &[u8]) -> bool {
         && (38..=64 * 1024).contains(&hello_length)
 }
 
+/// Whether `fragment` is exactly one ClientHello message with TLS 1.2's
+/// legacy_version (RFC 8446 section 4.1.2: every TLS 1.3 ClientHello
+/// carries 0x0303 there).
+fn is_whole_client_hello(fragment: &[u8]) -> bool {
+    let [message_type, a, b, c, major, minor, ..] = *fragment else {
+        return false;
+    };
+    let length = usize::from(a) << 16 | usize::from(b) << 8 | usize::from(c);
+    message_type == ht::CLIENT_HELLO && length + 4 == fragment.len() && (major, minor) == (3, 3)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -451,6 +483,68 @@ mod tests {
             stream.push(piece, &mut events).expect("valid stream");
         }
         events
+    }
+
+    #[test]
+    fn a_second_client_hello_after_change_cipher_spec_is_read_when_the_client_offered_tls13() {
+        let mut body = vec![3, 3];
+        body.extend_from_slice(&[0x11; 60]);
+        let hello = message(ht::CLIENT_HELLO, &body);
+        let mut wire = record(ct::HANDSHAKE, &hello);
+        wire.extend(record(ct::CHANGE_CIPHER_SPEC, &[1]));
+        wire.extend(record(ct::HANDSHAKE, &hello));
+        let hello_event = TlsEvent::Handshake {
+            message_type: ht::CLIENT_HELLO,
+            body: body.clone(),
+        };
+        let mut stream = RecordStream::default();
+        stream.set_offered_tls13();
+        let mut events = Vec::new();
+        stream.push(&wire, &mut events).expect("valid stream");
+        assert_eq!(
+            events,
+            vec![
+                hello_event.clone(),
+                TlsEvent::ChangeCipherSpec,
+                hello_event.clone()
+            ]
+        );
+        // An encrypted record after it is still noticed.
+        let mut events = Vec::new();
+        stream
+            .push(&record(ct::HANDSHAKE, &[0xEE; 40]), &mut events)
+            .expect("valid stream");
+        assert_eq!(
+            events,
+            vec![TlsEvent::EncryptionStarted {
+                content_type: ct::HANDSHAKE
+            }]
+        );
+        // A client that did not offer TLS 1.3 has encrypted data there, even
+        // data that starts like a ClientHello but does not fit one.
+        let mut events = Vec::new();
+        RecordStream::default()
+            .push(&wire, &mut events)
+            .expect("valid stream");
+        assert_eq!(
+            events.last(),
+            Some(&TlsEvent::EncryptionStarted {
+                content_type: ct::HANDSHAKE
+            })
+        );
+        let mut truncated = hello.clone();
+        truncated.pop();
+        let mut stream = RecordStream::default();
+        stream.set_offered_tls13();
+        let mut events = Vec::new();
+        let mut odd = record(ct::HANDSHAKE, &hello);
+        odd.extend(record(ct::CHANGE_CIPHER_SPEC, &[1]));
+        odd.extend(record(ct::HANDSHAKE, &truncated));
+        stream.push(&odd, &mut events).expect("valid stream");
+        assert!(matches!(
+            events.last(),
+            Some(TlsEvent::EncryptionStarted { .. })
+        ));
     }
 
     #[test]

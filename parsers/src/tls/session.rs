@@ -300,6 +300,9 @@ impl HandshakeTracker {
     }
 
     fn record_client_hello(&mut self, peer: Peer, hello: ClientHello) {
+        if is_tls13(hello.highest_offered_version()) {
+            self.streams[peer.index()].set_offered_tls13();
+        }
         let summary = &mut self.summary;
         summary.client.get_or_insert(peer);
         summary.client_hello_count += 1;
