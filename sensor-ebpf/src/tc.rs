@@ -164,7 +164,11 @@ fn copy_handshake(ctx: &TcContext, layout: &Layout, direction: u8) {
             if payload_len == 0 || !starts_handshake(ctx, layout) {
                 return;
             }
-            let fresh = FlowState::default();
+            let fresh = FlowState {
+                // SAFETY: helper allowed in TC programs.
+                created_ns: unsafe { bpf_ktime_get_ns() },
+                ..FlowState::default()
+            };
             if FLOWS.insert(&layout.key, &fresh, 0).is_err() {
                 count(Counter::FlowMapFull);
                 return;

@@ -275,7 +275,14 @@ pub struct FlowState {
     pub bytes_copied: u32,
     /// [`FLOW_DONE`] once user space has the record: stop copying.
     pub flags: u32,
+    /// `bpf_ktime_get_ns` when the entry was made (the flow's first
+    /// handshake packet). User space marks a flow done only if the entry
+    /// is the one its session started with: a 4-tuple reused by a new
+    /// connection before the old session was handed over has a newer one.
+    pub created_ns: u64,
 }
+
+const _: () = assert!(core::mem::size_of::<FlowState>() == 16);
 
 /// `FlowState::flags`: user space has the record; no payload is copied any
 /// more, only the connection's FIN/RST (so user space can free the session)

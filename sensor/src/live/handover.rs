@@ -23,6 +23,8 @@ pub(super) struct HandOver<'a> {
     pub stats: &'a mut StatsRecord,
     pub sampling_rate: f64,
     pub own_pid: u32,
+    /// Nanoseconds from the kernel's monotonic clock to Unix time.
+    pub monotonic_to_unix: u64,
     /// The TLS probes, whose chains sessions take (or wait for).
     pub tls: Option<&'a mut TlsProbes>,
 }
@@ -32,14 +34,28 @@ impl HandOver<'_> {
     pub fn send(&mut self, sessions: Vec<FinishedSession>) -> Result<(), WriterStopped> {
         for mut session in sessions {
             let key = kernel_key(&session);
-            let done = FlowState {
-                bytes_copied: u32::MAX,
-                flags: FLOW_DONE,
-            };
-            // BPF_EXIST: only flows the kernel still tracks; an evicted one
-            // needs nothing.
-            if self.flows.insert(&key, &done, 2).is_ok() {
-                self.stats.flows_marked_done += 1;
+            // Only the entry this session started with: a client port
+            // reused by a new connection before this hand-over has a newer
+            // entry, which must keep copying. The session's first packet
+            // made the entry, a few microseconds apart from the event's
+            // timestamp; a new connection's entry is at least one round
+            // trip younger.
+            let started = session
+                .context()
+                .start_unix_nanos
+                .saturating_sub(self.monotonic_to_unix);
+            if let Ok(state) = self.flows.get(&key, 0)
+                && state.created_ns <= started.saturating_add(SAME_ENTRY_NS)
+            {
+                let done = FlowState {
+                    bytes_copied: u32::MAX,
+                    flags: FLOW_DONE,
+                    created_ns: state.created_ns,
+                };
+                // BPF_EXIST: only flows the kernel still tracks.
+                if self.flows.insert(&key, &done, 2).is_ok() {
+                    self.stats.flows_marked_done += 1;
+                }
             }
             // A socket's first packets can pass before the kernel knows its
             // process (the owner map is filled after the send); by the end
@@ -78,6 +94,10 @@ impl HandOver<'_> {
         self.writer.hand_over()
     }
 }
+
+/// How much later than a session's first packet its flow entry may have
+/// been made (the entry and the event take their clocks separately).
+const SAME_ENTRY_NS: u64 = 1_000_000;
 
 /// The kernel flow map's key of a session.
 fn kernel_key(session: &FinishedSession) -> FlowKey {

@@ -313,6 +313,7 @@ pub async fn run_live(
             stats: &mut stats,
             sampling_rate: controls.sampling_rate,
             own_pid,
+            monotonic_to_unix: offset,
             tls: tls.as_mut(),
         };
         if hand_over.send(sessions).is_err() {
@@ -340,6 +341,7 @@ pub async fn run_live(
         stats: &mut stats,
         sampling_rate: controls.sampling_rate,
         own_pid,
+        monotonic_to_unix: offset,
         tls: tls.as_mut(),
     };
     let handed = hand_over
