@@ -230,6 +230,8 @@ impl TlsProbes {
             counters.insert(name.to_owned(), value);
         }
         counters.insert("chains_waiting".into(), self.chains.len() as u64);
+        counters.insert("plaintext_without_flow".into(), self.plaintext.without_flow);
+        counters.insert("plaintext_out_of_scope".into(), self.plaintext.out_of_scope);
         counters.insert("sessions_waiting".into(), self.held.len() as u64);
         let discovery = self.discovery_stats;
         counters.insert("library_files_read".into(), discovery.files_read);

@@ -22,8 +22,10 @@ use cipherlens_record::plaintext::{
 use super::events::TlsEvent;
 use cipherlens_parsers::redact::redact;
 
-/// How long a record waits for its flow's session.
-const FLOW_WAIT: Duration = Duration::from_millis(500);
+/// How long a record waits for its flow's session. The session is handed
+/// over when its packets have been read, which on a loaded node can trail
+/// the library call by a good part of a second.
+const FLOW_WAIT: Duration = Duration::from_secs(2);
 /// Records waiting at once; beyond, they go out without flow ids.
 const MAX_WAITING: usize = 4096;
 /// Flows remembered (by socket) at once.
@@ -96,6 +98,10 @@ pub struct Plaintext {
     /// Records waiting for their flow: deadline, record, and whether its
     /// process is in a process scope (else only a server name keeps it).
     waiting: VecDeque<(Instant, PlaintextRecord, bool)>,
+    /// Records that went out without their session's flow ids.
+    pub without_flow: u64,
+    /// Records a server-name scope left out.
+    pub out_of_scope: u64,
 }
 
 impl Plaintext {
@@ -259,10 +265,13 @@ impl Plaintext {
     /// leaves the record out.
     fn finish(&mut self, mut record: PlaintextRecord, in_scope: bool) -> Option<PlaintextRecord> {
         let socket = record.flow.socket_cookie;
-        if let Some(ids) = self.flows.get(&socket) {
-            record.flow.community_id = Some(ids.community_id.clone());
-            record.flow.cnflow_id.clone_from(&ids.cnflow_id);
-            record.flow.server_name.clone_from(&ids.server_name);
+        match self.flows.get(&socket) {
+            Some(ids) => {
+                record.flow.community_id = Some(ids.community_id.clone());
+                record.flow.cnflow_id.clone_from(&ids.cnflow_id);
+                record.flow.server_name.clone_from(&ids.server_name);
+            }
+            None => self.without_flow += 1,
         }
         if !in_scope
             && !record
@@ -271,6 +280,7 @@ impl Plaintext {
                 .as_ref()
                 .is_some_and(|name| self.options.server_names.contains(name))
         {
+            self.out_of_scope += 1;
             return None;
         }
         let sequence = self.sequences.entry(socket).or_default();
