@@ -99,7 +99,7 @@ pub(super) fn classifier<'a>(
 }
 
 /// A map taken out of the loaded object, as the user-space type for it.
-fn take_map<T>(ebpf: &mut Ebpf, name: &'static str) -> Result<T, LiveError>
+pub(super) fn take_map<T>(ebpf: &mut Ebpf, name: &'static str) -> Result<T, LiveError>
 where
     T: TryFrom<aya::maps::Map, Error = aya::maps::MapError>,
 {

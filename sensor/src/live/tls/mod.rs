@@ -45,6 +45,7 @@ use tokio::io::unix::AsyncFd;
 
 use crate::attribution::AttributionSources;
 use crate::live::LiveError;
+use crate::live::ebpf::take_map;
 
 pub use self::calls::PlaintextStatus;
 pub use self::claim::Held;
@@ -290,12 +291,4 @@ pub async fn next_work(probes: &mut Option<TlsProbes>) -> std::io::Result<Work> 
             None => Err(std::io::Error::other("the TLS discovery thread stopped")),
         },
     }
-}
-
-fn take_map<T>(ebpf: &mut Ebpf, name: &'static str) -> Result<T, LiveError>
-where
-    T: TryFrom<aya::maps::Map, Error = aya::maps::MapError>,
-{
-    let map = ebpf.take_map(name).ok_or(LiveError::Missing(name))?;
-    T::try_from(map).map_err(|source| LiveError::Map { name, source })
 }

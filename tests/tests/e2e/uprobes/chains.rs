@@ -8,8 +8,8 @@ use cipherlens_integration::schema::assert_valid_session_record;
 use cipherlens_integration::{TestBed, run};
 
 use super::{
-    LIBCRYPTO, LIBSSL, boringssl_client, chain, chain_server, late_python, session, wait_logged,
-    wait_probed_files,
+    LIBCRYPTO, LIBSSL, boringssl_client, chain, chain_server, late_python, run_boringssl_client,
+    session, wait_node_probed, wait_probed_files,
 };
 
 #[test]
@@ -40,15 +40,7 @@ fn tls13_chains_from_every_client_library_equal_the_servers() {
 
     // node carries OpenSSL itself: its binary is a new file to probe, and
     // reading its symbols takes a while the first time.
-    let warm = link
-        .command("node")
-        .args(["-e", "setTimeout(() => {}, 60000)"])
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("node");
-    let warm = cipherlens_integration::Background(warm);
-    wait_logged(&sensor, "path=/usr/bin/node", Duration::from_secs(60));
-    drop(warm);
+    wait_node_probed(link, &sensor);
     link.client(
         "node",
         &[
@@ -65,14 +57,7 @@ fn tls13_chains_from_every_client_library_equal_the_servers() {
     // BoringSSL: new files (libssl.so.0, libcrypto.so.0) found when the
     // client starts; it waits before connecting.
     let boring = boringssl_client(bed.dir());
-    let output = link
-        .command(boring.to_str().expect("UTF-8 path"))
-        .args([&link.host_v4, &server.port.to_string(), "boring.test"])
-        .env("CLIENT_DELAY_MS", "1500")
-        .stdin(Stdio::null())
-        .output()
-        .expect("BoringSSL client");
-    assert!(output.status.success(), "{output:?}");
+    run_boringssl_client(&boring, link, &server, "boring.test", &[]);
 
     // libssl loaded late (dlopen at `import ssl`), from copies the sensor
     // has not seen: probed within the second before the handshake.

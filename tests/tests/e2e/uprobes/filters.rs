@@ -6,7 +6,10 @@ use std::time::Duration;
 use cipherlens_integration::kernel::held_links;
 use cipherlens_integration::{Sensor, TestBed};
 
-use super::{boringssl_client, chain, chain_server, late_python, session, wait_probed_files};
+use super::{
+    boringssl_client, chain, chain_server, late_python, run_boringssl_client, session,
+    wait_probed_files,
+};
 
 #[test]
 fn filters_leave_processes_out_and_without_tls_probes_nothing_is_attached() {
@@ -38,14 +41,7 @@ fn filters_leave_processes_out_and_without_tls_probes_nothing_is_attached() {
         .expect("python3");
     assert!(output.status.success(), "{output:?}");
     let boring = boringssl_client(bed.dir());
-    let output = link
-        .command(boring.to_str().expect("UTF-8 path"))
-        .args([&link.host_v4, &server.port.to_string(), "included.test"])
-        .env("CLIENT_DELAY_MS", "1500")
-        .stdin(Stdio::null())
-        .output()
-        .expect("BoringSSL client");
-    assert!(output.status.success(), "{output:?}");
+    run_boringssl_client(&boring, link, &server, "included.test", &[]);
     let (records, stats, _) = sensor.stop();
     let excluded = session(&records, "excluded.test");
     assert!(

@@ -132,3 +132,38 @@ pub(super) fn boringssl_client(dir: &Path) -> PathBuf {
     );
     binary
 }
+
+/// Runs node until the sensor has probed its binary (node carries OpenSSL
+/// itself, and reading its symbols takes a while the first time).
+pub(super) fn wait_node_probed(link: &Link, sensor: &Sensor) {
+    let warm = link
+        .command("node")
+        .args(["-e", "setTimeout(() => {}, 60000)"])
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .expect("node");
+    let _warm = cipherlens_integration::Background(warm);
+    wait_logged(sensor, "path=/usr/bin/node", Duration::from_secs(60));
+}
+
+/// Runs the BoringSSL client against `server` with `server_name`, after a
+/// 1.5 s wait that lets the sensor find the new process; `env` adds to its
+/// environment. Requires success; returns what it printed (the answer).
+pub(super) fn run_boringssl_client(
+    binary: &Path,
+    link: &Link,
+    server: &Server,
+    server_name: &str,
+    env: &[(&str, &str)],
+) -> Vec<u8> {
+    let output = link
+        .command(binary.to_str().expect("UTF-8 path"))
+        .args([&link.host_v4, &server.port.to_string(), server_name])
+        .env("CLIENT_DELAY_MS", "1500")
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("BoringSSL client");
+    assert!(output.status.success(), "{output:?}");
+    output.stdout
+}

@@ -14,7 +14,10 @@ use cipherlens_integration::schema::assert_valid_plaintext_record;
 use cipherlens_integration::{Link, Server, TestBed, read_json_lines};
 use serde_json::Value;
 
-use super::{boringssl_client, chain_server, session, wait_logged, wait_probed_files};
+use super::{
+    boringssl_client, chain_server, run_boringssl_client, session, wait_node_probed,
+    wait_probed_files,
+};
 
 /// The secret every client sends, and what the record must carry instead.
 const SECRET_HEADER: &str = "Authorization: Bearer s3cret-token";
@@ -179,29 +182,19 @@ fn plaintext_only_when_asked_equals_the_bytes_is_redacted_and_names_the_flow() {
     received.insert("curl.plain", answer);
 
     // node: its binary is probed once it has been read (slow the first time).
-    let warm = link
-        .command("node")
-        .args(["-e", "setTimeout(() => {}, 60000)"])
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("node");
-    let warm = cipherlens_integration::Background(warm);
-    wait_logged(&sensor, "path=/usr/bin/node", Duration::from_secs(60));
-    drop(warm);
+    wait_node_probed(link, &sensor);
     received.insert("node.plain", node(link, &server, "node.plain", &request));
     sent.insert("node.plain", request.clone());
 
     let boring = boringssl_client(bed.dir());
-    let output = link
-        .command(boring.to_str().expect("UTF-8 path"))
-        .args([&link.host_v4, &server.port.to_string(), "boring.plain"])
-        .env("CLIENT_DELAY_MS", "1500")
-        .env("REQUEST_HEADER", SECRET_HEADER)
-        .stdin(Stdio::null())
-        .output()
-        .expect("BoringSSL client");
-    assert!(output.status.success(), "{output:?}");
-    received.insert("boring.plain", output.stdout);
+    let answer = run_boringssl_client(
+        &boring,
+        link,
+        &server,
+        "boring.plain",
+        &[("REQUEST_HEADER", SECRET_HEADER)],
+    );
+    received.insert("boring.plain", answer);
     sent.insert(
         "boring.plain",
         format!("GET / HTTP/1.0\r\n{SECRET_HEADER}\r\n\r\n"),
