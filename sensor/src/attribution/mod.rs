@@ -9,7 +9,9 @@
 //!
 //! Lookups happen on the record writer thread, off the packet path, and are
 //! cached per pid for [`PROCESS_TTL`] (start time checked, so a reused pid
-//! is not mistaken for the old process). A process that has already exited
+//! is not mistaken for the old process). Live capture looks a process up
+//! when a session's first packets name it, so a client that exits before
+//! its record is built is still attributed; one never read while it ran
 //! keeps only its pid.
 
 pub mod accounts;
@@ -32,6 +34,10 @@ use self::process::ProcessFacts;
 
 /// How long a pid's attribution is reused before procfs is read again.
 pub const PROCESS_TTL: Duration = Duration::from_secs(5);
+/// How long after a process was last read its attribution still stands
+/// for it once it has exited. Bounded, so a pid the kernel gave to another
+/// short-lived process since is not named after the old one.
+const GONE_GRACE: Duration = Duration::from_secs(30);
 /// Pids cached at once; the cache is cleared when it is full.
 const MAX_CACHED_PROCESSES: usize = 16_384;
 
@@ -130,6 +136,13 @@ impl Attributor {
             return cached.attribution.clone();
         }
         let Some(facts) = process::read_process(&self.sources.proc_root, pid) else {
+            // Gone: what was read while it ran, if that was lately (its
+            // session's first packet asks, see `Self::attribute` callers).
+            if let Some(cached) = self.processes.get(&pid)
+                && cached.at.elapsed() < GONE_GRACE
+            {
+                return cached.attribution.clone();
+            }
             return EndpointAttribution {
                 process: Some(ProcessInfo {
                     pid,
@@ -260,6 +273,34 @@ mod tests {
                 .map(|p| p.pid),
             Some(std::process::id())
         );
+    }
+
+    #[test]
+    fn a_process_read_while_it_ran_is_attributed_after_it_exits() {
+        let mut attributor = Attributor::new(AttributionSources::default());
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .expect("sleep");
+        let pid = child.id();
+        let running = attributor.attribute(pid);
+        child.kill().expect("kill");
+        child.wait().expect("reaped");
+        assert!(!Path::new(&format!("/proc/{pid}")).exists());
+        // Past the cache's reuse period: procfs is asked, the process is gone.
+        attributor.processes.get_mut(&pid).expect("cached").at -= PROCESS_TTL;
+        let gone = attributor.attribute(pid);
+        let name = |a: &EndpointAttribution| {
+            a.process
+                .as_ref()
+                .and_then(|p| p.executable.as_ref())
+                .and_then(|e| e.name.clone())
+        };
+        assert_eq!(name(&running).as_deref(), Some("sleep"));
+        assert_eq!(name(&gone), name(&running));
+        // Read too long ago: the pid may be another process's by now.
+        attributor.processes.get_mut(&pid).expect("cached").at -= GONE_GRACE;
+        assert_eq!(name(&attributor.attribute(pid)), None);
     }
 
     #[test]

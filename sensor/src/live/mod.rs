@@ -76,6 +76,9 @@ const INTERFACE_POLL: Duration = Duration::from_millis(250);
 const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 /// Events handled before yielding to the other tasks of the loop.
 const EVENTS_PER_WAKE: usize = 4096;
+/// Events read at most after the shutdown signal (a full 64 MiB ring of
+/// the smallest events is far less).
+const SHUTDOWN_EVENTS: usize = 1 << 20;
 /// Items waiting for the record writer at most.
 const RECORD_QUEUE: usize = 1024;
 /// How long records still queued for NATS may take to go out at exit (the
@@ -198,33 +201,28 @@ pub async fn run_live(
 
     let result = loop {
         tokio::select! {
-            () = &mut shutdown => break Ok(()),
+            () = &mut shutdown => {
+                // What the kernel sent before the signal is read, so no
+                // session of it is lost; bounded, as the programs still run.
+                read_events(
+                    ring.get_mut(),
+                    SHUTDOWN_EVENTS,
+                    &mut EventContext { frame: &mut frame, stats: &mut stats, own_pid, attachments: &attachments, offset },
+                    &mut pipeline,
+                );
+                break Ok(());
+            }
             readable = ring.readable_mut() => {
                 let mut guard = match readable {
                     Ok(guard) => guard,
                     Err(error) => break Err(LiveError::Poll(error)),
                 };
-                let ring = guard.get_inner_mut();
-                let mut handled = 0;
-                while handled < EVENTS_PER_WAKE {
-                    let Some(item) = ring.next() else { break };
-                    handled += 1;
-                    stats.events_read += 1;
-                    match event_frame(&item, &mut frame) {
-                        Ok((meta, _)) if tgid_of(meta.pid_tgid) == own_pid => {
-                            stats.own_traffic_events += 1;
-                        }
-                        Ok((meta, payload_offset)) => match decode_event_frame(&frame, payload_offset) {
-                            Ok(packet) => {
-                                let observation = observation_of(&meta, &attachments);
-                                let now = meta.timestamp_monotonic_ns.saturating_add(offset);
-                                pipeline.on_observed_packet(&packet, now, &observation);
-                            }
-                            Err(error) => *stats.events_dropped.entry(error.reason().to_owned()).or_default() += 1,
-                        },
-                        Err(error) => *stats.events_dropped.entry(error.reason().to_owned()).or_default() += 1,
-                    }
-                }
+                let handled = read_events(
+                    guard.get_inner_mut(),
+                    EVENTS_PER_WAKE,
+                    &mut EventContext { frame: &mut frame, stats: &mut stats, own_pid, attachments: &attachments, offset },
+                    &mut pipeline,
+                );
                 if handled < EVENTS_PER_WAKE {
                     guard.clear_ready();
                 }
@@ -297,6 +295,16 @@ pub async fn run_live(
                     break writer_error();
                 }
             }
+        }
+        let mut writer_stopped = false;
+        for pid in pipeline.take_new_pids() {
+            if pid != own_pid && writer.send(Outgoing::Process(pid)).is_err() {
+                writer_stopped = true;
+                break;
+            }
+        }
+        if writer_stopped {
+            break writer_error();
         }
         let sessions: Vec<FinishedSession> = finished.borrow_mut().drain(..).collect();
         if let Some(tls) = &mut tls
@@ -416,6 +424,52 @@ async fn next_link_news(watcher: &mut Option<LinkWatcher>) -> std::io::Result<Li
         Some(watcher) => watcher.next().await,
         None => std::future::pending().await,
     }
+}
+
+/// What reading events needs besides the ring and the pipeline.
+struct EventContext<'a> {
+    frame: &'a mut Vec<u8>,
+    stats: &'a mut StatsRecord,
+    own_pid: u32,
+    attachments: &'a Attachments,
+    /// Nanoseconds from the kernel's monotonic clock to Unix time.
+    offset: u64,
+}
+
+/// Reads up to `limit` events from the ring into the pipeline; returns how
+/// many were read (fewer than `limit`: the ring is empty).
+fn read_events(
+    ring: &mut aya::maps::RingBuf<aya::maps::MapData>,
+    limit: usize,
+    context: &mut EventContext<'_>,
+    pipeline: &mut SessionPipeline<impl FnMut(FinishedSession)>,
+) -> usize {
+    let mut handled = 0;
+    while handled < limit {
+        let Some(item) = ring.next() else { break };
+        handled += 1;
+        context.stats.events_read += 1;
+        let dropped = match event_frame(&item, context.frame) {
+            Ok((meta, _)) if tgid_of(meta.pid_tgid) == context.own_pid => {
+                context.stats.own_traffic_events += 1;
+                None
+            }
+            Ok((meta, payload_offset)) => match decode_event_frame(context.frame, payload_offset) {
+                Ok(packet) => {
+                    let observation = observation_of(&meta, context.attachments);
+                    let now = meta.timestamp_monotonic_ns.saturating_add(context.offset);
+                    pipeline.on_observed_packet(&packet, now, &observation);
+                    None
+                }
+                Err(error) => Some(error.reason()),
+            },
+            Err(error) => Some(error.reason()),
+        };
+        if let Some(reason) = dropped {
+            *context.stats.events_dropped.entry(reason.to_owned()).or_default() += 1;
+        }
+    }
+    handled
 }
 
 /// The kernel facts of one event. The skb's socket is the sender's: on

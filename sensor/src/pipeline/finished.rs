@@ -63,19 +63,21 @@ pub struct SessionObservation {
 impl SessionObservation {
     /// Adds one packet's facts; `from` is the peer that sent it. The first
     /// value of each fact is kept; a socket's process is filled in later
-    /// when the first packets came before the process was known.
-    pub fn add(&mut self, from: Peer, packet: &PacketObservation<'_>) {
+    /// when the first packets came before the process was known. Returns
+    /// the pid of a socket's process when this packet made it known.
+    pub fn add(&mut self, from: Peer, packet: &PacketObservation<'_>) -> Option<u32> {
         if self.ifindex == 0 {
             self.interface = packet.interface.map(str::to_owned);
             self.ifindex = packet.ifindex;
             self.netns_cookie = packet.netns_cookie;
         }
-        let Some(sender) = &packet.sender else {
-            return;
-        };
+        let sender = packet.sender.as_ref()?;
         match &mut self.sockets[peer_index(from)] {
             Some(known) => merge(known, sender),
-            slot @ None => *slot = Some(sender.clone()),
+            slot @ None => {
+                *slot = Some(sender.clone());
+                sender.pid
+            }
         }
     }
 }
@@ -159,11 +161,15 @@ impl FinishedSession {
 }
 
 /// Takes the process from a later packet of the same socket.
-fn merge(known: &mut SocketFacts, later: &SocketFacts) {
+/// Fills in the process of a socket first seen without one; returns its
+/// pid when it did.
+fn merge(known: &mut SocketFacts, later: &SocketFacts) -> Option<u32> {
     if later.socket_cookie == known.socket_cookie && known.pid.is_none() {
         known.pid = later.pid;
         known.tid = later.tid;
+        return known.pid;
     }
+    None
 }
 
 /// Index of a transport peer in per-peer arrays: initiator 0, responder 1.

@@ -80,7 +80,14 @@ pub struct SessionPipeline<F: FnMut(FinishedSession)> {
     emit: F,
     stats: PipelineStats,
     last_sweep_nanos: u64,
+    /// Processes that sessions' sockets were just found to belong to, for
+    /// attribution to look up while they still run ([`Self::take_new_pids`]).
+    new_pids: Vec<u32>,
 }
+
+/// Pids kept for [`SessionPipeline::take_new_pids`] at most; beyond, a
+/// process is looked up only when its session's record is built.
+const MAX_NEW_PIDS: usize = 4096;
 
 const SWEEP_INTERVAL_NANOS: u64 = 1_000_000_000;
 
@@ -93,7 +100,15 @@ impl<F: FnMut(FinishedSession)> SessionPipeline<F> {
             emit,
             stats: PipelineStats::default(),
             last_sweep_nanos: 0,
+            new_pids: Vec::new(),
         }
+    }
+
+    /// The pids sessions' sockets were found to belong to since the last
+    /// call. A short-lived client may exit before its session's record is
+    /// built; looked up now, its process and container are still there.
+    pub fn take_new_pids(&mut self) -> std::vec::Drain<'_, u32> {
+        self.new_pids.drain(..)
     }
 
     /// Counters so far.
@@ -153,8 +168,14 @@ impl<F: FnMut(FinishedSession)> SessionPipeline<F> {
         } else {
             Peer::Responder
         };
-        slot.get_or_insert_with(SessionObservation::default)
+        let learned = slot
+            .get_or_insert_with(SessionObservation::default)
             .add(from, observation);
+        if let Some(pid) = learned
+            && self.new_pids.len() < MAX_NEW_PIDS
+        {
+            self.new_pids.push(pid);
+        }
         true
     }
 

@@ -42,6 +42,9 @@ pub enum Outgoing {
     Stats(Box<StatsRecord>),
     /// Built already (small, made where the TLS probes' events are read).
     Plaintext(Box<PlaintextRecord>),
+    /// A local process a session's sockets belong to, to attribute while it
+    /// still runs (no record).
+    Process(u32),
 }
 
 /// A record after the build step.
@@ -169,6 +172,12 @@ impl RecordStages {
 
     /// One item through every stage, in order.
     pub fn run(&mut self, item: Outgoing, sink: &mut dyn Sink) -> io::Result<()> {
+        if let Outgoing::Process(pid) = item {
+            if let Some(enricher) = &mut self.enricher {
+                enricher.attributor.attribute(pid);
+            }
+            return Ok(());
+        }
         let Some(mut record) = self.build(item) else {
             return Ok(());
         };
@@ -219,6 +228,7 @@ impl RecordStages {
             }
             Outgoing::Stats(stats) => Built::Stats(stats),
             Outgoing::Plaintext(record) => Built::Plaintext(record),
+            Outgoing::Process(_) => return None,
         })
     }
 }
