@@ -466,7 +466,11 @@ fn read_events(
             Err(error) => Some(error.reason()),
         };
         if let Some(reason) = dropped {
-            *context.stats.events_dropped.entry(reason.to_owned()).or_default() += 1;
+            *context
+                .stats
+                .events_dropped
+                .entry(reason.to_owned())
+                .or_default() += 1;
         }
     }
     handled
