@@ -616,7 +616,7 @@ fn quic_every_truncation_of_the_rfc_packets_is_an_error() {
 #[test]
 fn quic_unsupported_versions_are_reported_by_number() {
     let mut packet = rfc_hex(V1_CLIENT_PACKET);
-    for version in [0xdead_beef_u32, 0xff00_001d, 0x0000_0002] {
+    for version in [0xdead_beef_u32, 0xff00_0016, 0x1a2a_3a4a, 0x0000_0002] {
         packet[1..5].copy_from_slice(&version.to_be_bytes());
         assert_eq!(
             decrypt_initials(&packet, Side::Client, None),

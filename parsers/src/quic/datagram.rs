@@ -12,10 +12,11 @@
 
 use super::error::QuicError;
 use super::frames::{InitialFrame, parse_initial_frames};
+use super::google_frames::parse_google_initial_frames;
 use super::keys::InitialKeys;
 use super::packet::{LongPacketType, ProtectedPacket, split_long_packet};
 use super::protection::decrypt_packet;
-use super::version::is_supported_version;
+use super::version::{FrameLayout, initial_secrets, is_supported_version};
 use super::{CryptoChunk, InitialPacket, Side};
 
 /// Everything found in one datagram.
@@ -215,7 +216,10 @@ fn decrypt_initial(
 ) -> Result<InitialPacket, QuicError> {
     let keys = keys.keys_for(packet)?;
     let decrypted = decrypt_packet(packet, keys.sent_by(sender))?;
-    let frames = parse_initial_frames(&decrypted.payload)?;
+    let frames = match initial_secrets(packet.version)?.frames {
+        FrameLayout::Ietf => parse_initial_frames(&decrypted.payload)?,
+        FrameLayout::Google => parse_google_initial_frames(&decrypted.payload)?,
+    };
 
     let mut crypto = Vec::new();
     let mut frame_types = Vec::with_capacity(frames.len());

@@ -241,8 +241,8 @@ mod tests {
     #[test]
     fn unknown_versions_have_no_keys() {
         assert_eq!(
-            InitialKeys::derive(0xff00_001d, &[0; 8]).err(),
-            Some(QuicError::UnsupportedVersion(0xff00_001d))
+            InitialKeys::derive(0x1a2a_3a4a, &[0; 8]).err(),
+            Some(QuicError::UnsupportedVersion(0x1a2a_3a4a))
         );
     }
 }

@@ -1,4 +1,5 @@
-//! QUIC v1 (RFC 9000/9001) and v2 (RFC 9369) Initial packets.
+//! QUIC v1 (RFC 9000/9001) and v2 (RFC 9369) Initial packets, and those of
+//! the versions before them still seen (drafts 23 to 34, mvfst, T050/T051).
 //!
 //! A QUIC connection starts with Initial packets whose payload is encrypted
 //! with keys derived from public values: the version's salt and the
@@ -34,7 +35,8 @@
 //! - `keys`: the Initial key schedule ([`InitialKeys`]).
 //! - `packet`: long-header framing and coalesced packets.
 //! - `protection`: header protection removal and AEAD decryption.
-//! - `frames`: the frames allowed in Initial packets.
+//! - `frames`: the frames allowed in Initial packets; `google_frames`:
+//!   those of Google's T050/T051.
 //! - `crypto_stream`: CRYPTO data reassembly ([`CryptoStream`]).
 //! - `datagram`: all of the above for one UDP datagram.
 
@@ -42,6 +44,7 @@ mod crypto_stream;
 mod datagram;
 mod error;
 mod frames;
+mod google_frames;
 mod keys;
 mod packet;
 mod protection;
@@ -67,7 +70,10 @@ pub use packet::{
 };
 pub use protection::{DecryptedPacket, decrypt_packet};
 pub use varint::{VARINT_MAX, decode_varint, encode_varint};
-pub use version::{QUIC_V1, QUIC_V2, VERSION_NEGOTIATION, is_supported_version};
+pub use version::{
+    GOOGLE_T050, GOOGLE_T051, QUIC_V1, QUIC_V2, VERSION_NEGOTIATION, is_greased_version,
+    is_supported_version, version_name,
+};
 
 /// Which endpoint sent a packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
