@@ -57,7 +57,7 @@ fn tls13_chains_from_every_client_library_equal_the_servers() {
     // BoringSSL: new files (libssl.so.0, libcrypto.so.0) found when the
     // client starts; it waits before connecting.
     let boring = boringssl_client(bed.dir());
-    run_boringssl_client(&boring, link, &server, "boring.test", &[]);
+    run_boringssl_client(&boring, link, &sensor, &server, "boring.test", &[]);
 
     // libssl loaded late (dlopen at `import ssl`), from copies the sensor
     // has not seen: probed within the second before the handshake.

@@ -41,7 +41,7 @@ fn filters_leave_processes_out_and_without_tls_probes_nothing_is_attached() {
         .expect("python3");
     assert!(output.status.success(), "{output:?}");
     let boring = boringssl_client(bed.dir());
-    run_boringssl_client(&boring, link, &server, "included.test", &[]);
+    run_boringssl_client(&boring, link, &sensor, &server, "included.test", &[]);
     let (records, stats, _) = sensor.stop();
     let excluded = session(&records, "excluded.test");
     assert!(

@@ -146,16 +146,30 @@ pub(super) fn wait_node_probed(link: &Link, sensor: &Sensor) {
     wait_logged(sensor, "path=/usr/bin/node", Duration::from_secs(60));
 }
 
-/// Runs the BoringSSL client against `server` with `server_name`, after a
-/// 1.5 s wait that lets the sensor find the new process; `env` adds to its
-/// environment. Requires success; returns what it printed (the answer).
+/// Runs the BoringSSL client against `server` with `server_name`; `env`
+/// adds to its environment. Its libraries are new files to the sensor: a
+/// first copy of the client waits while they are read and probed, then the
+/// real one runs after a 1.5 s wait that lets the sensor scan it. Requires
+/// success; returns what it printed (the answer).
 pub(super) fn run_boringssl_client(
     binary: &Path,
     link: &Link,
+    sensor: &Sensor,
     server: &Server,
     server_name: &str,
     env: &[(&str, &str)],
 ) -> Vec<u8> {
+    let warm = link
+        .command(binary.to_str().expect("UTF-8 path"))
+        .args([&link.host_v4, &server.port.to_string(), "warm-up.invalid"])
+        .env("CLIENT_DELAY_MS", "60000")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("BoringSSL client");
+    let _warm = cipherlens_integration::Background(warm);
+    wait_logged(sensor, "android/libssl.so", Duration::from_secs(60));
     let output = link
         .command(binary.to_str().expect("UTF-8 path"))
         .args([&link.host_v4, &server.port.to_string(), server_name])

@@ -190,6 +190,7 @@ fn plaintext_only_when_asked_equals_the_bytes_is_redacted_and_names_the_flow() {
     let answer = run_boringssl_client(
         &boring,
         link,
+        &sensor,
         &server,
         "boring.plain",
         &[("REQUEST_HEADER", SECRET_HEADER)],
