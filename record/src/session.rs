@@ -133,9 +133,29 @@ pub struct Cipherlens {
     pub cnflow_id: Option<String>,
     pub session: SessionState,
     pub tls: TlsDetail,
+    /// The QUIC connection's facts (QUIC sessions).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quic: Option<QuicDetail>,
     /// What only the kernel knew (live capture).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub observation: Option<Observation>,
+}
+
+/// What a QUIC connection showed before its handshake was encrypted.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct QuicDetail {
+    /// The version of the Initials that carried the ClientHello: `code` is
+    /// the version number, `name` e.g. `v1`, `v2`, `draft-29`, `T051`,
+    /// `mvfst-0xfaceb002`.
+    pub version: QuicVersion,
+    /// The server sent a Retry first.
+    pub retry: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct QuicVersion {
+    pub code: u32,
+    pub name: String,
 }
 
 /// Facts from the kernel about where and from whom a session was seen.

@@ -184,8 +184,23 @@ fn copy_handshake(ctx: &TcContext, layout: &Layout, direction: u8) {
         }
     };
     // SAFETY: a pointer to this flow's map value, valid for the program's run.
-    let (copied, flags) = unsafe { ((*state).bytes_copied, (*state).flags) };
-    if flags & FLOW_DONE != 0 {
+    let (mut copied, flags) = unsafe { ((*state).bytes_copied, (*state).flags) };
+    if flags & FLOW_DONE != 0
+        && layout.protocol == IPPROTO_UDP
+        && payload_len >= QUIC_MIN_CLIENT_INITIAL
+        && opens_quic_connection(ctx, layout)
+    {
+        // A padded client Initial on a 4-tuple whose QUIC session is done:
+        // a new connection reusing it (or a late retransmission, which user
+        // space passes over). Copying starts again.
+        // SAFETY: as above.
+        unsafe {
+            (*state).flags = 0;
+            (*state).bytes_copied = 0;
+            (*state).created_ns = bpf_ktime_get_ns();
+        }
+        copied = 0;
+    } else if flags & FLOW_DONE != 0 {
         if layout.tcp_flags & TCP_FIN_OR_RST != 0 {
             // The connection closes: user space frees its session when both
             // FINs (or an RST) arrive; then the entry would only crowd the LRU.
@@ -210,6 +225,20 @@ fn copy_handshake(ctx: &TcContext, layout: &Layout, direction: u8) {
     unsafe { (*state).bytes_copied = copied.saturating_add(sent as u32) };
     if allowed < payload_len {
         count(Counter::BudgetSpent);
+    }
+}
+
+/// Smallest UDP payload of a datagram carrying a client Initial (RFC 9000
+/// section 14.1: clients pad them to 1200 bytes).
+const QUIC_MIN_CLIENT_INITIAL: usize = 1200;
+
+/// Whether the payload starts with a long header whose type bits are those
+/// of an Initial: 0b00 in v1 and the drafts, 0b01 in v2 (RFC 9369 section
+/// 3.2; v1's 0-RTT, which a new connection may send first too).
+fn opens_quic_connection(ctx: &TcContext, layout: &Layout) -> bool {
+    match ctx.load::<u8>(layout.payload_offset) {
+        Ok(first) => first & 0xE0 == QUIC_LONG_HEADER_BITS,
+        Err(_) => false,
     }
 }
 

@@ -193,6 +193,7 @@ pub fn build_session_record(
         },
         cipherlens: Cipherlens {
             cnflow_id: context.cnflow_id.clone(),
+            quic: context.quic.clone(),
             observation: context.observation.as_ref().map(|seen| Observation {
                 interface: seen.interface.clone(),
                 ifindex: seen.ifindex,

@@ -31,6 +31,8 @@ pub struct SessionContext {
     pub observation: Option<SessionObservation>,
     /// The session's CNFlow id (live capture).
     pub cnflow_id: Option<String>,
+    /// The QUIC connection's version and Retry (QUIC sessions).
+    pub quic: Option<cipherlens_record::session::QuicDetail>,
     /// A chain a local process's TLS library gave (live capture, uprobes).
     pub certificate_source: Option<CertificateSource>,
     /// Who owned the local sockets (initiator, responder), resolved early

@@ -25,7 +25,7 @@ pub use finished::{
 
 use crate::flow::{FlowKey, IpProtocol, endpoints, flow_key};
 use cipherlens_record::session::{EmittedOn, Source};
-use quic::QuicSession;
+use quic::{DatagramOutcome, QuicSession};
 use tcp::TcpSession;
 
 /// Bounds and timers of the pipeline.
@@ -83,6 +83,9 @@ pub struct SessionPipeline<F: FnMut(FinishedSession)> {
     /// Processes that sessions' sockets were just found to belong to, for
     /// attribution to look up while they still run ([`Self::take_new_pids`]).
     new_pids: Vec<u32>,
+    /// The packet at hand replaced its flow's session (a reused QUIC
+    /// 4-tuple): the new session takes the packet's kernel facts.
+    replaced_flow: bool,
 }
 
 /// Pids kept for [`SessionPipeline::take_new_pids`] at most; beyond, a
@@ -101,6 +104,7 @@ impl<F: FnMut(FinishedSession)> SessionPipeline<F> {
             stats: PipelineStats::default(),
             last_sweep_nanos: 0,
             new_pids: Vec::new(),
+            replaced_flow: false,
         }
     }
 
@@ -146,7 +150,7 @@ impl<F: FnMut(FinishedSession)> SessionPipeline<F> {
         // handled; after it only when the packet created the session.
         let existed = self.observe(&key, source, observation);
         self.on_packet(packet, now);
-        if !existed {
+        if !existed || std::mem::take(&mut self.replaced_flow) {
             self.observe(&key, source, observation);
         }
     }
@@ -282,28 +286,67 @@ impl<F: FnMut(FinishedSession)> SessionPipeline<F> {
         let key = flow_key(IpProtocol::Udp, source, destination);
         if !self.flows.contains_key(&key) {
             // Only UDP flows that open with a QUIC client Initial are followed.
-            if !QuicSession::opens_with_initial(payload) || !self.admit_flow() {
+            if !quic::looks_like_initial(payload) {
                 return;
             }
-            let session = QuicSession::new(source, destination, vlan_id, now);
+            let Some(session) = QuicSession::open(source, destination, vlan_id, payload, now)
+            else {
+                self.stats.quic_undecryptable += 1;
+                return;
+            };
+            if !self.admit_flow() {
+                return;
+            }
             self.flows.insert(key, Session::Quic(Box::new(session)));
+        } else {
+            let Some(Session::Quic(session)) = self.flows.get_mut(&key) else {
+                return;
+            };
+            let peer = if source == session.initiator {
+                Peer::Initiator
+            } else {
+                Peer::Responder
+            };
+            match session.on_datagram(peer, payload, now) {
+                Ok(DatagramOutcome::Handled) => {}
+                Ok(DatagramOutcome::NewConnection) => {
+                    self.replace_quic_session(key, source, destination, vlan_id, payload, now);
+                }
+                Err(_) => self.stats.quic_undecryptable += 1,
+            }
         }
         let Some(Session::Quic(session)) = self.flows.get_mut(&key) else {
             return;
         };
-        let peer = if source == session.initiator {
-            Peer::Initiator
-        } else {
-            Peer::Responder
-        };
-        if session.on_datagram(peer, payload, now).is_err() {
-            self.stats.quic_undecryptable += 1;
-        }
         if !session.emitted && session.is_exhausted() {
             session.emitted = true;
             let record = session.finish(EmittedOn::HandshakeFinished, &self.config);
             self.stats.quic_sessions += 1;
             self.deliver(record);
+        }
+    }
+
+    /// A new connection on a 4-tuple whose session is still tracked: the
+    /// old one's record is due (if it was not sent), the new one starts.
+    fn replace_quic_session(
+        &mut self,
+        key: FlowKey,
+        source: SocketAddr,
+        destination: SocketAddr,
+        vlan_id: Option<u16>,
+        payload: &[u8],
+        now: u64,
+    ) {
+        if let Some(old) = self.flows.remove(&key) {
+            self.finish(old, EmittedOn::ConnectionClosed);
+        }
+        match QuicSession::open(source, destination, vlan_id, payload, now) {
+            Some(session) => {
+                self.stats.flows_created += 1;
+                self.flows.insert(key, Session::Quic(Box::new(session)));
+                self.replaced_flow = true;
+            }
+            None => self.stats.quic_undecryptable += 1,
         }
     }
 

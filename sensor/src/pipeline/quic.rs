@@ -5,19 +5,45 @@
 //! Everything after the Initials (Handshake and 1-RTT packets) uses keys an
 //! observer does not have, so a QUIC session is complete once both hellos
 //! were seen.
+//!
+//! Traffic as it is captured, not as a textbook draws it:
+//! - A flow starts at the first datagram that opens as a client Initial, so
+//!   0-RTT or Handshake packets seen before it (a lost Initial, a capture
+//!   started late) and a greased Initial refused by Version Negotiation are
+//!   passed over until the Initial that follows.
+//! - Initial keys come from the client's original DCID for the whole
+//!   connection, also when its later Initials carry the DCID the server
+//!   chose; after a Retry they come from the DCID the client then uses.
+//! - A 4-tuple reused for a new connection (a client Initial with a DCID the
+//!   connection never used, whose ClientHello is another one) starts a new
+//!   session; retransmitted Initials of the same connection do not.
 
 use std::net::SocketAddr;
 
 use cipherlens_parsers::fingerprint::Transport;
-use cipherlens_record::session::EmittedOn;
+use cipherlens_record::session::{EmittedOn, QuicDetail, QuicVersion};
 
 use cipherlens_parsers::quic::{
-    CryptoStream, DEFAULT_MAX_CRYPTO_BYTES, InitialKeys, LongPacketType, QuicError, Side,
-    decrypt_initials, decrypt_initials_with, is_supported_version, peek_long_header,
+    CryptoStream, DEFAULT_MAX_CRYPTO_BYTES, InitialKeys, InitialPacket, LongPacketType, QuicError,
+    Side, decrypt_initials, decrypt_initials_with, is_supported_version, peek_long_header,
+    version_name,
 };
 use cipherlens_parsers::tls::{HandshakeTracker, Peer};
 
 use super::{FinishedSession, PipelineConfig, SessionContext, SessionOutcome};
+
+/// Connection IDs remembered per connection at most (the original DCID,
+/// a Retry's, the server's).
+const MAX_KNOWN_CIDS: usize = 8;
+
+/// What a datagram meant for its session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DatagramOutcome {
+    /// Part of this connection (or nothing to read).
+    Handled,
+    /// A client Initial of another connection on the same 4-tuple.
+    NewConnection,
+}
 
 pub(crate) struct QuicSession {
     pub initiator: SocketAddr,
@@ -25,8 +51,18 @@ pub(crate) struct QuicSession {
     pub vlan_id: Option<u16>,
     pub start_unix_nanos: u64,
     pub last_unix_nanos: u64,
-    /// Keys from the client's latest Initial DCID (changes after a Retry).
-    keys: Option<(Vec<u8>, InitialKeys)>,
+    /// The DCID the Initial keys come from (original, or a Retry's).
+    key_dcid: Vec<u8>,
+    keys: InitialKeys,
+    /// Connection IDs this connection used as a client DCID.
+    known_cids: Vec<Vec<u8>>,
+    /// The ClientHello's random, to tell a new connection on a reused
+    /// 4-tuple from a retransmission or a Retry's second Initial.
+    client_random: Option<[u8; 32]>,
+    /// The version of the Initials that carried the ClientHello.
+    version: u32,
+    /// The server sent a Retry.
+    retry: bool,
     crypto: [CryptoStream; 2],
     /// Bytes of each side's contiguous CRYPTO stream already fed.
     fed: [usize; 2],
@@ -44,27 +80,53 @@ fn index(peer: Peer) -> usize {
     }
 }
 
-impl QuicSession {
-    /// Whether a UDP payload is a client Initial of a version we can decrypt.
-    pub fn opens_with_initial(payload: &[u8]) -> bool {
-        peek_long_header(payload).is_some_and(|header| {
-            header.packet_type == LongPacketType::Initial && is_supported_version(header.version)
-        })
-    }
+/// Whether a UDP payload starts with an Initial of a version whose keys can
+/// be derived (the cheap test before any decryption).
+pub(crate) fn looks_like_initial(payload: &[u8]) -> bool {
+    peek_long_header(payload).is_some_and(|header| {
+        header.packet_type == LongPacketType::Initial && is_supported_version(header.version)
+    })
+}
 
-    pub fn new(
+/// The random of a ClientHello that starts at offset 0 of the CRYPTO
+/// stream, if one of `packets` carries that start.
+fn hello_random(packets: &[InitialPacket]) -> Option<[u8; 32]> {
+    packets
+        .iter()
+        .flat_map(|packet| &packet.crypto)
+        .find(|chunk| chunk.offset == 0 && chunk.data.first() == Some(&1))
+        .and_then(|chunk| chunk.data.get(6..38))
+        .and_then(|random| random.try_into().ok())
+}
+
+impl QuicSession {
+    /// A session from a datagram that opens as a client Initial (keys from
+    /// its own DCID); `None` when it does not.
+    pub fn open(
         initiator: SocketAddr,
         responder: SocketAddr,
         vlan_id: Option<u16>,
+        payload: &[u8],
         now: u64,
-    ) -> Self {
-        Self {
+    ) -> Option<Self> {
+        let header = peek_long_header(payload)?;
+        if header.packet_type != LongPacketType::Initial {
+            return None;
+        }
+        let keys = InitialKeys::derive(header.version, &header.dcid).ok()?;
+        let packets = decrypt_initials_with(&keys, payload, Side::Client).ok()?;
+        let mut session = Self {
             initiator,
             responder,
             vlan_id,
             start_unix_nanos: now,
             last_unix_nanos: now,
-            keys: None,
+            key_dcid: header.dcid.clone(),
+            keys,
+            known_cids: vec![header.dcid],
+            client_random: hello_random(&packets),
+            version: header.version,
+            retry: false,
             crypto: [
                 CryptoStream::new(DEFAULT_MAX_CRYPTO_BYTES),
                 CryptoStream::new(DEFAULT_MAX_CRYPTO_BYTES),
@@ -74,7 +136,11 @@ impl QuicSession {
             observation: None,
             incomplete_reasons: Vec::new(),
             emitted: false,
-        }
+        };
+        // A datagram that decrypted but whose CRYPTO data does not fit is
+        // still this session's start; the reason is on its record.
+        let _ = session.feed(Peer::Initiator, &packets);
+        Some(session)
     }
 
     /// Whether a ClientHello was recovered (the flow really is QUIC).
@@ -89,28 +155,115 @@ impl QuicSession {
     }
 
     /// Adds a datagram sent by `peer`.
-    pub fn on_datagram(&mut self, peer: Peer, datagram: &[u8], now: u64) -> Result<(), QuicError> {
+    pub fn on_datagram(
+        &mut self,
+        peer: Peer,
+        datagram: &[u8],
+        now: u64,
+    ) -> Result<DatagramOutcome, QuicError> {
         self.last_unix_nanos = now;
-        if self.emitted
-            || peek_long_header(datagram).is_none_or(|h| h.packet_type != LongPacketType::Initial)
-        {
-            return Ok(());
-        }
-        let packets = match peer {
-            Peer::Initiator => {
-                let packets = decrypt_initials(datagram, Side::Client, None)?;
-                if let Some(first) = packets.first() {
-                    self.remember_client_dcid(first.version, &first.dcid)?;
+        let Some(header) = peek_long_header(datagram) else {
+            return Ok(DatagramOutcome::Handled);
+        };
+        match peer {
+            Peer::Initiator => self.on_client_datagram(&header, datagram),
+            Peer::Responder => {
+                // The server's connection ID becomes the client's DCID; a
+                // Retry's is the one the client's next Initial uses.
+                if matches!(
+                    header.packet_type,
+                    LongPacketType::Initial | LongPacketType::Handshake | LongPacketType::Retry
+                ) {
+                    self.remember_cid(&header.scid);
                 }
+                if header.packet_type == LongPacketType::Retry && !self.emitted {
+                    self.retry = true;
+                }
+                if header.packet_type != LongPacketType::Initial || self.emitted {
+                    return Ok(DatagramOutcome::Handled);
+                }
+                if header.version != self.keys.version() {
+                    // Compatible version negotiation (RFC 9368): the same
+                    // DCID, the server's version.
+                    self.keys = InitialKeys::derive(header.version, &self.key_dcid)?;
+                }
+                let packets = decrypt_initials_with(&self.keys, datagram, Side::Server)?;
+                self.feed(Peer::Responder, &packets)?;
+                Ok(DatagramOutcome::Handled)
+            }
+        }
+    }
+
+    fn on_client_datagram(
+        &mut self,
+        header: &cipherlens_parsers::quic::LongHeader,
+        datagram: &[u8],
+    ) -> Result<DatagramOutcome, QuicError> {
+        if header.packet_type != LongPacketType::Initial {
+            return Ok(DatagramOutcome::Handled);
+        }
+        let known = self.known_cids.contains(&header.dcid);
+        if self.emitted && known {
+            // A retransmission after the record went out.
+            return Ok(DatagramOutcome::Handled);
+        }
+        let with_current = if header.version == self.keys.version() {
+            decrypt_initials_with(&self.keys, datagram, Side::Client)
+        } else {
+            Err(QuicError::VersionMismatch {
+                keys_version: self.keys.version(),
+                packet_version: header.version,
+            })
+        };
+        let packets = match with_current {
+            Ok(packets) if !self.emitted => packets,
+            Ok(_) => return Ok(DatagramOutcome::Handled),
+            Err(error) if header.dcid == self.key_dcid => return Err(error),
+            Err(_) => {
+                // Keys of its own DCID: after a Retry, or another
+                // connection.
+                let packets = decrypt_initials(datagram, Side::Client, None)?;
+                // A DCID the server gave (a Retry's) is this connection, even
+                // with a new ClientHello (aioquic makes one after a Retry);
+                // any other with another ClientHello is a new connection.
+                if !known
+                    && let (Some(ours), Some(theirs)) = (self.client_random, hello_random(&packets))
+                    && ours != theirs
+                {
+                    return Ok(DatagramOutcome::NewConnection);
+                }
+                if self.emitted {
+                    return Ok(DatagramOutcome::Handled);
+                }
+                self.keys = InitialKeys::derive(header.version, &header.dcid)?;
+                self.key_dcid.clone_from(&header.dcid);
+                self.remember_cid(&header.dcid);
                 packets
             }
-            Peer::Responder => match &self.keys {
-                Some((_, keys)) => decrypt_initials_with(keys, datagram, Side::Server)?,
-                None => return Ok(()),
-            },
         };
+        if let Some(random) = hello_random(&packets) {
+            self.client_random = Some(random);
+        }
+        if hello_random(&packets).is_some() {
+            self.version = header.version;
+        }
+        self.feed(Peer::Initiator, &packets)?;
+        Ok(DatagramOutcome::Handled)
+    }
+
+    fn remember_cid(&mut self, cid: &[u8]) {
+        if !cid.is_empty()
+            && self.known_cids.len() < MAX_KNOWN_CIDS
+            && !self.known_cids.iter().any(|known| known == cid)
+        {
+            self.known_cids.push(cid.to_vec());
+        }
+    }
+
+    /// CRYPTO data of `packets` to the handshake tracker.
+    fn feed(&mut self, peer: Peer, packets: &[InitialPacket]) -> Result<(), QuicError> {
         let side = index(peer);
-        for packet in &packets {
+        for packet in packets {
             if let Err(error) = self.crypto[side].insert_packet(packet) {
                 self.incomplete_reasons
                     .push(format!("quic_crypto: {error}"));
@@ -123,14 +276,6 @@ impl QuicSession {
             self.fed[side] = contiguous.len();
             let _ = self.tracker.push_handshake_messages(peer, &fresh);
         }
-        Ok(())
-    }
-
-    fn remember_client_dcid(&mut self, version: u32, dcid: &[u8]) -> Result<(), QuicError> {
-        if self.keys.as_ref().is_some_and(|(known, _)| known == dcid) {
-            return Ok(());
-        }
-        self.keys = Some((dcid.to_vec(), InitialKeys::derive(version, dcid)?));
         Ok(())
     }
 
@@ -150,6 +295,14 @@ impl QuicSession {
             observation: self.observation.take(),
             cnflow_id: None,
             certificate_source: None,
+            quic: Some(QuicDetail {
+                version: QuicVersion {
+                    code: self.version,
+                    name: version_name(self.version)
+                        .unwrap_or_else(|| format!("{:#010x}", self.version)),
+                },
+                retry: self.retry,
+            }),
             attribution: [None, None],
         };
         let outcome = SessionOutcome {

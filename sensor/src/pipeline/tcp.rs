@@ -228,6 +228,7 @@ impl TcpSession {
             observation: self.observation.take(),
             cnflow_id: None,
             certificate_source: None,
+            quic: None,
             attribution: [None, None],
         };
         let outcome = SessionOutcome {

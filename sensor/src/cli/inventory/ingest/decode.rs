@@ -52,6 +52,8 @@ struct SplitCipherlens<'a> {
     #[serde(borrow)]
     tls: &'a RawValue,
     #[serde(default)]
+    quic: Option<cipherlens_record::session::QuicDetail>,
+    #[serde(default)]
     observation: Option<Observation>,
 }
 
@@ -126,6 +128,7 @@ impl Memo {
                 cnflow_id: split.cipherlens.cnflow_id,
                 session: split.cipherlens.session,
                 tls: detail,
+                quic: split.cipherlens.quic,
                 observation: split.cipherlens.observation,
             },
         };
