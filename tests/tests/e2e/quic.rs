@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use cipherlens_integration::schema::assert_valid_session_record;
 use cipherlens_integration::{
     Background, TestBed, free_udp_port, sensor_binary, tshark_fields_decoding,
 };
@@ -225,6 +226,13 @@ fn quic_as_networks_carry_it_gives_one_complete_record_per_connection() {
         })
         .collect();
     assert_eq!(by_server_name(&records), expected, "live: {records:#?}");
+    // Every record valid; the Retry named on the session that had one.
+    for record in &records {
+        assert_valid_session_record(record);
+        let retried = record["tls"]["client"]["server_name"] == "retry.quic.test";
+        assert_eq!(record["cipherlens"]["quic"]["retry"], retried, "{record}");
+        assert_eq!(record["cipherlens"]["quic"]["version"]["name"], "v1");
+    }
 
     let replayed = Command::new(sensor_binary())
         .arg("replay")
