@@ -11,6 +11,7 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::link_type::LinkType;
+use crate::tunnel::{self, Inner, Tunnel, TunnelError, TunnelKind};
 
 const ETHER_TYPE_IPV4: u16 = 0x0800;
 const ETHER_TYPE_IPV6: u16 = 0x86dd;
@@ -20,6 +21,10 @@ const ETHER_TYPE_VLAN: u16 = 0x8100;
 const ETHER_TYPE_QINQ: u16 = 0x88a8;
 /// Pre-standard QinQ outer tag used by some switches.
 const ETHER_TYPE_QINQ_LEGACY: u16 = 0x9100;
+const ETHER_TYPE_MPLS: u16 = 0x8847;
+const ETHER_TYPE_MPLS_MULTICAST: u16 = 0x8848;
+/// Tunnels followed inside one another at most; a deeper one is left as is.
+const MAX_TUNNEL_DEPTH: u8 = 4;
 
 const IP_PROTO_HOP_BY_HOP: u8 = 0;
 const IP_PROTO_TCP: u8 = 6;
@@ -46,6 +51,9 @@ pub struct Packet<'a> {
     pub dst: IpAddr,
     /// VLAN ID (12 bits) of the outermost 802.1Q/802.1ad tag, if the frame had one.
     pub vlan: Option<u16>,
+    /// The outermost tunnel the packet came out of (VXLAN, Geneve, GRE, ERSPAN,
+    /// IP-in-IP, GTP-U, MPLS); `src`, `dst` and `transport` are the inner packet's.
+    pub tunnel: Option<Tunnel>,
     pub transport: Transport<'a>,
 }
 
@@ -198,6 +206,31 @@ pub enum DecodeError {
     BadTcpDataOffset { header_len: usize },
     #[error("UDP length {udp_len} does not fit the {available} bytes of IP payload")]
     BadUdpLength { udp_len: usize, available: usize },
+    #[error("{kind} header cut short: needs {needed} bytes, {available} captured")]
+    TunnelTruncated {
+        kind: TunnelKind,
+        needed: usize,
+        available: usize,
+    },
+    #[error("{kind} packet of a type that is not followed")]
+    TunnelUnsupported { kind: TunnelKind },
+}
+
+impl From<TunnelError> for DecodeError {
+    fn from(error: TunnelError) -> Self {
+        match error {
+            TunnelError::Truncated {
+                kind,
+                needed,
+                available,
+            } => DecodeError::TunnelTruncated {
+                kind,
+                needed,
+                available,
+            },
+            TunnelError::Unsupported { kind } => DecodeError::TunnelUnsupported { kind },
+        }
+    }
 }
 
 impl DecodeError {
@@ -215,17 +248,39 @@ impl DecodeError {
             DecodeError::Fragment => "fragment",
             DecodeError::BadTcpDataOffset { .. } => "bad_tcp_data_offset",
             DecodeError::BadUdpLength { .. } => "bad_udp_length",
+            DecodeError::TunnelTruncated { .. } => "tunnel_truncated",
+            DecodeError::TunnelUnsupported { .. } => "tunnel_unsupported",
+        }
+    }
+}
+
+/// What outer layers said about the packet being decoded.
+#[derive(Clone, Copy, Debug, Default)]
+struct Outer {
+    vlan: Option<u16>,
+    tunnel: Option<Tunnel>,
+    depth: u8,
+}
+
+impl Outer {
+    /// Entering a tunnel: the outermost one is kept.
+    fn into_tunnel(self, tunnel: Tunnel) -> Self {
+        Outer {
+            vlan: self.vlan,
+            tunnel: self.tunnel.or(Some(tunnel)),
+            depth: self.depth + 1,
         }
     }
 }
 
 /// Decodes one frame of the given link type.
 pub fn decode_frame(link_type: LinkType, data: &[u8]) -> Result<Packet<'_>, DecodeError> {
+    let outer = Outer::default();
     match link_type {
-        LinkType::ETHERNET => decode_ethernet(data),
-        LinkType::RAW | LinkType::RAW_BSD_12 | LinkType::RAW_BSD_14 => decode_ip(data, None),
-        LinkType::IPV4 => decode_ipv4(data, None),
-        LinkType::IPV6 => decode_ipv6(data, None),
+        LinkType::ETHERNET => decode_ethernet(data, outer),
+        LinkType::RAW | LinkType::RAW_BSD_12 | LinkType::RAW_BSD_14 => decode_ip(data, outer),
+        LinkType::IPV4 => decode_ipv4(data, outer),
+        LinkType::IPV6 => decode_ipv6(data, outer),
         LinkType::LINUX_SLL => decode_linux_sll(data),
         LinkType::LINUX_SLL2 => decode_linux_sll2(data),
         LinkType::NULL | LinkType::LOOP => decode_loopback(data),
@@ -253,44 +308,74 @@ fn be32(data: &[u8], at: usize) -> u32 {
     u32::from_be_bytes([data[at], data[at + 1], data[at + 2], data[at + 3]])
 }
 
-fn decode_ethernet(data: &[u8]) -> Result<Packet<'_>, DecodeError> {
+fn decode_ethernet(data: &[u8], outer: Outer) -> Result<Packet<'_>, DecodeError> {
     require(data, ETHERNET_HEADER_LEN, Layer::Ethernet)?;
-    decode_ether_type_payload(be16(data, 12), &data[ETHERNET_HEADER_LEN..])
+    decode_ether_type_payload(be16(data, 12), &data[ETHERNET_HEADER_LEN..], outer)
 }
 
 /// Linux cooked capture v1: packet type, ARPHRD type, address length, 8 address bytes,
 /// then the protocol (an EtherType) in the last two bytes of the 16-byte header.
 fn decode_linux_sll(data: &[u8]) -> Result<Packet<'_>, DecodeError> {
     require(data, SLL_HEADER_LEN, Layer::LinuxSll)?;
-    decode_ether_type_payload(be16(data, 14), &data[SLL_HEADER_LEN..])
+    decode_ether_type_payload(be16(data, 14), &data[SLL_HEADER_LEN..], Outer::default())
 }
 
 /// Linux cooked capture v2: the protocol (an EtherType) comes first in the 20-byte header.
 fn decode_linux_sll2(data: &[u8]) -> Result<Packet<'_>, DecodeError> {
     require(data, SLL2_HEADER_LEN, Layer::LinuxSll2)?;
-    decode_ether_type_payload(be16(data, 0), &data[SLL2_HEADER_LEN..])
+    decode_ether_type_payload(be16(data, 0), &data[SLL2_HEADER_LEN..], Outer::default())
 }
 
-/// Follows VLAN tags (802.1Q, 802.1ad, QinQ) to the IP header.
+/// Follows VLAN tags (802.1Q, 802.1ad, QinQ) and an MPLS label stack to the IP header.
 fn decode_ether_type_payload(
     mut ether_type: u16,
     mut data: &[u8],
+    mut outer: Outer,
 ) -> Result<Packet<'_>, DecodeError> {
-    let mut outer_vlan = None;
     while matches!(
         ether_type,
         ETHER_TYPE_VLAN | ETHER_TYPE_QINQ | ETHER_TYPE_QINQ_LEGACY
     ) {
         require(data, VLAN_TAG_LEN, Layer::Vlan)?;
         let tag_control = be16(data, 0);
-        outer_vlan.get_or_insert(tag_control & 0x0fff);
+        outer.vlan.get_or_insert(tag_control & 0x0fff);
         ether_type = be16(data, 2);
         data = &data[VLAN_TAG_LEN..];
     }
     match ether_type {
-        ETHER_TYPE_IPV4 => decode_ipv4(data, outer_vlan),
-        ETHER_TYPE_IPV6 => decode_ipv6(data, outer_vlan),
+        ETHER_TYPE_IPV4 => decode_ipv4(data, outer),
+        ETHER_TYPE_IPV6 => decode_ipv6(data, outer),
+        ETHER_TYPE_MPLS | ETHER_TYPE_MPLS_MULTICAST if outer.depth < MAX_TUNNEL_DEPTH => {
+            let (label, inner) = tunnel::mpls(data)?;
+            let tunnel = Tunnel {
+                kind: TunnelKind::Mpls,
+                outer_src: None,
+                outer_dst: None,
+                id: Some(label),
+            };
+            decode_inner(inner, outer.into_tunnel(tunnel))
+        }
         other => Err(DecodeError::NotIp { ether_type: other }),
+    }
+}
+
+/// The packet a tunnel header leads to.
+fn decode_inner(inner: Inner<'_>, outer: Outer) -> Result<Packet<'_>, DecodeError> {
+    match inner {
+        Inner::Ethernet(frame) => decode_ethernet(frame, outer),
+        Inner::Ip(packet) => decode_ip(packet, outer),
+        Inner::Ipv4(packet) => decode_ipv4(packet, outer),
+        Inner::Ipv6(packet) => decode_ipv6(packet, outer),
+        Inner::Mpls(stack) => {
+            let (label, inner) = tunnel::mpls(stack)?;
+            let tunnel = Tunnel {
+                kind: TunnelKind::Mpls,
+                outer_src: None,
+                outer_dst: None,
+                id: Some(label),
+            };
+            decode_inner(inner, outer.into_tunnel(tunnel))
+        }
     }
 }
 
@@ -305,24 +390,24 @@ fn decode_loopback(data: &[u8]) -> Result<Packet<'_>, DecodeError> {
     let payload = &data[LOOPBACK_HEADER_LEN..];
     match family {
         // AF_INET on every system.
-        2 => decode_ipv4(payload, None),
+        2 => decode_ipv4(payload, Outer::default()),
         // AF_INET6 on Linux (10), NetBSD/OpenBSD (24), FreeBSD (28) and Darwin (30).
-        10 | 24 | 28 | 30 => decode_ipv6(payload, None),
+        10 | 24 | 28 | 30 => decode_ipv6(payload, Outer::default()),
         other => Err(DecodeError::NotIpFamily { family: other }),
     }
 }
 
 /// Raw IP: the version nibble says which.
-fn decode_ip(data: &[u8], vlan: Option<u16>) -> Result<Packet<'_>, DecodeError> {
+fn decode_ip(data: &[u8], outer: Outer) -> Result<Packet<'_>, DecodeError> {
     require(data, 1, Layer::Ipv4)?;
     match data[0] >> 4 {
-        4 => decode_ipv4(data, vlan),
-        6 => decode_ipv6(data, vlan),
+        4 => decode_ipv4(data, outer),
+        6 => decode_ipv6(data, outer),
         found => Err(DecodeError::UnknownIpVersion { found }),
     }
 }
 
-fn decode_ipv4(data: &[u8], vlan: Option<u16>) -> Result<Packet<'_>, DecodeError> {
+fn decode_ipv4(data: &[u8], outer: Outer) -> Result<Packet<'_>, DecodeError> {
     require(data, IPV4_MIN_HEADER_LEN, Layer::Ipv4)?;
     let version = data[0] >> 4;
     if version != 4 {
@@ -362,15 +447,10 @@ fn decode_ipv4(data: &[u8], vlan: Option<u16>) -> Result<Packet<'_>, DecodeError
     if protocol == IP_PROTO_AH {
         (protocol, payload) = skip_authentication_header(payload)?;
     }
-    Ok(Packet {
-        src: IpAddr::V4(src),
-        dst: IpAddr::V4(dst),
-        vlan,
-        transport: decode_transport(protocol, payload)?,
-    })
+    ip_packet(IpAddr::V4(src), IpAddr::V4(dst), protocol, payload, outer)
 }
 
-fn decode_ipv6(data: &[u8], vlan: Option<u16>) -> Result<Packet<'_>, DecodeError> {
+fn decode_ipv6(data: &[u8], outer: Outer) -> Result<Packet<'_>, DecodeError> {
     require(data, IPV6_HEADER_LEN, Layer::Ipv6)?;
     let version = data[0] >> 4;
     if version != 6 {
@@ -415,12 +495,13 @@ fn decode_ipv6(data: &[u8], vlan: Option<u16>) -> Result<Packet<'_>, DecodeError
             _ => break,
         }
     }
-    Ok(Packet {
-        src: IpAddr::V6(src),
-        dst: IpAddr::V6(dst),
-        vlan,
-        transport: decode_transport(next_header, payload)?,
-    })
+    ip_packet(
+        IpAddr::V6(src),
+        IpAddr::V6(dst),
+        next_header,
+        payload,
+        outer,
+    )
 }
 
 /// RFC 4302: next header, payload length in 4-octet units minus 2.
@@ -429,6 +510,46 @@ fn skip_authentication_header(payload: &[u8]) -> Result<(u8, &[u8]), DecodeError
     let header_len = (usize::from(payload[1]) + 2) * 4;
     require(payload, header_len, Layer::AuthenticationHeader)?;
     Ok((payload[0], &payload[header_len..]))
+}
+
+/// An IP packet's transport, or the packet inside it when it is a tunnel.
+fn ip_packet(
+    src: IpAddr,
+    dst: IpAddr,
+    protocol: u8,
+    payload: &[u8],
+    outer: Outer,
+) -> Result<Packet<'_>, DecodeError> {
+    let transport = decode_transport(protocol, payload)?;
+    if outer.depth < MAX_TUNNEL_DEPTH {
+        let found = match transport {
+            Transport::Udp(datagram) => tunnel::udp_tunnel(datagram.dst_port, datagram.payload)?,
+            Transport::Other(tunnel::IP_PROTO_IPIP) => {
+                Some((TunnelKind::IpInIp, None, Inner::Ipv4(payload)))
+            }
+            Transport::Other(tunnel::IP_PROTO_IPV6) => {
+                Some((TunnelKind::IpInIp, None, Inner::Ipv6(payload)))
+            }
+            Transport::Other(tunnel::IP_PROTO_GRE) => Some(tunnel::gre(payload)?),
+            _ => None,
+        };
+        if let Some((kind, id, inner)) = found {
+            let tunnel = Tunnel {
+                kind,
+                outer_src: Some(src),
+                outer_dst: Some(dst),
+                id,
+            };
+            return decode_inner(inner, outer.into_tunnel(tunnel));
+        }
+    }
+    Ok(Packet {
+        src,
+        dst,
+        vlan: outer.vlan,
+        tunnel: outer.tunnel,
+        transport,
+    })
 }
 
 fn decode_transport(protocol: u8, data: &[u8]) -> Result<Transport<'_>, DecodeError> {

@@ -1,7 +1,8 @@
 //! Capture input for cipherlens: everything between a capture file and the TLS/QUIC parsers.
 //!
 //! - [`file`](mod@file): read frames from classic pcap and pcapng files ([`CaptureReader`]).
-//! - [`decode`]: decode a frame's link, IP and TCP/UDP headers ([`decode_frame`]).
+//! - [`decode`]: decode a frame's link, IP and TCP/UDP headers ([`decode_frame`]), through
+//!   the [`tunnel`] headers of overlays, GRE/ERSPAN, IP-in-IP, GTP-U and MPLS.
 //! - [`tcp_stream`]: reassemble one direction of a TCP connection ([`StreamReassembler`]).
 //! - [`kernel_event`]: the sensor's kernel ring-buffer events back into frames.
 //! - [`link_message`]: rtnetlink link notifications (interfaces appearing and going).
@@ -18,6 +19,7 @@ pub mod kernel_event;
 pub mod link_message;
 pub mod link_type;
 pub mod tcp_stream;
+pub mod tunnel;
 
 pub use decode::{
     DecodeError, Layer, Packet, TcpFlags, TcpSegment, Transport, UdpDatagram, decode_frame,
@@ -25,3 +27,4 @@ pub use decode::{
 pub use file::{CaptureError, CaptureFormat, CaptureReader, Frame, MAX_RECORD_BYTES};
 pub use link_type::LinkType;
 pub use tcp_stream::{ReassemblyError, ReassemblyStats, StreamReassembler};
+pub use tunnel::{Tunnel, TunnelKind};

@@ -47,9 +47,62 @@ pub struct Network {
     /// VLAN id when the packets carried one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vlan_id: Option<u16>,
+    /// The tunnel the session's packets came out of, when they were
+    /// encapsulated (the outermost one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tunnel: Option<TunnelInfo>,
     /// Community ID v1 of the flow, as Zeek, Suricata and ECS carry it
     /// (`network.community_id`; seed from the pipeline config, default 0).
     pub community_id: String,
+}
+
+/// A tunnel: its type, the outer IP endpoints and its identifier.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TunnelInfo {
+    #[serde(rename = "type")]
+    pub kind: TunnelType,
+    /// The outer IP header's addresses (none for MPLS on Ethernet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outer: Option<TunnelOuter>,
+    /// VXLAN and Geneve network identifier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vni: Option<u32>,
+    /// GTP-U tunnel endpoint identifier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub teid: Option<u32>,
+    /// GRE key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<u32>,
+    /// ERSPAN session id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<u32>,
+    /// MPLS label (the top of the stack).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum TunnelType {
+    #[serde(rename = "vxlan")]
+    Vxlan,
+    #[serde(rename = "geneve")]
+    Geneve,
+    #[serde(rename = "gre")]
+    Gre,
+    #[serde(rename = "erspan")]
+    Erspan,
+    #[serde(rename = "ipip")]
+    IpInIp,
+    #[serde(rename = "gtp-u")]
+    GtpU,
+    #[serde(rename = "mpls")]
+    Mpls,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TunnelOuter {
+    pub source: String,
+    pub destination: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

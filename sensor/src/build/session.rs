@@ -109,6 +109,7 @@ pub fn build_session_record(
             },
             protocol: if quic { Protocol::Quic } else { Protocol::Tls },
             vlan_id: context.vlan_id,
+            tunnel: context.tunnel.as_ref().map(tunnel_info),
             community_id: community_id_v1(
                 context.community_id_seed,
                 if quic {
@@ -373,5 +374,36 @@ fn server_hello_detail(hello: &ServerHello) -> ServerHelloDetail {
         extended_master_secret: hello.has_extended_master_secret,
         encrypt_then_mac: hello.has_encrypt_then_mac,
         renegotiation_info: hello.has_renegotiation_info,
+    }
+}
+
+/// A decoded tunnel as the record names it.
+fn tunnel_info(tunnel: &cipherlens_capture::Tunnel) -> cipherlens_record::session::TunnelInfo {
+    use cipherlens_capture::TunnelKind;
+    use cipherlens_record::session::{TunnelInfo, TunnelOuter, TunnelType};
+    let kind = match tunnel.kind {
+        TunnelKind::Vxlan => TunnelType::Vxlan,
+        TunnelKind::Geneve => TunnelType::Geneve,
+        TunnelKind::Gre => TunnelType::Gre,
+        TunnelKind::Erspan => TunnelType::Erspan,
+        TunnelKind::IpInIp => TunnelType::IpInIp,
+        TunnelKind::GtpU => TunnelType::GtpU,
+        TunnelKind::Mpls => TunnelType::Mpls,
+    };
+    let id_for = |wanted: &[TunnelKind]| tunnel.id.filter(|_| wanted.contains(&tunnel.kind));
+    TunnelInfo {
+        kind,
+        outer: tunnel
+            .outer_src
+            .zip(tunnel.outer_dst)
+            .map(|(source, destination)| TunnelOuter {
+                source: source.to_string(),
+                destination: destination.to_string(),
+            }),
+        vni: id_for(&[TunnelKind::Vxlan, TunnelKind::Geneve]),
+        teid: id_for(&[TunnelKind::GtpU]),
+        key: id_for(&[TunnelKind::Gre]),
+        session_id: id_for(&[TunnelKind::Erspan]),
+        label: id_for(&[TunnelKind::Mpls]),
     }
 }

@@ -19,6 +19,8 @@ pub struct SessionContext {
     pub initiator: SocketAddr,
     pub responder: SocketAddr,
     pub vlan_id: Option<u16>,
+    /// The tunnel the packets came out of (the first packet's that had one).
+    pub tunnel: Option<cipherlens_capture::Tunnel>,
     pub start_unix_nanos: u64,
     pub end_unix_nanos: u64,
     pub source: Source,

@@ -201,6 +201,9 @@ impl<F: FnMut(FinishedSession)> SessionPipeline<F> {
             }
             PacketTransport::Other(_) => self.stats.other_packets += 1,
         }
+        if let Some(tunnel) = packet.tunnel {
+            self.note_tunnel(packet, tunnel);
+        }
         if now.saturating_sub(self.last_sweep_nanos) >= SWEEP_INTERVAL_NANOS {
             self.expire_idle(now);
             self.last_sweep_nanos = now;
@@ -348,6 +351,29 @@ impl<F: FnMut(FinishedSession)> SessionPipeline<F> {
             }
             None => self.stats.quic_undecryptable += 1,
         }
+    }
+
+    /// Keeps the first tunnel a session's packets came out of.
+    fn note_tunnel(&mut self, packet: &Packet<'_>, tunnel: cipherlens_capture::Tunnel) {
+        let key = match packet.transport {
+            PacketTransport::Tcp(segment) => flow_key(
+                IpProtocol::Tcp,
+                SocketAddr::new(packet.src, segment.src_port),
+                SocketAddr::new(packet.dst, segment.dst_port),
+            ),
+            PacketTransport::Udp(datagram) => flow_key(
+                IpProtocol::Udp,
+                SocketAddr::new(packet.src, datagram.src_port),
+                SocketAddr::new(packet.dst, datagram.dst_port),
+            ),
+            PacketTransport::Other(_) => return,
+        };
+        let slot = match self.flows.get_mut(&key) {
+            Some(Session::Tcp(session)) => &mut session.tunnel,
+            Some(Session::Quic(session)) => &mut session.tunnel,
+            None => return,
+        };
+        slot.get_or_insert(tunnel);
     }
 
     fn admit_flow(&mut self) -> bool {

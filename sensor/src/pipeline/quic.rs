@@ -49,6 +49,8 @@ pub(crate) struct QuicSession {
     pub initiator: SocketAddr,
     pub responder: SocketAddr,
     pub vlan_id: Option<u16>,
+    /// The tunnel the packets came out of, once one was seen.
+    pub tunnel: Option<cipherlens_capture::Tunnel>,
     pub start_unix_nanos: u64,
     pub last_unix_nanos: u64,
     /// The DCID the Initial keys come from (original, or a Retry's).
@@ -119,6 +121,7 @@ impl QuicSession {
             initiator,
             responder,
             vlan_id,
+            tunnel: None,
             start_unix_nanos: now,
             last_unix_nanos: now,
             key_dcid: header.dcid.clone(),
@@ -286,6 +289,7 @@ impl QuicSession {
             initiator: self.initiator,
             responder: self.responder,
             vlan_id: self.vlan_id,
+            tunnel: self.tunnel,
             start_unix_nanos: self.start_unix_nanos,
             end_unix_nanos: self.last_unix_nanos,
             source: config.source,

@@ -22,6 +22,8 @@ pub(crate) struct TcpSession {
     pub initiator: SocketAddr,
     pub responder: SocketAddr,
     pub vlan_id: Option<u16>,
+    /// The tunnel the packets came out of, once one was seen.
+    pub tunnel: Option<cipherlens_capture::Tunnel>,
     pub start_unix_nanos: u64,
     pub last_unix_nanos: u64,
     streams: [StreamReassembler; 2],
@@ -67,6 +69,7 @@ impl TcpSession {
             initiator,
             responder,
             vlan_id,
+            tunnel: None,
             start_unix_nanos: now,
             last_unix_nanos: now,
             streams: [
@@ -219,6 +222,7 @@ impl TcpSession {
             initiator: self.initiator,
             responder: self.responder,
             vlan_id: self.vlan_id,
+            tunnel: self.tunnel,
             start_unix_nanos: self.start_unix_nanos,
             end_unix_nanos: self.last_unix_nanos,
             source: config.source,
