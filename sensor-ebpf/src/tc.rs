@@ -78,6 +78,19 @@ const IPV6_DESTINATION_OPTIONS: u8 = 60;
 /// paths carry zero to two; the bound keeps the loop small for the verifier.
 const MAX_IPV6_EXTENSION_HEADERS: usize = 4;
 const UDP_HEADER_LEN: usize = 8;
+/// Tunnels followed: IP protocols and UDP destination ports.
+const IPPROTO_IPIP: u8 = 4;
+const IPPROTO_IPV6: u8 = 41;
+const IPPROTO_GRE: u8 = 47;
+/// Transparent Ethernet bridging (GRE, Geneve).
+const ETH_P_TEB: u16 = 0x6558;
+const VXLAN_PORT: u16 = 4789;
+/// The port Linux used for VXLAN before IANA's (flannel's default).
+const VXLAN_LINUX_PORT: u16 = 8472;
+const GENEVE_PORT: u16 = 6081;
+const GTP_U_PORT: u16 = 2152;
+/// GTP-U extension headers walked at most (a PDU session container is one).
+const MAX_GTP_EXTENSIONS: usize = 4;
 /// QUIC long header form bit and fixed bit (RFC 9000 section 17.2).
 const QUIC_LONG_HEADER_BITS: u8 = 0xC0;
 /// Header copies are bounded by 256 for the verifier; the header area (192)
@@ -132,8 +145,14 @@ struct Layout {
 /// its own stack frame: inlined together they exceed the 512-byte stack.
 fn inspect(ctx: &TcContext, direction: u8) {
     count(Counter::PacketsSeen);
+    // Called from here, not from `locate`: a call inside it would stack
+    // its frame on the header walk's.
+    let tunnel = tunnel_payload(ctx);
+    if tunnel != 0 {
+        count(Counter::TunnelledPackets);
+    }
     let mut layout = Layout::default();
-    if !locate(ctx, &mut layout) {
+    if !locate(ctx, tunnel, &mut layout) {
         return;
     }
     count_flow(ctx, &layout);
@@ -235,6 +254,7 @@ const QUIC_MIN_CLIENT_INITIAL: usize = 1200;
 /// Whether the payload starts with a long header whose type bits are those
 /// of an Initial: 0b00 in v1 and the drafts, 0b01 in v2 (RFC 9369 section
 /// 3.2; v1's 0-RTT, which a new connection may send first too).
+#[inline(always)]
 fn opens_quic_connection(ctx: &TcContext, layout: &Layout) -> bool {
     match ctx.load::<u8>(layout.payload_offset) {
         Ok(first) => first & 0xE0 == QUIC_LONG_HEADER_BITS,
@@ -436,8 +456,8 @@ fn mapped_v4(address: [u8; 4]) -> [u8; 16] {
 /// 512 bytes with the copy path. (An out-parameter, not an `Option` return:
 /// the kernel refuses the BTF of a Rust enum across a call.)
 #[inline(never)]
-fn locate(ctx: &TcContext, layout: &mut Layout) -> bool {
-    match find_layout(ctx) {
+fn locate(ctx: &TcContext, tunnel: u64, layout: &mut Layout) -> bool {
+    match find_layout(ctx, tunnel) {
         Some(found) => {
             *layout = found;
             true
@@ -447,30 +467,38 @@ fn locate(ctx: &TcContext, layout: &mut Layout) -> bool {
 }
 
 #[inline(always)]
-fn find_layout(ctx: &TcContext) -> Option<Layout> {
-    let ether_type = u16::from_be(ctx.load::<u16>(12).ok()?);
+fn find_layout(ctx: &TcContext, tunnel: u64) -> Option<Layout> {
+    // One tunnel is followed to the flow inside it (`tunnel`, from
+    // [`tunnel_payload`]): its packets are the inner flow's, copied and
+    // counted as that flow (user space reads the tunnel from the headers
+    // the event carries).
+    let (ether_type, base) = if tunnel != 0 {
+        ((tunnel >> 32) as u16, (tunnel & 0xFFFF) as usize)
+    } else {
+        (u16::from_be(ctx.load::<u16>(12).ok()?), ETH_HEADER_LEN)
+    };
     let (protocol, l4_offset, source, destination) = match ether_type {
         ETH_P_IPV4 => {
-            let version_ihl = ctx.load::<u8>(ETH_HEADER_LEN).ok()?;
-            let protocol = ctx.load::<u8>(ETH_HEADER_LEN + 9).ok()?;
+            let version_ihl = ctx.load::<u8>(base).ok()?;
+            let protocol = ctx.load::<u8>(base + 9).ok()?;
             // Fragments after the first carry no L4 header.
-            let fragment = u16::from_be(ctx.load::<u16>(ETH_HEADER_LEN + 6).ok()?);
+            let fragment = u16::from_be(ctx.load::<u16>(base + 6).ok()?);
             if fragment & 0x1FFF != 0 {
                 return None;
             }
-            let source: [u8; 4] = ctx.load(ETH_HEADER_LEN + 12).ok()?;
-            let destination: [u8; 4] = ctx.load(ETH_HEADER_LEN + 16).ok()?;
+            let source: [u8; 4] = ctx.load(base + 12).ok()?;
+            let destination: [u8; 4] = ctx.load(base + 16).ok()?;
             (
                 protocol,
-                ETH_HEADER_LEN + ((version_ihl & 0x0F) as usize) * 4,
+                base + ((version_ihl & 0x0F) as usize) * 4,
                 mapped_v4(source),
                 mapped_v4(destination),
             )
         }
         ETH_P_IPV6 => {
-            let source: [u8; 16] = ctx.load(ETH_HEADER_LEN + 8).ok()?;
-            let destination: [u8; 16] = ctx.load(ETH_HEADER_LEN + 24).ok()?;
-            let (protocol, l4_offset) = skip_ipv6_extension_headers(ctx)?;
+            let source: [u8; 16] = ctx.load(base + 8).ok()?;
+            let destination: [u8; 16] = ctx.load(base + 24).ok()?;
+            let (protocol, l4_offset) = skip_ipv6_extension_headers(ctx, base)?;
             (protocol, l4_offset, source, destination)
         }
         _ => return None,
@@ -505,6 +533,134 @@ fn find_layout(ctx: &TcContext) -> Option<Layout> {
     })
 }
 
+/// Where the packet inside a tunnel starts (its EtherType and offset), when
+/// `outer` is one: IP-in-IP and 6in4 (protocol 4, 41), GRE with IP or
+/// Ethernet inside, VXLAN (UDP 4789, 8472), Geneve (UDP 6081) and GTP-U
+/// G-PDUs (UDP 2152).
+///
+/// Returns the EtherType in bits 32..48 and the offset in the low bits, 0
+/// when the packet is not a tunnel (a scalar: nothing on the caller's
+/// stack, which the copy path nearly fills).
+#[inline(never)]
+fn tunnel_payload(ctx: &TcContext) -> u64 {
+    let Ok(outer_type) = ctx.load::<u16>(12) else {
+        return 0;
+    };
+    match find_tunnel_payload(ctx, u16::from_be(outer_type)) {
+        Some((ether_type, offset)) => (u64::from(ether_type) << 32) | (offset as u64 & 0xFFFF),
+        None => 0,
+    }
+}
+
+#[inline(always)]
+fn find_tunnel_payload(ctx: &TcContext, outer_type: u16) -> Option<(u16, usize)> {
+    let (protocol, at) = match outer_type {
+        ETH_P_IPV4 => {
+            let version_ihl = ctx.load::<u8>(ETH_HEADER_LEN).ok()?;
+            let protocol = ctx.load::<u8>(ETH_HEADER_LEN + 9).ok()?;
+            let fragment = u16::from_be(ctx.load::<u16>(ETH_HEADER_LEN + 6).ok()?);
+            if fragment & 0x1FFF != 0 {
+                return None;
+            }
+            (
+                protocol,
+                ETH_HEADER_LEN + ((version_ihl & 0x0F) as usize) * 4,
+            )
+        }
+        ETH_P_IPV6 => skip_ipv6_extension_headers(ctx, ETH_HEADER_LEN)?,
+        _ => return None,
+    };
+    match protocol {
+        IPPROTO_IPIP => Some((ETH_P_IPV4, at)),
+        IPPROTO_IPV6 => Some((ETH_P_IPV6, at)),
+        IPPROTO_GRE => {
+            let flags = u16::from_be(ctx.load::<u16>(at).ok()?);
+            if flags & 0x0007 != 0 {
+                return None;
+            }
+            let protocol = u16::from_be(ctx.load::<u16>(at + 2).ok()?);
+            // Checksum, key and sequence number words, per the C, K, S bits.
+            let words = ((flags >> 15) & 1) + ((flags >> 13) & 1) + ((flags >> 12) & 1);
+            let inner = at + 4 + 4 * words as usize;
+            match protocol {
+                ETH_P_IPV4 | ETH_P_IPV6 => Some((protocol, inner)),
+                ETH_P_TEB => ethernet_payload(ctx, inner),
+                _ => None,
+            }
+        }
+        IPPROTO_UDP => {
+            let port = u16::from_be(ctx.load::<u16>(at + 2).ok()?);
+            let header = at + UDP_HEADER_LEN;
+            match port {
+                VXLAN_PORT | VXLAN_LINUX_PORT => {
+                    if ctx.load::<u8>(header).ok()? & 0x08 == 0 {
+                        return None;
+                    }
+                    ethernet_payload(ctx, header + 8)
+                }
+                GENEVE_PORT => {
+                    let first: [u8; 4] = ctx.load(header).ok()?;
+                    if first[0] >> 6 != 0 {
+                        return None;
+                    }
+                    let inner = header + 8 + (first[0] & 0x3F) as usize * 4;
+                    match u16::from_be_bytes([first[2], first[3]]) {
+                        ETH_P_TEB => ethernet_payload(ctx, inner),
+                        protocol @ (ETH_P_IPV4 | ETH_P_IPV6) => Some((protocol, inner)),
+                        _ => None,
+                    }
+                }
+                GTP_U_PORT => gtp_u_payload(ctx, header),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// The IP packet in the Ethernet frame at `offset` (no VLAN tags inside).
+#[inline(always)]
+fn ethernet_payload(ctx: &TcContext, offset: usize) -> Option<(u16, usize)> {
+    let ether_type = u16::from_be(ctx.load::<u16>(offset + 12).ok()?);
+    Some((ether_type, offset + ETH_HEADER_LEN))
+}
+
+/// The IP packet of a GTP-U G-PDU whose header is at `offset`: after the
+/// 8-byte header, the optional sequence/N-PDU word and extension headers.
+#[inline(always)]
+fn gtp_u_payload(ctx: &TcContext, offset: usize) -> Option<(u16, usize)> {
+    let first: [u8; 2] = ctx.load(offset).ok()?;
+    // Version 1, protocol type GTP, message type G-PDU.
+    if first[0] >> 5 != 1 || first[0] & 0x10 == 0 || first[1] != 0xFF {
+        return None;
+    }
+    let mut at = offset + 8;
+    if first[0] & 0x07 != 0 {
+        let mut next = ctx.load::<u8>(at + 3).ok()?;
+        at += 4;
+        for _ in 0..MAX_GTP_EXTENSIONS {
+            if next == 0 {
+                break;
+            }
+            let words = ctx.load::<u8>(at).ok()? as usize;
+            if words == 0 {
+                return None;
+            }
+            next = ctx.load::<u8>(at + words * 4 - 1).ok()?;
+            at += words * 4;
+        }
+        if next != 0 {
+            return None;
+        }
+    }
+    let version = ctx.load::<u8>(at).ok()? >> 4;
+    match version {
+        4 => Some((ETH_P_IPV4, at)),
+        6 => Some((ETH_P_IPV6, at)),
+        _ => None,
+    }
+}
+
 fn is_ipv6_extension_header(next_header: u8) -> bool {
     matches!(
         next_header,
@@ -522,9 +678,9 @@ fn is_ipv6_extension_header(next_header: u8) -> bool {
 /// `None`. A chain longer than the walk returns its next extension header,
 /// which the caller counts as unfollowed.
 #[inline(always)]
-fn skip_ipv6_extension_headers(ctx: &TcContext) -> Option<(u8, usize)> {
-    let mut next_header = ctx.load::<u8>(ETH_HEADER_LEN + 6).ok()?;
-    let mut offset = ETH_HEADER_LEN + IPV6_HEADER_LEN;
+fn skip_ipv6_extension_headers(ctx: &TcContext, base: usize) -> Option<(u8, usize)> {
+    let mut next_header = ctx.load::<u8>(base + 6).ok()?;
+    let mut offset = base + IPV6_HEADER_LEN;
     for _ in 0..MAX_IPV6_EXTENSION_HEADERS {
         let length = match next_header {
             IPV6_HOP_BY_HOP | IPV6_ROUTING | IPV6_DESTINATION_OPTIONS => {

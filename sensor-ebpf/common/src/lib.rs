@@ -40,11 +40,14 @@ pub enum Counter {
     /// extension header chains longer than it walks, or headers longer than
     /// an event's header area. Not inspected; most are not TLS.
     UnfollowedHeaders = 10,
+    /// TCP/UDP packets found inside a tunnel (VXLAN, Geneve, GRE, IP-in-IP,
+    /// GTP-U) and followed as the inner flow.
+    TunnelledPackets = 11,
 }
 
 impl Counter {
     /// Number of counters; the size of the kernel's counter array.
-    pub const COUNT: u32 = 11;
+    pub const COUNT: u32 = 12;
 
     /// Every counter, in index order.
     pub const ALL: [Counter; Self::COUNT as usize] = [
@@ -59,6 +62,7 @@ impl Counter {
         Counter::PayloadTruncated,
         Counter::CopyFailed,
         Counter::UnfollowedHeaders,
+        Counter::TunnelledPackets,
     ];
 
     /// Stable name used in stats records and metrics.
@@ -75,6 +79,7 @@ impl Counter {
             Counter::PayloadTruncated => "payload_truncated",
             Counter::CopyFailed => "copy_failed",
             Counter::UnfollowedHeaders => "unfollowed_headers",
+            Counter::TunnelledPackets => "tunnelled_packets",
         }
     }
 

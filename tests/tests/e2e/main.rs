@@ -15,4 +15,5 @@ mod inventory;
 mod lifecycle;
 mod nats;
 mod quic;
+mod tunnels;
 mod uprobes;
