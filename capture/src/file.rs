@@ -47,6 +47,11 @@ const PCAPNG_BOM_BIG_ENDIAN: [u8; 4] = [0x1a, 0x2b, 0x3c, 0x4d];
 const PCAPNG_BOM_LITTLE_ENDIAN: [u8; 4] = [0x4d, 0x3c, 0x2b, 0x1a];
 
 const NANOS_PER_SECOND: u64 = 1_000_000_000;
+/// pcapng Decryption Secrets Block, and its TLS key log secrets type ("TLSK").
+const DSB_MAGIC: u32 = 0x0000_000A;
+const DSB_TLS_KEY_LOG: u32 = 0x544c_534b;
+/// TLS key log bytes kept from Decryption Secrets Blocks until taken.
+const MAX_TLS_SECRETS_BYTES: usize = 16 << 20;
 
 /// One captured frame, with its link-layer header still in `data`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -199,6 +204,25 @@ impl<R: Read> CaptureReader<R> {
         }
     }
 
+    /// TLS key log text the file's Decryption Secrets Blocks carried since
+    /// the last call (pcapng; they come before the packets they open).
+    pub fn take_tls_secrets(&mut self) -> Option<Vec<u8>> {
+        match &mut self.format {
+            FormatState::PcapNg(pcapng) if !pcapng.tls_secrets.is_empty() => {
+                Some(std::mem::take(&mut pcapng.tls_secrets))
+            }
+            _ => None,
+        }
+    }
+
+    /// TLS secrets bytes dropped for the bound on what is kept.
+    pub fn tls_secrets_dropped(&self) -> u64 {
+        match &self.format {
+            FormatState::PcapNg(pcapng) => pcapng.tls_secrets_dropped,
+            FormatState::Pcap(_) => 0,
+        }
+    }
+
     /// Number of frames returned so far.
     pub fn frames_read(&self) -> u64 {
         self.frames_read
@@ -298,6 +322,10 @@ struct PcapNgState {
     /// Interfaces described so far in the current section, indexed by interface id.
     interfaces: Vec<PcapNgInterface>,
     sections_seen: u64,
+    /// TLS key log text from Decryption Secrets Blocks, not yet taken.
+    tls_secrets: Vec<u8>,
+    /// Secrets bytes beyond the bound, dropped.
+    tls_secrets_dropped: u64,
 }
 
 struct PcapNgInterface {
@@ -399,6 +427,8 @@ fn read_file_start<R: Read>(input: &mut BufferedInput<R>) -> Result<FormatState,
                 big_endian: false,
                 interfaces: Vec::new(),
                 sections_seen: 0,
+                tls_secrets: Vec::new(),
+                tls_secrets_dropped: 0,
             };
             // The first block is a section header; reading it now reports a bad one early.
             let first = read_pcapng_block(input, &mut state, context, &mut Vec::new())?;
@@ -588,6 +618,10 @@ fn read_pcapng_block<R: Read>(
             context,
             spare_data,
         )?),
+        DSB_MAGIC => {
+            keep_decryption_secrets(block, block_start, state, context)?;
+            None
+        }
         other => {
             trace!(
                 block_type = other,
@@ -600,6 +634,43 @@ fn read_pcapng_block<R: Read>(
     };
     input.consume(block_len);
     Ok(frame)
+}
+
+/// A Decryption Secrets Block: secrets type, secrets length, the secrets
+/// (padded to 4 bytes), options. TLS key log text is kept for the reader's
+/// user ([`CaptureReader::take_tls_secrets`]); other types are skipped.
+fn keep_decryption_secrets(
+    block: &[u8],
+    block_start: u64,
+    state: &mut PcapNgState,
+    context: ReadContext,
+) -> Result<(), CaptureError> {
+    if block.len() < 20 {
+        return Err(context.malformed(block_start, "pcapng Decryption Secrets Block too short"));
+    }
+    let secrets_type = read_u32(&block[8..12], state.big_endian);
+    let secrets_len = read_u32(&block[12..16], state.big_endian) as usize;
+    let Some(secrets) = block.get(16..).and_then(|rest| rest.get(..secrets_len)) else {
+        return Err(context.malformed(
+            block_start,
+            format!("pcapng Decryption Secrets Block: {secrets_len} bytes of secrets do not fit the block"),
+        ));
+    };
+    if secrets_type != DSB_TLS_KEY_LOG {
+        trace!(secrets_type, "skipping decryption secrets of another type");
+        return Ok(());
+    }
+    if state.tls_secrets.len() + secrets.len() + 1 > MAX_TLS_SECRETS_BYTES {
+        state.tls_secrets_dropped += secrets.len() as u64;
+        debug!(
+            bytes = secrets.len(),
+            "TLS secrets beyond the bound dropped"
+        );
+        return Ok(());
+    }
+    state.tls_secrets.extend_from_slice(secrets);
+    state.tls_secrets.push(b'\n');
+    Ok(())
 }
 
 fn start_section(

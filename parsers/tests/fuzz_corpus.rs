@@ -12,6 +12,8 @@ mod corpus_replay;
 mod certificate;
 #[path = "../../fuzz/fuzz_targets/bodies/client_hello.rs"]
 mod client_hello;
+#[path = "../../fuzz/fuzz_targets/bodies/encrypted_handshake.rs"]
+mod encrypted_handshake;
 #[path = "../../fuzz/fuzz_targets/bodies/plaintext_redact.rs"]
 mod plaintext_redact;
 #[path = "../../fuzz/fuzz_targets/bodies/quic_initial.rs"]
@@ -49,4 +51,9 @@ fn certificate_corpus_does_not_panic() {
 #[test]
 fn quic_initial_corpus_does_not_panic() {
     corpus_replay::replay("quic_initial", quic_initial::run);
+}
+
+#[test]
+fn encrypted_handshake_corpus_does_not_panic() {
+    corpus_replay::replay("encrypted_handshake", encrypted_handshake::run);
 }

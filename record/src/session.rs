@@ -336,9 +336,10 @@ pub struct TlsDetail {
     pub second_client_hello: Option<ClientHelloDetail>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fingerprints: Option<Fingerprints>,
-    /// Server chain in the order sent (TLS <= 1.2; TLS 1.3 sends it encrypted).
+    /// Server chain in the order sent (TLS <= 1.2, or TLS 1.3 when its
+    /// handshake was decrypted; otherwise TLS 1.3 sends it encrypted).
     pub server_certificates: Vec<Arc<CertificateSummary>>,
-    /// Client chain (mutual TLS, TLS <= 1.2).
+    /// Client chain (mutual TLS; TLS 1.3 only when decrypted).
     pub client_certificates: Vec<Arc<CertificateSummary>>,
     /// Where a chain came from when the wire did not show it.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -348,11 +349,25 @@ pub struct TlsDetail {
     pub dh_prime_bits: Option<u32>,
     pub certificate_requested: bool,
     pub session_ticket_issued: bool,
+    /// The encrypted part of a TLS 1.3 handshake, read with secrets from a
+    /// key log (`--keylog-file`, or a pcapng's Decryption Secrets Block).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decrypted_handshake: Option<DecryptedHandshake>,
     pub alerts: Vec<AlertRecord>,
     pub heartbeats: u32,
     pub client_hello_count: u32,
     /// Parse problems (the rest of the record is still what was seen).
     pub errors: Vec<String>,
+}
+
+/// What opening the encrypted handshake gave.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DecryptedHandshake {
+    /// Encrypted handshake records opened, per side.
+    pub server_records: u32,
+    pub client_records: u32,
+    /// The server's EncryptedExtensions, by type in the order sent.
+    pub encrypted_extensions: Vec<Named>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

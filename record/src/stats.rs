@@ -149,6 +149,12 @@ pub struct PipelineStats {
     pub records_emitted: u64,
     /// QUIC datagrams that looked like Initials but did not decrypt or parse.
     pub quic_undecryptable: u64,
+    /// TLS 1.3 sessions whose encrypted handshake a key log opened.
+    #[serde(default)]
+    pub handshakes_decrypted: u64,
+    /// TLS 1.3 sessions kept for a key log that had no secrets for them.
+    #[serde(default)]
+    pub handshakes_without_keys: u64,
 }
 
 /// Counters of the NATS publisher.

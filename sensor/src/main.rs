@@ -39,7 +39,7 @@ enum Command {
     /// session; stats records go to stderr.
     Live(Box<cli::live::LiveArgs>),
     /// Read pcap/pcapng files and print one JSON record per TLS or QUIC session.
-    Replay(cli::replay::ReplayArgs),
+    Replay(Box<cli::replay::ReplayArgs>),
     /// The crypto inventory: ingest session records, merge node databases, export a CBOM.
     Inventory(cli::inventory::InventoryArgs),
     /// Which TLS library each process uses (OpenSSL, BoringSSL, shared or
@@ -73,7 +73,7 @@ fn main() -> ExitCode {
     };
     let result = match command {
         Command::Live(args) => cli::live::run(*args, given),
-        Command::Replay(args) => cli::replay::run(args, given),
+        Command::Replay(args) => cli::replay::run(*args, given),
         Command::Inventory(args) => cli::inventory::run(args),
         Command::TlsLibraries(args) => cli::tls_libraries::run(args),
         Command::ProbeBaseline(args) => cli::probe_baseline::run(args),

@@ -13,7 +13,8 @@ use cipherlens_capture::{CaptureError, CaptureReader, decode_frame};
 use serde::Serialize;
 
 use crate::pipeline::FinishedSession;
-use crate::pipeline::{PipelineConfig, PipelineStats, SessionPipeline};
+use crate::pipeline::{PipelineConfig, PipelineStats, SEALED_BYTES_WITH_KEY_LOG, SessionPipeline};
+use cipherlens_parsers::tls::keylog::KeyLog;
 use cipherlens_record::session::Source;
 
 /// What a replay read and produced.
@@ -46,7 +47,19 @@ const PROGRESS_INTERVAL: Duration = Duration::from_millis(500);
 /// (the record writer builds its record, see [`crate::writer`]).
 pub fn replay_file(
     path: &Path,
+    config: PipelineConfig,
+    emit: impl FnMut(FinishedSession),
+) -> Result<ReplayReport, ReplayError> {
+    replay_file_with_keys(path, config, KeyLog::default(), emit)
+}
+
+/// [`replay_file`] with TLS secrets to open encrypted TLS 1.3 handshakes
+/// (`--keylog-file`); secrets in the file's own pcapng Decryption Secrets
+/// Blocks are added as they come.
+pub fn replay_file_with_keys(
+    path: &Path,
     mut config: PipelineConfig,
+    key_log: KeyLog,
     emit: impl FnMut(FinishedSession),
 ) -> Result<ReplayReport, ReplayError> {
     let file = path.display().to_string();
@@ -68,12 +81,17 @@ pub fn replay_file(
         Err(error) => return Err(fail(error, report)),
     };
     let mut pipeline = SessionPipeline::new(config, emit);
+    *pipeline.key_log_mut() = key_log;
     let show_progress = std::io::stderr().is_terminal();
     let mut last_progress = Instant::now();
     let outcome = loop {
         match reader.next_frame() {
             Ok(Some(frame)) => {
                 report.frames += 1;
+                if let Some(secrets) = reader.take_tls_secrets() {
+                    pipeline.keep_sealed_records(SEALED_BYTES_WITH_KEY_LOG);
+                    pipeline.key_log_mut().add_text(&secrets);
+                }
                 match decode_frame(frame.link_type, &frame.data) {
                     Ok(packet) => pipeline.on_packet(&packet, frame.timestamp_ns),
                     Err(error) => {

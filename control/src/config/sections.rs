@@ -262,6 +262,11 @@ pub struct PipelineSection {
     /// and Suricata's default is 0) so the ids join.
     #[arg(long, default_value_t = 0)]
     pub community_id_seed: u16,
+    /// TLS secrets in the NSS key log format (SSLKEYLOGFILE): TLS 1.3
+    /// handshakes whose secrets it holds are decrypted (certificates,
+    /// EncryptedExtensions). `live` follows the file as it grows.
+    #[arg(long, value_name = "FILE", env = "CIPHERLENS_KEYLOG_FILE")]
+    pub keylog_file: Option<PathBuf>,
 }
 
 /// `[nats]`: publishing to NATS (records then go to NATS, and to `--output`

@@ -198,29 +198,11 @@ impl fmt::Debug for PacketKeys {
     }
 }
 
-/// Output length for `Prk::expand`, which wants a `KeyType`.
-struct OutputLen(usize);
-
-impl hkdf::KeyType for OutputLen {
-    fn len(&self) -> usize {
-        self.0
-    }
-}
-
 /// TLS 1.3 HKDF-Expand-Label (RFC 8446 section 7.1) with an empty context.
 fn expand_label<const N: usize>(prk: &hkdf::Prk, label: &[u8]) -> Result<[u8; N], QuicError> {
-    const TLS13_PREFIX: &[u8] = b"tls13 ";
-    let output_len = u16::try_from(N)
-        .map_err(|_| QuicError::KeyDerivationFailed)?
-        .to_be_bytes();
-    let label_len = [u8::try_from(TLS13_PREFIX.len() + label.len())
-        .map_err(|_| QuicError::KeyDerivationFailed)?];
-    let empty_context = [0u8];
-    let info: [&[u8]; 5] = [&output_len, &label_len, TLS13_PREFIX, label, &empty_context];
     let mut out = [0u8; N];
-    prk.expand(&info, OutputLen(N))
-        .and_then(|okm| okm.fill(&mut out))
-        .map_err(|_| QuicError::KeyDerivationFailed)?;
+    crate::tls::decrypt::expand_label(prk, label, &mut out)
+        .map_err(|()| QuicError::KeyDerivationFailed)?;
     Ok(out)
 }
 

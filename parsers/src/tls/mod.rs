@@ -8,10 +8,15 @@
 //! - [`client_hello`], [`server_hello`], [`certificate`]: message bodies.
 //! - [`session::HandshakeTracker`]: both directions of one connection,
 //!   summarised for records and fingerprints.
+//! - [`keylog`], [`decrypt`]: secrets from an NSS key log, and the TLS 1.3
+//!   records they open (the encrypted part of the handshake).
 
 pub mod certificate;
 pub mod client_hello;
+pub mod decrypt;
+pub mod encrypted;
 pub mod extensions;
+pub mod keylog;
 pub mod names;
 mod reader;
 pub mod record;

@@ -27,6 +27,9 @@ pub struct RecordLimits {
     pub max_handshake_message: usize,
     /// How many bytes of non-TLS prefix to search for the first hello.
     pub max_plaintext_prefix: usize,
+    /// Bytes of encrypted TLS 1.3 records kept per direction for a key log
+    /// to open later ([`TlsEvent::SealedRecord`]); 0 keeps none.
+    pub max_sealed_bytes: usize,
 }
 
 impl Default for RecordLimits {
@@ -34,6 +37,7 @@ impl Default for RecordLimits {
         Self {
             max_handshake_message: 256 * 1024,
             max_plaintext_prefix: 64 * 1024,
+            max_sealed_bytes: 0,
         }
     }
 }
@@ -57,6 +61,9 @@ pub enum TlsEvent {
     Heartbeat { length: usize },
     /// The first record of this direction that is not readable in clear.
     EncryptionStarted { content_type: u8 },
+    /// An encrypted TLS 1.3 record, kept whole (see
+    /// [`RecordLimits::max_sealed_bytes`]).
+    SealedRecord { header: [u8; 5], body: Vec<u8> },
 }
 
 /// Why a direction stopped being parsed.
@@ -112,6 +119,9 @@ pub struct RecordStream {
     /// [`RecordStream::set_offered_tls13`].
     offered_tls13: bool,
     records: u64,
+    /// Encrypted record bytes kept so far, and the record being kept.
+    sealed_bytes: usize,
+    sealing: Option<([u8; RECORD_HEADER_LEN], Vec<u8>)>,
 }
 
 impl Default for RecordStream {
@@ -134,7 +144,23 @@ impl RecordStream {
             tls13: false,
             offered_tls13: false,
             records: 0,
+            sealed_bytes: 0,
+            sealing: None,
         }
+    }
+
+    /// Whether encrypted records are still being kept (within
+    /// [`RecordLimits::max_sealed_bytes`]).
+    pub fn keeps_sealed(&self) -> bool {
+        self.state == State::Encrypted && self.may_keep(0)
+    }
+
+    /// Whether an application_data record of `length` more bytes may be
+    /// kept. (Whether the connection is TLS 1.3 may not be known yet: the
+    /// ServerHello and the first encrypted records often come in one push.)
+    fn may_keep(&self, length: usize) -> bool {
+        self.limits.max_sealed_bytes > 0
+            && self.sealed_bytes + length <= self.limits.max_sealed_bytes
     }
 
     /// Marks the connection as TLS 1.3 (learned from the ServerHello or a
@@ -317,6 +343,16 @@ impl RecordStream {
                 content_type => {
                     // Application data, or a handshake record after ChangeCipherSpec.
                     events.push(TlsEvent::EncryptionStarted { content_type });
+                    if content_type == ct::APPLICATION_DATA && self.may_keep(fragment.len()) {
+                        self.sealed_bytes += fragment.len();
+                        let mut header_bytes = [0u8; RECORD_HEADER_LEN];
+                        header_bytes
+                            .copy_from_slice(&self.buffer[start - RECORD_HEADER_LEN..start]);
+                        events.push(TlsEvent::SealedRecord {
+                            header: header_bytes,
+                            body: fragment.to_vec(),
+                        });
+                    }
                     self.state = State::Encrypted;
                     self.handshake = Vec::new();
                     state_changed = true;
@@ -328,13 +364,22 @@ impl RecordStream {
         Ok(state_changed)
     }
 
-    /// Follows record headers without buffering record bodies.
+    /// Follows record headers, keeping whole the TLS 1.3 records a key log
+    /// may open (within the limit) and skipping the rest.
     fn skip_encrypted(&mut self, mut bytes: &[u8], events: &mut Vec<TlsEvent>) {
         loop {
             if self.skip > 0 {
                 let step = self.skip.min(bytes.len());
+                if let Some((_, body)) = &mut self.sealing {
+                    body.extend_from_slice(&bytes[..step]);
+                }
                 self.skip -= step;
                 bytes = &bytes[step..];
+                if self.skip == 0
+                    && let Some((header, body)) = self.sealing.take()
+                {
+                    events.push(TlsEvent::SealedRecord { header, body });
+                }
             }
             if bytes.is_empty() {
                 return;
@@ -347,6 +392,8 @@ impl RecordStream {
             let Some(header) = RecordHeader::read(&self.buffer) else {
                 return;
             };
+            let mut header_bytes = [0u8; RECORD_HEADER_LEN];
+            header_bytes.copy_from_slice(&self.buffer[..RECORD_HEADER_LEN]);
             self.buffer.clear();
             if header.validate().is_err() {
                 // Lost framing inside encrypted data: nothing more to learn here.
@@ -356,6 +403,17 @@ impl RecordStream {
             self.records += 1;
             if header.content_type == ct::ALERT {
                 events.push(TlsEvent::EncryptedAlert);
+            }
+            if header.content_type == ct::APPLICATION_DATA && self.may_keep(header.length) {
+                self.sealed_bytes += header.length;
+                if header.length == 0 {
+                    events.push(TlsEvent::SealedRecord {
+                        header: header_bytes,
+                        body: Vec::new(),
+                    });
+                } else {
+                    self.sealing = Some((header_bytes, Vec::with_capacity(header.length)));
+                }
             }
             self.skip = header.length;
         }
@@ -601,6 +659,7 @@ mod tests {
         let mut stream = RecordStream::new(RecordLimits {
             max_handshake_message: 64,
             max_plaintext_prefix: 32,
+            ..RecordLimits::default()
         });
         let mut events = Vec::new();
         let big = record(ct::HANDSHAKE, &message(ht::CERTIFICATE, &[0u8; 65]));
@@ -614,6 +673,7 @@ mod tests {
         let mut plain = RecordStream::new(RecordLimits {
             max_handshake_message: 64,
             max_plaintext_prefix: 32,
+            ..RecordLimits::default()
         });
         assert!(matches!(
             plain.push(&[b'x'; 100], &mut events),

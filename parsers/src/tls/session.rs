@@ -7,7 +7,11 @@
 use super::HandshakeError;
 use super::certificate::parse_certificate_chain;
 use super::client_hello::ClientHello;
+use super::encrypted::{
+    EncryptedExtensions, SealedRecord, open_handshake, parse_tls13_certificate,
+};
 use super::handshake_type as ht;
+use super::keylog::ConnectionSecrets;
 use super::record::{RecordError, RecordLimits, RecordStream, TlsEvent, drain_handshake_messages};
 use super::server_hello::{KeyExchangeFamily, ServerHello, ServerKeyExchange};
 use super::sslv2::parse_sslv2_client_hello;
@@ -84,6 +88,10 @@ pub struct HandshakeSummary {
     pub plaintext_prefix: [usize; 2],
     /// Parse problems, in order, with the peer that sent the bytes.
     pub errors: Vec<(Peer, String)>,
+    /// The server's EncryptedExtensions (TLS 1.3, opened with a key log).
+    pub encrypted_extensions: Option<EncryptedExtensions>,
+    /// Encrypted handshake records opened with a key log, per peer.
+    pub decrypted_records: [usize; 2],
 }
 
 impl HandshakeSummary {
@@ -139,6 +147,8 @@ pub struct HandshakeTracker {
     limits: RecordLimits,
     summary: HandshakeSummary,
     events: Vec<TlsEvent>,
+    /// Encrypted TLS 1.3 records kept for a key log, per peer.
+    sealed: [Vec<SealedRecord>; 2],
 }
 
 impl HandshakeTracker {
@@ -150,6 +160,7 @@ impl HandshakeTracker {
             limits,
             summary: HandshakeSummary::default(),
             events: Vec::new(),
+            sealed: [Vec::new(), Vec::new()],
         }
     }
 
@@ -172,7 +183,93 @@ impl HandshakeTracker {
     /// Whether more bytes from `peer` can still teach anything.
     pub fn wants_more(&self, peer: Peer) -> bool {
         let stream = &self.streams[peer.index()];
-        !stream.is_encrypted() && !stream.has_failed() && !self.summary.is_finished()
+        (!stream.is_encrypted() || stream.keeps_sealed())
+            && !stream.has_failed()
+            && !self.summary.is_finished()
+    }
+
+    /// Whether encrypted handshake records wait for a key log.
+    pub fn has_sealed_records(&self) -> bool {
+        self.sealed.iter().any(|records| !records.is_empty())
+    }
+
+    /// Opens the kept TLS 1.3 records with a connection's handshake
+    /// secrets and learns what they hold (certificates, EncryptedExtensions,
+    /// a certificate request). Records are dropped once tried.
+    pub fn open_sealed(&mut self, secrets: &ConnectionSecrets) {
+        let sealed = std::mem::take(&mut self.sealed);
+        let Some(cipher_suite) = self
+            .summary
+            .server_hello
+            .as_ref()
+            .filter(|hello| is_tls13(hello.negotiated_version()))
+            .map(|hello| hello.cipher_suite)
+        else {
+            // Not TLS 1.3: its encrypted records hold no handshake messages
+            // a handshake secret opens.
+            return;
+        };
+        let Some(client) = self.summary.client else {
+            return;
+        };
+        for (peer, secret) in [
+            (client, &secrets.client_handshake),
+            (client.other(), &secrets.server_handshake),
+        ] {
+            let records = &sealed[peer.index()];
+            let Some(secret) = secret else {
+                continue;
+            };
+            let opened = open_handshake(
+                records,
+                cipher_suite,
+                secret,
+                self.limits.max_handshake_message,
+            );
+            if let Some(error) = opened.error {
+                self.summary
+                    .errors
+                    .push((peer, format!("key log: {error}")));
+            }
+            if let Some(error) = opened.framing_error {
+                self.summary
+                    .errors
+                    .push((peer, format!("decrypted handshake: {error}")));
+            }
+            self.summary.decrypted_records[peer.index()] += opened.records;
+            for (message_type, body) in opened.messages {
+                if let Err(error) = self.apply_encrypted_handshake(peer, message_type, &body) {
+                    self.summary.errors.push((
+                        peer,
+                        format!("encrypted handshake type {message_type}: {error}"),
+                    ));
+                }
+            }
+        }
+    }
+
+    fn apply_encrypted_handshake(
+        &mut self,
+        peer: Peer,
+        message_type: u8,
+        body: &[u8],
+    ) -> Result<(), HandshakeError> {
+        match message_type {
+            ht::ENCRYPTED_EXTENSIONS => {
+                self.summary.encrypted_extensions = Some(EncryptedExtensions::parse(body)?);
+            }
+            ht::CERTIFICATE => {
+                let chain = parse_tls13_certificate(body)?;
+                if self.summary.client == Some(peer) {
+                    self.summary.client_certificates = chain;
+                } else {
+                    self.summary.server_certificates = chain;
+                }
+            }
+            ht::CERTIFICATE_REQUEST => self.summary.certificate_requested = true,
+            _ => {}
+        }
+        Ok(())
     }
 
     /// Bytes buffered across both directions.
@@ -248,6 +345,9 @@ impl HandshakeTracker {
             }),
             TlsEvent::Heartbeat { .. } => summary.heartbeats += 1,
             TlsEvent::EncryptionStarted { .. } => summary.encrypted[peer.index()] = true,
+            TlsEvent::SealedRecord { header, body } => {
+                self.sealed[peer.index()].push((header, body));
+            }
         }
     }
 

@@ -150,6 +150,12 @@ pub fn build_session_record(
             curve: key_exchange_group.map(group_name),
             next_protocol: server_hello
                 .and_then(|hello| hello.alpn.as_deref())
+                .or_else(|| {
+                    summary
+                        .encrypted_extensions
+                        .as_ref()
+                        .and_then(|ee| ee.alpn.as_deref())
+                })
                 .map(alpn_display),
             resumed: summary.resumed(),
             established: if quic {
@@ -235,6 +241,17 @@ pub fn build_session_record(
                 certificate_requested: summary.certificate_requested,
                 session_ticket_issued: summary.session_ticket_issued
                     || server_hello.is_some_and(|hello| hello.has_session_ticket),
+                decrypted_handshake: (summary.decrypted_records.iter().any(|n| *n > 0)).then(
+                    || DecryptedHandshake {
+                        server_records: summary.decrypted_records[server_index] as u32,
+                        client_records: summary.decrypted_records[client_index] as u32,
+                        encrypted_extensions: summary
+                            .encrypted_extensions
+                            .as_ref()
+                            .map(|ee| named_list(&ee.extension_types, extension_name))
+                            .unwrap_or_default(),
+                    },
+                ),
                 alerts: summary
                     .alerts
                     .iter()

@@ -81,6 +81,7 @@ pub fn run(args: LiveArgs, given: &ArgMatches) -> anyhow::Result<ExitCode> {
         }),
         cnflow_scan_interval: Duration::from_secs(capture.cnflow_scan_interval_seconds),
         pipeline: super::pipeline_config(&pipeline),
+        keylog_file: pipeline.keylog_file.clone(),
         policy: policy.clone(),
         node: nats.node.clone(),
         tls_probes: TlsProbeOptions {

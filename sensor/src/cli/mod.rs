@@ -104,6 +104,11 @@ fn pipeline_config(section: &PipelineSection) -> PipelineConfig {
         max_reassembly_bytes: section.max_reassembly_bytes,
         ja4_original_order: section.ja4_original_order,
         community_id_seed: section.community_id_seed,
+        max_sealed_bytes: if section.keylog_file.is_some() {
+            cipherlens_sensor::pipeline::SEALED_BYTES_WITH_KEY_LOG
+        } else {
+            0
+        },
         ..PipelineConfig::default()
     }
 }

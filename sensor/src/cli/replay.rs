@@ -10,9 +10,10 @@ use anyhow::Context as _;
 
 use std::sync::Arc;
 
+use cipherlens_parsers::tls::keylog::KeyLog;
 use cipherlens_sensor::alerts::AlertStage;
 use cipherlens_sensor::live::LiveOutputs;
-use cipherlens_sensor::replay::replay_file;
+use cipherlens_sensor::replay::replay_file_with_keys;
 use cipherlens_sensor::writer::{BackgroundWriter, Outgoing, RecordStages};
 use clap::{ArgMatches, Args};
 
@@ -77,11 +78,30 @@ pub fn run(args: ReplayArgs, given: &ArgMatches) -> anyhow::Result<ExitCode> {
     }
     let mut writer = BackgroundWriter::spawn(sink, RECORD_QUEUE, REPLAY_PUBLISH_DRAIN, stages)
         .context("starting the record writer")?;
+    let key_log_text = match &pipeline.keylog_file {
+        Some(path) => Some(
+            std::fs::read(path)
+                .with_context(|| format!("reading the key log {}", path.display()))?,
+        ),
+        None => None,
+    };
     let mut exit = ExitCode::SUCCESS;
     for file in files {
         let config = super::pipeline_config(&pipeline);
+        let mut key_log = KeyLog::default();
+        if let Some(text) = &key_log_text {
+            key_log.add_text(text);
+            let counts = key_log.counts();
+            if counts.malformed > 0 {
+                tracing::warn!(
+                    malformed = counts.malformed,
+                    kept = counts.kept,
+                    "key log lines not understood"
+                );
+            }
+        }
         let mut writer_stopped = false;
-        let result = replay_file(&file, config, |record| {
+        let result = replay_file_with_keys(&file, config, key_log, |record| {
             writer_stopped = writer_stopped || writer.send(Outgoing::Session(record)).is_err();
         });
         if writer_stopped {

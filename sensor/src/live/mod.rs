@@ -17,6 +17,8 @@
 //!   socket (kernel events and link messages are decoded by
 //!   `cipherlens_capture::{kernel_event, link_message}`).
 //! - [`handover`]: finished sessions to the writer, their flows marked done.
+//! - `keylog`: `--keylog-file` followed as it grows (TLS 1.3 handshakes
+//!   decrypted).
 //! - `flows`: CNFlow records from the kernel's per-flow counters.
 //! - `enrich`: their TCP metrics, looked up on a worker thread.
 //! - [`tls`]: uprobes on OpenSSL and BoringSSL in local processes; the
@@ -33,6 +35,7 @@ mod error;
 mod flows;
 mod handover;
 pub mod interfaces;
+mod keylog;
 pub mod link_watch;
 pub mod metrics;
 mod options;
@@ -182,6 +185,7 @@ pub async fn run_live(
         })
     };
     let own_pid = std::process::id();
+    let mut key_log = options.keylog_file.clone().map(keylog::KeyLogFollower::new);
     let mut stats = StatsRecord::default();
     let mut frame = Vec::with_capacity(4096);
     let mut interface_tick = tokio::time::interval(if link_watcher.is_some() {
@@ -204,6 +208,9 @@ pub async fn run_live(
             () = &mut shutdown => {
                 // What the kernel sent before the signal is read, so no
                 // session of it is lost; bounded, as the programs still run.
+                if let Some(follower) = &mut key_log {
+                    follow_key_log(follower, &mut pipeline);
+                }
                 read_events(
                     ring.get_mut(),
                     SHUTDOWN_EVENTS,
@@ -217,6 +224,10 @@ pub async fn run_live(
                     Ok(guard) => guard,
                     Err(error) => break Err(LiveError::Poll(error)),
                 };
+                // Secrets a client wrote before the packets now in the ring.
+                if let Some(follower) = &mut key_log {
+                    follow_key_log(follower, &mut pipeline);
+                }
                 let handled = read_events(
                     guard.get_inner_mut(),
                     EVENTS_PER_WAKE,
@@ -423,6 +434,17 @@ async fn next_link_news(watcher: &mut Option<LinkWatcher>) -> std::io::Result<Li
     match watcher {
         Some(watcher) => watcher.next().await,
         None => std::future::pending().await,
+    }
+}
+
+/// Takes what was appended to the key log; a read error is logged (the
+/// file may be back at the next poll).
+fn follow_key_log(
+    follower: &mut keylog::KeyLogFollower,
+    pipeline: &mut SessionPipeline<impl FnMut(FinishedSession)>,
+) {
+    if let Err(error) = follower.poll(pipeline.key_log_mut()) {
+        tracing::warn!(%error, "reading the key log");
     }
 }
 

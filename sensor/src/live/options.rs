@@ -37,6 +37,8 @@ pub struct LiveOptions {
     pub node: Option<String>,
     /// uprobes on the TLS libraries of local processes.
     pub tls_probes: super::tls::TlsProbeOptions,
+    /// A TLS key log to follow (`--keylog-file`).
+    pub keylog_file: Option<std::path::PathBuf>,
 }
 
 /// Where live capture's records go, and what operators ask of it.

@@ -16,6 +16,7 @@ use std::net::SocketAddr;
 
 use cipherlens_capture::{Packet, Transport as PacketTransport};
 use cipherlens_parsers::tls::Peer;
+use cipherlens_parsers::tls::keylog::KeyLog;
 
 pub use cipherlens_record::stats::PipelineStats;
 pub use finished::{
@@ -48,7 +49,15 @@ pub struct PipelineConfig {
     /// Seed of `network.community_id` (0 unless the site's other tools use
     /// another; it must match theirs for the ids to join).
     pub community_id_seed: u16,
+    /// Keep TLS 1.3 handshake records encrypted for a key log to open
+    /// (`--keylog-file`, pcapng secrets): up to this many bytes per
+    /// direction; 0 keeps none.
+    pub max_sealed_bytes: usize,
 }
+
+/// What `--keylog-file` sets [`PipelineConfig::max_sealed_bytes`] to: a
+/// server's encrypted flight with a long chain fits.
+pub const SEALED_BYTES_WITH_KEY_LOG: usize = 128 * 1024;
 
 impl Default for PipelineConfig {
     fn default() -> Self {
@@ -61,6 +70,7 @@ impl Default for PipelineConfig {
             input: None,
             ja4_original_order: false,
             community_id_seed: 0,
+            max_sealed_bytes: 0,
         }
     }
 }
@@ -86,6 +96,8 @@ pub struct SessionPipeline<F: FnMut(FinishedSession)> {
     /// The packet at hand replaced its flow's session (a reused QUIC
     /// 4-tuple): the new session takes the packet's kernel facts.
     replaced_flow: bool,
+    /// TLS secrets by client random (`--keylog-file`, pcapng secrets).
+    key_log: KeyLog,
 }
 
 /// Pids kept for [`SessionPipeline::take_new_pids`] at most; beyond, a
@@ -93,6 +105,28 @@ pub struct SessionPipeline<F: FnMut(FinishedSession)> {
 const MAX_NEW_PIDS: usize = 4096;
 
 const SWEEP_INTERVAL_NANOS: u64 = 1_000_000_000;
+
+/// Opens a session's kept TLS 1.3 records with the secrets of its client
+/// random, if the key log has them; counts either way.
+fn open_sealed(session: &mut TcpSession, keys: &KeyLog, stats: &mut PipelineStats) {
+    if !session.tracker.has_sealed_records() {
+        return;
+    }
+    let secrets = session
+        .tracker
+        .summary()
+        .client_hello
+        .as_ref()
+        .and_then(|hello| keys.get(&hello.random))
+        .cloned();
+    match secrets {
+        Some(secrets) => {
+            session.tracker.open_sealed(&secrets);
+            stats.handshakes_decrypted += 1;
+        }
+        None => stats.handshakes_without_keys += 1,
+    }
+}
 
 impl<F: FnMut(FinishedSession)> SessionPipeline<F> {
     /// A pipeline that hands each finished record to `emit`.
@@ -105,6 +139,7 @@ impl<F: FnMut(FinishedSession)> SessionPipeline<F> {
             last_sweep_nanos: 0,
             new_pids: Vec::new(),
             replaced_flow: false,
+            key_log: KeyLog::default(),
         }
     }
 
@@ -118,6 +153,23 @@ impl<F: FnMut(FinishedSession)> SessionPipeline<F> {
     /// Counters so far.
     pub fn stats(&self) -> PipelineStats {
         self.stats
+    }
+
+    /// The TLS secrets sessions are opened with; add key log text here.
+    pub fn key_log_mut(&mut self) -> &mut KeyLog {
+        &mut self.key_log
+    }
+
+    /// Keeps TLS 1.3 handshake records of sessions started from now on for
+    /// a key log to open (secrets turned up: a pcapng's Decryption Secrets
+    /// Block).
+    pub fn keep_sealed_records(&mut self, max_bytes: usize) {
+        self.config.max_sealed_bytes = self.config.max_sealed_bytes.max(max_bytes);
+    }
+
+    /// The TLS secrets taken so far.
+    pub fn key_log(&self) -> &KeyLog {
+        &self.key_log
     }
 
     /// Flows currently tracked.
@@ -268,6 +320,7 @@ impl<F: FnMut(FinishedSession)> SessionPipeline<F> {
                 if let Some(Session::Tcp(session)) = self.flows.get_mut(&key) {
                     session.emitted = true;
                     if session.is_tls() {
+                        open_sealed(session, &self.key_log, &mut self.stats);
                         let record = session.finish(reason, &self.config);
                         self.stats.tls_sessions += 1;
                         self.deliver(record);
@@ -433,6 +486,7 @@ impl<F: FnMut(FinishedSession)> SessionPipeline<F> {
                 }
                 session.flush();
                 if session.is_tls() {
+                    open_sealed(&mut session, &self.key_log, &mut self.stats);
                     let record = session.finish(reason, &self.config);
                     self.stats.tls_sessions += 1;
                     self.deliver(record);

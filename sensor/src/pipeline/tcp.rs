@@ -63,6 +63,7 @@ impl TcpSession {
     ) -> Self {
         let limits = RecordLimits {
             max_handshake_message: config.max_handshake_message,
+            max_sealed_bytes: config.max_sealed_bytes,
             ..RecordLimits::default()
         };
         Self {

@@ -10,6 +10,7 @@
 mod alerts;
 mod attribution;
 mod cnflow;
+mod decryption;
 mod fidelity;
 mod inventory;
 mod lifecycle;
