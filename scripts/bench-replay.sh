@@ -109,7 +109,7 @@ tshark -r "$capture" -T fields -e tcp.stream -e udp.stream -e tls.handshake.ja3 
 "$replay" replay "$capture" > "$data_dir/replay-records.jsonl"
 jq -r '.tls.client.ja3 // empty' "$data_dir/replay-records.jsonl" | sort -u > "$data_dir/ja3-replay.txt"
 echo "   distinct JA3: tshark $(wc -l < "$data_dir/ja3-tshark.txt"), replay $(wc -l < "$data_dir/ja3-replay.txt")" \
-    "($(wc -l < "$data_dir/replay-records.jsonl") session records)"
+    "($(grep -c cipherlens.session/v1 "$data_dir/replay-records.jsonl") session records)"
 if ! diff <(cat "$data_dir/ja3-tshark.txt") <(cat "$data_dir/ja3-replay.txt") > "$data_dir/ja3-diff.txt"; then
     echo "bench-replay: JA3 sets differ (< tshark only, > replay only):" >&2
     cat "$data_dir/ja3-diff.txt" >&2

@@ -21,7 +21,10 @@ pub struct CnFlowRecord {
     pub network: FlowNetwork,
     pub client: Endpoint,
     pub server: Endpoint,
-    pub host: HostInfo,
+    /// The node that saw the flow (live capture; a replayed capture names
+    /// none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<HostInfo>,
     pub cnflow: CnFlow,
 }
 

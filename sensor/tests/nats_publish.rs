@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use cipherlens_integration::schema::assert_valid_session_record;
+use cipherlens_integration::schema::{assert_valid_cnflow_record, assert_valid_session_record};
 use cipherlens_integration::{Certificate, KeyType, NatsServer, free_port};
 use common::repo_root;
 use futures_util::StreamExt;
@@ -130,7 +130,11 @@ fn records_arrive_on_their_subjects_in_order_and_validate() {
     });
     for (message, expected) in received.iter().zip(&reference) {
         let record: Value = serde_json::from_slice(&message.payload).expect("JSON payload");
-        assert_valid_session_record(&record);
+        if record["schema"] == "cipherlens.cnflow/v1" {
+            assert_valid_cnflow_record(&record);
+        } else {
+            assert_valid_session_record(&record);
+        }
         assert_eq!(message.subject.as_str(), expected_subject(expected));
         assert_eq!(&record, expected, "same records, same order as stdout");
     }
@@ -138,6 +142,7 @@ fn records_arrive_on_their_subjects_in_order_and_validate() {
         received.iter().map(|m| m.subject.as_str()).collect();
     assert!(subjects.contains(format!("cipherlens.quic.session.{NODE_TOKEN}").as_str()));
     assert!(subjects.contains(format!("cipherlens.tls.session.{NODE_TOKEN}").as_str()));
+    assert!(subjects.contains(format!("cipherlens.cnflow.{NODE_TOKEN}").as_str()));
 }
 
 #[test]

@@ -22,10 +22,12 @@ fn replay(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// The session records of replay's output (it prints CNFlow records too).
 fn records(stdout: &str) -> Vec<Value> {
     stdout
         .lines()
-        .map(|line| serde_json::from_str(line).expect("one JSON object per line"))
+        .map(|line| serde_json::from_str::<Value>(line).expect("one JSON object per line"))
+        .filter(|record| record["schema"] == "cipherlens.session/v1")
         .collect()
 }
 

@@ -16,7 +16,7 @@ use crate::time::rfc3339_from_unix_nanos;
 pub fn cnflow_record(
     facts: &FlowFacts,
     monotonic_to_unix: u64,
-    host: &HostInfo,
+    host: Option<&HostInfo>,
     community_id_seed: u16,
 ) -> CnFlowRecord {
     let tcp = facts.protocol == IpProtocol::Tcp;
@@ -58,7 +58,7 @@ pub fn cnflow_record(
         },
         client: endpoint(facts.client),
         server: endpoint(facts.server),
-        host: host.clone(),
+        host: host.cloned(),
         cnflow: CnFlow {
             id: facts.id.clone(),
             opening_seen: facts.opening_seen,

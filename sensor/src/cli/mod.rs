@@ -154,7 +154,7 @@ mod tests {
         );
         assert_eq!(
             outside(&replay, &[&pipeline, &nats, &policy, &inventory]),
-            ["config", "files", "output", "stats"]
+            ["cnflow", "config", "files", "output", "stats"]
         );
     }
 }

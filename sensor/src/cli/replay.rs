@@ -12,8 +12,9 @@ use std::sync::Arc;
 
 use cipherlens_parsers::tls::keylog::KeyLog;
 use cipherlens_sensor::alerts::AlertStage;
+use cipherlens_sensor::cnflow::CnFlowConfig;
 use cipherlens_sensor::live::LiveOutputs;
-use cipherlens_sensor::replay::replay_file_with_keys;
+use cipherlens_sensor::replay::{ReplayOptions, Replayed, replay_capture};
 use cipherlens_sensor::writer::{BackgroundWriter, Outgoing, RecordStages};
 use clap::{ArgMatches, Args};
 
@@ -37,6 +38,9 @@ pub struct ReplayArgs {
     /// Print a JSON summary of what was read to stderr at the end.
     #[arg(long)]
     stats: bool,
+    /// No CNFlow records for the capture's flows (sessions only).
+    #[arg(long = "no-cnflow", action = clap::ArgAction::SetFalse)]
+    cnflow: bool,
     #[command(flatten)]
     shared: SharedArgs,
 }
@@ -46,6 +50,7 @@ pub fn run(args: ReplayArgs, given: &ArgMatches) -> anyhow::Result<ExitCode> {
         files,
         output,
         stats,
+        cnflow,
         shared,
     } = args;
     let (
@@ -70,6 +75,9 @@ pub fn run(args: ReplayArgs, given: &ArgMatches) -> anyhow::Result<ExitCode> {
         ..
     } = build_sinks(file, &nats, false)?;
     let mut stages = RecordStages::for_replay();
+    if cnflow {
+        stages = stages.with_flows(pipeline.community_id_seed);
+    }
     if let Some(policy) = &policy {
         stages = stages.with_alerts(AlertStage::new(Arc::clone(policy)));
     }
@@ -101,8 +109,16 @@ pub fn run(args: ReplayArgs, given: &ArgMatches) -> anyhow::Result<ExitCode> {
             }
         }
         let mut writer_stopped = false;
-        let result = replay_file_with_keys(&file, config, key_log, |record| {
-            writer_stopped = writer_stopped || writer.send(Outgoing::Session(record)).is_err();
+        let options = ReplayOptions {
+            key_log,
+            flows: cnflow.then(CnFlowConfig::default),
+        };
+        let result = replay_capture(&file, config, options, |item| {
+            let outgoing = match item {
+                Replayed::Session(session) => Outgoing::Session(session),
+                Replayed::Flow(facts) => Outgoing::Flow(facts),
+            };
+            writer_stopped = writer_stopped || writer.send(outgoing).is_err();
         });
         if writer_stopped {
             let error = writer

@@ -20,6 +20,7 @@
 //! seen (the sensor started mid-flow, or UDP), the endpoint with the lower
 //! port is taken as the server.
 
+pub mod capture;
 pub mod netns;
 pub mod tcp_info;
 
@@ -161,9 +162,15 @@ pub struct Decision {
 
 impl CnFlowTracker {
     pub fn new(config: CnFlowConfig) -> Self {
+        Self::with_id_seed(config, boot_id())
+    }
+
+    /// A tracker whose ids derive from `seed` instead of this boot's id
+    /// (flows of a capture file).
+    pub fn with_id_seed(config: CnFlowConfig, seed: Vec<u8>) -> Self {
         Self {
             reported: HashMap::new(),
-            boot_id: boot_id(),
+            boot_id: seed,
             config,
         }
     }

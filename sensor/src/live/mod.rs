@@ -162,7 +162,7 @@ pub async fn run_live(
         FlowRecordContext {
             monotonic_to_unix: offset,
             community_id_seed: options.pipeline.community_id_seed,
-            host: host.clone(),
+            host: Some(host.clone()),
         },
         Enricher::new(options.attribution.clone(), host),
     );

@@ -119,7 +119,8 @@ pub struct FlowRecordContext {
     /// Nanoseconds from the kernel's monotonic clock to Unix time.
     pub monotonic_to_unix: u64,
     pub community_id_seed: u16,
-    pub host: HostInfo,
+    /// The node (live capture); none for a replayed capture.
+    pub host: Option<HostInfo>,
 }
 
 /// The stages every item goes through (see the module docs).
@@ -152,6 +153,17 @@ impl RecordStages {
     /// inventory database.
     pub fn with_inventory(mut self, inventory: InventoryStage) -> Self {
         self.inventory = Some(inventory);
+        self
+    }
+
+    /// With flow records (`replay` of a capture: times are Unix already,
+    /// no node).
+    pub fn with_flows(mut self, community_id_seed: u16) -> Self {
+        self.flows = Some(FlowRecordContext {
+            monotonic_to_unix: 0,
+            community_id_seed,
+            host: None,
+        });
         self
     }
 
@@ -221,7 +233,7 @@ impl RecordStages {
                 let record = cnflow_record(
                     &facts,
                     context.monotonic_to_unix,
-                    &context.host,
+                    context.host.as_ref(),
                     context.community_id_seed,
                 );
                 Built::Flow(Box::new(record), facts.pids)

@@ -156,7 +156,8 @@ fn a_handshake_across_a_vxlan_overlay_is_recorded_once_with_its_tunnel() {
         .expect("replay");
     let replayed: Vec<Value> = String::from_utf8_lossy(&replayed.stdout)
         .lines()
-        .map(|line| serde_json::from_str(line).expect("json"))
+        .map(|line| serde_json::from_str::<Value>(line).expect("json"))
+        .filter(|record| record["schema"] == "cipherlens.session/v1")
         .collect();
     assert_eq!(replayed.len(), 1, "{replayed:#?}");
     assert_eq!(replayed[0]["network"]["tunnel"], *tunnel);
@@ -185,4 +186,90 @@ fn a_handshake_across_a_vxlan_overlay_is_recorded_once_with_its_tunnel() {
             .as_u64()
             .unwrap_or(0);
     assert_eq!(counted, inner.len() as u64, "{end}");
+}
+
+/// Tunnelled handshakes (real ones, wrapped by `encapsulate.py` per the
+/// tunnels' specifications) sent onto the link: the kernel follows each
+/// tunnel it knows to the flow inside, and the live records equal those
+/// `replay` gives for the same frames.
+#[test]
+fn every_tunnel_the_kernel_follows_gives_the_replayed_records_live() {
+    let bed = TestBed::new("tunnel-kinds");
+    let link = &bed.link;
+    let scripts = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/fixtures");
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/pcaps");
+    // One capture per tunnel: the inner flows must differ.
+    let cases = [
+        ("vxlan", "tls10-openssl"),
+        ("geneve", "quic-aioquic"),
+        ("gre", "tls12-openssl"),
+        ("gretap", "curl-h2-alpn"),
+        ("ipip", "python-ssl"),
+        ("6in4", "tls13-ipv6"),
+        ("4in6", "node-tls"),
+        ("gtpu", "tls13-openssl"),
+    ];
+    let sensor = bed.sensor(&[]);
+    let mut expected: Vec<Value> = Vec::new();
+    for (kind, bare) in cases {
+        let wrapped = bed.dir().join(format!("{kind}.pcap"));
+        let status = std::process::Command::new("python3")
+            .arg(scripts.join("encapsulate.py"))
+            .arg(kind)
+            .arg(fixtures.join(format!("{bare}.pcap")))
+            .arg(&wrapped)
+            .status()
+            .expect("encapsulate");
+        assert!(status.success(), "{kind}");
+        let replayed = std::process::Command::new(sensor_binary())
+            .arg("replay")
+            .arg(&wrapped)
+            .output()
+            .expect("replay");
+        let records: Vec<Value> = String::from_utf8_lossy(&replayed.stdout)
+            .lines()
+            .map(|line| serde_json::from_str::<Value>(line).expect("json"))
+            .filter(|record| record["schema"] == "cipherlens.session/v1")
+            .collect();
+        assert!(!records.is_empty(), "{kind}");
+        expected.extend(records);
+        let output = link
+            .command("python3")
+            .arg(scripts.join("send_frames.py"))
+            .arg(link.peer_interface())
+            .arg(&wrapped)
+            .output()
+            .expect("send frames");
+        assert!(output.status.success(), "{kind}: {output:?}");
+    }
+    std::thread::sleep(Duration::from_millis(1000));
+    let (records, stats, _) = sensor.stop();
+    assert_eq!(stats["kernel_losses"], 0, "stats: {stats}");
+    let key = |record: &Value| {
+        (
+            record["client"]["port"].as_u64(),
+            record["tls"]["client"]["server_name"]
+                .as_str()
+                .map(str::to_owned),
+        )
+    };
+    let same = |record: &Value| {
+        serde_json::json!({
+            "tunnel": record["network"]["tunnel"],
+            "client": record["tls"]["client"],
+            "server": record["tls"]["server"],
+            "version": record["cipherlens"]["tls"]["version"],
+            "certificates": record["cipherlens"]["tls"]["server_certificates"],
+            "fingerprints": record["cipherlens"]["tls"]["fingerprints"],
+        })
+    };
+    for want in &expected {
+        let live = records
+            .iter()
+            .find(|record| key(record) == key(want))
+            .unwrap_or_else(|| panic!("no live record like {want}\nlive: {records:#?}"));
+        assert!(!want["network"]["tunnel"].is_null(), "{want}");
+        assert_eq!(same(live), same(want));
+    }
+    assert_eq!(records.len(), expected.len(), "{records:#?}");
 }

@@ -29,6 +29,7 @@ fn write_policy(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
 fn replay(pcap: &Path, policy: &Path) -> Vec<Value> {
     let output = Command::new(sensor_binary())
         .arg("replay")
+        .arg("--no-cnflow")
         .arg("--policy")
         .arg(policy)
         .arg(pcap)
