@@ -42,6 +42,9 @@ pub struct ReplayReport {
 }
 
 /// What a replay hands on.
+// Sessions are most of what a replay hands on; boxing them would cost an
+// allocation each for the flow variant's sake.
+#[allow(clippy::large_enum_variant)]
 pub enum Replayed {
     Session(FinishedSession),
     Flow(Box<FlowFacts>),
