@@ -39,12 +39,14 @@
 //!   those of Google's T050/T051.
 //! - `crypto_stream`: CRYPTO data reassembly ([`CryptoStream`]).
 //! - `datagram`: all of the above for one UDP datagram.
+//! - `handshake`: Handshake packets opened with a key log's secrets.
 
 mod crypto_stream;
 mod datagram;
 mod error;
 mod frames;
 mod google_frames;
+mod handshake;
 mod keys;
 mod packet;
 mod protection;
@@ -63,12 +65,13 @@ pub use frames::{
     FRAME_CONNECTION_CLOSE_APP, FRAME_CRYPTO, FRAME_PADDING, FRAME_PING, InitialFrame,
     InitialFrames, initial_frames, parse_initial_frames,
 };
+pub use handshake::{HandshakeCrypto, HandshakeKeys, has_handshake_packet, open_handshake_packets};
 pub use keys::{HP_KEY_LEN, IV_LEN, InitialKeys, KEY_LEN, PacketKeys, SAMPLE_LEN, SECRET_LEN};
 pub use packet::{
     LongHeader, LongPacketType, ProtectedPacket, decode_packet_number, packet_number_len,
     peek_long_header, split_long_packet,
 };
-pub use protection::{DecryptedPacket, decrypt_packet};
+pub use protection::{DecryptedPacket, PacketProtection, decrypt_packet};
 pub use varint::{VARINT_MAX, decode_varint, encode_varint};
 pub use version::{
     GOOGLE_T050, GOOGLE_T051, QUIC_V1, QUIC_V2, VERSION_NEGOTIATION, is_greased_version,

@@ -9,6 +9,36 @@
 
 use super::error::QuicError;
 use super::keys::{PacketKeys, SAMPLE_LEN};
+
+/// What removes a packet's protection: header protection and the AEAD.
+/// Initial keys ([`PacketKeys`]) and Handshake keys from a key log
+/// ([`super::HandshakeKeys`]) both do.
+pub trait PacketProtection {
+    /// The 5-byte header protection mask for a 16-byte `sample`.
+    fn header_mask(&self, sample: &[u8]) -> Result<[u8; 5], QuicError>;
+    /// Decrypts `ciphertext_and_tag` in place, `header` as associated data.
+    fn open_in_place<'buf>(
+        &self,
+        packet_number: u64,
+        header: &[u8],
+        ciphertext_and_tag: &'buf mut [u8],
+    ) -> Result<&'buf mut [u8], QuicError>;
+}
+
+impl PacketProtection for PacketKeys {
+    fn header_mask(&self, sample: &[u8]) -> Result<[u8; 5], QuicError> {
+        PacketKeys::header_mask(self, sample)
+    }
+
+    fn open_in_place<'buf>(
+        &self,
+        packet_number: u64,
+        header: &[u8],
+        ciphertext_and_tag: &'buf mut [u8],
+    ) -> Result<&'buf mut [u8], QuicError> {
+        PacketKeys::open_in_place(self, packet_number, header, ciphertext_and_tag)
+    }
+}
 use super::packet::{ProtectedPacket, packet_number_len};
 
 /// Bits of a long header's first byte covered by header protection.
@@ -39,7 +69,7 @@ pub struct DecryptedPacket {
 /// `keys`. Fails with `DecryptionFailed` if the AEAD tag does not verify.
 pub fn decrypt_packet(
     packet: &ProtectedPacket<'_>,
-    keys: &PacketKeys,
+    keys: &impl PacketProtection,
 ) -> Result<DecryptedPacket, QuicError> {
     let pn_offset = packet
         .packet_number_offset

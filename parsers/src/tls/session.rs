@@ -248,6 +248,32 @@ impl HandshakeTracker {
         }
     }
 
+    /// Handshake messages of the encrypted handshake read by other means
+    /// than TLS records (QUIC Handshake packets opened with a key log), in
+    /// stream order; `units` packets were opened for them.
+    pub fn apply_decrypted_handshake(&mut self, peer: Peer, bytes: &[u8], units: usize) {
+        let mut pending = bytes.to_vec();
+        let mut events = Vec::new();
+        if let Err(error) =
+            drain_handshake_messages(&mut pending, self.limits.max_handshake_message, &mut events)
+        {
+            self.summary
+                .errors
+                .push((peer, format!("decrypted handshake: {error}")));
+        }
+        self.summary.decrypted_records[peer.index()] += units;
+        for event in events {
+            if let TlsEvent::Handshake { message_type, body } = event
+                && let Err(error) = self.apply_encrypted_handshake(peer, message_type, &body)
+            {
+                self.summary.errors.push((
+                    peer,
+                    format!("encrypted handshake type {message_type}: {error}"),
+                ));
+            }
+        }
+    }
+
     fn apply_encrypted_handshake(
         &mut self,
         peer: Peer,

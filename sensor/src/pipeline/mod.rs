@@ -106,6 +106,28 @@ const MAX_NEW_PIDS: usize = 4096;
 
 const SWEEP_INTERVAL_NANOS: u64 = 1_000_000_000;
 
+/// Opens a QUIC session's kept Handshake packets with the secrets of its
+/// client random, if the key log has them; counts either way.
+fn open_quic_sealed(session: &mut QuicSession, keys: &KeyLog, stats: &mut PipelineStats) {
+    if !session.has_sealed() {
+        return;
+    }
+    let secrets = session
+        .tracker
+        .summary()
+        .client_hello
+        .as_ref()
+        .and_then(|hello| keys.get(&hello.random))
+        .cloned();
+    match secrets {
+        Some(secrets) => {
+            session.open_sealed(&secrets);
+            stats.handshakes_decrypted += 1;
+        }
+        None => stats.handshakes_without_keys += 1,
+    }
+}
+
 /// Opens a session's kept TLS 1.3 records with the secrets of its client
 /// random, if the key log has them; counts either way.
 fn open_sealed(session: &mut TcpSession, keys: &KeyLog, stats: &mut PipelineStats) {
@@ -345,7 +367,9 @@ impl<F: FnMut(FinishedSession)> SessionPipeline<F> {
             if !quic::looks_like_initial(payload) {
                 return;
             }
-            let Some(session) = QuicSession::open(source, destination, vlan_id, payload, now)
+            let max_sealed = self.config.max_sealed_bytes;
+            let Some(session) =
+                QuicSession::open(source, destination, vlan_id, payload, now, max_sealed)
             else {
                 self.stats.quic_undecryptable += 1;
                 return;
@@ -376,6 +400,7 @@ impl<F: FnMut(FinishedSession)> SessionPipeline<F> {
         };
         if !session.emitted && session.is_exhausted() {
             session.emitted = true;
+            open_quic_sealed(session, &self.key_log, &mut self.stats);
             let record = session.finish(EmittedOn::HandshakeFinished, &self.config);
             self.stats.quic_sessions += 1;
             self.deliver(record);
@@ -396,7 +421,14 @@ impl<F: FnMut(FinishedSession)> SessionPipeline<F> {
         if let Some(old) = self.flows.remove(&key) {
             self.finish(old, EmittedOn::ConnectionClosed);
         }
-        match QuicSession::open(source, destination, vlan_id, payload, now) {
+        match QuicSession::open(
+            source,
+            destination,
+            vlan_id,
+            payload,
+            now,
+            self.config.max_sealed_bytes,
+        ) {
             Some(session) => {
                 self.stats.flows_created += 1;
                 self.flows.insert(key, Session::Quic(Box::new(session)));
@@ -494,6 +526,7 @@ impl<F: FnMut(FinishedSession)> SessionPipeline<F> {
             }
             Session::Quic(mut session) => {
                 if !session.emitted && session.is_quic() {
+                    open_quic_sealed(&mut session, &self.key_log, &mut self.stats);
                     let record = session.finish(reason, &self.config);
                     self.stats.quic_sessions += 1;
                     self.deliver(record);

@@ -28,6 +28,10 @@ use cipherlens_parsers::quic::{
     Side, decrypt_initials, decrypt_initials_with, is_supported_version, peek_long_header,
     version_name,
 };
+use cipherlens_parsers::quic::{
+    HandshakeCrypto, HandshakeKeys, has_handshake_packet, open_handshake_packets,
+};
+use cipherlens_parsers::tls::keylog::ConnectionSecrets;
 use cipherlens_parsers::tls::{HandshakeTracker, Peer};
 
 use super::{FinishedSession, PipelineConfig, SessionContext, SessionOutcome};
@@ -73,6 +77,14 @@ pub(crate) struct QuicSession {
     pub observation: Option<super::SessionObservation>,
     pub incomplete_reasons: Vec<String>,
     pub emitted: bool,
+    /// Datagrams with Handshake packets, per side, kept for a key log
+    /// (bytes at most per side: [`PipelineConfig::max_sealed_bytes`]).
+    sealed: [Vec<Vec<u8>>; 2],
+    sealed_bytes: [usize; 2],
+    max_sealed_bytes: usize,
+    /// The client sent a short-header (1-RTT) packet: its handshake is done,
+    /// the server's whole flight was sent before.
+    client_done: bool,
 }
 
 fn index(peer: Peer) -> usize {
@@ -110,6 +122,7 @@ impl QuicSession {
         vlan_id: Option<u16>,
         payload: &[u8],
         now: u64,
+        max_sealed_bytes: usize,
     ) -> Option<Self> {
         let header = peek_long_header(payload)?;
         if header.packet_type != LongPacketType::Initial {
@@ -139,6 +152,10 @@ impl QuicSession {
             observation: None,
             incomplete_reasons: Vec::new(),
             emitted: false,
+            sealed: [Vec::new(), Vec::new()],
+            sealed_bytes: [0, 0],
+            max_sealed_bytes,
+            client_done: false,
         };
         // A datagram that decrypted but whose CRYPTO data does not fit is
         // still this session's start; the reason is on its record.
@@ -151,10 +168,80 @@ impl QuicSession {
         self.tracker.summary().client_hello.is_some()
     }
 
-    /// Both hellos seen: nothing more is decryptable.
+    /// Both hellos seen: nothing more is decryptable (with a key log, once
+    /// the server's Handshake packets are all in as well).
     pub fn is_exhausted(&self) -> bool {
         let summary = self.tracker.summary();
-        summary.client_hello.is_some() && summary.server_hello.is_some()
+        let hellos = summary.client_hello.is_some() && summary.server_hello.is_some();
+        hellos
+            && (self.max_sealed_bytes == 0
+                || self.client_done
+                || self.sealed_bytes[1] >= self.max_sealed_bytes)
+    }
+
+    /// Keeps a datagram with Handshake packets for a key log; notes the
+    /// client's first short-header packet.
+    fn keep_sealed(&mut self, peer: Peer, datagram: &[u8]) {
+        if self.max_sealed_bytes == 0 || self.emitted {
+            return;
+        }
+        if peer == Peer::Initiator && datagram.first().is_some_and(|byte| byte & 0x80 == 0) {
+            self.client_done = true;
+            return;
+        }
+        let side = index(peer);
+        if self.sealed_bytes[side] + datagram.len() <= self.max_sealed_bytes
+            && has_handshake_packet(datagram)
+        {
+            self.sealed_bytes[side] += datagram.len();
+            self.sealed[side].push(datagram.to_vec());
+        }
+    }
+
+    /// Whether Handshake packets wait for a key log.
+    pub fn has_sealed(&self) -> bool {
+        self.sealed.iter().any(|datagrams| !datagrams.is_empty())
+    }
+
+    /// Opens the kept Handshake packets with the connection's handshake
+    /// secrets: the server's (and client's) certificates, EncryptedExtensions.
+    pub fn open_sealed(&mut self, secrets: &ConnectionSecrets) {
+        let sealed = std::mem::take(&mut self.sealed);
+        let Some(cipher_suite) = self
+            .tracker
+            .summary()
+            .server_hello
+            .as_ref()
+            .map(|hello| hello.cipher_suite)
+        else {
+            return;
+        };
+        for (peer, secret) in [
+            (Peer::Initiator, &secrets.client_handshake),
+            (Peer::Responder, &secrets.server_handshake),
+        ] {
+            let Some(secret) = secret else {
+                continue;
+            };
+            let keys = match HandshakeKeys::from_secret(self.version, cipher_suite, secret) {
+                Ok(keys) => keys,
+                Err(error) => {
+                    self.incomplete_reasons
+                        .push(format!("quic_handshake_keys: {error}"));
+                    continue;
+                }
+            };
+            let mut found = HandshakeCrypto::default();
+            for datagram in &sealed[index(peer)] {
+                open_handshake_packets(datagram, &keys, &mut found);
+            }
+            let mut stream = CryptoStream::new(DEFAULT_MAX_CRYPTO_BYTES);
+            for chunk in &found.chunks {
+                let _ = stream.insert_chunk(chunk);
+            }
+            self.tracker
+                .apply_decrypted_handshake(peer, stream.contiguous(), found.packets);
+        }
     }
 
     /// Adds a datagram sent by `peer`.
@@ -165,6 +252,7 @@ impl QuicSession {
         now: u64,
     ) -> Result<DatagramOutcome, QuicError> {
         self.last_unix_nanos = now;
+        self.keep_sealed(peer, datagram);
         let Some(header) = peek_long_header(datagram) else {
             return Ok(DatagramOutcome::Handled);
         };

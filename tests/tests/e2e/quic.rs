@@ -1,5 +1,7 @@
 //! QUIC: a real aioquic handshake recorded as tshark, decrypting the
-//! Initial itself, sees it; and QUIC as networks carry it (Retry, Version
+//! Initial itself, sees it, and its Handshake packets opened with the
+//! client's key log (the server's certificate, as tshark reads it with the
+//! same key log); and QUIC as networks carry it (Retry, Version
 //! Negotiation, 0-RTT before the Initial, a ClientHello finished under the
 //! server's connection ID, a reused 4-tuple), live and replayed.
 
@@ -24,7 +26,8 @@ fn a_quic_handshake_from_aioquic_is_recorded_like_tshark_sees_it() {
     let peer = peer.display().to_string();
     let port = free_udp_port().to_string();
     let dump = bed.tcpdump("quic.pcap");
-    let sensor = bed.sensor(&[]);
+    let keys = bed.dir().join("quic-keys.log").display().to_string();
+    let sensor = bed.sensor(&["--keylog-file", &keys]);
     let server = Command::new("python3")
         .args([
             &peer,
@@ -68,6 +71,8 @@ fn a_quic_handshake_from_aioquic_is_recorded_like_tshark_sees_it() {
             "h3",
             "--sni",
             "quic.test",
+            "--keylog",
+            &keys,
         ],
     );
     std::thread::sleep(Duration::from_millis(500));
@@ -96,6 +101,50 @@ fn a_quic_handshake_from_aioquic_is_recorded_like_tshark_sees_it() {
     assert_eq!(tshark.len(), 1, "{tshark:?}");
     assert_eq!(tshark[0][0], "quic.test");
     assert_eq!(record["tls"]["client"]["ja3"], tshark[0][1].as_str());
+
+    // The Handshake packets, opened with the client's key log: the
+    // server's certificate and the ALPN it chose in EncryptedExtensions.
+    let tls = &record["cipherlens"]["tls"];
+    assert!(
+        tls["decrypted_handshake"]["server_records"].as_u64() >= Some(1),
+        "{record}"
+    );
+    assert_eq!(record["tls"]["next_protocol"], "h3", "{record}");
+    let fingerprints: Vec<&str> = tls["server_certificates"]
+        .as_array()
+        .expect("chain")
+        .iter()
+        .filter_map(|c| c["fingerprint_sha256"].as_str())
+        .collect();
+    assert_eq!(fingerprints, vec![certificate.sha256()], "{record}");
+    // tshark with the same key log reads the same certificate.
+    let output = Command::new("tshark")
+        .args(["-o", &format!("tls.keylog_file:{keys}")])
+        .args(["-d", &format!("udp.port=={port},quic")])
+        .arg("-r")
+        .arg(&pcap)
+        .args(["-Y", "tls.handshake.type == 11", "-T", "fields"])
+        .args(["-e", "x509sat.uTF8String", "-e", "x509sat.printableString"])
+        .output()
+        .expect("tshark");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("quic.test"), "tshark: {text}");
+    // Replayed with the same key log: the same chain.
+    let replayed = Command::new(sensor_binary())
+        .args(["replay", "--keylog-file", &keys])
+        .arg(&pcap)
+        .output()
+        .expect("replay");
+    let again: Vec<Value> = String::from_utf8_lossy(&replayed.stdout)
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).expect("json"))
+        .filter(|r| r["schema"] == "cipherlens.session/v1")
+        .collect();
+    assert_eq!(again.len(), 1);
+    assert_eq!(
+        again[0]["cipherlens"]["tls"]["server_certificates"],
+        tls["server_certificates"]
+    );
 }
 
 /// Sessions by server name: (ALPN protocols offered, complete).

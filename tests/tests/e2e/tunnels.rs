@@ -210,7 +210,10 @@ fn every_tunnel_the_kernel_follows_gives_the_replayed_records_live() {
         ("gtpu", "tls13-openssl"),
     ];
     // Loopback captures hold frames beyond 1500 bytes; the link carries them.
-    run("ip", &["link", "set", "dev", &link.host_interface, "mtu", "9000"]);
+    run(
+        "ip",
+        &["link", "set", "dev", &link.host_interface, "mtu", "9000"],
+    );
     let status = link
         .command("ip")
         .args(["link", "set", "dev", &link.peer_interface(), "mtu", "9000"])
