@@ -91,6 +91,13 @@ const GENEVE_PORT: u16 = 6081;
 const GTP_U_PORT: u16 = 2152;
 /// GTP-U extension headers walked at most (a PDU session container is one).
 const MAX_GTP_EXTENSIONS: usize = 4;
+/// MPLS: unicast and multicast EtherTypes, labels walked at most.
+const ETH_P_MPLS_UC: u16 = 0x8847;
+const ETH_P_MPLS_MC: u16 = 0x8848;
+const MAX_MPLS_LABELS: usize = 4;
+/// ERSPAN types II and III inside GRE.
+const ETH_P_ERSPAN_II: u16 = 0x88BE;
+const ETH_P_ERSPAN_III: u16 = 0x22EB;
 /// QUIC long header form bit and fixed bit (RFC 9000 section 17.2).
 const QUIC_LONG_HEADER_BITS: u8 = 0xC0;
 /// Header copies are bounded by 256 for the verifier; the header area (192)
@@ -535,8 +542,8 @@ fn find_layout(ctx: &TcContext, tunnel: u64) -> Option<Layout> {
 
 /// Where the packet inside a tunnel starts (its EtherType and offset), when
 /// `outer` is one: IP-in-IP and 6in4 (protocol 4, 41), GRE with IP or
-/// Ethernet inside, VXLAN (UDP 4789, 8472), Geneve (UDP 6081) and GTP-U
-/// G-PDUs (UDP 2152).
+/// Ethernet inside and ERSPAN I-III, VXLAN (UDP 4789, 8472), Geneve (UDP
+/// 6081), GTP-U G-PDUs (UDP 2152) and an MPLS label stack on Ethernet.
 ///
 /// Returns the EtherType in bits 32..48 and the offset in the low bits, 0
 /// when the packet is not a tunnel (a scalar: nothing on the caller's
@@ -568,6 +575,7 @@ fn find_tunnel_payload(ctx: &TcContext, outer_type: u16) -> Option<(u16, usize)>
             )
         }
         ETH_P_IPV6 => skip_ipv6_extension_headers(ctx, ETH_HEADER_LEN)?,
+        ETH_P_MPLS_UC | ETH_P_MPLS_MC => return mpls_payload(ctx, ETH_HEADER_LEN),
         _ => return None,
     };
     match protocol {
@@ -585,6 +593,16 @@ fn find_tunnel_payload(ctx: &TcContext, outer_type: u16) -> Option<(u16, usize)>
             match protocol {
                 ETH_P_IPV4 | ETH_P_IPV6 => Some((protocol, inner)),
                 ETH_P_TEB => ethernet_payload(ctx, inner),
+                // ERSPAN type I (no sequence number) has no header of its
+                // own; type II has 8 bytes.
+                ETH_P_ERSPAN_II if flags & 0x1000 == 0 => ethernet_payload(ctx, inner),
+                ETH_P_ERSPAN_II => ethernet_payload(ctx, inner + 8),
+                // Type III: 12 bytes, 8 more with the platform subheader (O
+                // bit, the lowest of its last byte).
+                ETH_P_ERSPAN_III => {
+                    let optional = ctx.load::<u8>(inner + 11).ok()? & 0x01;
+                    ethernet_payload(ctx, inner + 12 + 8 * optional as usize)
+                }
                 _ => None,
             }
         }
@@ -614,6 +632,33 @@ fn find_tunnel_payload(ctx: &TcContext, outer_type: u16) -> Option<(u16, usize)>
                 _ => None,
             }
         }
+        _ => None,
+    }
+}
+
+/// The IP packet after the MPLS label stack at `offset` (RFC 3032: four
+/// bytes per entry, the bottom one flagged); no type field follows, so the
+/// version nibble says IPv4 or IPv6, and 0 is a pseudowire control word
+/// before an Ethernet frame (RFC 4385).
+#[inline(always)]
+fn mpls_payload(ctx: &TcContext, offset: usize) -> Option<(u16, usize)> {
+    let mut at = offset;
+    let mut bottom = false;
+    for _ in 0..MAX_MPLS_LABELS {
+        let entry: [u8; 4] = ctx.load(at).ok()?;
+        at += 4;
+        if entry[2] & 0x01 != 0 {
+            bottom = true;
+            break;
+        }
+    }
+    if !bottom {
+        return None;
+    }
+    match ctx.load::<u8>(at).ok()? >> 4 {
+        4 => Some((ETH_P_IPV4, at)),
+        6 => Some((ETH_P_IPV6, at)),
+        0 => ethernet_payload(ctx, at + 4),
         _ => None,
     }
 }

@@ -40,8 +40,8 @@ pub enum Counter {
     /// extension header chains longer than it walks, or headers longer than
     /// an event's header area. Not inspected; most are not TLS.
     UnfollowedHeaders = 10,
-    /// TCP/UDP packets found inside a tunnel (VXLAN, Geneve, GRE, IP-in-IP,
-    /// GTP-U) and followed as the inner flow.
+    /// TCP/UDP packets found inside a tunnel (VXLAN, Geneve, GRE, ERSPAN,
+    /// IP-in-IP, GTP-U, MPLS) and followed as the inner flow.
     TunnelledPackets = 11,
 }
 

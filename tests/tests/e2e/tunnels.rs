@@ -208,6 +208,9 @@ fn every_tunnel_the_kernel_follows_gives_the_replayed_records_live() {
         ("6in4", "tls13-ipv6"),
         ("4in6", "node-tls"),
         ("gtpu", "tls13-openssl"),
+        ("erspan2", "tls12-resume-sessionid"),
+        ("erspan3", "tls12-resume-ticket"),
+        ("mpls", "tls12-bigchain"),
     ];
     // Loopback captures hold frames beyond 1500 bytes; the link carries them.
     run(
