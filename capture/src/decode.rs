@@ -346,14 +346,7 @@ fn decode_ether_type_payload(
         ETHER_TYPE_IPV4 => decode_ipv4(data, outer),
         ETHER_TYPE_IPV6 => decode_ipv6(data, outer),
         ETHER_TYPE_MPLS | ETHER_TYPE_MPLS_MULTICAST if outer.depth < MAX_TUNNEL_DEPTH => {
-            let (label, inner) = tunnel::mpls(data)?;
-            let tunnel = Tunnel {
-                kind: TunnelKind::Mpls,
-                outer_src: None,
-                outer_dst: None,
-                id: Some(label),
-            };
-            decode_inner(inner, outer.into_tunnel(tunnel))
+            decode_inner(Inner::Mpls(data), outer)
         }
         other => Err(DecodeError::NotIp { ether_type: other }),
     }

@@ -34,5 +34,5 @@ pub use peers::{python_tls_server, s_server, wait_listening};
 pub use process::{
     Background, Scratch, free_port, free_udp_port, privileged, require_root, run, signal, wait_exit,
 };
-pub use sensor::{Sensor, cnflow_records, read_json_lines, sensor_binary};
+pub use sensor::{Sensor, cnflow_records, read_json_lines, replay_sessions, sensor_binary};
 pub use x509::CertificateFacts;

@@ -32,6 +32,27 @@ pub fn sensor_binary() -> PathBuf {
     binary
 }
 
+/// `cipherlens replay ARGS PCAP`: its session records (replay prints
+/// CNFlow records too), in order. Requires success.
+pub fn replay_sessions(args: &[&str], pcap: &Path) -> Vec<serde_json::Value> {
+    let output = Command::new(sensor_binary())
+        .arg("replay")
+        .args(args)
+        .arg(pcap)
+        .output()
+        .expect("cipherlens replay");
+    assert!(
+        output.status.success(),
+        "replay: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).expect("a JSON record"))
+        .filter(|record| record["schema"] == "cipherlens.session/v1")
+        .collect()
+}
+
 /// How long a sensor may take to become ready.
 const READY_WITHIN: Duration = Duration::from_secs(20);
 

@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 
 use cipherlens_capture::{Packet, Transport as PacketTransport};
 use cipherlens_parsers::tls::Peer;
-use cipherlens_parsers::tls::keylog::KeyLog;
+use cipherlens_parsers::tls::keylog::{ConnectionSecrets, KeyLog};
 
 pub use cipherlens_record::stats::PipelineStats;
 pub use finished::{
@@ -106,47 +106,41 @@ const MAX_NEW_PIDS: usize = 4096;
 
 const SWEEP_INTERVAL_NANOS: u64 = 1_000_000_000;
 
-/// Opens a QUIC session's kept Handshake packets with the secrets of its
-/// client random, if the key log has them; counts either way.
-fn open_quic_sealed(session: &mut QuicSession, keys: &KeyLog, stats: &mut PipelineStats) {
-    if !session.has_sealed() {
-        return;
-    }
-    let secrets = session
-        .tracker
+/// The key log's secrets for the connection whose ClientHello `tracker`
+/// holds; counts whether there were any.
+fn secrets_for(
+    tracker: &cipherlens_parsers::tls::HandshakeTracker,
+    keys: &KeyLog,
+    stats: &mut PipelineStats,
+) -> Option<ConnectionSecrets> {
+    let secrets = tracker
         .summary()
         .client_hello
         .as_ref()
         .and_then(|hello| keys.get(&hello.random))
         .cloned();
-    match secrets {
-        Some(secrets) => {
-            session.open_sealed(&secrets);
-            stats.handshakes_decrypted += 1;
-        }
+    match &secrets {
+        Some(_) => stats.handshakes_decrypted += 1,
         None => stats.handshakes_without_keys += 1,
+    }
+    secrets
+}
+
+/// Opens a QUIC session's kept Handshake packets with its secrets.
+fn open_quic_sealed(session: &mut QuicSession, keys: &KeyLog, stats: &mut PipelineStats) {
+    if session.has_sealed()
+        && let Some(secrets) = secrets_for(&session.tracker, keys, stats)
+    {
+        session.open_sealed(&secrets);
     }
 }
 
-/// Opens a session's kept TLS 1.3 records with the secrets of its client
-/// random, if the key log has them; counts either way.
+/// Opens a TCP session's kept TLS 1.3 records with its secrets.
 fn open_sealed(session: &mut TcpSession, keys: &KeyLog, stats: &mut PipelineStats) {
-    if !session.tracker.has_sealed_records() {
-        return;
-    }
-    let secrets = session
-        .tracker
-        .summary()
-        .client_hello
-        .as_ref()
-        .and_then(|hello| keys.get(&hello.random))
-        .cloned();
-    match secrets {
-        Some(secrets) => {
-            session.tracker.open_sealed(&secrets);
-            stats.handshakes_decrypted += 1;
-        }
-        None => stats.handshakes_without_keys += 1,
+    if session.tracker.has_sealed_records()
+        && let Some(secrets) = secrets_for(&session.tracker, keys, stats)
+    {
+        session.tracker.open_sealed(&secrets);
     }
 }
 

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use cipherlens_integration::{Certificate, KeyType, TestBed, sensor_binary};
+use cipherlens_integration::{Certificate, KeyType, TestBed, replay_sessions};
 use serde_json::Value;
 
 /// What one decrypted session must show, by server name.
@@ -42,24 +42,6 @@ fn fingerprints(record: &Value, chain: &str) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
-}
-
-fn replay(args: &[&str], pcap: &Path) -> Vec<Value> {
-    let output = Command::new(sensor_binary())
-        .arg("replay")
-        .args(args)
-        .arg(pcap)
-        .output()
-        .expect("replay");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .map(|line| serde_json::from_str(line).expect("json"))
-        .collect()
 }
 
 /// SHA-256 of a certificate tshark printed as hex, as openssl computes it.
@@ -238,7 +220,7 @@ fn tls13_handshakes_open_with_the_clients_key_log_live_replayed_and_from_pcapng(
     };
     check(&records, "live");
     check(
-        &replay(&["--keylog-file", &keys_arg], &pcap),
+        &replay_sessions(&["--keylog-file", &keys_arg], &pcap),
         "replay --keylog-file",
     );
 
@@ -251,7 +233,10 @@ fn tls13_handshakes_open_with_the_clients_key_log_live_replayed_and_from_pcapng(
         .status()
         .expect("editcap");
     assert!(status.success());
-    check(&replay(&[], &pcapng), "replay of a pcapng with secrets");
+    check(
+        &replay_sessions(&[], &pcapng),
+        "replay of a pcapng with secrets",
+    );
 
     // tshark with the same key log: the same server chain per connection.
     let output = Command::new("tshark")

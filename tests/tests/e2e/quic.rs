@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use cipherlens_integration::schema::assert_valid_session_record;
 use cipherlens_integration::{
-    Background, TestBed, free_udp_port, sensor_binary, tshark_fields_decoding,
+    Background, TestBed, free_udp_port, replay_sessions, tshark_fields_decoding,
 };
 
 #[test]
@@ -130,16 +130,7 @@ fn a_quic_handshake_from_aioquic_is_recorded_like_tshark_sees_it() {
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(text.contains("quic.test"), "tshark: {text}");
     // Replayed with the same key log: the same chain.
-    let replayed = Command::new(sensor_binary())
-        .args(["replay", "--keylog-file", &keys])
-        .arg(&pcap)
-        .output()
-        .expect("replay");
-    let again: Vec<Value> = String::from_utf8_lossy(&replayed.stdout)
-        .lines()
-        .map(|line| serde_json::from_str::<Value>(line).expect("json"))
-        .filter(|r| r["schema"] == "cipherlens.session/v1")
-        .collect();
+    let again = replay_sessions(&["--keylog-file", &keys], &pcap);
     assert_eq!(again.len(), 1);
     assert_eq!(
         again[0]["cipherlens"]["tls"]["server_certificates"],
@@ -283,20 +274,7 @@ fn quic_as_networks_carry_it_gives_one_complete_record_per_connection() {
         assert_eq!(record["cipherlens"]["quic"]["version"]["name"], "v1");
     }
 
-    let replayed = Command::new(sensor_binary())
-        .arg("replay")
-        .arg(&pcap)
-        .output()
-        .expect("replay");
-    assert!(
-        replayed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&replayed.stderr)
-    );
-    let replay_records: Vec<Value> = String::from_utf8_lossy(&replayed.stdout)
-        .lines()
-        .map(|line| serde_json::from_str(line).expect("json"))
-        .collect();
+    let replay_records = replay_sessions(&[], &pcap);
     assert_eq!(by_server_name(&replay_records), expected, "replay");
 
     // tshark, decrypting the Initials itself, finds the same ClientHellos

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use cipherlens_integration::{
-    Sensor, TestBed, cnflow_records, run, sensor_binary, tshark_fields_decoding,
+    Sensor, TestBed, cnflow_records, replay_sessions, run, tshark_fields_decoding,
 };
 use serde_json::Value;
 
@@ -149,16 +149,7 @@ fn a_handshake_across_a_vxlan_overlay_is_recorded_once_with_its_tunnel() {
     assert_eq!(hellos[0][2], client_port.to_string());
 
     // Replaying the underlay capture gives the same session and tunnel.
-    let replayed = std::process::Command::new(sensor_binary())
-        .arg("replay")
-        .arg(&pcap)
-        .output()
-        .expect("replay");
-    let replayed: Vec<Value> = String::from_utf8_lossy(&replayed.stdout)
-        .lines()
-        .map(|line| serde_json::from_str::<Value>(line).expect("json"))
-        .filter(|record| record["schema"] == "cipherlens.session/v1")
-        .collect();
+    let replayed = replay_sessions(&[], &pcap);
     assert_eq!(replayed.len(), 1, "{replayed:#?}");
     assert_eq!(replayed[0]["network"]["tunnel"], *tunnel);
     assert_eq!(
@@ -235,16 +226,7 @@ fn every_tunnel_the_kernel_follows_gives_the_replayed_records_live() {
             .status()
             .expect("encapsulate");
         assert!(status.success(), "{kind}");
-        let replayed = std::process::Command::new(sensor_binary())
-            .arg("replay")
-            .arg(&wrapped)
-            .output()
-            .expect("replay");
-        let records: Vec<Value> = String::from_utf8_lossy(&replayed.stdout)
-            .lines()
-            .map(|line| serde_json::from_str::<Value>(line).expect("json"))
-            .filter(|record| record["schema"] == "cipherlens.session/v1")
-            .collect();
+        let records = replay_sessions(&[], &wrapped);
         assert!(!records.is_empty(), "{kind}");
         expected.extend(records);
         let output = link
