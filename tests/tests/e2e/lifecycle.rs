@@ -26,16 +26,29 @@ fn still_in_kernel(ids: &BTreeSet<u64>) -> BTreeSet<u64> {
     kernel_link_ids().intersection(ids).copied().collect()
 }
 
-/// The sensor's own count of its attachments equals the kernel's.
+/// The sensor's own count of its attachments equals the kernel's. TLS
+/// library probes attach in the background after start, so the two are
+/// compared when the kernel's count held still across the scrape.
 fn assert_programs_attached_metric_is_real(sensor: &Sensor, interfaces: &[&str]) {
-    let real = attachment_count(sensor.pid(), interfaces);
-    assert!(real > 0, "the kernel shows attachments");
-    assert_eq!(
-        sensor.metric("cipherlens_programs_attached"),
-        Some(real as f64),
-        "links held: {:?}",
-        held_links(sensor.pid())
-    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let before = attachment_count(sensor.pid(), interfaces);
+        let metric = sensor.metric("cipherlens_programs_attached");
+        let after = attachment_count(sensor.pid(), interfaces);
+        assert!(after > 0, "the kernel shows attachments");
+        if before == after && metric == Some(after as f64) {
+            return;
+        }
+        if std::time::Instant::now() > deadline {
+            assert_eq!(
+                metric,
+                Some(after as f64),
+                "links held: {:?}",
+                held_links(sensor.pid())
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 #[test]
