@@ -304,6 +304,25 @@ mod tests {
     }
 
     #[test]
+    fn a_process_that_exited_but_is_not_reaped_yet_is_named() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .expect("sleep");
+        child.kill().expect("kill");
+        // Not waited for yet: a zombie, whose stat and comm stay readable.
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let mut attributor = Attributor::new(AttributionSources::default());
+        let zombie = attributor.attribute(child.id());
+        child.wait().expect("reaped");
+        let name = zombie
+            .process
+            .and_then(|p| p.executable)
+            .and_then(|e| e.name);
+        assert_eq!(name.as_deref(), Some("sleep"));
+    }
+
+    #[test]
     fn a_gone_process_keeps_its_pid_only() {
         let mut attributor = Attributor::new(AttributionSources::default());
         let gone = attributor.attribute(u32::MAX);

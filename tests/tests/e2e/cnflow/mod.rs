@@ -44,15 +44,22 @@ fn cnflow_records_count_like_tshark_and_tie_to_sessions() {
         "1",
     ]);
     // A short flow with data both ways: curl fetches s_server's status page.
+    // Its parent reaps it only 3 s later, so when the flow's end is scanned
+    // (every second) curl's process entry is still there to be named, also
+    // on a loaded machine (a process already reaped when its flow is reported
+    // keeps only its pid: see the attribution module).
     link.client(
-        "curl",
+        "python3",
         &[
-            "-sk",
-            "-o",
-            "/dev/null",
-            "--resolve",
-            &format!("flows.test:{port}:{}", link.host_v4),
-            &format!("https://flows.test:{port}/"),
+            "-c",
+            &format!(
+                "import subprocess, time\n\
+                 curl = subprocess.Popen(['curl', '-sk', '-o', '/dev/null', '--resolve', \
+                 'flows.test:{port}:{}', 'https://flows.test:{port}/'])\n\
+                 time.sleep(3)\n\
+                 assert curl.wait() == 0",
+                link.host_v4
+            ),
         ],
     );
     // A flow that lasts over three seconds: update records, then its end.
