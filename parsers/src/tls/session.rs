@@ -231,20 +231,7 @@ impl HandshakeTracker {
                     .errors
                     .push((peer, format!("key log: {error}")));
             }
-            if let Some(error) = opened.framing_error {
-                self.summary
-                    .errors
-                    .push((peer, format!("decrypted handshake: {error}")));
-            }
-            self.summary.decrypted_records[peer.index()] += opened.records;
-            for (message_type, body) in opened.messages {
-                if let Err(error) = self.apply_encrypted_handshake(peer, message_type, &body) {
-                    self.summary.errors.push((
-                        peer,
-                        format!("encrypted handshake type {message_type}: {error}"),
-                    ));
-                }
-            }
+            self.apply_opened(peer, opened.messages, opened.records, opened.framing_error);
         }
     }
 
@@ -254,18 +241,34 @@ impl HandshakeTracker {
     pub fn apply_decrypted_handshake(&mut self, peer: Peer, bytes: &[u8], units: usize) {
         let mut pending = bytes.to_vec();
         let mut events = Vec::new();
-        if let Err(error) =
+        let framing_error =
             drain_handshake_messages(&mut pending, self.limits.max_handshake_message, &mut events)
-        {
+                .err()
+                .map(|error| error.to_string());
+        let messages = events.into_iter().filter_map(|event| match event {
+            TlsEvent::Handshake { message_type, body } => Some((message_type, body)),
+            _ => None,
+        });
+        self.apply_opened(peer, messages, units, framing_error);
+    }
+
+    /// What opening `peer`'s encrypted handshake gave: its messages, the
+    /// records or packets opened, and a framing error.
+    fn apply_opened(
+        &mut self,
+        peer: Peer,
+        messages: impl IntoIterator<Item = (u8, Vec<u8>)>,
+        units: usize,
+        framing_error: Option<String>,
+    ) {
+        if let Some(error) = framing_error {
             self.summary
                 .errors
                 .push((peer, format!("decrypted handshake: {error}")));
         }
         self.summary.decrypted_records[peer.index()] += units;
-        for event in events {
-            if let TlsEvent::Handshake { message_type, body } = event
-                && let Err(error) = self.apply_encrypted_handshake(peer, message_type, &body)
-            {
+        for (message_type, body) in messages {
+            if let Err(error) = self.apply_encrypted_handshake(peer, message_type, &body) {
                 self.summary.errors.push((
                     peer,
                     format!("encrypted handshake type {message_type}: {error}"),

@@ -14,7 +14,7 @@ pub mod tcp;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
-use cipherlens_capture::{Packet, Transport as PacketTransport};
+use cipherlens_capture::{Packet, Transport as PacketTransport, Tunnel};
 use cipherlens_parsers::tls::Peer;
 use cipherlens_parsers::tls::keylog::{ConnectionSecrets, KeyLog};
 
@@ -259,18 +259,30 @@ impl<F: FnMut(FinishedSession)> SessionPipeline<F> {
                 self.stats.tcp_segments += 1;
                 let source = SocketAddr::new(packet.src, segment.src_port);
                 let destination = SocketAddr::new(packet.dst, segment.dst_port);
-                self.on_tcp(source, destination, packet.vlan, &segment, now);
+                self.on_tcp(
+                    source,
+                    destination,
+                    packet.vlan,
+                    packet.tunnel,
+                    &segment,
+                    now,
+                );
             }
             PacketTransport::Udp(datagram) => {
                 self.stats.udp_datagrams += 1;
                 let source = SocketAddr::new(packet.src, datagram.src_port);
                 let destination = SocketAddr::new(packet.dst, datagram.dst_port);
-                self.on_udp(source, destination, packet.vlan, datagram.payload, now);
+                let payload = datagram.payload;
+                self.on_udp(
+                    source,
+                    destination,
+                    packet.vlan,
+                    packet.tunnel,
+                    payload,
+                    now,
+                );
             }
             PacketTransport::Other(_) => self.stats.other_packets += 1,
-        }
-        if let Some(tunnel) = packet.tunnel {
-            self.note_tunnel(packet, tunnel);
         }
         if now.saturating_sub(self.last_sweep_nanos) >= SWEEP_INTERVAL_NANOS {
             self.expire_idle(now);
@@ -283,6 +295,7 @@ impl<F: FnMut(FinishedSession)> SessionPipeline<F> {
         source: SocketAddr,
         destination: SocketAddr,
         vlan_id: Option<u16>,
+        tunnel: Option<Tunnel>,
         segment: &cipherlens_capture::TcpSegment<'_>,
         now: u64,
     ) {
@@ -318,6 +331,8 @@ impl<F: FnMut(FinishedSession)> SessionPipeline<F> {
         } else {
             Peer::Responder
         };
+        // The first tunnel the session's packets came out of.
+        session.tunnel = session.tunnel.or(tunnel);
         session.on_segment(peer, segment, now);
         let reason = if session.is_closed() {
             Some(EmittedOn::ConnectionClosed)
@@ -352,6 +367,7 @@ impl<F: FnMut(FinishedSession)> SessionPipeline<F> {
         source: SocketAddr,
         destination: SocketAddr,
         vlan_id: Option<u16>,
+        tunnel: Option<Tunnel>,
         payload: &[u8],
         now: u64,
     ) {
@@ -392,6 +408,7 @@ impl<F: FnMut(FinishedSession)> SessionPipeline<F> {
         let Some(Session::Quic(session)) = self.flows.get_mut(&key) else {
             return;
         };
+        session.tunnel = session.tunnel.or(tunnel);
         if !session.emitted && session.is_exhausted() {
             session.emitted = true;
             open_quic_sealed(session, &self.key_log, &mut self.stats);
@@ -430,29 +447,6 @@ impl<F: FnMut(FinishedSession)> SessionPipeline<F> {
             }
             None => self.stats.quic_undecryptable += 1,
         }
-    }
-
-    /// Keeps the first tunnel a session's packets came out of.
-    fn note_tunnel(&mut self, packet: &Packet<'_>, tunnel: cipherlens_capture::Tunnel) {
-        let key = match packet.transport {
-            PacketTransport::Tcp(segment) => flow_key(
-                IpProtocol::Tcp,
-                SocketAddr::new(packet.src, segment.src_port),
-                SocketAddr::new(packet.dst, segment.dst_port),
-            ),
-            PacketTransport::Udp(datagram) => flow_key(
-                IpProtocol::Udp,
-                SocketAddr::new(packet.src, datagram.src_port),
-                SocketAddr::new(packet.dst, datagram.dst_port),
-            ),
-            PacketTransport::Other(_) => return,
-        };
-        let slot = match self.flows.get_mut(&key) {
-            Some(Session::Tcp(session)) => &mut session.tunnel,
-            Some(Session::Quic(session)) => &mut session.tunnel,
-            None => return,
-        };
-        slot.get_or_insert(tunnel);
     }
 
     fn admit_flow(&mut self) -> bool {

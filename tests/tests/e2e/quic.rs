@@ -17,6 +17,24 @@ use cipherlens_integration::{
     Background, TestBed, free_udp_port, replay_sessions, tshark_fields_decoding,
 };
 
+/// An aioquic server (`python3 ARGS`), once it said it is listening.
+fn aioquic_server(args: &[&str]) -> Background {
+    let mut server = Background(
+        Command::new("python3")
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("aioquic server"),
+    );
+    use std::io::BufRead;
+    let stdout = server.0.stdout.take().expect("server stdout");
+    let mut line = String::new();
+    let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+    assert!(line.contains("listening"), "aioquic server: {line}");
+    server
+}
+
 #[test]
 fn a_quic_handshake_from_aioquic_is_recorded_like_tshark_sees_it() {
     let bed = TestBed::new("quic");
@@ -28,36 +46,22 @@ fn a_quic_handshake_from_aioquic_is_recorded_like_tshark_sees_it() {
     let dump = bed.tcpdump("quic.pcap");
     let keys = bed.dir().join("quic-keys.log").display().to_string();
     let sensor = bed.sensor(&["--keylog-file", &keys]);
-    let server = Command::new("python3")
-        .args([
-            &peer,
-            "server",
-            "--host",
-            &link.host_v4,
-            "--port",
-            &port,
-            "--alpn",
-            "h3",
-            "--cert",
-            &certificate.cert,
-            "--key",
-            &certificate.key,
-            "--timeout",
-            "20",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("aioquic server");
-    let mut server = Background(server);
-    {
-        // The peer says "listening" once its socket is bound.
-        use std::io::BufRead;
-        let stdout = server.0.stdout.take().expect("server stdout");
-        let mut line = String::new();
-        let _ = std::io::BufReader::new(stdout).read_line(&mut line);
-        assert!(line.contains("listening"), "aioquic server: {line}");
-    }
+    let _server = aioquic_server(&[
+        &peer,
+        "server",
+        "--host",
+        &link.host_v4,
+        "--port",
+        &port,
+        "--alpn",
+        "h3",
+        "--cert",
+        &certificate.cert,
+        "--key",
+        &certificate.key,
+        "--timeout",
+        "20",
+    ]);
     link.client(
         "python3",
         &[
@@ -170,36 +174,22 @@ fn quic_as_networks_carry_it_gives_one_complete_record_per_connection() {
     let retry_port = free_udp_port().to_string();
     let dump = bed.tcpdump("quic-wild.pcap");
     let sensor = bed.sensor(&[]);
-    let mut server = Background(
-        Command::new("python3")
-            .args([
-                &script,
-                "server",
-                "--host",
-                &link.host_v4,
-                "--port",
-                &port,
-                "--retry-port",
-                &retry_port,
-                "--cert",
-                &certificate.cert,
-                "--key",
-                &certificate.key,
-                "--timeout",
-                "60",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("aioquic servers"),
-    );
-    {
-        use std::io::BufRead;
-        let stdout = server.0.stdout.take().expect("server stdout");
-        let mut line = String::new();
-        let _ = std::io::BufReader::new(stdout).read_line(&mut line);
-        assert!(line.contains("listening"), "aioquic servers: {line}");
-    }
+    let _server = aioquic_server(&[
+        &script,
+        "server",
+        "--host",
+        &link.host_v4,
+        "--port",
+        &port,
+        "--retry-port",
+        &retry_port,
+        "--cert",
+        &certificate.cert,
+        "--key",
+        &certificate.key,
+        "--timeout",
+        "60",
+    ]);
     // The clients' own account of each connection is the reference.
     let output = link
         .command("python3")
