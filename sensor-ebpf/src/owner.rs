@@ -5,6 +5,11 @@
 //! tp_btf programs run in the context of the process calling send/recv and
 //! remember socket cookie -> pid_tgid in an LRU map the TC programs read.
 //! (fentry/kprobe are not available on the kernels this targets; tp_btf is.)
+//!
+//! A TCP client is known from its `connect`, before its SYN leaves: a
+//! short-lived client (curl in a cron job) may exit right after its
+//! handshake, and the sooner user space knows its pid, the likelier procfs
+//! still describes it when attribution reads it.
 
 use aya_ebpf::{
     helpers::generated::{bpf_get_current_pid_tgid, bpf_get_socket_cookie},
@@ -31,6 +36,22 @@ pub fn cipherlens_sock_send(ctx: BtfTracePointContext) -> i32 {
 pub fn cipherlens_sock_recv(ctx: BtfTracePointContext) -> i32 {
     if let Some((pid_tgid, cookie)) = remember_owner(&ctx) {
         bind_tls_call(pid_tgid, cookie);
+    }
+    0
+}
+
+/// `TCP_SYN_SENT` in `include/net/tcp_states.h`.
+const TCP_SYN_SENT: i32 = 2;
+
+/// `inet_sock_set_state(const struct sock *sk, const int oldstate, const int
+/// newstate)`. Only the move to SYN_SENT runs in the connecting process's
+/// context (`connect`); every other change may run in softirq, on behalf of
+/// whichever task was interrupted, and is left alone.
+#[btf_tracepoint(function = "inet_sock_set_state")]
+pub fn cipherlens_sock_connect(ctx: BtfTracePointContext) -> i32 {
+    let newstate: i32 = ctx.arg(2);
+    if newstate == TCP_SYN_SENT {
+        remember_owner(&ctx);
     }
     0
 }

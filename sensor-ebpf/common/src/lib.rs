@@ -108,9 +108,10 @@ pub const SOCKET_OWNERS_MAP: &str = "CIPHERLENS_SOCKET_OWNERS";
 pub const MAX_SOCKET_OWNERS: u32 = 131_072;
 /// tp_btf programs and the tracepoints they attach to: both run in the
 /// context of the process that sends or receives.
-pub const SOCKET_OWNER_PROGRAMS: [(&str, &str); 2] = [
+pub const SOCKET_OWNER_PROGRAMS: [(&str, &str); 3] = [
     ("cipherlens_sock_send", "sock_send_length"),
     ("cipherlens_sock_recv", "sock_recv_length"),
+    ("cipherlens_sock_connect", "inet_sock_set_state"),
 ];
 /// Name of the one-entry array holding [`KernelConfig`].
 pub const CONFIG_MAP: &str = "CIPHERLENS_CONFIG";
