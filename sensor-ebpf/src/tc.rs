@@ -32,8 +32,8 @@ use cipherlens_common::{
     CHUNK_CAPACITY, CONFIG_COUNT_FLOWS, Counter, DEFAULT_FLOW_BYTE_BUDGET, DIRECTION_EGRESS,
     DIRECTION_INGRESS, FLOW_DONE, FLOW_FIN_SEEN, FlowCounters, FlowKey, FlowState, HEADER_CAPACITY,
     IPPROTO_TCP, IPPROTO_UDP, KernelConfig, LARGE_CHUNK_CAPACITY, MAX_CHUNKS_PER_PACKET,
-    MAX_COUNTED_FLOWS, MAX_FLOWS, MAX_SOCKET_OWNERS, OPENED_BY_HIGH, OPENED_BY_LOW, PacketEventOf,
-    TLS_CONTENT_HANDSHAKE, TLS_MAJOR_VERSION,
+    MAX_COUNTED_FLOWS, MAX_FLOWS, MAX_SOCKET_OWNERS, OPENED_BY_HIGH, OPENED_BY_LOW, PHASE_COPYING,
+    PHASE_DONE, PHASE_NONE, PacketEventOf, TLS_CONTENT_HANDSHAKE, TLS_MAJOR_VERSION,
 };
 
 #[map(name = "CIPHERLENS_COUNTERS")]
@@ -60,6 +60,13 @@ static FLOW_COUNTERS: LruHashMap<FlowKey, FlowCounters> =
 /// the 512-byte stack, which the copy path nearly fills.
 #[map(name = "CIPHERLENS_SCRATCH")]
 static SCRATCH: PerCpuArray<FlowCounters> = PerCpuArray::with_max_entries(1, 0);
+
+/// Per-CPU slot for the packet being inspected: where its parts are. Kept
+/// off the 512-byte stack (the copy path needs nearly all of it), and
+/// values read back from a map are not tracked value by value by the
+/// verifier, so both header walks lead into one verification of the rest.
+#[map(name = "CIPHERLENS_LAYOUT")]
+static LAYOUT: PerCpuArray<Layout> = PerCpuArray::with_max_entries(1, 0);
 
 #[map(name = "CIPHERLENS_CONFIG")]
 static CONFIG: Array<KernelConfig> = Array::with_max_entries(1, 0);
@@ -147,28 +154,91 @@ struct Layout {
     tcp_flags: u8,
 }
 
+/// No phase known: flow counting is off, or the flow has no counters entry.
+const PHASE_UNKNOWN: u64 = 0xFF;
+
 /// Counts the packet for its flow, then copies it if its flow is in the
-/// handshake phase. Two separate functions (BPF-to-BPF calls), so each has
-/// its own stack frame: inlined together they exceed the 512-byte stack.
+/// handshake phase. Separate functions (BPF-to-BPF calls), so each has its
+/// own stack frame: inlined together they exceed the 512-byte stack.
+///
+/// The common packet (a flow outside its handshake phase) costs one map
+/// lookup: the counters entry remembers what the handshake-flow map holds
+/// for the flow ([`FlowCounters::phase`]), and that map is looked up only
+/// when the packet can change something there.
 fn inspect(ctx: &TcContext, direction: u8) {
     count(Counter::PacketsSeen);
-    // Called from here, not from `locate`: a call inside it would stack
-    // its frame on the header walk's.
-    let tunnel = tunnel_payload(ctx);
-    if tunnel != 0 {
-        count(Counter::TunnelledPackets);
+    let Some(layout) = LAYOUT.get_ptr_mut(0) else {
+        return;
+    };
+    match fast_locate(ctx, layout) {
+        FAST_FOUND => {}
+        FAST_NOT_OURS => return,
+        _ => {
+            // Called from here, not from `locate`: a call inside it would
+            // stack its frame on the header walk's.
+            let tunnel = tunnel_payload(ctx);
+            if tunnel != 0 {
+                count(Counter::TunnelledPackets);
+            }
+            if !locate(ctx, tunnel, layout) {
+                return;
+            }
+        }
     }
-    let mut layout = Layout::default();
-    if !locate(ctx, tunnel, &mut layout) {
+    // SAFETY: this CPU's slot, written whole by the walk that found the
+    // packet's layout; TC programs do not nest on a CPU.
+    let layout = unsafe { &*layout };
+    let phase = count_flow(ctx, layout);
+    if !may_change_flow_state(ctx, layout, phase) {
         return;
     }
-    count_flow(ctx, &layout);
-    copy_handshake(ctx, &layout, direction);
+    let after = copy_handshake(ctx, layout, direction);
+    if phase != PHASE_UNKNOWN && after != PHASE_UNKNOWN && after != phase {
+        set_phase(layout, after as u8);
+    }
 }
 
+/// Whether the handshake-flow map must be consulted for this packet, given
+/// what the counters entry says of the flow. Its own function: its
+/// branches end in one answer, so the verifier walks the copy path once
+/// per answer rather than once per branch.
 #[inline(never)]
-fn copy_handshake(ctx: &TcContext, layout: &Layout, direction: u8) {
-    if layout.tcp_flags & (TCP_SYN | TCP_ACK) == TCP_SYN && FLOWS.remove(&layout.key).is_ok() {
+fn may_change_flow_state(ctx: &TcContext, layout: &Layout, phase: u64) -> bool {
+    let payload_len = (ctx.len() as usize).saturating_sub(layout.payload_offset);
+    // A client's SYN: a reused 4-tuple's old entry goes.
+    let syn = layout.tcp_flags & (TCP_SYN | TCP_ACK) == TCP_SYN;
+    match phase as u8 {
+        _ if phase == PHASE_UNKNOWN => {
+            payload_len > 0 || layout.tcp_flags & (TCP_FIN_OR_RST | TCP_SYN) != 0
+        }
+        PHASE_NONE => syn || (payload_len > 0 && may_start_handshake(ctx, layout)),
+        PHASE_DONE => {
+            syn || layout.tcp_flags & TCP_FIN_OR_RST != 0
+                || (layout.protocol == IPPROTO_UDP
+                    && payload_len >= QUIC_MIN_CLIENT_INITIAL
+                    && opens_quic_connection(ctx, layout))
+        }
+        _ => true,
+    }
+}
+
+/// Records the flow's phase in its counters entry (a transition: a few
+/// times per flow).
+#[inline(never)]
+fn set_phase(layout: &Layout, phase: u8) {
+    if let Some(counters) = FLOW_COUNTERS.get_ptr_mut(&layout.key) {
+        // SAFETY: a pointer to this flow's map value, valid for the
+        // program's run; a racing writer stores a phase just as current.
+        unsafe { (*counters).phase = phase };
+    }
+}
+
+/// Copies the packet if its flow is in the handshake phase; returns the
+/// flow's phase afterwards ([`PHASE_UNKNOWN`] when the map was not asked).
+#[inline(never)]
+fn copy_handshake(ctx: &TcContext, layout: &Layout, direction: u8) -> u64 {
+    let client_syn = layout.tcp_flags & (TCP_SYN | TCP_ACK) == TCP_SYN;
+    if client_syn && FLOWS.remove(&layout.key).is_ok() {
         // A client's SYN opens a new connection on a 4-tuple that still has
         // an entry (a reused client port): the old flow is over. User space
         // is told, so it closes the old session too. One delete attempt per
@@ -178,7 +248,12 @@ fn copy_handshake(ctx: &TcContext, layout: &Layout, direction: u8) {
     let packet_len = ctx.len() as usize;
     let payload_len = packet_len.saturating_sub(layout.payload_offset);
     if payload_len == 0 && layout.tcp_flags & TCP_FIN_OR_RST == 0 {
-        return;
+        // After a client's SYN the 4-tuple has no entry, whatever it had.
+        return if client_syn {
+            u64::from(PHASE_NONE)
+        } else {
+            PHASE_UNKNOWN
+        };
     }
     let budget = match CONFIG.get(0) {
         Some(config) => config.flow_byte_budget,
@@ -188,7 +263,7 @@ fn copy_handshake(ctx: &TcContext, layout: &Layout, direction: u8) {
         Some(state) => state,
         None => {
             if payload_len == 0 || !starts_handshake(ctx, layout) {
-                return;
+                return u64::from(PHASE_NONE);
             }
             let fresh = FlowState {
                 // SAFETY: helper allowed in TC programs.
@@ -197,14 +272,14 @@ fn copy_handshake(ctx: &TcContext, layout: &Layout, direction: u8) {
             };
             if FLOWS.insert(&layout.key, &fresh, 0).is_err() {
                 count(Counter::FlowMapFull);
-                return;
+                return u64::from(PHASE_NONE);
             }
             count(Counter::FlowsStarted);
             match FLOWS.get_ptr_mut(&layout.key) {
                 Some(state) => state,
                 None => {
                     count(Counter::FlowMapFull);
-                    return;
+                    return u64::from(PHASE_NONE);
                 }
             }
         }
@@ -233,16 +308,16 @@ fn copy_handshake(ctx: &TcContext, layout: &Layout, direction: u8) {
             send_chunks(ctx, layout, direction, 0);
             if layout.tcp_flags & TCP_RST != 0 || flags & FLOW_FIN_SEEN != 0 {
                 let _ = FLOWS.remove(&layout.key);
-            } else {
-                // SAFETY: as above.
-                unsafe { (*state).flags = flags | FLOW_FIN_SEEN };
+                return u64::from(PHASE_NONE);
             }
+            // SAFETY: as above.
+            unsafe { (*state).flags = flags | FLOW_FIN_SEEN };
         }
-        return;
+        return u64::from(PHASE_DONE);
     }
     if copied >= budget {
         count(Counter::BudgetSpent);
-        return;
+        return u64::from(PHASE_COPYING);
     }
     let allowed = payload_len.min((budget - copied) as usize);
     let sent = send_chunks(ctx, layout, direction, allowed);
@@ -252,6 +327,7 @@ fn copy_handshake(ctx: &TcContext, layout: &Layout, direction: u8) {
     if allowed < payload_len {
         count(Counter::BudgetSpent);
     }
+    u64::from(PHASE_COPYING)
 }
 
 /// Smallest UDP payload of a datagram carrying a client Initial (RFC 9000
@@ -263,10 +339,22 @@ const QUIC_MIN_CLIENT_INITIAL: usize = 1200;
 /// 3.2; v1's 0-RTT, which a new connection may send first too).
 #[inline(always)]
 fn opens_quic_connection(ctx: &TcContext, layout: &Layout) -> bool {
-    match ctx.load::<u8>(layout.payload_offset) {
-        Ok(first) => first & 0xE0 == QUIC_LONG_HEADER_BITS,
-        Err(_) => false,
-    }
+    ctx.load::<u8>(layout.payload_offset)
+        .is_ok_and(|first| first & 0xE0 == QUIC_LONG_HEADER_BITS)
+}
+
+/// Whether the payload may start a handshake (see [`starts_handshake`]),
+/// without counting: the first byte only, when it is at hand.
+#[inline(always)]
+fn may_start_handshake(ctx: &TcContext, layout: &Layout) -> bool {
+    // Not in the linear data: the copy path looks (with the helper).
+    read::<u8>(ctx, layout.payload_offset).is_none_or(|first| {
+        if layout.protocol == IPPROTO_TCP {
+            first == TLS_CONTENT_HANDSHAKE
+        } else {
+            first & QUIC_LONG_HEADER_BITS == QUIC_LONG_HEADER_BITS
+        }
+    })
 }
 
 /// Whether the payload starts a TLS handshake record or a QUIC long-header packet.
@@ -450,6 +538,146 @@ fn load(ctx: &TcContext, offset: usize, dst: *mut u8, len: usize, mask: usize) -
     result == 0
 }
 
+/// Offsets read in place at most: every header the sensor follows starts
+/// well before (a bound the verifier needs on a variable offset).
+const DIRECT_READ_LIMIT: usize = 511;
+
+/// The `T` at `offset` of the packet when it lies in the linear data the
+/// program sees (headers nearly always do); `None` otherwise, and the
+/// caller takes the helper path (`bpf_skb_load_bytes`, a call per field:
+/// several times the cost of a direct read). No fallback in here: a
+/// fallback per field would double the verifier's paths at every read.
+#[inline(always)]
+fn read<T: Copy>(ctx: &TcContext, offset: usize) -> Option<T> {
+    // At least two bytes are checked: the compiler turns a one-byte check
+    // (`p + 1 <= end`) into `p < end`, from which the verifier grants no
+    // range. A `u8` in the packet's last byte takes the helper path.
+    let window = if core::mem::size_of::<T>() < 2 {
+        2
+    } else {
+        core::mem::size_of::<T>()
+    };
+    let (start, end) = linear_data(ctx);
+    if offset > DIRECT_READ_LIMIT || start + offset + window > end {
+        return None;
+    }
+    // SAFETY: `start + offset .. + size_of::<T>()` is inside the packet's
+    // linear data (checked just above, in the form the verifier tracks).
+    Some(unsafe { core::ptr::read_unaligned((start + offset) as *const T) })
+}
+
+/// Start and end of the packet's linear data. Volatile reads of the
+/// context: otherwise the compiler may hoist them into a caller and pass
+/// them as 32-bit arguments, widening the end pointer with a shift the
+/// verifier forbids on it.
+#[inline(always)]
+fn linear_data(ctx: &TcContext) -> (usize, usize) {
+    let skb = ctx.as_ptr().cast::<__sk_buff>();
+    // SAFETY: the context is a valid __sk_buff for the program's run.
+    unsafe {
+        (
+            core::ptr::read_volatile(&raw const (*skb).data) as usize,
+            core::ptr::read_volatile(&raw const (*skb).data_end) as usize,
+        )
+    }
+}
+
+/// [`fast_locate`]: a TCP or UDP packet, `layout` filled in.
+const FAST_FOUND: u64 = 1;
+/// [`fast_locate`]: certainly nothing the sensor follows (ARP, ICMP, ...).
+const FAST_NOT_OURS: u64 = 0;
+/// [`fast_locate`]: the full walk must decide (tunnels, IPv6 extension
+/// headers, fragments, headers outside the linear data, MPLS).
+const FAST_UNSURE: u64 = 2;
+
+/// The common packet's walk, by direct reads: Ethernet, then IPv4 or IPv6
+/// without extension headers, then TCP or UDP that is not a tunnel port.
+/// Anything else is left to [`tunnel_payload`] and [`locate`], which
+/// follow every case with the helper; both walks fill `layout` alike.
+#[inline(never)]
+fn fast_locate(ctx: &TcContext, layout: *mut Layout) -> u64 {
+    let Some(ether_type) = read::<u16>(ctx, 12) else {
+        return FAST_UNSURE;
+    };
+    let base = ETH_HEADER_LEN;
+    let (protocol, l4_offset, source, destination) = match u16::from_be(ether_type) {
+        ETH_P_IPV4 => {
+            let Some(head) = read::<[u8; 20]>(ctx, base) else {
+                return FAST_UNSURE;
+            };
+            let fragment = u16::from_be_bytes([head[6], head[7]]);
+            if fragment & 0x1FFF != 0 {
+                return FAST_UNSURE;
+            }
+            (
+                head[9],
+                base + ((head[0] & 0x0F) as usize) * 4,
+                mapped_v4([head[12], head[13], head[14], head[15]]),
+                mapped_v4([head[16], head[17], head[18], head[19]]),
+            )
+        }
+        ETH_P_IPV6 => {
+            // One check for the whole header: the compiler merges
+            // separate ones in ways the verifier cannot follow.
+            let Some(head) = read::<[u8; IPV6_HEADER_LEN]>(ctx, base) else {
+                return FAST_UNSURE;
+            };
+            let mut source = [0u8; 16];
+            let mut destination = [0u8; 16];
+            source.copy_from_slice(&head[8..24]);
+            destination.copy_from_slice(&head[24..40]);
+            (head[6], base + IPV6_HEADER_LEN, source, destination)
+        }
+        ETH_P_MPLS_UC | ETH_P_MPLS_MC => return FAST_UNSURE,
+        _ => return FAST_NOT_OURS,
+    };
+    if protocol != IPPROTO_TCP && protocol != IPPROTO_UDP {
+        // Tunnels and IPv6 extension headers: the full walk.
+        return match protocol {
+            IPPROTO_IPIP | IPPROTO_IPV6 | IPPROTO_GRE => FAST_UNSURE,
+            other if is_ipv6_extension_header(other) => FAST_UNSURE,
+            _ => FAST_NOT_OURS,
+        };
+    }
+    let Some(ports) = read::<[u8; 4]>(ctx, l4_offset) else {
+        return FAST_UNSURE;
+    };
+    let source_port = u16::from_be_bytes([ports[0], ports[1]]);
+    let destination_port = u16::from_be_bytes([ports[2], ports[3]]);
+    let (payload_offset, tcp_flags) = if protocol == IPPROTO_TCP {
+        let Some(offset_and_flags) = read::<[u8; 2]>(ctx, l4_offset + 12) else {
+            return FAST_UNSURE;
+        };
+        (
+            l4_offset + ((offset_and_flags[0] >> 4) as usize) * 4,
+            offset_and_flags[1],
+        )
+    } else {
+        if matches!(
+            destination_port,
+            VXLAN_PORT | VXLAN_LINUX_PORT | GENEVE_PORT | GTP_U_PORT
+        ) {
+            return FAST_UNSURE;
+        }
+        (l4_offset + UDP_HEADER_LEN, 0)
+    };
+    if payload_offset > HEADER_CAPACITY {
+        return FAST_UNSURE;
+    }
+    let key = FlowKey::new(protocol, source, source_port, destination, destination_port);
+    // SAFETY: `layout` points at the caller's `Layout`, written whole.
+    unsafe {
+        layout.write(Layout {
+            protocol,
+            payload_offset,
+            from_low: key.low_address == source && key.low_port == source_port,
+            key,
+            tcp_flags,
+        })
+    };
+    FAST_FOUND
+}
+
 /// IPv4 addresses as IPv4-mapped IPv6 so one key type covers both.
 fn mapped_v4(address: [u8; 4]) -> [u8; 16] {
     [
@@ -463,10 +691,11 @@ fn mapped_v4(address: [u8; 4]) -> [u8; 16] {
 /// 512 bytes with the copy path. (An out-parameter, not an `Option` return:
 /// the kernel refuses the BTF of a Rust enum across a call.)
 #[inline(never)]
-fn locate(ctx: &TcContext, tunnel: u64, layout: &mut Layout) -> bool {
+fn locate(ctx: &TcContext, tunnel: u64, layout: *mut Layout) -> bool {
     match find_layout(ctx, tunnel) {
         Some(found) => {
-            *layout = found;
+            // SAFETY: `layout` points at the caller's `Layout`, written whole.
+            unsafe { layout.write(found) };
             true
         }
         None => false,
@@ -761,16 +990,17 @@ const LAST_SEEN_RESOLUTION_NS: u64 = 1_000_000;
 
 /// Adds the packet to its flow's counters (CNFlow): one LRU lookup and a
 /// few atomic adds; a new flow is inserted. Packets of a flow are counted
-/// on the interface where the flow was first seen only.
+/// on the interface where the flow was first seen only. Returns the flow's
+/// [`FlowCounters::phase`], [`PHASE_UNKNOWN`] without an entry.
 #[inline(never)]
-fn count_flow(ctx: &TcContext, layout: &Layout) {
+fn count_flow(ctx: &TcContext, layout: &Layout) -> u64 {
     // Checked here, not in the caller: the caller's frame plus the copy
     // path's must stay within the 512-byte combined stack.
     let enabled = CONFIG
         .get(0)
         .is_some_and(|config| config.flags & CONFIG_COUNT_FLOWS != 0);
     if !enabled {
-        return;
+        return PHASE_UNKNOWN;
     }
     // SAFETY: the context is a valid __sk_buff for the program's run.
     let (ifindex, gso_segs) = unsafe {
@@ -792,8 +1022,9 @@ fn count_flow(ctx: &TcContext, layout: &Layout) {
         // program's run; counters are added atomically (other CPUs may count
         // the other direction at the same time).
         unsafe {
+            let phase = u64::from((*counters).phase);
             if (*counters).ifindex != ifindex {
-                return;
+                return phase;
             }
             add_atomic(&raw mut (*counters).packets[direction], segments);
             add_atomic(&raw mut (*counters).bytes[direction], bytes);
@@ -811,8 +1042,8 @@ fn count_flow(ctx: &TcContext, layout: &Layout) {
             if (*counters).socket_cookie[direction] == 0 {
                 (*counters).socket_cookie[direction] = bpf_get_socket_cookie(ctx.as_ptr());
             }
+            return phase;
         }
-        return;
     }
     // A TCP flow starts at its SYN, or at data when the sensor came in
     // mid-connection; never at a bare ACK, FIN or RST (the last ACK of a
@@ -821,22 +1052,26 @@ fn count_flow(ctx: &TcContext, layout: &Layout) {
         && layout.tcp_flags & TCP_SYN == 0
         && ctx.len() as usize <= layout.payload_offset
     {
-        return;
+        return PHASE_UNKNOWN;
     }
     let Some(fresh) = SCRATCH.get_ptr_mut(0) else {
-        return;
+        return PHASE_UNKNOWN;
     };
     // SAFETY: this CPU's scratch slot, exclusively ours for the program's
     // run; every field is written before use.
     unsafe {
         (*fresh).first_ns = now;
         (*fresh).last_ns = now;
-        (*fresh).packets = [0; 2];
-        (*fresh).bytes = [0; 2];
-        (*fresh).socket_cookie = [0; 2];
-        (*fresh).tcp_flags = [0; 2];
+        // Word by word: the compiler makes a byte loop (`memset`) of
+        // array stores, which the verifier walks byte by byte on every path.
+        for word in 0..2 {
+            core::ptr::write_volatile(&raw mut (*fresh).packets[word], 0);
+            core::ptr::write_volatile(&raw mut (*fresh).bytes[word], 0);
+            core::ptr::write_volatile(&raw mut (*fresh).socket_cookie[word], 0);
+            core::ptr::write_volatile(&raw mut (*fresh).tcp_flags[word], 0);
+        }
         (*fresh).ifindex = ifindex;
-        (*fresh)._pad = 0;
+        (*fresh).phase = PHASE_NONE;
         (*fresh).packets[direction] = segments;
         (*fresh).bytes[direction] = bytes;
         (*fresh).tcp_flags[direction] = layout.tcp_flags;
@@ -850,7 +1085,10 @@ fn count_flow(ctx: &TcContext, layout: &Layout) {
         };
         // BPF_NOEXIST: a racing first packet on another CPU wins; this one
         // is then not counted (one packet of a new flow).
-        let _ = FLOW_COUNTERS.insert(&layout.key, &*fresh, 1);
+        match FLOW_COUNTERS.insert(&layout.key, &*fresh, 1) {
+            Ok(()) => u64::from(PHASE_NONE),
+            Err(_) => PHASE_UNKNOWN,
+        }
     }
 }
 

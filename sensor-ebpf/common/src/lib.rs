@@ -322,10 +322,22 @@ pub struct FlowCounters {
     /// Who opened the flow: [`OPENED_BY_LOW`], [`OPENED_BY_HIGH`], or 0
     /// when the opening SYN was not seen (or it is UDP).
     pub opened_by: u8,
-    pub _pad: u8,
+    /// What the kernel last found of the flow in the handshake-flow map:
+    /// [`PHASE_NONE`], [`PHASE_COPYING`] or [`PHASE_DONE`]. Kept here so a
+    /// packet of a flow that is not in its handshake phase costs one map
+    /// lookup (this entry), not two. Kernel-owned; user space ignores it.
+    pub phase: u8,
 }
 
 const _: () = assert!(core::mem::size_of::<FlowCounters>() == 72);
+
+/// [`FlowCounters::phase`]: the flow has no handshake-flow entry.
+pub const PHASE_NONE: u8 = 0;
+/// [`FlowCounters::phase`]: the flow's handshake is being copied.
+pub const PHASE_COPYING: u8 = 1;
+/// [`FlowCounters::phase`]: user space has the flow's handshake; only its
+/// closing segments (and a QUIC connection reusing it) matter.
+pub const PHASE_DONE: u8 = 2;
 
 /// [`FlowCounters::opened_by`]: the key's low endpoint sent the SYN.
 pub const OPENED_BY_LOW: u8 = 1;

@@ -231,7 +231,7 @@ pub fn render(stats: &StatsRecord) -> String {
         "Interfaces with the TC programs attached.",
         &[(String::new(), stats.interfaces_attached.len() as f64)],
     );
-    // Two TC programs per interface, the two tp_btf socket-owner programs,
+    // Two TC programs per interface, the tp_btf socket-owner programs,
     // and with the TLS probes the exec tp_btf program and every uprobe.
     let tls_programs = stats
         .tls_probes
@@ -243,7 +243,9 @@ pub fn render(stats: &StatsRecord) -> String {
         "eBPF program attachments.",
         &[(
             String::new(),
-            (2 * stats.interfaces_attached.len() + 2 + tls_programs) as f64,
+            (2 * stats.interfaces_attached.len()
+                + cipherlens_common::SOCKET_OWNER_PROGRAMS.len()
+                + tls_programs) as f64,
         )],
     );
     family(
