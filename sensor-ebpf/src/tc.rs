@@ -141,13 +141,15 @@ fn add(counter: Counter, amount: u64) {
     }
 }
 
-/// Where a packet's parts are.
+/// Where a packet's parts are. `repr(C)` with the key first: at the start
+/// of its 8-aligned map slot, so [`fast_locate`] writes the key in words.
+#[repr(C)]
 #[derive(Clone, Copy, Default)]
 struct Layout {
+    key: FlowKey,
     protocol: u8,
     /// Offset of the TCP/UDP payload from the start of the packet.
     payload_offset: usize,
-    key: FlowKey,
     /// Whether the packet's source is the key's low endpoint.
     from_low: bool,
     /// TCP flags byte (0 for UDP).
@@ -600,21 +602,53 @@ fn fast_locate(ctx: &TcContext, layout: *mut Layout) -> u64 {
         return FAST_UNSURE;
     };
     let base = ETH_HEADER_LEN;
-    let (protocol, l4_offset, source, destination) = match u16::from_be(ether_type) {
+    match u16::from_be(ether_type) {
         ETH_P_IPV4 => {
             let Some(head) = read::<[u8; 20]>(ctx, base) else {
                 return FAST_UNSURE;
             };
-            let fragment = u16::from_be_bytes([head[6], head[7]]);
-            if fragment & 0x1FFF != 0 {
+            if u16::from_be_bytes([head[6], head[7]]) & 0x1FFF != 0 {
                 return FAST_UNSURE;
             }
-            (
-                head[9],
-                base + ((head[0] & 0x0F) as usize) * 4,
-                mapped_v4([head[12], head[13], head[14], head[15]]),
-                mapped_v4([head[16], head[17], head[18], head[19]]),
-            )
+            let protocol = head[9];
+            let Some(l4) = transport(ctx, protocol, base + ((head[0] & 0x0F) as usize) * 4) else {
+                return FAST_UNSURE_OR_NOT_OURS[usize::from(is_followed_elsewhere(protocol))];
+            };
+            let source = u32::from_be_bytes([head[12], head[13], head[14], head[15]]);
+            let destination = u32::from_be_bytes([head[16], head[17], head[18], head[19]]);
+            // The key as `FlowKey::new` makes it of the IPv4-mapped
+            // addresses (whose first 12 bytes are equal, so the last four
+            // decide), written in words: a byte-wise build and compare of
+            // two 16-byte arrays cost more than the rest of the walk.
+            let from_low = (source, l4.source_port) <= (destination, l4.destination_port);
+            let (low, low_port, high, high_port) = if from_low {
+                (source, l4.source_port, destination, l4.destination_port)
+            } else {
+                (destination, l4.destination_port, source, l4.source_port)
+            };
+            // SAFETY: `layout` is this CPU's 8-aligned map slot; the key is
+            // its first field (`repr(C)`), 40 bytes, 10 aligned words.
+            unsafe {
+                let words = layout.cast::<u32>();
+                for (index, address) in [(0, low), (4, high)] {
+                    words.add(index).write(0);
+                    words.add(index + 1).write(0);
+                    words
+                        .add(index + 2)
+                        .write(u32::from_ne_bytes([0, 0, 0xFF, 0xFF]));
+                    words
+                        .add(index + 3)
+                        .write(u32::from_ne_bytes(address.to_be_bytes()));
+                }
+                (*layout).key.low_port = low_port;
+                (*layout).key.high_port = high_port;
+                words.add(9).write(u32::from(protocol));
+                (*layout).protocol = protocol;
+                (*layout).payload_offset = l4.payload_offset;
+                (*layout).from_low = from_low;
+                (*layout).tcp_flags = l4.tcp_flags;
+            }
+            FAST_FOUND
         }
         ETH_P_IPV6 => {
             // One check for the whole header: the compiler merges
@@ -622,60 +656,94 @@ fn fast_locate(ctx: &TcContext, layout: *mut Layout) -> u64 {
             let Some(head) = read::<[u8; IPV6_HEADER_LEN]>(ctx, base) else {
                 return FAST_UNSURE;
             };
+            let protocol = head[6];
+            let Some(l4) = transport(ctx, protocol, base + IPV6_HEADER_LEN) else {
+                return FAST_UNSURE_OR_NOT_OURS[usize::from(is_followed_elsewhere(protocol))];
+            };
             let mut source = [0u8; 16];
             let mut destination = [0u8; 16];
             source.copy_from_slice(&head[8..24]);
             destination.copy_from_slice(&head[24..40]);
-            (head[6], base + IPV6_HEADER_LEN, source, destination)
+            let key = FlowKey::new(
+                protocol,
+                source,
+                l4.source_port,
+                destination,
+                l4.destination_port,
+            );
+            // SAFETY: `layout` is this CPU's map slot, written whole.
+            unsafe {
+                layout.write(Layout {
+                    protocol,
+                    payload_offset: l4.payload_offset,
+                    from_low: key.low_address == source && key.low_port == l4.source_port,
+                    key,
+                    tcp_flags: l4.tcp_flags,
+                })
+            };
+            FAST_FOUND
         }
-        ETH_P_MPLS_UC | ETH_P_MPLS_MC => return FAST_UNSURE,
-        _ => return FAST_NOT_OURS,
-    };
-    if protocol != IPPROTO_TCP && protocol != IPPROTO_UDP {
-        // Tunnels and IPv6 extension headers: the full walk.
-        return match protocol {
-            IPPROTO_IPIP | IPPROTO_IPV6 | IPPROTO_GRE => FAST_UNSURE,
-            other if is_ipv6_extension_header(other) => FAST_UNSURE,
-            _ => FAST_NOT_OURS,
-        };
+        ETH_P_MPLS_UC | ETH_P_MPLS_MC => FAST_UNSURE,
+        _ => FAST_NOT_OURS,
     }
-    let Some(ports) = read::<[u8; 4]>(ctx, l4_offset) else {
-        return FAST_UNSURE;
+}
+
+/// Indexed by [`is_followed_elsewhere`]: not TCP or UDP, or not at hand.
+const FAST_UNSURE_OR_NOT_OURS: [u64; 2] = [FAST_NOT_OURS, FAST_UNSURE];
+
+/// IP protocols the full walk follows that the fast one does not: tunnels
+/// and IPv6 extension headers (and TCP/UDP themselves, whose headers were
+/// not at hand or need the full walk).
+#[inline(always)]
+fn is_followed_elsewhere(protocol: u8) -> bool {
+    matches!(
+        protocol,
+        IPPROTO_TCP | IPPROTO_UDP | IPPROTO_IPIP | IPPROTO_IPV6 | IPPROTO_GRE
+    ) || is_ipv6_extension_header(protocol)
+}
+
+/// A TCP or UDP header the fast walk read.
+struct Transport {
+    source_port: u16,
+    destination_port: u16,
+    payload_offset: usize,
+    tcp_flags: u8,
+}
+
+/// The TCP or UDP header at `offset`, when it is at hand and the packet
+/// is not a UDP tunnel; `None` otherwise.
+#[inline(always)]
+fn transport(ctx: &TcContext, protocol: u8, offset: usize) -> Option<Transport> {
+    let (ports, payload_offset, tcp_flags) = match protocol {
+        IPPROTO_TCP => {
+            let header = read::<[u8; 14]>(ctx, offset)?;
+            (
+                [header[0], header[1], header[2], header[3]],
+                offset + ((header[12] >> 4) as usize) * 4,
+                header[13],
+            )
+        }
+        IPPROTO_UDP => (read::<[u8; 4]>(ctx, offset)?, offset + UDP_HEADER_LEN, 0),
+        _ => return None,
     };
-    let source_port = u16::from_be_bytes([ports[0], ports[1]]);
     let destination_port = u16::from_be_bytes([ports[2], ports[3]]);
-    let (payload_offset, tcp_flags) = if protocol == IPPROTO_TCP {
-        let Some(offset_and_flags) = read::<[u8; 2]>(ctx, l4_offset + 12) else {
-            return FAST_UNSURE;
-        };
-        (
-            l4_offset + ((offset_and_flags[0] >> 4) as usize) * 4,
-            offset_and_flags[1],
-        )
-    } else {
-        if matches!(
+    if protocol == IPPROTO_UDP
+        && matches!(
             destination_port,
             VXLAN_PORT | VXLAN_LINUX_PORT | GENEVE_PORT | GTP_U_PORT
-        ) {
-            return FAST_UNSURE;
-        }
-        (l4_offset + UDP_HEADER_LEN, 0)
-    };
-    if payload_offset > HEADER_CAPACITY {
-        return FAST_UNSURE;
+        )
+    {
+        return None;
     }
-    let key = FlowKey::new(protocol, source, source_port, destination, destination_port);
-    // SAFETY: `layout` points at the caller's `Layout`, written whole.
-    unsafe {
-        layout.write(Layout {
-            protocol,
-            payload_offset,
-            from_low: key.low_address == source && key.low_port == source_port,
-            key,
-            tcp_flags,
-        })
-    };
-    FAST_FOUND
+    if payload_offset > HEADER_CAPACITY {
+        return None;
+    }
+    Some(Transport {
+        source_port: u16::from_be_bytes([ports[0], ports[1]]),
+        destination_port,
+        payload_offset,
+        tcp_flags,
+    })
 }
 
 /// IPv4 addresses as IPv4-mapped IPv6 so one key type covers both.
