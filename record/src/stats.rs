@@ -28,6 +28,13 @@ pub struct StatsRecord {
     /// Kernel counters that mean lost data, summed (readable ones only).
     pub kernel_losses: u64,
     pub events_read: u64,
+    /// The most event bytes read from the ring buffer in one wake-up: how
+    /// full it got (a lower bound), against its size.
+    #[serde(default)]
+    pub ring_buffer_peak_bytes: u64,
+    /// The ring buffer's size in bytes (`--ring-buffer-mib`).
+    #[serde(default)]
+    pub ring_buffer_bytes: u64,
     /// Events that did not decode (user-side drops), by reason.
     pub events_dropped: BTreeMap<String, u64>,
     /// Events of the sensor's own sockets, never recorded.

@@ -20,6 +20,7 @@
 //! interfaces = ["eth*", "lxc*"]
 //! exclude_interfaces = ["docker0"]
 //! flow_byte_budget = 131072
+//! ring_buffer_mib = 8              # a power of two
 //! stats_interval_seconds = 60
 //! attach_mode = "auto"            # auto | tcx | netlink
 //! metrics_listen = "127.0.0.1:9464"
@@ -222,6 +223,10 @@ mod tests {
                 &["expected 1024 to 16777216", "line 2, column 20"],
             ),
             (
+                "[capture]\nring_buffer_mib = 3\n",
+                &["expected a power of two from 1 to 1024, found 3", "line 2"],
+            ),
+            (
                 "[capture]\nattach_mode = \"fast\"\n",
                 &["unknown variant `fast`", "`auto`", "line 2"],
             ),
@@ -260,6 +265,12 @@ mod tests {
                 &[1023, (16 << 20) + 1, 1 << 32][..],
             ),
             (
+                "--ring-buffer-mib",
+                "ring_buffer_mib",
+                &[1, 2, 8, 1024],
+                &[0, 3, 12, 2048, 1 << 32],
+            ),
+            (
                 "--cnflow-scan-interval",
                 "cnflow_scan_interval_seconds",
                 &[1, 3600],
@@ -292,6 +303,7 @@ mod tests {
         assert_eq!(empty, FileConfig::default());
         // Independent of the code: the values the options document.
         assert_eq!(empty.capture.flow_byte_budget, 128 * 1024);
+        assert_eq!(empty.capture.ring_buffer_mib, 8);
         assert_eq!(empty.capture.stats_interval_seconds, 60);
         assert!(empty.capture.cnflow);
         assert_eq!(empty.capture.cnflow_idle_timeout_seconds, 120);

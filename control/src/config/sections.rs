@@ -17,6 +17,38 @@ use super::{Secret, defaults};
 
 /// Payload bytes copied per flow: the allowed range.
 pub const FLOW_BYTE_BUDGET: RangeInclusive<u64> = 1024..=16 * 1024 * 1024;
+/// Default size of the packet ring buffer, in MiB: at the highest
+/// handshake rate measured here (`scripts/bench-live.sh`), several times the
+/// most the sensor found waiting in it at once.
+pub const DEFAULT_RING_BUFFER_MIB: u32 = 8;
+/// Largest packet ring buffer, in MiB.
+const MAX_RING_BUFFER_MIB: u32 = 1024;
+
+/// A ring buffer size in MiB: a power of two (the kernel's rule for ring
+/// buffers), 1 to 1024.
+fn check_ring_buffer_mib(mib: u64) -> Result<u32, String> {
+    if mib == 0 || mib > u64::from(MAX_RING_BUFFER_MIB) || !mib.is_power_of_two() {
+        return Err(format!(
+            "expected a power of two from 1 to {MAX_RING_BUFFER_MIB}, found {mib}"
+        ));
+    }
+    Ok(mib as u32)
+}
+
+fn ring_buffer_mib(text: &str) -> Result<u32, String> {
+    let mib: u64 = text
+        .parse()
+        .map_err(|_| format!("expected a number of MiB, found {text:?}"))?;
+    check_ring_buffer_mib(mib)
+}
+
+fn deserialize_ring_buffer_mib<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<u32, D::Error> {
+    let mib = <u64 as serde::Deserialize>::deserialize(deserializer)?;
+    check_ring_buffer_mib(mib).map_err(serde::de::Error::custom)
+}
+
 /// Seconds between reads of the kernel's flow counters: the allowed range.
 const CNFLOW_SCAN_INTERVAL: RangeInclusive<u64> = 1..=3600;
 /// Seconds without a packet after which a flow has ended: the allowed range.
@@ -82,6 +114,12 @@ pub struct CaptureSection {
         deserialize_with = "within::<_, _, { *FLOW_BYTE_BUDGET.start() }, { *FLOW_BYTE_BUDGET.end() }>"
     )]
     pub flow_byte_budget: u32,
+    /// MiB of the ring buffer that carries handshake packets to user space
+    /// (a power of two, 1 to 1024; resident twice, as the kernel maps it).
+    #[arg(long, value_name = "MIB", default_value_t = DEFAULT_RING_BUFFER_MIB,
+          value_parser = ring_buffer_mib)]
+    #[serde(deserialize_with = "deserialize_ring_buffer_mib")]
+    pub ring_buffer_mib: u32,
     /// Seconds between stats records on stderr (0: only at exit).
     #[arg(
         long = "stats-interval",

@@ -3,7 +3,7 @@
 
 use aya::maps::{Array, HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf};
 use aya::programs::{BtfTracePoint, SchedClassifier};
-use aya::{Btf, Ebpf};
+use aya::{Btf, Ebpf, EbpfLoader};
 use cipherlens_common::{
     CONFIG_COUNT_FLOWS, CONFIG_MAP, COUNTERS_MAP, EVENTS_MAP, FLOW_COUNTERS_MAP, FLOWS_MAP,
     FlowCounters, FlowKey, FlowState, KernelConfig, SOCKET_OWNER_PROGRAMS, SOCKET_OWNERS_MAP,
@@ -29,8 +29,14 @@ pub struct KernelMaps {
 /// Loads the object with its configuration, loads the TC classifiers and
 /// attaches the socket-owner programs (whose links live as long as the
 /// returned `Ebpf`), and takes the maps out.
-pub fn load(flow_byte_budget: u32, count_flows: bool) -> Result<(Ebpf, KernelMaps), LiveError> {
-    let mut ebpf = Ebpf::load(super::ebpf_object::embedded())?;
+pub fn load(
+    flow_byte_budget: u32,
+    count_flows: bool,
+    ring_buffer_bytes: u32,
+) -> Result<(Ebpf, KernelMaps), LiveError> {
+    let mut ebpf = EbpfLoader::new()
+        .map_max_entries(EVENTS_MAP, ring_buffer_bytes)
+        .load(super::ebpf_object::embedded())?;
     let mut config: Array<_, KernelConfig> = Array::try_from(
         ebpf.map_mut(CONFIG_MAP)
             .ok_or(LiveError::Missing(CONFIG_MAP))?,

@@ -111,7 +111,11 @@ pub async fn run_live(
         std::mem::take(&mut options.interfaces),
         options.policy.clone(),
     );
-    let (mut object, maps) = ebpf::load(options.flow_byte_budget, options.cnflow.is_some())?;
+    let (mut object, maps) = ebpf::load(
+        options.flow_byte_budget,
+        options.cnflow.is_some(),
+        options.ring_buffer_bytes,
+    )?;
     let mut tls = tls::TlsProbes::start(
         &mut object,
         options.tls_probes.clone(),
@@ -186,7 +190,10 @@ pub async fn run_live(
     };
     let own_pid = std::process::id();
     let mut key_log = options.keylog_file.clone().map(keylog::KeyLogFollower::new);
-    let mut stats = StatsRecord::default();
+    let mut stats = StatsRecord {
+        ring_buffer_bytes: u64::from(options.ring_buffer_bytes),
+        ..StatsRecord::default()
+    };
     let mut frame = Vec::with_capacity(4096);
     let mut interface_tick = tokio::time::interval(if link_watcher.is_some() {
         INTERFACE_RESYNC
@@ -467,9 +474,12 @@ fn read_events(
     pipeline: &mut SessionPipeline<impl FnMut(FinishedSession)>,
 ) -> usize {
     let mut handled = 0;
+    let mut bytes = 0u64;
     while handled < limit {
         let Some(item) = ring.next() else { break };
         handled += 1;
+        // Each record takes its length and an 8-byte header, 8-aligned.
+        bytes += (item.len() as u64 + 8).next_multiple_of(8);
         context.stats.events_read += 1;
         let dropped = match event_frame(&item, context.frame) {
             Ok((meta, _)) if tgid_of(meta.pid_tgid) == context.own_pid => {
@@ -495,6 +505,7 @@ fn read_events(
                 .or_default() += 1;
         }
     }
+    context.stats.ring_buffer_peak_bytes = context.stats.ring_buffer_peak_bytes.max(bytes);
     handled
 }
 

@@ -18,6 +18,8 @@ pub struct LiveOptions {
     pub interfaces: InterfaceFilter,
     /// Payload bytes copied per flow at most.
     pub flow_byte_budget: u32,
+    /// Size of the packet events ring buffer (a power of two of pages).
+    pub ring_buffer_bytes: u32,
     /// Period of the stats record on stderr (`None`: only at exit).
     pub stats_interval: Option<Duration>,
     pub attach_mode: AttachMode,
