@@ -73,6 +73,9 @@ ip link set "$host_if" up
 ip netns exec "$ns" ip addr add "$client_ip/24" dev "$peer_if"
 ip netns exec "$ns" ip link set "$peer_if" up
 ip netns exec "$ns" ip link set lo up
+# Repeated handshake runs from one client address: enough ports, and those
+# of the previous run (TIME_WAIT) reused.
+ip netns exec "$ns" sysctl -qw net.ipv4.ip_local_port_range="1024 65535" net.ipv4.tcp_tw_reuse=1
 
 start_sensor() {
     # shellcheck disable=SC2086 # SENSOR_ARGS is a list of options
