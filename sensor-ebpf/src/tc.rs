@@ -32,8 +32,9 @@ use cipherlens_common::{
     CHUNK_CAPACITY, CONFIG_COUNT_FLOWS, Counter, DEFAULT_FLOW_BYTE_BUDGET, DIRECTION_EGRESS,
     DIRECTION_INGRESS, FLOW_DONE, FLOW_FIN_SEEN, FlowCounters, FlowKey, FlowState, HEADER_CAPACITY,
     IPPROTO_TCP, IPPROTO_UDP, KernelConfig, LARGE_CHUNK_CAPACITY, MAX_CHUNKS_PER_PACKET,
-    MAX_COUNTED_FLOWS, MAX_FLOWS, MAX_SOCKET_OWNERS, OPENED_BY_HIGH, OPENED_BY_LOW, PHASE_COPYING,
-    PHASE_DONE, PHASE_NONE, PacketEventOf, TLS_CONTENT_HANDSHAKE, TLS_MAJOR_VERSION,
+    MAX_COUNTED_FLOWS, MAX_FLOWS, MAX_SOCKET_OWNERS, OPENED_BY_HIGH, OPENED_BY_LOW,
+    PACKET_EVENT_HEADER_LEN, PHASE_COPYING, PHASE_DONE, PHASE_NONE, PacketEventOf,
+    TLS_CONTENT_HANDSHAKE, TLS_MAJOR_VERSION,
 };
 
 #[map(name = "CIPHERLENS_COUNTERS")]
@@ -60,6 +61,12 @@ static FLOW_COUNTERS: LruHashMap<FlowKey, FlowCounters> =
 /// the 512-byte stack, which the copy path nearly fills.
 #[map(name = "CIPHERLENS_SCRATCH")]
 static SCRATCH: PerCpuArray<FlowCounters> = PerCpuArray::with_max_entries(1, 0);
+
+/// Per-CPU slot where a packet event is built before it is copied to the
+/// ring at its real length ([`send_event`]).
+#[map(name = "CIPHERLENS_EVENT_SCRATCH")]
+static EVENT_SCRATCH: PerCpuArray<PacketEventOf<{ HEADER_CAPACITY + LARGE_CHUNK_CAPACITY }>> =
+    PerCpuArray::with_max_entries(1, 0);
 
 /// Per-CPU slot for the packet being inspected: where its parts are. Kept
 /// off the 512-byte stack (the copy path needs nearly all of it), and
@@ -459,6 +466,14 @@ fn send_chunks(ctx: &TcContext, layout: &Layout, direction: u8, payload_len: usi
 
 /// One event with `chunk_len` payload bytes from `payload_start + sent`;
 /// `None` when it could not be written (counted).
+///
+/// Built in a per-CPU scratch slot and copied to the ring at its real
+/// length (`bpf_ringbuf_output`): a reservation has a size fixed at
+/// verification, so every event would take the whole capacity of its
+/// class (2,304 or 16,640 bytes) where a handshake's segments carry a few
+/// hundred to 1,448 payload bytes and a FIN none. The copy costs tens of
+/// nanoseconds per handshake packet; the ring holds two to three times as
+/// many handshakes.
 #[inline(always)]
 fn send_event<const DATA: usize>(
     ctx: &TcContext,
@@ -468,13 +483,14 @@ fn send_event<const DATA: usize>(
     chunk_len: usize,
     mask: usize,
 ) -> Option<usize> {
-    let Some(mut entry) = EVENTS.reserve::<PacketEventOf<DATA>>(0) else {
-        count(Counter::RingBufferFull);
+    const { assert!(DATA <= HEADER_CAPACITY + LARGE_CHUNK_CAPACITY) };
+    let Some(event) = EVENT_SCRATCH.get_ptr_mut(0) else {
+        count(Counter::CopyFailed);
         return None;
     };
-    let event = entry.as_mut_ptr();
-    // SAFETY: `event` is an exclusive ring buffer reservation of one event;
-    // only its scalar fields and `data` are written.
+    // SAFETY: this CPU's scratch slot, exclusively this program run's (TC
+    // programs do not nest on a CPU); only scalar fields and `data` are
+    // written.
     unsafe {
         (*event).timestamp_ns = facts.timestamp_ns;
         (*event).socket_cookie = facts.socket_cookie;
@@ -492,23 +508,44 @@ fn send_event<const DATA: usize>(
     let data = unsafe { (*event).data.as_mut_ptr() };
     if !load(ctx, 0, data, facts.header_len, HEADER_MASK) {
         count(Counter::CopyFailed);
-        entry.discard(0);
         return None;
     }
+    // The header area is sent whole (its tail unused when the headers are
+    // shorter): user space finds the payload right after it.
+    let mut size = PACKET_EVENT_HEADER_LEN + HEADER_CAPACITY;
+    let mut copied = 0;
     if chunk_len > 0 {
-        // SAFETY: `data` has HEADER_CAPACITY + mask + 1 bytes.
+        // SAFETY: `data` has HEADER_CAPACITY + LARGE_CHUNK_CAPACITY bytes,
+        // at least HEADER_CAPACITY + mask + 1.
         let payload = unsafe { data.add(HEADER_CAPACITY) };
         if !load(ctx, payload_start + sent, payload, chunk_len, mask) {
             count(Counter::CopyFailed);
-            entry.discard(0);
             return None;
         }
-        // The user side finds the payload right after the header area.
-        unsafe { (*event).payload_len = chunk_len as u32 };
+        copied = bounded_len(chunk_len, mask);
+        // SAFETY: as above.
+        unsafe { (*event).payload_len = copied as u32 };
+        size += copied;
     }
-    entry.submit(0);
+    // SAFETY: the first `size` bytes of the slot are written (fields,
+    // headers, payload; the header area's unused tail holds earlier bytes
+    // of this CPU's own events); the slice lives for this call.
+    let bytes = unsafe { core::slice::from_raw_parts(event.cast_const().cast::<u8>(), size) };
+    if EVENTS.output(bytes, 0).is_err() {
+        count(Counter::RingBufferFull);
+        return None;
+    }
     count(Counter::EventsSent);
-    Some(chunk_len)
+    Some(copied)
+}
+
+/// `len` (1..=mask + 1) in the form [`load`] copies it, which the verifier
+/// can bound.
+#[inline(always)]
+fn bounded_len(len: usize, mask: usize) -> usize {
+    // SAFETY: a read of a local.
+    let opaque = unsafe { core::ptr::read_volatile(&len) };
+    (opaque.wrapping_sub(1) & mask) + 1
 }
 
 /// `bpf_skb_load_bytes` of `len` bytes at `offset` into `dst`.
