@@ -28,9 +28,10 @@ pub struct StatsRecord {
     /// Kernel counters that mean lost data, summed (readable ones only).
     pub kernel_losses: u64,
     pub events_read: u64,
-    /// The most event bytes read from the ring buffer in one wake-up: how
-    /// full it got, against its size. A lower bound: one wake-up reads at
-    /// most 4,096 events (about 9 MiB of small events).
+    /// The most event bytes the sensor read from the ring buffer between
+    /// two moments it found it empty: how far behind it got, against the
+    /// ring's size (new events arrive meanwhile, so an upper bound of the
+    /// ring's fill).
     #[serde(default)]
     pub ring_buffer_peak_bytes: u64,
     /// The ring buffer's size in bytes (`--ring-buffer-mib`).

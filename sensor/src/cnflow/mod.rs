@@ -176,6 +176,12 @@ impl CnFlowTracker {
     }
 
     /// The id of a flow's current kernel entry.
+    /// What flow ids are made from besides the flow (this boot's id, or a
+    /// replay's seed), for [`flow_id`] elsewhere.
+    pub fn id_seed(&self) -> &[u8] {
+        &self.boot_id
+    }
+
     pub fn id_of(&self, key: &FlowKey, first_ns: u64) -> String {
         flow_id(&self.boot_id, key, first_ns)
     }

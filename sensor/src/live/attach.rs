@@ -206,6 +206,14 @@ impl Attachments {
         }
     }
 
+    /// Every attached interface's name by index (a snapshot).
+    pub fn names_by_index(&self) -> std::collections::HashMap<u32, String> {
+        self.links
+            .iter()
+            .map(|(index, (name, _))| (*index, name.clone()))
+            .collect()
+    }
+
     pub fn interface_name(&self, index: u32) -> Option<String> {
         self.links.get(&index).map(|(name, _)| name.clone())
     }

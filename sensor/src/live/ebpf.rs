@@ -20,8 +20,11 @@ pub struct KernelMaps {
     pub flows: BpfHashMap<MapData, FlowKey, FlowState>,
     /// Per-CPU counters (`cipherlens_common::Counter`).
     pub counters: PerCpuArray<MapData, u64>,
-    /// Per-flow packet and byte counters (CNFlow).
+    /// Per-flow packet and byte counters (CNFlow), for the scan.
     pub flow_counters: BpfHashMap<MapData, FlowKey, FlowCounters>,
+    /// A second handle on the same map, for the live loop's own lookups
+    /// while a scan runs on another thread.
+    pub flow_counters_lookup: BpfHashMap<MapData, FlowKey, FlowCounters>,
     /// Socket cookie -> pid_tgid of its latest sender/receiver.
     pub socket_owners: BpfHashMap<MapData, u64, u64>,
 }
@@ -68,6 +71,7 @@ pub fn load(
         events: take_map(&mut ebpf, EVENTS_MAP)?,
         flows: take_map(&mut ebpf, FLOWS_MAP)?,
         counters: take_map(&mut ebpf, COUNTERS_MAP)?,
+        flow_counters_lookup: second_handle(&ebpf, FLOW_COUNTERS_MAP)?,
         flow_counters: take_map(&mut ebpf, FLOW_COUNTERS_MAP)?,
         socket_owners: take_map(&mut ebpf, SOCKET_OWNERS_MAP)?,
     };
@@ -102,6 +106,27 @@ pub(super) fn classifier<'a>(
         .ok_or(LiveError::Missing(name))?
         .try_into()
         .map_err(|source| LiveError::Program { name, source })
+}
+
+/// Another handle on a map of the loaded object (a duplicated descriptor:
+/// no capability beyond the first's), as the user-space type for it.
+fn second_handle<T>(ebpf: &Ebpf, name: &'static str) -> Result<T, LiveError>
+where
+    T: TryFrom<aya::maps::Map, Error = aya::maps::MapError>,
+{
+    use std::os::fd::AsFd;
+    let map = ebpf.map(name).ok_or(LiveError::Missing(name))?;
+    let data = match map {
+        aya::maps::Map::LruHashMap(data) | aya::maps::Map::HashMap(data) => data,
+        _ => return Err(LiveError::Missing(name)),
+    };
+    let fd = data
+        .fd()
+        .as_fd()
+        .try_clone_to_owned()
+        .map_err(|source| LiveError::MapHandle { name, source })?;
+    let data = MapData::from_fd(fd).map_err(|source| LiveError::Map { name, source })?;
+    T::try_from(aya::maps::Map::LruHashMap(data)).map_err(|source| LiveError::Map { name, source })
 }
 
 /// A map taken out of the loaded object, as the user-space type for it.

@@ -17,6 +17,11 @@ pub enum LiveError {
         name: &'static str,
         source: aya::programs::ProgramError,
     },
+    #[error("eBPF map {name}: a second handle: {source}")]
+    MapHandle {
+        name: &'static str,
+        source: std::io::Error,
+    },
     #[error("eBPF map {name}: {source}")]
     Map {
         name: &'static str,

@@ -4,7 +4,17 @@
 //! records to the writer thread. TCP metrics are looked up off the loop
 //! ([`super::enrich`]); records wait there for them and come back through
 //! [`FlowScanner::next_enriched`].
+//!
+//! A scan reads the map entry by entry (a system call or two per flow, and
+//! one per socket owner and per ended flow): with tens of thousands of
+//! flows, tens of milliseconds during which the ring buffer would not be
+//! read, and a busy node's handshakes would overflow it. So each scan runs
+//! on a blocking-pool thread with the tracker and the map handles moved to
+//! it, and the loop takes the result when it is done ([`FlowScanner::scanned`]);
+//! the loop keeps a second handle on the counters map for its own lookups.
+//! Records still leave in scan order.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use aya::maps::{HashMap as BpfHashMap, MapData};
@@ -12,10 +22,11 @@ use cipherlens_common::{FlowCounters, FlowKey};
 
 use cipherlens_common::tgid_of;
 use cipherlens_record::StatsRecord;
+use tokio::task::JoinHandle;
 
 use super::attach::Attachments;
 use super::enrich::{Answer, Enricher};
-use crate::cnflow::{CnFlowConfig, CnFlowTracker};
+use crate::cnflow::{CnFlowConfig, CnFlowTracker, FlowFacts, flow_id};
 use crate::time::monotonic_now_nanos;
 use crate::writer::{BackgroundWriter, Outgoing, WriterStopped};
 
@@ -23,65 +34,34 @@ use crate::writer::{BackgroundWriter, Outgoing, WriterStopped};
 /// sensor exits within 2 s of SIGTERM).
 const EXIT_LOOKUPS: Duration = Duration::from_millis(300);
 
-pub(super) struct FlowScanner {
-    /// `None` when CNFlow records are off.
-    tracker: Option<CnFlowTracker>,
+/// What a scan needs, moved to its thread and back.
+struct ScanState {
+    tracker: CnFlowTracker,
     counters: BpfHashMap<MapData, FlowKey, FlowCounters>,
     owners: BpfHashMap<MapData, u64, u64>,
-    enricher: Enricher,
 }
 
-impl FlowScanner {
-    pub(super) fn new(
-        config: Option<CnFlowConfig>,
-        counters: BpfHashMap<MapData, FlowKey, FlowCounters>,
-        owners: BpfHashMap<MapData, u64, u64>,
-    ) -> Self {
-        let enricher = match config {
-            Some(_) => Enricher::start(),
-            None => Enricher::without_lookups(),
-        };
-        Self {
-            tracker: config.map(CnFlowTracker::new),
-            counters,
-            owners,
-            enricher,
-        }
-    }
+/// What one scan found.
+#[derive(Default)]
+struct ScanOutput {
+    facts: Vec<FlowFacts>,
+    tracked: u64,
+    read_errors: u64,
+}
 
-    pub(super) fn enabled(&self) -> bool {
-        self.tracker.is_some()
-    }
-
-    /// The CNFlow id of the flow's current kernel entry.
-    pub(super) fn id_of(&self, key: &FlowKey) -> Option<String> {
-        let tracker = self.tracker.as_ref()?;
-        let counters = self.counters.get(key, 0).ok()?;
-        Some(tracker.id_of(key, counters.first_ns))
-    }
-
-    /// Sends CNFlow records for flows that ended, went idle or are due an
-    /// update (all of them at `shutdown`), and forgets ended flows.
-    pub(super) fn scan(
-        &mut self,
-        attachments: &Attachments,
-        writer: &mut BackgroundWriter<Outgoing>,
-        stats: &mut StatsRecord,
-        shutdown: bool,
-    ) -> Result<(), WriterStopped> {
-        let Some(tracker) = self.tracker.as_mut() else {
-            return Ok(());
-        };
+impl ScanState {
+    /// Decides for every flow in the kernel's map; forgets ended ones.
+    fn scan(&mut self, interfaces: &HashMap<u32, String>, shutdown: bool) -> ScanOutput {
         let now = monotonic_now_nanos();
+        let mut output = ScanOutput::default();
         let mut finished = Vec::new();
-        let mut tracked = 0u64;
         for entry in self.counters.iter() {
             let Ok((key, counters)) = entry else {
-                stats.cnflow_read_errors += 1;
+                output.read_errors += 1;
                 continue;
             };
-            tracked += 1;
-            let Some(decision) = tracker.decide(&key, &counters, now, shutdown) else {
+            output.tracked += 1;
+            let Some(decision) = self.tracker.decide(&key, &counters, now, shutdown) else {
                 continue;
             };
             if decision.remove {
@@ -98,19 +78,126 @@ impl FlowScanner {
                         .filter(|pid| *pid != 0);
                 }
             }
-            facts.interface = attachments.interface_name(facts.ifindex);
+            facts.interface = interfaces.get(&facts.ifindex).cloned();
+            output.facts.push(facts);
+        }
+        for key in finished {
+            let _ = self.counters.remove(&key);
+        }
+        output
+    }
+}
+
+pub(super) struct FlowScanner {
+    /// `None` when CNFlow records are off, or while a scan runs.
+    state: Option<ScanState>,
+    /// What flow ids are made from (`None`: CNFlow off).
+    id_seed: Option<Vec<u8>>,
+    /// The loop's own handle on the counters map.
+    lookup: BpfHashMap<MapData, FlowKey, FlowCounters>,
+    enricher: Enricher,
+}
+
+/// A scan running on the blocking pool (kept by the loop, so waiting for
+/// it does not borrow the scanner).
+pub(super) struct ScanJob(JoinHandle<(ScanState, ScanOutput)>);
+
+/// A finished scan: the state back, and what it found (`None`: it failed).
+pub(super) struct Scanned(Option<(ScanState, ScanOutput)>);
+
+/// The running scan's result; pending while none runs.
+pub(super) async fn scanned(job: &mut Option<ScanJob>) -> Scanned {
+    let Some(ScanJob(handle)) = job.as_mut() else {
+        return std::future::pending().await;
+    };
+    let result = handle.await;
+    *job = None;
+    // A scan that panicked leaves CNFlow records off, said loudly.
+    Scanned(
+        result
+            .inspect_err(|error| {
+                tracing::error!(%error, "CNFlow scan failed; CNFlow records stop");
+            })
+            .ok(),
+    )
+}
+
+impl FlowScanner {
+    pub(super) fn new(
+        config: Option<CnFlowConfig>,
+        counters: BpfHashMap<MapData, FlowKey, FlowCounters>,
+        lookup: BpfHashMap<MapData, FlowKey, FlowCounters>,
+        owners: BpfHashMap<MapData, u64, u64>,
+    ) -> Self {
+        let enricher = match config {
+            Some(_) => Enricher::start(),
+            None => Enricher::without_lookups(),
+        };
+        let tracker = config.map(CnFlowTracker::new);
+        Self {
+            id_seed: tracker.as_ref().map(|t| t.id_seed().to_vec()),
+            state: tracker.map(|tracker| ScanState {
+                tracker,
+                counters,
+                owners,
+            }),
+            lookup,
+            enricher,
+        }
+    }
+
+    pub(super) fn enabled(&self) -> bool {
+        self.id_seed.is_some()
+    }
+
+    /// The CNFlow id of the flow's current kernel entry.
+    pub(super) fn id_of(&self, key: &FlowKey) -> Option<String> {
+        let seed = self.id_seed.as_ref()?;
+        let counters = self.lookup.get(key, 0).ok()?;
+        Some(flow_id(seed, key, counters.first_ns))
+    }
+
+    /// Starts a scan on the blocking pool, unless one is running.
+    pub(super) fn start_scan(&mut self, attachments: &Attachments, job: &mut Option<ScanJob>) {
+        if job.is_some() {
+            return;
+        }
+        let Some(mut state) = self.state.take() else {
+            return;
+        };
+        let interfaces = attachments.names_by_index();
+        *job = Some(ScanJob(tokio::task::spawn_blocking(move || {
+            let output = state.scan(&interfaces, false);
+            (state, output)
+        })));
+    }
+
+    /// Takes a scan's result: records go to enrichment in scan order.
+    pub(super) fn on_scanned(
+        &mut self,
+        Scanned(result): Scanned,
+        writer: &mut BackgroundWriter<Outgoing>,
+        stats: &mut StatsRecord,
+    ) -> Result<(), WriterStopped> {
+        let Some((state, output)) = result else {
+            return Ok(());
+        };
+        self.state = Some(state);
+        self.apply(output, stats);
+        self.send_ready(writer, stats)?;
+        writer.hand_over()
+    }
+
+    fn apply(&mut self, output: ScanOutput, stats: &mut StatsRecord) {
+        stats.cnflow_read_errors += output.read_errors;
+        stats.cnflow_tracked = output.tracked;
+        for facts in output.facts {
             *stats
                 .cnflow_records
                 .entry(facts.reason.as_str().to_string())
                 .or_default() += 1;
             self.enricher.submit(Box::new(facts));
         }
-        for key in finished {
-            let _ = self.counters.remove(&key);
-        }
-        stats.cnflow_tracked = tracked;
-        self.send_ready(writer, stats)?;
-        writer.hand_over()
     }
 
     /// The next answer of the enrichment worker; pending while none is due.
@@ -131,17 +218,24 @@ impl FlowScanner {
     }
 
     /// At exit: records for every open flow, with the TCP metrics that can
-    /// be looked up in time.
+    /// be looked up in time (a running scan is waited for first).
     pub(super) async fn finish(
         &mut self,
         attachments: &Attachments,
+        job: &mut Option<ScanJob>,
         writer: &mut BackgroundWriter<Outgoing>,
         stats: &mut StatsRecord,
     ) -> Result<(), WriterStopped> {
-        let scanned = self.scan(attachments, writer, stats, true);
+        if job.is_some() {
+            let result = scanned(job).await;
+            self.on_scanned(result, writer, stats)?;
+        }
+        if let Some(state) = self.state.as_mut() {
+            let output = state.scan(&attachments.names_by_index(), true);
+            self.apply(output, stats);
+        }
         self.enricher.finish(EXIT_LOOKUPS).await;
         self.send_ready(writer, stats)?;
-        scanned?;
         writer.hand_over()
     }
 

@@ -127,9 +127,15 @@ pub async fn run_live(
         mut flows,
         counters,
         flow_counters,
+        flow_counters_lookup,
         socket_owners,
     } = maps;
-    let mut flow_scanner = FlowScanner::new(options.cnflow.clone(), flow_counters, socket_owners);
+    let mut flow_scanner = FlowScanner::new(
+        options.cnflow.clone(),
+        flow_counters,
+        flow_counters_lookup,
+        socket_owners,
+    );
     // `AsyncFd::new` is deprecated because a registered fd could be closed
     // behind tokio's back; here the AsyncFd owns the RingBuf that owns the
     // fd, so it lives exactly as long as the registration (and `register`,
@@ -203,6 +209,8 @@ pub async fn run_live(
     let mut sweep_tick = tokio::time::interval(SWEEP_INTERVAL);
     let mut held_until: Option<tokio::time::Instant> = None;
     let mut cnflow_tick = tokio::time::interval(options.cnflow_scan_interval);
+    let mut scan_job = None;
+    let mut draining = 0u64;
     let stats_period = options
         .stats_interval
         .unwrap_or(Duration::from_secs(3600 * 24 * 365));
@@ -235,13 +243,18 @@ pub async fn run_live(
                 if let Some(follower) = &mut key_log {
                     follow_key_log(follower, &mut pipeline);
                 }
-                let handled = read_events(
+                let (handled, bytes) = read_events(
                     guard.get_inner_mut(),
                     EVENTS_PER_WAKE,
                     &mut EventContext { frame: &mut frame, stats: &mut stats, own_pid, attachments: &attachments, offset },
                     &mut pipeline,
                 );
+                // The bytes read since the ring was last found empty: how
+                // far behind the loop got (its peak is a stats figure).
+                draining += bytes;
+                stats.ring_buffer_peak_bytes = stats.ring_buffer_peak_bytes.max(draining);
                 if handled < EVENTS_PER_WAKE {
+                    draining = 0;
                     guard.clear_ready();
                 }
             }
@@ -280,7 +293,10 @@ pub async fn run_live(
             },
             () = sleep_until(held_until) => {}
             _ = cnflow_tick.tick(), if flow_scanner.enabled() => {
-                if flow_scanner.scan(&attachments, &mut writer, &mut stats, false).is_err() {
+                flow_scanner.start_scan(&attachments, &mut scan_job);
+            }
+            result = flows::scanned(&mut scan_job) => {
+                if flow_scanner.on_scanned(result, &mut writer, &mut stats).is_err() {
                     break writer_error();
                 }
             }
@@ -378,7 +394,7 @@ pub async fn run_live(
     }
     // Flows still open are reported, so none goes unrecorded.
     let _ = flow_scanner
-        .finish(&attachments, &mut writer, &mut stats)
+        .finish(&attachments, &mut scan_job, &mut writer, &mut stats)
         .await;
     stats::refresh(
         &mut stats,
@@ -466,13 +482,14 @@ struct EventContext<'a> {
 }
 
 /// Reads up to `limit` events from the ring into the pipeline; returns how
-/// many were read (fewer than `limit`: the ring is empty).
+/// many were read (fewer than `limit`: the ring is empty) and their bytes
+/// in the ring.
 fn read_events(
     ring: &mut aya::maps::RingBuf<aya::maps::MapData>,
     limit: usize,
     context: &mut EventContext<'_>,
     pipeline: &mut SessionPipeline<impl FnMut(FinishedSession)>,
-) -> usize {
+) -> (usize, u64) {
     let mut handled = 0;
     let mut bytes = 0u64;
     while handled < limit {
@@ -505,8 +522,7 @@ fn read_events(
                 .or_default() += 1;
         }
     }
-    context.stats.ring_buffer_peak_bytes = context.stats.ring_buffer_peak_bytes.max(bytes);
-    handled
+    (handled, bytes)
 }
 
 /// The kernel facts of one event. The skb's socket is the sender's: on
