@@ -286,7 +286,7 @@ with open(f"/proc/{sys.argv[3]}/status") as status:
     rss = [line.split()[1] for line in status if line.startswith("VmRSS")][0]
 print(f"RSS with {count} flows in handshake phase: {int(rss) / 1024:.1f} MiB")
 EOF
-echo "RSS after start: $((rss_start / 1024)) MiB"
+echo "RSS after start: $((rss_start / 1024)) MiB (target <= 48 MB)"
 stop_sensor
 }
 
@@ -322,7 +322,7 @@ tracked_now=$(grep '"cipherlens.stats/v1"' "$work/sensor.err" | tail -1 |
 rss=$(rss_kb "$sensor_pid")
 peak=$(awk '/VmHWM/ { print $2 }' "/proc/$sensor_pid/status")
 echo "flows in the kernel map at the last scan: $tracked_now"
-echo "sensor RSS: $((rss / 1024)) MiB now, $((peak / 1024)) MiB peak (target <= 256 MB)"
+echo "sensor RSS: $((rss / 1024)) MiB now, $((peak / 1024)) MiB peak (target <= 128 MB)"
 stop_sensor
 }
 
