@@ -31,9 +31,9 @@ use aya_ebpf::{
 use cipherlens_common::{
     CHUNK_CAPACITY, CONFIG_COUNT_FLOWS, Counter, DEFAULT_FLOW_BYTE_BUDGET, DIRECTION_EGRESS,
     DIRECTION_INGRESS, FLOW_DONE, FLOW_FIN_SEEN, FlowCounters, FlowKey, FlowState, HEADER_CAPACITY,
-    IPPROTO_TCP, IPPROTO_UDP, KernelConfig, LARGE_CHUNK_CAPACITY, MAX_CHUNKS_PER_PACKET,
-    MAX_COUNTED_FLOWS, MAX_FLOWS, MAX_SOCKET_OWNERS, OPENED_BY_HIGH, OPENED_BY_LOW,
-    PACKET_EVENT_HEADER_LEN, PHASE_COPYING, PHASE_DONE, PHASE_NONE, PacketEventOf,
+    IPPROTO_TCP, IPPROTO_UDP, KernelConfig, LARGE_CHUNK_CAPACITY, LargePacketEvent,
+    MAX_CHUNKS_PER_PACKET, MAX_COUNTED_FLOWS, MAX_FLOWS, MAX_SOCKET_OWNERS, OPENED_BY_HIGH,
+    OPENED_BY_LOW, PACKET_EVENT_HEADER_LEN, PHASE_COPYING, PHASE_DONE, PHASE_NONE,
     TLS_CONTENT_HANDSHAKE, TLS_MAJOR_VERSION,
 };
 
@@ -65,8 +65,7 @@ static SCRATCH: PerCpuArray<FlowCounters> = PerCpuArray::with_max_entries(1, 0);
 /// Per-CPU slot where a packet event is built before it is copied to the
 /// ring at its real length ([`send_event`]).
 #[map(name = "CIPHERLENS_EVENT_SCRATCH")]
-static EVENT_SCRATCH: PerCpuArray<PacketEventOf<{ HEADER_CAPACITY + LARGE_CHUNK_CAPACITY }>> =
-    PerCpuArray::with_max_entries(1, 0);
+static EVENT_SCRATCH: PerCpuArray<LargePacketEvent> = PerCpuArray::with_max_entries(1, 0);
 
 /// Per-CPU slot for the packet being inspected: where its parts are. Kept
 /// off the 512-byte stack (the copy path needs nearly all of it), and
@@ -151,7 +150,7 @@ fn add(counter: Counter, amount: u64) {
 /// Where a packet's parts are. `repr(C)` with the key first: at the start
 /// of its 8-aligned map slot, so [`fast_locate`] writes the key in words.
 #[repr(C)]
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy)]
 struct Layout {
     key: FlowKey,
     protocol: u8,
@@ -434,7 +433,7 @@ fn send_chunks(ctx: &TcContext, layout: &Layout, direction: u8, payload_len: usi
     while chunk < MAX_CHUNKS_PER_PACKET && (sent < payload_len || chunk == 0) {
         let remaining = payload_len - sent;
         let result = if remaining <= CHUNK_CAPACITY {
-            send_event::<{ HEADER_CAPACITY + CHUNK_CAPACITY }>(
+            send_event(
                 ctx,
                 &facts,
                 layout.payload_offset,
@@ -443,7 +442,7 @@ fn send_chunks(ctx: &TcContext, layout: &Layout, direction: u8, payload_len: usi
                 CHUNK_CAPACITY - 1,
             )
         } else {
-            send_event::<{ HEADER_CAPACITY + LARGE_CHUNK_CAPACITY }>(
+            send_event(
                 ctx,
                 &facts,
                 layout.payload_offset,
@@ -475,7 +474,7 @@ fn send_chunks(ctx: &TcContext, layout: &Layout, direction: u8, payload_len: usi
 /// nanoseconds per handshake packet; the ring holds two to three times as
 /// many handshakes.
 #[inline(always)]
-fn send_event<const DATA: usize>(
+fn send_event(
     ctx: &TcContext,
     facts: &PacketFacts,
     payload_start: usize,
@@ -483,7 +482,6 @@ fn send_event<const DATA: usize>(
     chunk_len: usize,
     mask: usize,
 ) -> Option<usize> {
-    const { assert!(DATA <= HEADER_CAPACITY + LARGE_CHUNK_CAPACITY) };
     let Some(event) = EVENT_SCRATCH.get_ptr_mut(0) else {
         count(Counter::CopyFailed);
         return None;
@@ -539,8 +537,9 @@ fn send_event<const DATA: usize>(
     Some(copied)
 }
 
-/// `len` (1..=mask + 1) in the form [`load`] copies it, which the verifier
-/// can bound.
+/// `len` (1..=mask + 1) as `((len - 1) & mask) + 1`, the form the
+/// verifier can bound. Through a volatile read the compiler cannot know
+/// `len`'s range, so it keeps the mask (it removed it as a no-op).
 #[inline(always)]
 fn bounded_len(len: usize, mask: usize) -> usize {
     // SAFETY: a read of a local.
@@ -560,12 +559,8 @@ fn load(ctx: &TcContext, offset: usize, dst: *mut u8, len: usize, mask: usize) -
     if len == 0 {
         return true;
     }
-    // Through a volatile read the compiler cannot know `len`'s range, so
-    // it keeps the mask the verifier needs (it removed it as a no-op).
-    // SAFETY: a read of a local.
-    let opaque = unsafe { core::ptr::read_volatile(&len) };
-    let bounded = (opaque.wrapping_sub(1) & mask) + 1;
-    // SAFETY: `dst` points at `mask + 1` writable bytes of a reservation.
+    let bounded = bounded_len(len, mask);
+    // SAFETY: `dst` points at `mask + 1` writable bytes of a map value.
     let result = unsafe {
         bpf_skb_load_bytes(
             ctx.as_ptr().cast_const(),

@@ -214,10 +214,6 @@ impl Attachments {
             .collect()
     }
 
-    pub fn interface_name(&self, index: u32) -> Option<String> {
-        self.links.get(&index).map(|(name, _)| name.clone())
-    }
-
     pub fn attached_names(&self) -> Vec<String> {
         self.links.values().map(|(name, _)| name.clone()).collect()
     }

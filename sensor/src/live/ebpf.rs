@@ -108,17 +108,17 @@ pub(super) fn classifier<'a>(
         .map_err(|source| LiveError::Program { name, source })
 }
 
-/// Another handle on a map of the loaded object (a duplicated descriptor:
-/// no capability beyond the first's), as the user-space type for it.
+/// Another handle on an LRU hash map of the loaded object (a duplicated
+/// descriptor: no capability beyond the first's), as the user-space type
+/// for it.
 fn second_handle<T>(ebpf: &Ebpf, name: &'static str) -> Result<T, LiveError>
 where
     T: TryFrom<aya::maps::Map, Error = aya::maps::MapError>,
 {
     use std::os::fd::AsFd;
     let map = ebpf.map(name).ok_or(LiveError::Missing(name))?;
-    let data = match map {
-        aya::maps::Map::LruHashMap(data) | aya::maps::Map::HashMap(data) => data,
-        _ => return Err(LiveError::Missing(name)),
+    let aya::maps::Map::LruHashMap(data) = map else {
+        return Err(LiveError::Missing(name));
     };
     let fd = data
         .fd()
