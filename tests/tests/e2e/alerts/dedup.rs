@@ -103,6 +103,27 @@ fn reload_and_wait(sensor: &Sensor, counter: &str, value: u64) {
     panic!("policy.{counter} never reached {value}: {}", sensor.log());
 }
 
+/// Waits until the records file in `dir` holds `count` session records.
+fn wait_sessions(dir: &std::path::Path, count: usize) {
+    // Whole lines only: the writer may be midway through one.
+    let sessions = || {
+        let text = std::fs::read_to_string(dir.join("records.jsonl")).unwrap_or_default();
+        text.split_inclusive('\n')
+            .filter(|line| line.ends_with('\n'))
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .filter(|record| record["schema"] == "cipherlens.session/v1")
+            .count()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sessions() < count {
+        assert!(
+            Instant::now() < deadline,
+            "{count} session records not written within 10 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// The alerts of `rule` about the server on `port`, in order.
 fn of(alerts: &[Value], rule: &str, port: u16) -> Vec<Value> {
     alerts
@@ -161,6 +182,9 @@ fn repeats_within_the_window_are_counted_and_sighup_reloads_or_keeps_the_policy(
     );
     std::thread::sleep((WINDOW + Duration::from_millis(300)).saturating_sub(first_ended.elapsed()));
     client.handshake(a.port);
+    // A reload applies to records the writer has not evaluated yet, and a
+    // session's record may trail its handshake: the four are out first.
+    wait_sessions(dir, 4);
 
     // Reload: no SNI alerts any more, 3072-bit RSA keys at least, and a
     // JA3 allow list the client is not on.
