@@ -6,6 +6,8 @@
 //! - [`tcp_stream`]: reassemble one direction of a TCP connection ([`StreamReassembler`]).
 //! - [`kernel_event`]: the sensor's kernel ring-buffer events back into frames.
 //! - [`link_message`]: rtnetlink link notifications (interfaces appearing and going).
+//! - [`namespace_id_message`]: rtnetlink network namespace id requests and replies.
+//! - [`tcp_metrics_frame`]: the frames the kernel's TCP metrics classifier takes and returns.
 //!
 //! `cipherlens replay` chains the first three; the live sensor rebuilds frames from kernel
 //! events, then decodes and reassembles them the same way. The kernel's bytes are untrusted
@@ -18,6 +20,8 @@ pub mod file;
 pub mod kernel_event;
 pub mod link_message;
 pub mod link_type;
+pub mod namespace_id_message;
+pub mod tcp_metrics_frame;
 pub mod tcp_stream;
 pub mod tunnel;
 

@@ -12,8 +12,12 @@ mod corpus_replay;
 mod kernel_event;
 #[path = "../../fuzz/fuzz_targets/bodies/link_message.rs"]
 mod link_message;
+#[path = "../../fuzz/fuzz_targets/bodies/namespace_id_message.rs"]
+mod namespace_id_message;
 #[path = "../../fuzz/fuzz_targets/bodies/pcap_reader.rs"]
 mod pcap_reader;
+#[path = "../../fuzz/fuzz_targets/bodies/tcp_metrics_frame.rs"]
+mod tcp_metrics_frame;
 #[path = "../../fuzz/fuzz_targets/bodies/tcp_reassembly.rs"]
 mod tcp_reassembly;
 
@@ -35,4 +39,14 @@ fn kernel_event_corpus_does_not_panic() {
 #[test]
 fn link_message_corpus_does_not_panic() {
     corpus_replay::replay("link_message", link_message::run);
+}
+
+#[test]
+fn namespace_id_message_corpus_does_not_panic() {
+    corpus_replay::replay("namespace_id_message", namespace_id_message::run);
+}
+
+#[test]
+fn tcp_metrics_frame_corpus_does_not_panic() {
+    corpus_replay::replay("tcp_metrics_frame", tcp_metrics_frame::run);
 }

@@ -137,7 +137,8 @@ pub struct TcpMetrics {
     pub state: TcpState,
     /// Smoothed round-trip time and its variation, microseconds.
     pub rtt_us: u32,
-    pub rtt_var_us: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rtt_var_us: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub min_rtt_us: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -67,7 +67,8 @@ pub struct StatsRecord {
     pub tcp_info_skipped_busy: u64,
     /// End records of TCP flows not looked up: their sockets are closed.
     pub tcp_info_skipped_ended: u64,
-    /// Network namespaces no sock_diag socket could be made in, by reason.
+    /// Sockets whose network namespace had no id, or whose TCP metrics
+    /// lookup failed to run, by reason.
     pub tcp_info_namespace_failures: BTreeMap<String, u64>,
     /// Sessions not recorded because of a sampling directive.
     pub sampled_out: u64,

@@ -6,6 +6,9 @@
 //!   (and bind probed TLS library calls to their socket).
 //! - `tls`: uprobes on OpenSSL and BoringSSL, and process tracking.
 //!
+//! The TCP metrics classifier is an object of its own
+//! (`bin/cipherlens-tcp-metrics.rs`), so the thread that runs it owns it.
+//!
 //! See ARCHITECTURE.md, "Live capture".
 #![cfg_attr(target_arch = "bpf", no_std)]
 #![cfg_attr(target_arch = "bpf", no_main)]

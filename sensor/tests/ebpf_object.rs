@@ -153,3 +153,24 @@ fn every_program_the_sensor_loads_is_in_the_object_with_its_kind() {
     }
     assert!(problems.is_empty(), "{problems:#?}");
 }
+
+#[test]
+fn the_tcp_metrics_object_holds_its_classifier_and_no_maps() {
+    let object = Object::parse(ebpf_object::tcp_metrics()).expect("the TCP metrics object parses");
+    assert!(
+        matches!(
+            object
+                .programs
+                .get(cipherlens_common::tcp_metrics::TCP_METRICS_PROGRAM)
+                .map(|program| &program.section),
+            Some(ProgramSection::SchedClassifier)
+        ),
+        "programs: {:?}",
+        object.programs.keys().collect::<Vec<_>>()
+    );
+    assert!(
+        object.maps.is_empty(),
+        "maps: {:?}",
+        object.maps.keys().collect::<Vec<_>>()
+    );
+}

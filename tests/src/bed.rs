@@ -138,4 +138,11 @@ impl TestBed {
     pub fn sensor(&self, extra: &[&str]) -> Sensor {
         Sensor::start(self.dir(), &[self.interface()], self.interface(), extra)
     }
+
+    /// [`TestBed::sensor`] without the given capabilities
+    /// ([`Sensor::start_without`]).
+    pub fn sensor_without(&self, capabilities: &[&str], extra: &[&str]) -> Sensor {
+        let interface = self.interface();
+        Sensor::start_without(capabilities, self.dir(), &[interface], interface, extra)
+    }
 }

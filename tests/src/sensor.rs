@@ -82,10 +82,52 @@ impl Sensor {
         extra: &[&str],
         env: &[(&str, &str)],
     ) -> Self {
+        Self::launch(
+            Command::new(sensor_binary()),
+            dir,
+            interfaces,
+            wait_for,
+            extra,
+            env,
+        )
+    }
+
+    /// [`Sensor::start`] without the given capabilities (`setpriv` names,
+    /// e.g. `sys_admin`): out of the bounding set, so root cannot have them.
+    pub fn start_without(
+        capabilities: &[&str],
+        dir: &Path,
+        interfaces: &[&str],
+        wait_for: &str,
+        extra: &[&str],
+    ) -> Self {
+        let dropped = capabilities
+            .iter()
+            .map(|capability| format!("-{capability}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut command = Command::new("setpriv");
+        command
+            .arg(format!("--bounding-set={dropped}"))
+            .arg(format!("--inh-caps={dropped}"))
+            .arg("--")
+            .arg(sensor_binary());
+        Self::launch(command, dir, interfaces, wait_for, extra, &[])
+    }
+
+    /// `command` (the sensor binary, or a wrapper that execs it) with the
+    /// test's arguments, ready.
+    fn launch(
+        mut command: Command,
+        dir: &Path,
+        interfaces: &[&str],
+        wait_for: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
         let records = dir.join("records.jsonl");
         let stderr = dir.join("sensor.err");
         let metrics_address = format!("127.0.0.1:{}", free_port());
-        let mut command = Command::new(sensor_binary());
         command.arg("live").arg("-o").arg(&records);
         for interface in interfaces {
             command.args(["-i", interface]);

@@ -7,6 +7,7 @@
 #![no_std]
 #![deny(unsafe_code)]
 
+pub mod tcp_metrics;
 pub mod tls;
 
 /// Indices into the kernel's per-CPU counter array.

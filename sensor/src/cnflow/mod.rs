@@ -21,8 +21,8 @@
 //! port is taken as the server.
 
 pub mod capture;
-pub mod netns;
-pub mod tcp_info;
+pub mod namespace_ids;
+pub mod tcp_metrics;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

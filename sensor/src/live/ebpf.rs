@@ -4,6 +4,7 @@
 use aya::maps::{Array, HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf};
 use aya::programs::{BtfTracePoint, SchedClassifier};
 use aya::{Btf, Ebpf, EbpfLoader};
+use cipherlens_common::tcp_metrics::TCP_METRICS_PROGRAM;
 use cipherlens_common::{
     CONFIG_COUNT_FLOWS, CONFIG_MAP, COUNTERS_MAP, EVENTS_MAP, FLOW_COUNTERS_MAP, FLOWS_MAP,
     FlowCounters, FlowKey, FlowState, KernelConfig, SOCKET_OWNER_PROGRAMS, SOCKET_OWNERS_MAP,
@@ -136,4 +137,17 @@ where
 {
     let map = ebpf.take_map(name).ok_or(LiveError::Missing(name))?;
     T::try_from(map).map_err(|source| LiveError::Map { name, source })
+}
+
+/// Loads the TCP metrics classifier's own object (never attached; run on
+/// request by whoever owns the returned object).
+pub fn load_tcp_metrics() -> Result<Ebpf, LiveError> {
+    let mut ebpf = EbpfLoader::new().load(super::ebpf_object::tcp_metrics())?;
+    classifier(&mut ebpf, TCP_METRICS_PROGRAM)?
+        .load()
+        .map_err(|source| LiveError::Program {
+            name: TCP_METRICS_PROGRAM,
+            source,
+        })?;
+    Ok(ebpf)
 }

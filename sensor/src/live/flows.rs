@@ -17,6 +17,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use aya::Ebpf;
 use aya::maps::{HashMap as BpfHashMap, MapData};
 use cipherlens_common::{FlowCounters, FlowKey};
 
@@ -128,10 +129,11 @@ impl FlowScanner {
         counters: BpfHashMap<MapData, FlowKey, FlowCounters>,
         lookup: BpfHashMap<MapData, FlowKey, FlowCounters>,
         owners: BpfHashMap<MapData, u64, u64>,
+        tcp_metrics: Option<Ebpf>,
     ) -> Self {
-        let enricher = match config {
-            Some(_) => Enricher::start(),
-            None => Enricher::without_lookups(),
+        let enricher = match (&config, tcp_metrics) {
+            (Some(_), Some(program)) => Enricher::start(program),
+            _ => Enricher::without_lookups(),
         };
         let tracker = config.map(CnFlowTracker::new);
         Self {

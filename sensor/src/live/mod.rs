@@ -130,11 +130,19 @@ pub async fn run_live(
         flow_counters_lookup,
         socket_owners,
     } = maps;
+    // Loaded here so that a kernel that refuses it stops the start with
+    // the verifier's word, like the other programs.
+    let tcp_metrics = if options.cnflow.is_some() {
+        Some(ebpf::load_tcp_metrics()?)
+    } else {
+        None
+    };
     let mut flow_scanner = FlowScanner::new(
         options.cnflow.clone(),
         flow_counters,
         flow_counters_lookup,
         socket_owners,
+        tcp_metrics,
     );
     // `AsyncFd::new` is deprecated because a registered fd could be closed
     // behind tokio's back; here the AsyncFd owns the RingBuf that owns the

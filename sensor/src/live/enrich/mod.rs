@@ -1,8 +1,9 @@
 //! TCP metrics for CNFlow records, looked up off the live loop.
 //!
-//! A `tcp_info` lookup is a sock_diag round trip, and for a namespace not
-//! seen before a thread that enters it: too slow for the thread that drains
-//! the ring buffer. So the live loop hands each TCP record's lookup to one
+//! A lookup is a system call or two (the kernel's TCP metrics classifier
+//! run on request, and for a namespace not seen before an rtnetlink round
+//! trip for its id): not for the thread that drains the ring buffer, whose
+//! latency is the sensor's. So the live loop hands each TCP record's lookup to one
 //! worker thread through a bounded queue and never waits on it. When the
 //! queue is full, or a lookup waited too long for the worker, the record
 //! goes on without metrics (counted); a record is never dropped. Answers
@@ -12,7 +13,7 @@
 //! and the record writer keeps a single producer, the live loop.
 //!
 //! An ended flow (RST, or FIN both ways) is not looked up: its sockets are
-//! closed or in `time_wait`, which has no `tcp_info`. The worker thread is
+//! closed or in `time_wait`, which has no metrics. The worker thread is
 //! [`worker`].
 
 mod worker;
@@ -23,8 +24,9 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-use self::worker::{Lookup, Socket};
-use crate::cnflow::tcp_info::SockDiag;
+use aya::Ebpf;
+
+use self::worker::{KernelMetrics, Lookup, Socket};
 use crate::cnflow::{FlowFacts, Reason, Side};
 use crate::flow::IpProtocol;
 
@@ -42,7 +44,8 @@ pub(super) struct EnrichCounts {
     pub skipped_busy: u64,
     /// End records not looked up (their sockets are closed).
     pub skipped_ended: u64,
-    /// Namespaces a sock_diag socket could not be made in, by reason.
+    /// Sockets whose namespace had no id, or whose lookup failed to run,
+    /// by reason.
     pub namespace_failures: BTreeMap<&'static str, u64>,
 }
 
@@ -64,17 +67,18 @@ pub(super) struct Enricher {
 }
 
 impl Enricher {
-    /// Starts the worker thread; without sock_diag, records go on without
-    /// metrics.
-    pub fn start() -> Self {
-        let diag = match SockDiag::new() {
-            Ok(diag) => diag,
+    /// Starts the worker thread with the kernel's TCP metrics classifier
+    /// (its loaded object, which the thread owns); without an rtnetlink
+    /// socket, records go on without metrics.
+    pub fn start(program: Ebpf) -> Self {
+        let source = match KernelMetrics::new(program) {
+            Ok(source) => source,
             Err(error) => {
-                tracing::warn!(%error, "sock_diag unavailable; CNFlow records without TCP metrics");
+                tracing::warn!(%error, "no rtnetlink socket for namespace ids; CNFlow records without TCP metrics");
                 return Self::without_lookups();
             }
         };
-        match worker::spawn(diag, QUEUE) {
+        match worker::spawn(source, QUEUE) {
             Ok((lookups, answers)) => Self::with_channels(Some(lookups), Some(answers)),
             Err(error) => {
                 tracing::warn!(%error, "no enrichment thread; CNFlow records without TCP metrics");
@@ -245,7 +249,6 @@ fn sockets_of(facts: &FlowFacts) -> [Option<Socket>; 2] {
             pid,
             local,
             remote,
-            cookie: facts.socket_cookies[index],
         })
     })
 }
@@ -262,8 +265,8 @@ mod tests {
             id: String::new(),
             reason,
             protocol,
-            client: "10.0.0.2:40000".parse().expect("address"),
-            server: "10.0.0.1:443".parse().expect("address"),
+            client: facts_client(),
+            server: facts_server(),
             opening_seen: true,
             first_ns: 0,
             last_ns: 0,
@@ -276,6 +279,14 @@ mod tests {
             pids,
             tcp: None,
         })
+    }
+
+    fn facts_client() -> std::net::SocketAddr {
+        "10.0.0.2:40000".parse().expect("address")
+    }
+
+    fn facts_server() -> std::net::SocketAddr {
+        "10.0.0.1:443".parse().expect("address")
     }
 
     fn runtime() -> tokio::runtime::Runtime {
@@ -328,12 +339,12 @@ mod tests {
             panic!("both sockets: {lookup:?}")
         };
         assert_eq!(
-            (client.side, client.pid, client.local.port(), client.cookie),
-            (Side::Client, 7, 40000, 11)
+            (client.side, client.pid, client.local, client.remote),
+            (Side::Client, 7, facts_client(), facts_server())
         );
         assert_eq!(
-            (server.side, server.pid, server.local.port(), server.cookie),
-            (Side::Server, 8, 443, 22)
+            (server.side, server.pid, server.local, server.remote),
+            (Side::Server, 8, facts_server(), facts_client())
         );
         let metrics = TcpMetrics {
             state: TcpState::Established,
@@ -412,34 +423,5 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(1));
         assert_eq!(ready(&mut enricher), [(40000, false)]);
         assert_eq!(enricher.counts.skipped_busy, 1);
-    }
-
-    /// The real worker finds a connected socket of this process (the
-    /// values themselves are checked against `ss` end to end).
-    #[test]
-    fn the_worker_looks_up_a_real_socket() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
-        let server = listener.local_addr().expect("address");
-        let client = std::net::TcpStream::connect(server).expect("connect");
-        let (_accepted, _) = listener.accept().expect("accept");
-        let mut flow = facts(
-            IpProtocol::Tcp,
-            Reason::Update,
-            [Some(std::process::id()), None],
-        );
-        flow.client = client.local_addr().expect("local");
-        flow.server = server;
-        flow.socket_cookies[0] = rustix::net::sockopt::socket_cookie(&client).expect("cookie");
-        let mut enricher = Enricher::start();
-        enricher.submit(flow);
-        let runtime = runtime();
-        let next = runtime.block_on(async {
-            tokio::time::timeout(Duration::from_secs(5), enricher.next_answer()).await
-        });
-        enricher.on_answer(next.expect("an answer within 5 s"));
-        let record = enricher.next_ready().expect("the record");
-        let (side, metrics) = record.tcp.expect("metrics");
-        assert_eq!((side, metrics.state), (Side::Client, TcpState::Established));
-        assert_eq!(enricher.counts, EnrichCounts::default());
     }
 }

@@ -1,25 +1,33 @@
 //! The enrichment worker thread: answers TCP metrics lookups in the order
 //! they came, one at a time, until the live loop is gone.
 //!
-//! A lookup that waited too long for its turn is answered at once without
-//! looking (late): the worker is behind, and records wait for its answers.
-//! A socket that cannot be made in a namespace is logged the first time
-//! per reason and counted every time.
+//! A lookup names the socket's network namespace by its id (from the
+//! owning process, [`NamespaceIds`]) and runs the kernel's TCP metrics
+//! classifier once (`BPF_PROG_TEST_RUN`): no namespace is entered. A lookup
+//! that waited too long for its turn is answered at once without looking
+//! (late): the worker is behind, and records wait for its answers. A
+//! namespace without an id is logged the first time per reason and counted
+//! every time.
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::{Duration, Instant};
 
+use aya::Ebpf;
+use aya::programs::{SchedClassifier, TestRun, TestRunOptions};
+use cipherlens_common::tcp_metrics::{TCP_METRICS_FRAME_LEN, TCP_METRICS_PROGRAM};
 use tokio::sync::mpsc;
 
 use crate::cnflow::Side;
 use crate::cnflow::TcpMetrics;
-use crate::cnflow::tcp_info::{LookupError, SockDiag};
+use crate::cnflow::namespace_ids::NamespaceIds;
+use crate::cnflow::tcp_metrics::{LookupError, metrics};
+use cipherlens_capture::tcp_metrics_frame::{FrameError, decode_reply, request_frame};
 
 /// A lookup that waited longer for the worker is skipped.
 const MAX_WAIT: Duration = Duration::from_secs(1);
-/// Milliseconds the worker waits before each socket lookup: a sock_diag
+/// Milliseconds the worker waits before each socket lookup: a lookup
 /// that answers slowly, for the end-to-end test that shows the live loop
 /// does not wait for lookups (real lookups are too fast to show it apart
 /// from the record writer's own pace). Unset, no wait.
@@ -32,7 +40,6 @@ pub(super) struct Socket {
     pub pid: u32,
     pub local: SocketAddr,
     pub remote: SocketAddr,
-    pub cookie: u64,
 }
 
 /// A record's lookup: its client socket first, then its server socket.
@@ -52,13 +59,64 @@ pub(in crate::live) struct Answer {
     pub misses: u64,
     /// Not looked up: it waited longer than [`MAX_WAIT`].
     pub late: bool,
-    /// Failures to make a socket in a namespace, by reason.
+    /// Namespaces without an id to look up by, by reason.
     pub namespace_failures: Vec<&'static str>,
+}
+
+/// Where metrics come from: the kernel's classifier, or (in unit tests) a
+/// stand-in.
+pub(super) trait MetricsSource: Send + 'static {
+    fn metrics(&mut self, socket: &Socket) -> Result<TcpMetrics, LookupError>;
+}
+
+/// The kernel's TCP metrics classifier (its object, with the program
+/// loaded) and the namespace ids it looks up by.
+pub(in crate::live) struct KernelMetrics {
+    object: Ebpf,
+    namespaces: NamespaceIds,
+}
+
+impl KernelMetrics {
+    pub fn new(object: Ebpf) -> std::io::Result<Self> {
+        Ok(Self {
+            object,
+            namespaces: NamespaceIds::new()?,
+        })
+    }
+
+    fn program(&self) -> Result<&SchedClassifier, LookupError> {
+        self.object
+            .program(TCP_METRICS_PROGRAM)
+            .and_then(|program| <&SchedClassifier>::try_from(program).ok())
+            .ok_or_else(|| LookupError::Run(format!("{TCP_METRICS_PROGRAM} is not in its object")))
+    }
+}
+
+impl MetricsSource for KernelMetrics {
+    fn metrics(&mut self, socket: &Socket) -> Result<TcpMetrics, LookupError> {
+        let netns_id = self.namespaces.of_process(socket.pid)?;
+        let frame = request_frame(netns_id, socket.local, socket.remote);
+        let mut out = [0u8; TCP_METRICS_FRAME_LEN];
+        let run = self
+            .program()?
+            .test_run(TestRunOptions {
+                data_in: Some(&frame),
+                data_out: Some(&mut out),
+                ..TestRunOptions::default()
+            })
+            .map_err(|error| LookupError::Run(error.to_string()))?;
+        let written = (run.data_size_out as usize).min(out.len());
+        let reply = decode_reply(&out[..written]);
+        if reply == Err(FrameError::NotFound) && netns_id >= 0 {
+            self.namespaces.forget(netns_id);
+        }
+        Ok(metrics(&reply?))
+    }
 }
 
 /// Starts the worker; `queue` lookups wait for it at most.
 pub(super) fn spawn(
-    diag: SockDiag,
+    source: impl MetricsSource,
     queue: usize,
 ) -> std::io::Result<(SyncSender<Lookup>, mpsc::Receiver<Answer>)> {
     let (lookups, queued) = sync_channel(queue);
@@ -69,20 +127,20 @@ pub(super) fn spawn(
         .map(Duration::from_millis);
     std::thread::Builder::new()
         .name("cnflow-enrich".into())
-        .spawn(move || work(diag, queued, answer, delay))?;
+        .spawn(move || work(source, queued, answer, delay))?;
     Ok((lookups, answers))
 }
 
 /// The worker thread: answers lookups in order until the live loop is gone.
 fn work(
-    mut diag: SockDiag,
+    mut source: impl MetricsSource,
     lookups: Receiver<Lookup>,
     answers: mpsc::Sender<Answer>,
     delay: Option<Duration>,
 ) {
     let mut logged = BTreeSet::new();
     for lookup in lookups {
-        let answer = look_up(&mut diag, &lookup, &mut logged, delay);
+        let answer = look_up(&mut source, &lookup, &mut logged, delay);
         if answers.blocking_send(answer).is_err() {
             return;
         }
@@ -90,7 +148,7 @@ fn work(
 }
 
 fn look_up(
-    diag: &mut SockDiag,
+    source: &mut impl MetricsSource,
     lookup: &Lookup,
     logged: &mut BTreeSet<&'static str>,
     delay: Option<Duration>,
@@ -109,14 +167,14 @@ fn look_up(
         if let Some(delay) = delay {
             std::thread::sleep(delay);
         }
-        match diag.metrics(socket.pid, socket.local, socket.remote, socket.cookie) {
+        match source.metrics(socket) {
             Ok(metrics) => {
                 answer.found = Some((socket.side, metrics));
                 break;
             }
             Err(error) => {
                 answer.misses += 1;
-                if let LookupError::Namespace { .. } = error {
+                if let LookupError::Namespace(_) | LookupError::Run(_) = error {
                     let reason = error.reason();
                     answer.namespace_failures.push(reason);
                     if logged.insert(reason) {
@@ -124,7 +182,7 @@ fn look_up(
                             reason,
                             pid = socket.pid,
                             %error,
-                            "no TCP metrics from a network namespace; further failures like this are only counted"
+                            "no TCP metrics for a socket; further failures like this are only counted"
                         );
                     }
                 }
@@ -138,9 +196,19 @@ fn look_up(
 mod tests {
     use super::*;
 
+    /// Counts the lookups it is asked for and finds nothing.
+    struct Nothing(u32);
+
+    impl MetricsSource for Nothing {
+        fn metrics(&mut self, _: &Socket) -> Result<TcpMetrics, LookupError> {
+            self.0 += 1;
+            Err(LookupError::Frame(FrameError::NotFound))
+        }
+    }
+
     #[test]
     fn a_lookup_that_waited_too_long_is_skipped() {
-        let mut diag = SockDiag::new().expect("sock_diag");
+        let mut source = Nothing(0);
         let queued = Instant::now()
             .checked_sub(MAX_WAIT * 2)
             .expect("a process older than MAX_WAIT*2 or a clock that allows it");
@@ -153,12 +221,18 @@ mod tests {
                     pid: 1,
                     local: "10.0.0.2:40000".parse().expect("address"),
                     remote: "10.0.0.1:443".parse().expect("address"),
-                    cookie: 1,
                 }),
                 None,
             ],
         };
-        let answer = look_up(&mut diag, &lookup, &mut BTreeSet::new(), None);
+        let answer = look_up(&mut source, &lookup, &mut BTreeSet::new(), None);
         assert!(answer.late && answer.found.is_none() && answer.misses == 0);
+        assert_eq!(source.0, 0, "not looked up");
+        let fresh = Lookup {
+            queued: Instant::now(),
+            ..lookup
+        };
+        let answer = look_up(&mut source, &fresh, &mut BTreeSet::new(), None);
+        assert!(!answer.late && answer.found.is_none() && answer.misses == 1);
     }
 }

@@ -37,12 +37,28 @@ fn cnflow_records_count_like_tshark_and_tie_to_sessions() {
     let server = bed.s_server(&bed.certificate("flows.test"), &[]);
     let port = server.port;
     let dump = bed.tcpdump("flows.pcap");
-    let sensor = bed.sensor(&[
-        "--cnflow-scan-interval",
-        "1",
-        "--cnflow-report-interval",
-        "1",
-    ]);
+    // Without CAP_SYS_ADMIN: the client's socket is in another network
+    // namespace, and its metrics come without entering it.
+    let sensor = bed.sensor_without(
+        &["sys_admin"],
+        &[
+            "--cnflow-scan-interval",
+            "1",
+            "--cnflow-report-interval",
+            "1",
+        ],
+    );
+    let status = std::fs::read_to_string(format!("/proc/{}/status", sensor.pid())).expect("status");
+    let effective = status
+        .lines()
+        .find_map(|line| line.strip_prefix("CapEff:"))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        .expect("CapEff");
+    assert_eq!(
+        effective & (1 << 21),
+        0,
+        "CAP_SYS_ADMIN (21) is off: {effective:x}"
+    );
     // A short flow with data both ways: curl fetches s_server's status page.
     // Its parent reaps it only 3 s later, so when the flow's end is scanned
     // (every second) curl's process entry is still there to be named, also
@@ -175,8 +191,9 @@ fn cnflow_records_count_like_tshark_and_tie_to_sessions() {
         .collect();
     assert_eq!(ids.len(), 1, "one id for the flow's life");
     assert_eq!(long["cipherlens"]["cnflow_id"], records[0]["cnflow"]["id"]);
-    // TCP metrics of the client's socket (in its own namespace) equal what
-    // `ss` read from the kernel while the flow was quiet.
+    // TCP metrics of the client's socket (in its own namespace, read by a
+    // sensor without CAP_SYS_ADMIN) equal what `ss` read from the kernel
+    // while the flow was quiet.
     let ss_value = |name: &str| -> f64 {
         ss.split_whitespace()
             .find_map(|field| field.strip_prefix(&format!("{name}:")))
@@ -191,6 +208,11 @@ fn cnflow_records_count_like_tshark_and_tie_to_sessions() {
         .expect("an update");
     let tcp = &update["cnflow"]["tcp"];
     assert_eq!(tcp["observed_at"], "client", "{update}");
+    assert_eq!(
+        stats["tcp_info_namespace_failures"],
+        serde_json::json!({}),
+        "{stats}"
+    );
     assert_eq!(tcp["state"], "established");
     assert_eq!(
         tcp["segments_out"].as_f64(),
