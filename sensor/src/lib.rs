@@ -25,6 +25,7 @@ pub mod error_chain;
 pub mod flow;
 pub mod inventory;
 pub mod live;
+pub mod memory;
 pub mod pipeline;
 pub mod publish;
 pub mod replay;

@@ -16,6 +16,17 @@ use cli::logging::LogFormat;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// mimalloc's collection: the calling thread's free pages and the arenas'
+/// free memory go back to the system (see `cipherlens_sensor::memory`).
+fn return_free_memory() {
+    // SAFETY: `mi_collect` takes no pointers and may be called from any
+    // thread at any time; mimalloc is this process's allocator.
+    #[allow(unsafe_code)]
+    unsafe {
+        libmimalloc_sys::mi_collect(true)
+    };
+}
+
 #[derive(Parser)]
 #[command(
     name = "cipherlens",
@@ -55,6 +66,7 @@ fn main() -> ExitCode {
     // One TLS provider for the NATS connection, chosen here rather than by
     // whichever rustls features a build happens to unify.
     let _ = rustls::crypto::ring::default_provider().install_default();
+    cipherlens_sensor::memory::set_trim(return_free_memory);
     let mut arguments: Vec<OsString> = std::env::args_os().collect();
     let mut matches = Cli::command().get_matches_from(&arguments);
     if matches.subcommand().is_none() {

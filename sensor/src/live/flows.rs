@@ -170,6 +170,9 @@ impl FlowScanner {
         let interfaces = attachments.names_by_index();
         *job = Some(ScanJob(tokio::task::spawn_blocking(move || {
             let output = state.scan(&interfaces, false);
+            // A scan of many flows frees much of what it read on this
+            // pool thread, which may idle for long after.
+            crate::memory::trim();
             (state, output)
         })));
     }

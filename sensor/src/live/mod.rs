@@ -292,6 +292,7 @@ pub async fn run_live(
                 if let Some(tls) = &mut tls {
                     tls.tick();
                 }
+                crate::memory::trim();
             }
             work = tls::next_work(&mut tls) => match (work, &mut tls) {
                 (Err(error), _) => break Err(LiveError::Poll(error)),

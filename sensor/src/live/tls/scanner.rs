@@ -128,6 +128,9 @@ impl Worker {
             if everything && !self.everything(incoming) {
                 return;
             }
+            // Symbol tables read for the scan are freed; this thread may
+            // wait long for the next request.
+            crate::memory::trim();
         }
     }
 
