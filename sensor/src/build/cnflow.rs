@@ -64,10 +64,14 @@ pub fn cnflow_record(
             opening_seen: facts.opening_seen,
             client_to_server: direction(0),
             server_to_client: direction(1),
-            tcp: facts.tcp.clone().map(|(observed_at, metrics)| TcpSummary {
-                observed_at,
-                metrics,
-            }),
+            tcp: facts
+                .tcp
+                .as_deref()
+                .cloned()
+                .map(|(observed_at, metrics)| TcpSummary {
+                    observed_at,
+                    metrics,
+                }),
         },
     }
 }

@@ -82,9 +82,10 @@ pub struct FlowFacts {
     pub socket_cookies: [u64; 2],
     /// Processes owning the sockets, filled in by the caller.
     pub pids: [Option<u32>; 2],
-    /// `tcp_info` of a local socket of the flow (the client's if it is on
-    /// this node, else the server's), filled in by the caller.
-    pub tcp: Option<(Side, TcpMetrics)>,
+    /// TCP metrics of a local socket of the flow (the client's if it is on
+    /// this node, else the server's), filled in by the caller. Boxed: most
+    /// flows have none, and a scan may hold 100,000 facts at once.
+    pub tcp: Option<Box<(Side, TcpMetrics)>>,
 }
 
 /// A flow's id: see the module docs.

@@ -209,7 +209,7 @@ impl Enricher {
         if answer.late {
             self.counts.skipped_busy += 1;
         }
-        pending.facts.tcp = answer.found;
+        pending.facts.tcp = answer.found.map(Box::new);
     }
 
     fn worker_gone(&mut self) {
