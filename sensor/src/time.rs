@@ -1,19 +1,33 @@
 //! Timestamps as RFC 3339 UTC text, without a calendar dependency.
 
 /// Formats nanoseconds since the Unix epoch as `YYYY-MM-DDTHH:MM:SS.ffffffZ`
-/// (microsecond precision, which is what capture files carry).
+/// (microsecond precision, which is what capture files carry). Every record
+/// carries a few, so the digits are written by hand rather than through
+/// `format!` (which cost 4% of the live sensor's CPU).
 pub fn rfc3339_from_unix_nanos(nanos: u64) -> String {
     let seconds = nanos / 1_000_000_000;
     let micros = (nanos % 1_000_000_000) / 1_000;
     let days = seconds / 86_400;
     let second_of_day = seconds % 86_400;
     let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{micros:06}Z",
-        second_of_day / 3600,
-        (second_of_day / 60) % 60,
-        second_of_day % 60
-    )
+    // u64 nanoseconds end in 2554: the year always has four digits.
+    let mut text = *b"0000-00-00T00:00:00.000000Z";
+    digits(&mut text[0..4], year);
+    digits(&mut text[5..7], month);
+    digits(&mut text[8..10], day);
+    digits(&mut text[11..13], second_of_day / 3600);
+    digits(&mut text[14..16], (second_of_day / 60) % 60);
+    digits(&mut text[17..19], second_of_day % 60);
+    digits(&mut text[20..26], micros);
+    text.iter().map(|&byte| char::from(byte)).collect()
+}
+
+/// Writes the last `out.len()` decimal digits of `value` into `out`.
+fn digits(out: &mut [u8], mut value: u64) {
+    for place in out.iter_mut().rev() {
+        *place = b'0' + (value % 10) as u8;
+        value /= 10;
+    }
 }
 
 /// Proleptic Gregorian date of a day count since 1970-01-01, using the
@@ -69,6 +83,14 @@ mod tests {
         assert_eq!(
             rfc3339_from_unix_nanos(4_102_444_799_000_000_000),
             "2099-12-31T23:59:59.000000Z"
+        );
+        assert_eq!(
+            rfc3339_from_unix_nanos(1_764_979_199_999_999_999),
+            "2025-12-05T23:59:59.999999Z"
+        );
+        assert_eq!(
+            rfc3339_from_unix_nanos(u64::MAX),
+            "2554-07-21T23:34:33.709551Z"
         );
     }
 }
