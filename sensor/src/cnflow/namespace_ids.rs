@@ -88,8 +88,8 @@ impl NamespaceIds {
     }
 
     /// The id of the network namespace of `pid` ([`CURRENT_NETNS`] for this
-    /// process's own).
-    pub fn of_process(&mut self, pid: u32) -> Result<i32, NamespaceIdError> {
+    /// process's own), with the namespace's inode (for [`Self::forget`]).
+    pub fn of_process(&mut self, pid: u32) -> Result<(i32, u64), NamespaceIdError> {
         let inode = rustix::fs::stat(format!("/proc/{pid}/ns/net").as_str())
             .map_err(|error| NamespaceIdError::NoProcess {
                 pid,
@@ -97,10 +97,10 @@ impl NamespaceIds {
             })?
             .st_ino;
         if inode == self.own_inode {
-            return Ok(CURRENT_NETNS);
+            return Ok((CURRENT_NETNS, inode));
         }
         if let Some(&id) = self.ids.get(&inode) {
-            return Ok(id);
+            return Ok((id, inode));
         }
         let mut id = self.round_trip(RTM_GETNSID, NLM_F_REQUEST, pid, None)?;
         if id == NOT_ASSIGNED {
@@ -123,13 +123,13 @@ impl NamespaceIds {
             self.ids.clear();
         }
         self.ids.insert(inode, id);
-        Ok(id)
+        Ok((id, inode))
     }
 
-    /// Forgets namespace id `id` (a lookup with it found nothing: the
-    /// namespace may be gone, and its inode reused by another).
-    pub fn forget(&mut self, id: i32) {
-        self.ids.retain(|_, known| *known != id);
+    /// Forgets the id of the namespace with this inode (a lookup with it
+    /// found nothing: the namespace may be gone, and its inode reused).
+    pub fn forget(&mut self, inode: u64) {
+        self.ids.remove(&inode);
     }
 
     /// One request; the namespace id of the answer (for `RTM_NEWNSID`, the

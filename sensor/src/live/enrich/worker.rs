@@ -94,7 +94,7 @@ impl KernelMetrics {
 
 impl MetricsSource for KernelMetrics {
     fn metrics(&mut self, socket: &Socket) -> Result<TcpMetrics, LookupError> {
-        let netns_id = self.namespaces.of_process(socket.pid)?;
+        let (netns_id, inode) = self.namespaces.of_process(socket.pid)?;
         let frame = request_frame(netns_id, socket.local, socket.remote);
         let mut out = [0u8; TCP_METRICS_FRAME_LEN];
         let run = self
@@ -108,7 +108,7 @@ impl MetricsSource for KernelMetrics {
         let written = (run.data_size_out as usize).min(out.len());
         let reply = decode_reply(&out[..written]);
         if reply == Err(FrameError::NotFound) && netns_id >= 0 {
-            self.namespaces.forget(netns_id);
+            self.namespaces.forget(inode);
         }
         Ok(metrics(&reply?))
     }
