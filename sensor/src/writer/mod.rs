@@ -15,6 +15,7 @@
 //! All of it runs on the record writer thread ([`thread`]), off the packet
 //! path; records keep their order.
 
+pub mod encode;
 pub mod thread;
 
 use std::io;
@@ -66,12 +67,14 @@ impl Built {
         }
     }
 
-    fn encode(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+    fn encode(&self, out: &mut Vec<u8>) -> io::Result<()> {
         match self {
-            Built::Session(record) => serde_json::to_writer(out, record),
-            Built::Flow(record, _) => serde_json::to_writer(out, record),
-            Built::Stats(record) => serde_json::to_writer(out, record),
-            Built::Plaintext(record) => serde_json::to_writer(out, record),
+            Built::Session(record) => encode::encode_record(record, out),
+            Built::Flow(record, _) => encode::encode_record(record, out),
+            Built::Stats(record) => serde_json::to_writer(out, record).map_err(io::Error::other),
+            Built::Plaintext(record) => {
+                serde_json::to_writer(out, record).map_err(io::Error::other)
+            }
         }
     }
 }
@@ -203,7 +206,7 @@ impl RecordStages {
             inventory.add(session).map_err(io::Error::other)?;
         }
         self.encoded.clear();
-        record.encode(&mut self.encoded).map_err(io::Error::other)?;
+        record.encode(&mut self.encoded)?;
         sink.publish(record.kind(), &self.encoded)?;
         self.publish_alerts(sink)
     }
