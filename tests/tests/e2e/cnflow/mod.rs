@@ -3,6 +3,7 @@
 //! the TCP metrics `ss` reads from the kernel.
 
 mod enrichment;
+mod namespace_ids;
 
 use std::path::Path;
 use std::time::Duration;
