@@ -263,6 +263,12 @@ sleep 0.5
 start_sensor
 sleep 1
 rss_start=$(rss_kb "$sensor_pid")
+# What the start-up RSS is made of: anonymous memory, file-backed pages,
+# and among those the BPF maps the sensor mapped (the ring buffers, whose
+# data pages the kernel maps twice).
+rss_parts=$(awk '/^(RssAnon|RssFile):/ { printf "%s %d MiB ", $1, $2 / 1024 }' "/proc/$sensor_pid/status")
+rss_maps=$(awk '/^[0-9a-f]+-[0-9a-f]+ / { mapped = ($NF == "anon_inode:bpf-map") }
+    mapped && /^Rss:/ { total += $2 } END { print int(total / 1024) }' "/proc/$sensor_pid/smaps")
 ip netns exec "$ns" python3 - "$host_ip" "$stalled" "$sensor_pid" << 'EOF'
 import socket, sys, time
 host, count = sys.argv[1], int(sys.argv[2])
@@ -286,7 +292,7 @@ with open(f"/proc/{sys.argv[3]}/status") as status:
     rss = [line.split()[1] for line in status if line.startswith("VmRSS")][0]
 print(f"RSS with {count} flows in handshake phase: {int(rss) / 1024:.1f} MiB")
 EOF
-echo "RSS after start: $((rss_start / 1024)) MiB (target <= 48 MB)"
+echo "RSS after start: $((rss_start / 1024)) MiB (target <= 48 MB): ${rss_parts}(of the file-backed, ${rss_maps} MiB are mapped BPF maps: the ring buffers)"
 stop_sensor
 }
 
