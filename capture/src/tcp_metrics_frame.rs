@@ -105,7 +105,7 @@ mod tests {
     use core::mem::offset_of;
 
     /// A returned frame with `reply` where the shared layout puts it.
-    pub(crate) fn frame_with(reply: &TcpMetricsReply) -> [u8; TCP_METRICS_FRAME_LEN] {
+    fn frame_with(reply: &TcpMetricsReply) -> [u8; TCP_METRICS_FRAME_LEN] {
         let mut frame = request_frame(
             -1,
             "10.0.0.2:40000".parse().expect("address"),

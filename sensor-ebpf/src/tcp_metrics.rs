@@ -44,8 +44,8 @@ fn look_up(ctx: &TcContext, request: &TcpMetricsRequest) -> TcpMetricsReply {
         // SAFETY: writes of plain integers into the union's ipv4 view.
         unsafe {
             let v4 = &mut tuple.__bindgen_anon_1.ipv4;
-            v4.saddr = u32::from_ne_bytes(first_four(&request.remote_address));
-            v4.daddr = u32::from_ne_bytes(first_four(&request.local_address));
+            v4.saddr = words(&request.remote_address)[0];
+            v4.daddr = words(&request.local_address)[0];
             v4.sport = request.remote_port;
             v4.dport = request.local_port;
         }
@@ -118,11 +118,6 @@ fn look_up(ctx: &TcContext, request: &TcpMetricsRequest) -> TcpMetricsReply {
     // SAFETY: releases the reference the lookup took, exactly once.
     unsafe { bpf_sk_release(sock.cast()) };
     reply
-}
-
-#[inline(always)]
-fn first_four(address: &[u8; 16]) -> [u8; 4] {
-    [address[0], address[1], address[2], address[3]]
 }
 
 #[inline(always)]

@@ -1,10 +1,12 @@
-//! Loading the embedded eBPF object: its configuration, its programs, and
-//! its maps taken out as the user-space types for them.
+//! Loading the embedded eBPF objects: their configuration, their programs,
+//! and their maps taken out as the user-space types for them; and one run
+//! of the TCP metrics classifier.
 
 use aya::maps::{Array, HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf};
-use aya::programs::{BtfTracePoint, SchedClassifier};
+use aya::programs::{BtfTracePoint, SchedClassifier, TestRun, TestRunOptions};
 use aya::{Btf, Ebpf, EbpfLoader};
-use cipherlens_common::tcp_metrics::TCP_METRICS_PROGRAM;
+use cipherlens_capture::tcp_metrics_frame::{decode_reply, request_frame};
+use cipherlens_common::tcp_metrics::{TCP_METRICS_FRAME_LEN, TCP_METRICS_PROGRAM, TcpMetricsReply};
 use cipherlens_common::{
     CONFIG_COUNT_FLOWS, CONFIG_MAP, COUNTERS_MAP, EVENTS_MAP, FLOW_COUNTERS_MAP, FLOWS_MAP,
     FlowCounters, FlowKey, FlowState, KernelConfig, SOCKET_OWNER_PROGRAMS, SOCKET_OWNERS_MAP,
@@ -12,6 +14,7 @@ use cipherlens_common::{
 };
 
 use super::LiveError;
+use crate::cnflow::tcp_metrics::LookupError;
 
 /// The maps the user side reads and writes.
 pub struct KernelMaps {
@@ -150,4 +153,26 @@ pub fn load_tcp_metrics() -> Result<Ebpf, LiveError> {
             source,
         })?;
     Ok(ebpf)
+}
+
+/// One run of the TCP metrics classifier (loaded by [`load_tcp_metrics`]):
+/// the socket `local` <-> `remote` in namespace `netns_id`, as the kernel
+/// answers for it.
+pub fn run_tcp_metrics(
+    program: &SchedClassifier,
+    netns_id: i32,
+    local: std::net::SocketAddr,
+    remote: std::net::SocketAddr,
+) -> Result<TcpMetricsReply, LookupError> {
+    let frame = request_frame(netns_id, local, remote);
+    let mut out = [0u8; TCP_METRICS_FRAME_LEN];
+    let run = program
+        .test_run(TestRunOptions {
+            data_in: Some(&frame),
+            data_out: Some(&mut out),
+            ..TestRunOptions::default()
+        })
+        .map_err(|error| LookupError::Run(error.to_string()))?;
+    let written = (run.data_size_out as usize).min(out.len());
+    Ok(decode_reply(&out[..written])?)
 }

@@ -15,15 +15,16 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::{Duration, Instant};
 
 use aya::Ebpf;
-use aya::programs::{SchedClassifier, TestRun, TestRunOptions};
-use cipherlens_common::tcp_metrics::{TCP_METRICS_FRAME_LEN, TCP_METRICS_PROGRAM};
+use aya::programs::SchedClassifier;
+use cipherlens_common::tcp_metrics::TCP_METRICS_PROGRAM;
 use tokio::sync::mpsc;
 
 use crate::cnflow::Side;
 use crate::cnflow::TcpMetrics;
 use crate::cnflow::namespace_ids::NamespaceIds;
 use crate::cnflow::tcp_metrics::{LookupError, metrics};
-use cipherlens_capture::tcp_metrics_frame::{FrameError, decode_reply, request_frame};
+use crate::live::ebpf::run_tcp_metrics;
+use cipherlens_capture::tcp_metrics_frame::FrameError;
 
 /// A lookup that waited longer for the worker is skipped.
 const MAX_WAIT: Duration = Duration::from_secs(1);
@@ -95,19 +96,8 @@ impl KernelMetrics {
 impl MetricsSource for KernelMetrics {
     fn metrics(&mut self, socket: &Socket) -> Result<TcpMetrics, LookupError> {
         let (netns_id, inode) = self.namespaces.of_process(socket.pid)?;
-        let frame = request_frame(netns_id, socket.local, socket.remote);
-        let mut out = [0u8; TCP_METRICS_FRAME_LEN];
-        let run = self
-            .program()?
-            .test_run(TestRunOptions {
-                data_in: Some(&frame),
-                data_out: Some(&mut out),
-                ..TestRunOptions::default()
-            })
-            .map_err(|error| LookupError::Run(error.to_string()))?;
-        let written = (run.data_size_out as usize).min(out.len());
-        let reply = decode_reply(&out[..written]);
-        if reply == Err(FrameError::NotFound) && netns_id >= 0 {
+        let reply = run_tcp_metrics(self.program()?, netns_id, socket.local, socket.remote);
+        if matches!(reply, Err(LookupError::Frame(FrameError::NotFound))) && netns_id >= 0 {
             self.namespaces.forget(inode);
         }
         Ok(metrics(&reply?))

@@ -11,13 +11,13 @@ use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use aya::programs::{SchedClassifier, TestRun, TestRunOptions};
-use cipherlens_capture::tcp_metrics_frame::{FrameError, decode_reply, request_frame};
-use cipherlens_common::tcp_metrics::{
-    CURRENT_NETNS, TCP_METRICS_FRAME_LEN, TCP_METRICS_PROGRAM, TcpMetricsReply,
-};
+use aya::programs::SchedClassifier;
+use cipherlens_capture::tcp_metrics_frame::FrameError;
+use cipherlens_common::tcp_metrics::{CURRENT_NETNS, TCP_METRICS_PROGRAM};
 use cipherlens_integration::{require_root, run};
 use cipherlens_sensor::cnflow::namespace_ids::NamespaceIds;
+use cipherlens_sensor::cnflow::tcp_metrics::LookupError;
+use cipherlens_sensor::live::ebpf::{load_tcp_metrics, run_tcp_metrics};
 
 /// A bare namespace with its loopback up, deleted on drop.
 struct Namespace(String);
@@ -79,24 +79,6 @@ fn connected_pair(namespace: &Namespace) -> (Child, SocketAddr, SocketAddr) {
     (child, client, server)
 }
 
-fn look_up(
-    program: &SchedClassifier,
-    netns_id: i32,
-    local: SocketAddr,
-    remote: SocketAddr,
-) -> Result<TcpMetricsReply, FrameError> {
-    let frame = request_frame(netns_id, local, remote);
-    let mut out = [0u8; TCP_METRICS_FRAME_LEN];
-    let result = program
-        .test_run(TestRunOptions {
-            data_in: Some(&frame),
-            data_out: Some(&mut out),
-            ..TestRunOptions::default()
-        })
-        .expect("BPF_PROG_TEST_RUN");
-    decode_reply(&out[..result.data_size_out as usize])
-}
-
 #[test]
 fn a_namespace_without_an_id_gets_one_and_its_sockets_are_read_like_ss_reads_them() {
     require_root();
@@ -113,18 +95,20 @@ fn a_namespace_without_an_id_gets_one_and_its_sockets_are_read_like_ss_reads_the
     assert!(id >= 0, "{id}");
     assert!(namespace.has_id(), "the kernel lists the id now");
 
-    let object = cipherlens_sensor::live::ebpf::load_tcp_metrics().expect("program loads");
+    let object = load_tcp_metrics().expect("program loads");
     let program: &SchedClassifier = object
         .program(TCP_METRICS_PROGRAM)
         .expect("program")
         .try_into()
         .expect("a classifier");
-    assert_eq!(
-        look_up(program, CURRENT_NETNS, client, server),
-        Err(FrameError::NotFound),
+    assert!(
+        matches!(
+            run_tcp_metrics(program, CURRENT_NETNS, client, server),
+            Err(LookupError::Frame(FrameError::NotFound))
+        ),
         "the socket is not in the sensor's namespace"
     );
-    let reply = look_up(program, id, client, server).expect("the client socket");
+    let reply = run_tcp_metrics(program, id, client, server).expect("the client socket");
     let ss = run(
         "ip",
         &[
