@@ -60,6 +60,10 @@ enum Command {
     /// benchmark's baseline).
     #[command(hide = true)]
     ProbeBaseline(cli::probe_baseline::ProbeBaselineArgs),
+    /// An empty TC classifier on an interface until SIGINT (the live
+    /// benchmark's baseline).
+    #[command(hide = true)]
+    TcBaseline(cli::tc_baseline::TcBaselineArgs),
 }
 
 fn main() -> ExitCode {
@@ -89,6 +93,7 @@ fn main() -> ExitCode {
         Command::Inventory(args) => cli::inventory::run(args),
         Command::TlsLibraries(args) => cli::tls_libraries::run(args),
         Command::ProbeBaseline(args) => cli::probe_baseline::run(args),
+        Command::TcBaseline(args) => cli::tc_baseline::run(args),
     };
     match result {
         Ok(code) => code,

@@ -14,6 +14,7 @@ pub mod logging;
 pub mod probe_baseline;
 pub mod replay;
 pub mod sinks;
+pub mod tc_baseline;
 pub mod tls_libraries;
 
 use std::path::PathBuf;

@@ -15,7 +15,7 @@ use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 
 use cipherlens_capture::{Packet, Transport};
-use cipherlens_common::{FlowCounters, OPENED_BY_HIGH, OPENED_BY_LOW};
+use cipherlens_common::{DirectionCounters, FlowCounters, OPENED_BY_HIGH, OPENED_BY_LOW};
 
 use super::{CnFlowConfig, CnFlowTracker, FlowFacts};
 use crate::flow::{FlowKey, IpProtocol, endpoints, flow_key};
@@ -97,10 +97,11 @@ impl CaptureFlows {
         }
         match self.flows.get_mut(&key) {
             Some(counters) => {
-                counters.packets[direction] += 1;
-                counters.bytes[direction] += wire_len;
-                counters.tcp_flags[direction] |= flags;
-                counters.last_ns = now_ns;
+                let own = &mut counters.directions[direction];
+                own.packets += 1;
+                own.bytes += wire_len;
+                own.tcp_flags |= flags;
+                own.last_ns = now_ns;
             }
             None => {
                 // As the kernel: never from a bare ACK, FIN or RST.
@@ -113,7 +114,6 @@ impl CaptureFlows {
                 }
                 let mut counters = FlowCounters {
                     first_ns: now_ns,
-                    last_ns: now_ns,
                     opened_by: match (opening, from_low) {
                         (false, _) => 0,
                         (true, true) => OPENED_BY_LOW,
@@ -121,9 +121,13 @@ impl CaptureFlows {
                     },
                     ..FlowCounters::default()
                 };
-                counters.packets[direction] = 1;
-                counters.bytes[direction] = wire_len;
-                counters.tcp_flags[direction] = flags;
+                counters.directions[direction] = DirectionCounters {
+                    packets: 1,
+                    bytes: wire_len,
+                    last_ns: now_ns,
+                    tcp_flags: flags,
+                    ..DirectionCounters::default()
+                };
                 self.flows.insert(key, counters);
             }
         }

@@ -139,9 +139,10 @@ pub fn orient(key: &FlowKey, counters: &FlowCounters) -> (SocketAddr, SocketAddr
 
 /// Whether a flow has ended: an RST, or a FIN each way (TCP only).
 pub fn ended(protocol: IpProtocol, counters: &FlowCounters) -> bool {
-    protocol == IpProtocol::Tcp
-        && ((counters.tcp_flags[0] | counters.tcp_flags[1]) & RST != 0
-            || (counters.tcp_flags[0] & FIN != 0 && counters.tcp_flags[1] & FIN != 0))
+    protocol == IpProtocol::Tcp && {
+        let [low, high] = counters.directions.map(|direction| direction.tcp_flags);
+        (low | high) & RST != 0 || (low & FIN != 0 && high & FIN != 0)
+    }
 }
 
 /// The CNFlow scanner's memory of flows it reported.
@@ -200,7 +201,7 @@ impl CnFlowTracker {
         let protocol = IpProtocol::from_number(key.protocol)?;
         let reason = if ended(protocol, counters) {
             Reason::End
-        } else if now_ns.saturating_sub(counters.last_ns) > self.config.idle_timeout_ns {
+        } else if now_ns.saturating_sub(counters.last_ns()) > self.config.idle_timeout_ns {
             Reason::Idle
         } else if shutdown {
             Reason::Shutdown
@@ -226,6 +227,10 @@ impl CnFlowTracker {
         }
         let (client, server, client_is_low, opening_seen) = orient(key, counters);
         let (to_server, to_client) = if client_is_low { (0, 1) } else { (1, 0) };
+        let (server_bound, client_bound) = (
+            &counters.directions[to_server],
+            &counters.directions[to_client],
+        );
         Some(Decision {
             facts: FlowFacts {
                 id: self.id_of(key, counters.first_ns),
@@ -235,16 +240,13 @@ impl CnFlowTracker {
                 server,
                 opening_seen,
                 first_ns: counters.first_ns,
-                last_ns: counters.last_ns,
+                last_ns: counters.last_ns(),
                 ifindex: counters.ifindex,
                 interface: None,
-                packets: [counters.packets[to_server], counters.packets[to_client]],
-                bytes: [counters.bytes[to_server], counters.bytes[to_client]],
-                tcp_flags: [counters.tcp_flags[to_server], counters.tcp_flags[to_client]],
-                socket_cookies: [
-                    counters.socket_cookie[to_server],
-                    counters.socket_cookie[to_client],
-                ],
+                packets: [server_bound.packets, client_bound.packets],
+                bytes: [server_bound.bytes, client_bound.bytes],
+                tcp_flags: [server_bound.tcp_flags, client_bound.tcp_flags],
+                socket_cookies: [server_bound.socket_cookie, client_bound.socket_cookie],
                 pids: [None, None],
                 tcp: None,
             },
@@ -256,6 +258,7 @@ impl CnFlowTracker {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cipherlens_common::DirectionCounters;
     use std::net::Ipv4Addr;
 
     fn key() -> FlowKey {
@@ -265,13 +268,17 @@ mod tests {
     }
 
     fn counters(opened_by: u8, flags: [u8; 2], last_ns: u64) -> FlowCounters {
+        let direction = |packets, bytes, tcp_flags| DirectionCounters {
+            packets,
+            bytes,
+            last_ns,
+            tcp_flags,
+            ..DirectionCounters::default()
+        };
         FlowCounters {
             first_ns: 1_000,
-            last_ns,
-            packets: [3, 5],
-            bytes: [300, 5000],
             opened_by,
-            tcp_flags: flags,
+            directions: [direction(3, 300, flags[0]), direction(5, 5000, flags[1])],
             ..FlowCounters::default()
         }
     }

@@ -1,0 +1,60 @@
+//! `cipherlens tc-baseline` (hidden; for `scripts/bench-live.sh`): attaches
+//! an empty classifier to an interface's ingress and egress and waits for
+//! SIGINT/SIGTERM. What the kernel's TC hook and bpf_stats cost with nothing
+//! in the program, measured beside the sensor's own classifiers.
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use aya::Ebpf;
+use aya::programs::tc::TcAttach;
+use aya::programs::{LinkOrder, SchedClassifier, TcAttachType};
+use cipherlens_common::TC_EMPTY_PROGRAM;
+use cipherlens_sensor::live::ebpf_object;
+use clap::Args;
+
+#[derive(Args)]
+pub struct TcBaselineArgs {
+    /// The interface to attach to (TCX, kernel >= 6.6).
+    #[arg(long, short = 'i')]
+    interface: String,
+}
+
+pub fn run(args: TcBaselineArgs) -> anyhow::Result<ExitCode> {
+    let index: u32 = std::fs::read_to_string(format!("/sys/class/net/{}/ifindex", args.interface))
+        .with_context(|| format!("no interface {}", args.interface))?
+        .trim()
+        .parse()
+        .context("the interface's index")?;
+    let mut ebpf = Ebpf::load(ebpf_object::embedded()).context("loading the eBPF object")?;
+    let program: &mut SchedClassifier = ebpf
+        .program_mut(TC_EMPTY_PROGRAM)
+        .with_context(|| format!("{TC_EMPTY_PROGRAM} missing"))?
+        .try_into()?;
+    program.load()?;
+    let mut links = Vec::new();
+    for attach_type in [TcAttachType::Ingress, TcAttachType::Egress] {
+        let id = program.attach(
+            index,
+            TcAttach::Tcx {
+                attach_type,
+                order: LinkOrder::default(),
+            },
+        )?;
+        links.push(program.take_link(id)?);
+    }
+    eprintln!("attached");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        anyhow::Ok(())
+    })?;
+    drop(links);
+    Ok(ExitCode::SUCCESS)
+}
