@@ -5,7 +5,8 @@
 #      (CNFlow counting on, and with --no-cnflow) versus not; target ratio
 #      >= 0.98; then the TC programs' own cost per packet during the same
 #      transfer (kernel.bpf_stats_enabled: run_time_ns / run_cnt), target
-#      <= 100 ns, measured in runs of their own (the stats cost time too);
+#      <= 100 ns, measured in runs of their own (the stats cost time too),
+#      beside an empty classifier's cost measured alike (the floor);
 #   2. TLS handshakes per second from a client namespace to a server on the
 #      host end of the veth, as fast as the load generator goes (the
 #      `handshake-load` binary of the integration crate: rustls full TLS 1.3
@@ -26,7 +27,8 @@
 # Usage: scripts/bench-live.sh   (root; after scripts/setup.sh)
 # Environment: RUNS (3), IPERF_SECONDS (5), HANDSHAKES (20000), LOAD_THREADS (16),
 # STALLED (10000), TRACKED (100000), SECTIONS ("1 2 3 4 5": which to run),
-# SENSOR_ARGS (extra options for every sensor run, e.g. "--ring-buffer-mib 4").
+# SENSOR_ARGS (extra options for every sensor run, e.g. "--ring-buffer-mib 4"),
+# SETTLE (3: seconds a sensor runs before a throughput run starts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -91,10 +93,34 @@ start_sensor() {
     exit 1
 }
 
+# Throughput runs start once the sensor's start-up work (the TLS library
+# scan of every process, about a second of one core) is over: on two cores
+# it would otherwise be measured as per-packet cost.
+settle=${SETTLE:-3}
+start_sensor_settled() {
+    start_sensor "$@"
+    sleep "$settle"
+}
+
 stop_sensor() {
     kill -INT "$sensor_pid"
     wait "$sensor_pid" || true
     sensor_pid=
+}
+
+# The floor: an empty classifier on the same interface (`cipherlens
+# tc-baseline`), whose bpf_stats cost is the hook's and the statistics' own
+# (two clock reads per run, expensive on a VM's clock source).
+start_baseline() {
+    "$sensor" tc-baseline -i "$host_if" 2> "$work/baseline.err" &
+    sensor_pid=$!
+    for _ in $(seq 1 100); do
+        grep -q attached "$work/baseline.err" 2> /dev/null && return 0
+        sleep 0.05
+    done
+    echo "baseline did not attach:" >&2
+    cat "$work/baseline.err" >&2
+    exit 1
 }
 
 rss_kb() { awk '/VmRSS/ { print $2 }' "/proc/$1/status"; }
@@ -139,10 +165,10 @@ with=()
 handshakes_only=()
 for _ in $(seq 1 "$runs"); do
     without+=("$(iperf_once)")
-    start_sensor
+    start_sensor_settled
     with+=("$(iperf_once)")
     stop_sensor
-    start_sensor --no-cnflow
+    start_sensor_settled --no-cnflow
     handshakes_only+=("$(iperf_once)")
     stop_sensor
 done
@@ -158,18 +184,27 @@ EOF
 echo "-- TC program cost per packet during the transfer (bpf_stats; runs of their own)"
 on_ns=()
 bare_ns=()
+empty_ns=()
 for _ in $(seq 1 "$runs"); do
-    start_sensor
+    start_sensor_settled
     read -r cost count < <(ns_per_packet iperf_once)
     on_ns+=("$cost")
     stop_sensor
-    start_sensor --no-cnflow
+    start_sensor_settled --no-cnflow
     read -r cost _ < <(ns_per_packet iperf_once)
     bare_ns+=("$cost")
     stop_sensor
+    start_baseline
+    read -r cost _ < <(ns_per_packet iperf_once)
+    empty_ns+=("$cost")
+    stop_sensor
 done
+floor=$(median "${empty_ns[@]}")
 echo "CNFlow on:   median $(median "${on_ns[@]}") ns per packet, runs ${on_ns[*]} (about $count packets each; target <= 100)"
 echo "--no-cnflow: median $(median "${bare_ns[@]}") ns per packet, runs ${bare_ns[*]}"
+echo "empty classifier (the floor): median $floor ns per packet, runs ${empty_ns[*]}"
+python3 -c 'import sys; a, b, f = map(float, sys.argv[1:]); print(f"above the floor: CNFlow on {a - f:.0f} ns, --no-cnflow {b - f:.0f} ns")' \
+    "$(median "${on_ns[@]}")" "$(median "${bare_ns[@]}")" "$floor"
 }
 
 section_2() {
@@ -343,12 +378,17 @@ udp_once() {
 without=()
 with=()
 costs=()
+empty_ns=()
 for _ in $(seq 1 "$runs"); do
     without+=("$(udp_once)")
-    start_sensor
+    start_sensor_settled
     with+=("$(udp_once)")
     read -r cost _ < <(ns_per_packet udp_once)
     costs+=("$cost")
+    stop_sensor
+    start_baseline
+    read -r cost _ < <(ns_per_packet udp_once)
+    empty_ns+=("$cost")
     stop_sensor
 done
 a=$(median "${without[@]}")
@@ -357,6 +397,7 @@ echo "without sensor: median $a packets/s received, runs ${without[*]}"
 echo "with sensor:    median $b packets/s received, runs ${with[*]}"
 python3 -c 'import sys; print(f"ratio with/without: {float(sys.argv[2]) / float(sys.argv[1]):.3f}")' "$a" "$b"
 echo "TC program cost: median $(median "${costs[@]}") ns per packet, runs ${costs[*]}"
+echo "empty classifier (the floor): median $(median "${empty_ns[@]}") ns per packet, runs ${empty_ns[*]}"
 }
 
 for section in $sections; do
