@@ -36,3 +36,11 @@ pub use process::{
 };
 pub use sensor::{Sensor, cnflow_records, read_json_lines, replay_sessions, sensor_binary};
 pub use x509::CertificateFacts;
+
+/// The repository root (this crate is its `tests/` directory).
+pub fn repo_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the crate has a parent directory")
+        .to_path_buf()
+}

@@ -11,6 +11,7 @@ mod alerts;
 mod attribution;
 mod cnflow;
 mod decryption;
+mod deploy;
 mod fidelity;
 mod inventory;
 mod lifecycle;
