@@ -55,9 +55,9 @@ fn the_seeds_hold_the_documented_examples() {
     let config = documented_block(include_str!("../src/config/mod.rs"), "toml");
     assert_eq!(seed("config_file", "documented"), config.join("\n") + "\n");
     let configmap = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/kubernetes/configmap.yaml"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/kubernetes/cipherlens.yaml"),
     )
-    .expect("configmap");
+    .expect("the plain manifests");
     let shipped = seed("config_file", "configmap");
     assert!(shipped.starts_with("[capture]"), "{shipped}");
     for line in shipped.lines().filter(|line| !line.is_empty()) {

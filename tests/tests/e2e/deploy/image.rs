@@ -34,15 +34,30 @@ fn build(podman: &Podman, tag: &str) -> (String, String) {
     )
 }
 
-/// The documented grants: every capability of the README's table but
-/// `without`, the host namespaces, the mounts, the seccomp profile. A
-/// mounted path this host lacks (the kubelet's log directories on a host
-/// that is no Kubernetes node) is an empty directory of `scratch`.
-fn run_args(without: Option<&str>, name: &str, scratch: &std::path::Path) -> Vec<String> {
+/// What a run is granted: the documented grants, or all but one of them.
+#[derive(Clone, Copy)]
+struct Grants<'a> {
+    /// A capability of the README's table left out (without `CAP_`).
+    without: Option<&'a str>,
+    host_network: bool,
+    host_pid: bool,
+}
+
+const DOCUMENTED: Grants<'static> = Grants {
+    without: None,
+    host_network: true,
+    host_pid: true,
+};
+
+/// `podman run` with `grants`: the capabilities of the README's table,
+/// the host namespaces, the mounts, the seccomp profile. A mounted path
+/// this host lacks (the kubelet's log directories on a host that is no
+/// Kubernetes node) is an empty directory of `scratch`.
+fn run_args(grants: Grants, name: &str, scratch: &std::path::Path) -> Vec<String> {
     let capabilities: Vec<String> = readme_rows("CAP_")
         .into_iter()
         .map(|(name, _)| name.trim_start_matches("CAP_").to_owned())
-        .filter(|name| Some(name.as_str()) != without)
+        .filter(|name| Some(name.as_str()) != grants.without)
         .collect();
     let seccomp = repo_root().join("deploy/seccomp/cipherlens.json");
     let mut args: Vec<String> = [
@@ -51,9 +66,9 @@ fn run_args(without: Option<&str>, name: &str, scratch: &std::path::Path) -> Vec
         name,
         "--pull=never",
         "--network",
-        "host",
+        if grants.host_network { "host" } else { "none" },
         "--pid",
-        "host",
+        if grants.host_pid { "host" } else { "private" },
         "--read-only",
         "--cap-drop=ALL",
         "--security-opt",
@@ -130,6 +145,53 @@ fn capability_bit(name: &str) -> u32 {
     }
 }
 
+/// A detached container with `grants` running `live` with `args`.
+fn start<'a>(
+    podman: &'a Podman,
+    grants: Grants,
+    name: &str,
+    bed: &TestBed,
+    image: &str,
+    args: &[&str],
+) -> Container<'a> {
+    let container = Container {
+        podman,
+        name: name.to_owned(),
+    };
+    let mut command = run_args(grants, name, bed.dir());
+    command.push("--detach".into());
+    command.push(image.to_owned());
+    command.push("live".into());
+    command.extend(args.iter().map(|arg| arg.to_string()));
+    let started = podman
+        .command()
+        .args(&command)
+        .output()
+        .expect("podman run");
+    assert!(
+        started.status.success(),
+        "{}",
+        String::from_utf8_lossy(&started.stderr)
+    );
+    container
+}
+
+/// The container's session record for `server_name`, within `limit`.
+fn wait_session(container: &Container, server_name: &str, limit: Duration) -> Option<Value> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let (stdout, _) = container.logs();
+        let found = stdout
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .find(|record| record["tls"]["client"]["server_name"] == server_name);
+        if found.is_some() || Instant::now() > deadline {
+            return found;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 #[test]
 fn the_image_is_reproducible_and_records_a_handshake_with_only_the_documented_grants() {
     let bed = TestBed::new("image");
@@ -150,30 +212,20 @@ fn the_image_is_reproducible_and_records_a_handshake_with_only_the_documented_gr
     let certificate = bed.certificate(server_name);
     let server = bed.s_server(&certificate, &[]);
     let metrics = format!("127.0.0.1:{}", free_port());
-    let container = Container {
-        podman: &podman,
-        name: format!("cipherlens-e2e-{}", std::process::id()),
-    };
-    let mut args = run_args(None, &container.name, bed.dir());
-    args.push("--detach".into());
-    args.push(second_tag.clone());
-    args.extend(
-        [
-            "live",
+    let container = start(
+        &podman,
+        DOCUMENTED,
+        &format!("cipherlens-e2e-{}", std::process::id()),
+        &bed,
+        &second_tag,
+        &[
             "-i",
             bed.interface(),
             "--metrics-listen",
             &metrics,
             "--stats-interval",
             "0",
-        ]
-        .map(String::from),
-    );
-    let started = podman.command().args(&args).output().expect("podman run");
-    assert!(
-        started.status.success(),
-        "{}",
-        String::from_utf8_lossy(&started.stderr)
+        ],
     );
     let deadline = Instant::now() + Duration::from_secs(30);
     while cipherlens_integration::sensor::http_get(&metrics, "/healthz").map(|(code, _)| code)
@@ -205,23 +257,21 @@ fn the_image_is_reproducible_and_records_a_handshake_with_only_the_documented_gr
         server_name,
         &[],
     );
-    let record = loop {
-        let (stdout, _) = container.logs();
-        let found = stdout
-            .lines()
-            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-            .find(|record| record["tls"]["client"]["server_name"] == server_name);
-        if let Some(record) = found {
-            break record;
-        }
-        assert!(
-            Instant::now() < deadline + Duration::from_secs(15),
-            "no session record from the container: {:?}",
-            container.logs()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let record =
+        wait_session(&container, server_name, Duration::from_secs(20)).unwrap_or_else(|| {
+            panic!(
+                "no session record from the container: {:?}",
+                container.logs()
+            )
+        });
     assert_valid_session_record(&record);
+    // With the host's pids, the server is attributed to its process, by
+    // name too (read from the host's /proc).
+    assert_eq!(record["server"]["process"]["pid"], server.pid(), "{record}");
+    assert_eq!(
+        record["server"]["process"]["executable"]["name"], "openssl",
+        "{record}"
+    );
     let stopped = podman.output(&["stop", "-t", "10", &container.name]);
     assert!(stopped.status.success());
     let exit = podman.output(&[
@@ -235,6 +285,71 @@ fn the_image_is_reproducible_and_records_a_handshake_with_only_the_documented_gr
         "0",
         "a clean exit"
     );
+
+    // Without the host's pids: the session is recorded, and the kernel's
+    // pid with it, but nothing /proc would tell of the process.
+    let private_pids = start(
+        &podman,
+        Grants {
+            host_pid: false,
+            ..DOCUMENTED
+        },
+        &format!("{}-private-pids", container.name),
+        &bed,
+        &second_tag,
+        &["-i", bed.interface()],
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    bed.link.s_client(
+        &format!("{}:{}", bed.link.host_v4, server.port),
+        server_name,
+        &[],
+    );
+    let record = wait_session(&private_pids, server_name, Duration::from_secs(15))
+        .expect("a session record with private pids");
+    assert_eq!(record["server"]["process"]["pid"], server.pid(), "{record}");
+    assert!(
+        record["server"]["process"]["executable"].is_null(),
+        "{record}"
+    );
+    drop(private_pids);
+    // Without the host's network: only the container's own interfaces.
+    let own_network = start(
+        &podman,
+        Grants {
+            host_network: false,
+            ..DOCUMENTED
+        },
+        &format!("{}-own-network", container.name),
+        &bed,
+        &second_tag,
+        &[],
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    bed.link.s_client(
+        &format!("{}:{}", bed.link.host_v4, server.port),
+        server_name,
+        &[],
+    );
+    assert_eq!(
+        wait_session(&own_network, server_name, Duration::from_secs(3)),
+        None
+    );
+    let stopped = podman.output(&["stop", "-t", "10", &own_network.name]);
+    assert!(stopped.status.success());
+    let (_, stderr) = own_network.logs();
+    let stats: Value = stderr
+        .lines()
+        .rev()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|line| line["schema"] == "cipherlens.stats/v1")
+        .unwrap_or_else(|| panic!("a stats record at exit: {stderr}"));
+    assert_eq!(
+        stats["interfaces_attached"],
+        serde_json::json!(["lo"]),
+        "{stats}"
+    );
+    drop(own_network);
 
     // Without any one required capability: refused, with the documented message.
     let mut refusals = 0;
@@ -251,7 +366,14 @@ fn the_image_is_reproducible_and_records_a_handshake_with_only_the_documented_gr
             podman: &podman,
             name: format!("cipherlens-e2e-{}-no-{capability}", std::process::id()),
         };
-        let mut args = run_args(Some(capability), &refused.name, bed.dir());
+        let mut args = run_args(
+            Grants {
+                without: Some(capability),
+                ..DOCUMENTED
+            },
+            &refused.name,
+            bed.dir(),
+        );
         args.push(second_tag.clone());
         args.extend(["live", "-i", bed.interface()].map(String::from));
         let output = podman.command().args(&args).output().expect("podman run");
