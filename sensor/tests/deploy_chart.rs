@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use cipherlens_control::config::{self, Secret};
+use cipherlens_integration::deploy::{readme_rows, tool};
 use cipherlens_policy::Policy;
 use common::repo_root;
 use serde::Deserialize as _;
@@ -32,19 +33,6 @@ use serde_norway::Value;
 /// (the chart's kubeVersion is >= 1.25; kubernetes-validate 1.37 bundles
 /// schemas up to 1.37).
 const KUBERNETES_VERSIONS: [&str; 2] = ["1.25.0", "1.37.0"];
-
-fn tool(name: &str) -> PathBuf {
-    let dir = std::env::var_os("CIPHERLENS_TOOLS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/opt/cipherlens-tools/bin"));
-    let path = dir.join(name);
-    assert!(
-        path.exists(),
-        "{} missing: run scripts/setup.sh",
-        path.display()
-    );
-    path
-}
 
 fn chart() -> PathBuf {
     repo_root().join("deploy/helm/cipherlens")
@@ -119,25 +107,6 @@ fn strings(value: &Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
-}
-
-/// Rows of a README table whose first cell is a code span: (name, cells).
-fn readme_rows(prefix: &str) -> Vec<(String, Vec<String>)> {
-    let readme = std::fs::read_to_string(repo_root().join("deploy/README.md")).expect("README");
-    readme
-        .lines()
-        .filter_map(|line| line.strip_prefix("| `"))
-        .filter(|rest| rest.starts_with(prefix))
-        .map(|rest| {
-            let name = rest.split('`').next().expect("a code span").to_owned();
-            let cells = rest
-                .split('|')
-                .skip(1)
-                .map(|cell| cell.trim().to_owned())
-                .collect();
-            (name, cells)
-        })
-        .collect()
 }
 
 #[test]

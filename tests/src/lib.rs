@@ -12,6 +12,7 @@ pub mod bed;
 pub mod cbom;
 pub mod certificate;
 pub mod cgroup;
+pub mod deploy;
 pub mod insecure_tls;
 pub mod kernel;
 pub mod link;

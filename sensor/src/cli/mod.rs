@@ -19,6 +19,21 @@ pub mod tls_libraries;
 
 use std::path::PathBuf;
 
+/// Blocks until SIGINT or SIGTERM (the benchmark baselines' lifetime).
+pub fn until_interrupted() -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        anyhow::Ok(())
+    })
+}
+
 use cipherlens_control::config::{
     self, CaptureSection, ConfigError, InventorySection, NatsSection, PipelineSection,
     PolicySection,

@@ -54,16 +54,6 @@ pub fn run(args: ProbeBaselineArgs) -> anyhow::Result<ExitCode> {
         program.attach(points, &args.library, UProbeScope::AllProcesses)?;
     }
     eprintln!("attached");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-        anyhow::Ok(())
-    })?;
+    super::until_interrupted()?;
     Ok(ExitCode::SUCCESS)
 }

@@ -44,17 +44,7 @@ pub fn run(args: TcBaselineArgs) -> anyhow::Result<ExitCode> {
         links.push(program.take_link(id)?);
     }
     eprintln!("attached");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-        anyhow::Ok(())
-    })?;
+    super::until_interrupted()?;
     drop(links);
     Ok(ExitCode::SUCCESS)
 }

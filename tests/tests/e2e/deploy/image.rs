@@ -12,7 +12,9 @@ use cipherlens_integration::schema::assert_valid_session_record;
 use cipherlens_integration::{TestBed, free_port, repo_root};
 use serde_json::Value;
 
-use super::{Podman, readme_rows};
+use cipherlens_integration::deploy::readme_rows;
+
+use super::Podman;
 
 const IMAGE: &str = "localhost/cipherlens-e2e";
 

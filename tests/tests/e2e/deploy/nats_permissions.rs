@@ -11,7 +11,7 @@ use async_nats::ConnectOptions;
 use cipherlens_integration::{NatsServer, TestBed, free_port, repo_root};
 use serde_json::Value;
 
-use super::helm;
+use cipherlens_integration::deploy::tool;
 
 const PASSWORDS: [(&str, &str); 3] = [
     ("SENSOR", "sensor-secret"),
@@ -45,7 +45,7 @@ fn block(yaml: &str, key: &str) -> String {
 
 /// The example's nats.conf and the stream's subjects, as the chart renders them.
 fn rendered_example(scratch: &std::path::Path) -> (String, Vec<String>) {
-    let mut command = std::process::Command::new(helm());
+    let mut command = std::process::Command::new(tool("helm"));
     for variable in ["HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME"] {
         command.env(variable, scratch);
     }
