@@ -263,7 +263,9 @@ strace -c -f -p "$sensor_pid" -o "$work/strace.txt" &
 strace_pid=$!
 sleep 1
 ip netns exec "$ns" "$load" connect "$host_ip" 24600 "$handshakes" "$load_threads" > /dev/null
-sleep 1
+# Past the next CNFlow scan (every 5 s), which reads and deletes the ended
+# flows: its calls belong to the handshakes too.
+sleep 6
 kill -INT "$strace_pid"
 wait "$strace_pid" || true
 stop_sensor
