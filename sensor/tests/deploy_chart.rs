@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use cipherlens_control::config::{self, Secret};
-use cipherlens_integration::deploy::{readme_rows, tool};
+use cipherlens_integration::deploy::{helm, readme_rows, tool};
 use cipherlens_policy::Policy;
 use common::repo_root;
 use serde::Deserialize as _;
@@ -50,14 +50,6 @@ fn values_files() -> Vec<Option<PathBuf>> {
     std::iter::once(None)
         .chain(files.into_iter().map(Some))
         .collect()
-}
-
-fn helm(scratch: &Path) -> Command {
-    let mut command = Command::new(tool("helm"));
-    for variable in ["HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME"] {
-        command.env(variable, scratch);
-    }
-    command
 }
 
 fn run(command: &mut Command) -> String {

@@ -1,7 +1,8 @@
 //! What deploy/README.md states, read by the tests that hold the chart and
 //! the image to it, and the deployment tools the set-up installs.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use crate::repo_root;
 
@@ -38,4 +39,14 @@ pub fn tool(name: &str) -> PathBuf {
         path.display()
     );
     path
+}
+
+/// helm with its cache, configuration and data in `scratch` (it writes
+/// nothing elsewhere; no repository is reached).
+pub fn helm(scratch: &Path) -> Command {
+    let mut command = Command::new(tool("helm"));
+    for variable in ["HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME"] {
+        command.env(variable, scratch);
+    }
+    command
 }

@@ -33,7 +33,8 @@ pub use nats::{NatsServer, STREAM};
 pub use oracle::{Tcpdump, tshark_fields, tshark_fields_decoding};
 pub use peers::{python_tls_server, s_server, wait_listening};
 pub use process::{
-    Background, Scratch, free_port, free_udp_port, privileged, require_root, run, signal, wait_exit,
+    Background, Scratch, capabilities, free_port, free_udp_port, privileged, require_root, run,
+    signal, status_field, wait_exit,
 };
 pub use sensor::{Sensor, cnflow_records, read_json_lines, replay_sessions, sensor_binary};
 pub use x509::CertificateFacts;

@@ -67,7 +67,8 @@ impl Drop for NatsServer {
 /// The JetStream stream the tests and benchmarks publish into.
 pub const STREAM: &str = "CIPHERLENS";
 
-fn nats_runtime() -> tokio::runtime::Runtime {
+/// A current-thread runtime for the tests' NATS clients.
+pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -77,7 +78,7 @@ fn nats_runtime() -> tokio::runtime::Runtime {
 impl NatsServer {
     /// Creates [`STREAM`] over `cipherlens.>` (a server started with `-js`).
     pub fn create_stream(&self) {
-        nats_runtime().block_on(async {
+        runtime().block_on(async {
             let client = async_nats::connect(self.url()).await.expect("client");
             async_nats::jetstream::new(client)
                 .create_stream(async_nats::jetstream::stream::Config {
@@ -92,7 +93,7 @@ impl NatsServer {
 
     /// Messages in [`STREAM`] at most (its message count).
     pub fn stream_len(&self) -> u64 {
-        nats_runtime().block_on(async {
+        runtime().block_on(async {
             let client = async_nats::connect(self.url()).await.expect("client");
             let mut stream = async_nats::jetstream::new(client)
                 .get_stream(STREAM)
@@ -105,7 +106,7 @@ impl NatsServer {
     /// Every message of [`STREAM`], in stream order: subject and JSON.
     pub fn stream_messages(&self) -> Vec<(String, Value)> {
         let count = self.stream_len();
-        nats_runtime().block_on(async {
+        runtime().block_on(async {
             let client = async_nats::connect(self.url()).await.expect("client");
             let stream = async_nats::jetstream::new(client)
                 .get_stream(STREAM)

@@ -23,18 +23,23 @@ pub fn run(program: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
+/// A field of `/proc/<pid>/status` (`CapEff`, `NoNewPrivs`, ...), trimmed.
+pub fn status_field(pid: u32, field: &str) -> Option<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()?
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .map(|value| value.trim().to_owned())
+}
+
+/// A process's capability set from `/proc/<pid>/status` (`CapEff`, `CapBnd`, ...).
+pub fn capabilities(pid: u32, set: &str) -> Option<u64> {
+    u64::from_str_radix(&status_field(pid, set)?, 16).ok()
+}
+
 /// Whether this process may create namespaces and load eBPF (root).
 pub fn privileged() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            let line = status
-                .lines()
-                .find(|l| l.starts_with("CapEff:"))?
-                .to_string();
-            u64::from_str_radix(line.trim_start_matches("CapEff:").trim(), 16).ok()
-        })
-        .is_some_and(|caps| caps & (1 << 21) != 0)
+    capabilities(std::process::id(), "CapEff").is_some_and(|caps| caps & (1 << 21) != 0)
 }
 
 /// Fails the test unless it runs as root.

@@ -11,6 +11,7 @@ use aya::programs::tc::TcAttach;
 use aya::programs::{LinkOrder, SchedClassifier, TcAttachType};
 use cipherlens_common::TC_EMPTY_PROGRAM;
 use cipherlens_sensor::live::ebpf_object;
+use cipherlens_sensor::live::interfaces::list_interfaces;
 use clap::Args;
 
 #[derive(Args)]
@@ -21,11 +22,12 @@ pub struct TcBaselineArgs {
 }
 
 pub fn run(args: TcBaselineArgs) -> anyhow::Result<ExitCode> {
-    let index: u32 = std::fs::read_to_string(format!("/sys/class/net/{}/ifindex", args.interface))
+    let index = list_interfaces()
+        .context("listing interfaces")?
+        .into_iter()
+        .find(|interface| interface.name == args.interface)
         .with_context(|| format!("no interface {}", args.interface))?
-        .trim()
-        .parse()
-        .context("the interface's index")?;
+        .index;
     let mut ebpf = Ebpf::load(ebpf_object::embedded()).context("loading the eBPF object")?;
     let program: &mut SchedClassifier = ebpf
         .program_mut(TC_EMPTY_PROGRAM)

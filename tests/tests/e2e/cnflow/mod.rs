@@ -8,7 +8,7 @@ mod namespace_ids;
 use std::path::Path;
 use std::time::Duration;
 
-use cipherlens_integration::{TestBed, cnflow_records, tshark_fields};
+use cipherlens_integration::{TestBed, capabilities, cnflow_records, tshark_fields};
 use serde_json::Value;
 
 /// Packets and wire bytes per direction of one TCP flow, as tshark counts
@@ -49,12 +49,7 @@ fn cnflow_records_count_like_tshark_and_tie_to_sessions() {
             "1",
         ],
     );
-    let status = std::fs::read_to_string(format!("/proc/{}/status", sensor.pid())).expect("status");
-    let effective = status
-        .lines()
-        .find_map(|line| line.strip_prefix("CapEff:"))
-        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
-        .expect("CapEff");
+    let effective = capabilities(sensor.pid(), "CapEff").expect("CapEff");
     assert_eq!(
         effective & (1 << 21),
         0,

@@ -8,11 +8,10 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use cipherlens_integration::schema::assert_valid_session_record;
-use cipherlens_integration::{TestBed, free_port, repo_root};
-use serde_json::Value;
-
 use cipherlens_integration::deploy::readme_rows;
+use cipherlens_integration::schema::assert_valid_session_record;
+use cipherlens_integration::{TestBed, capabilities, free_port, repo_root, status_field};
+use serde_json::Value;
 
 use super::Podman;
 
@@ -123,16 +122,6 @@ impl Drop for Container<'_> {
     fn drop(&mut self) {
         let _ = self.podman.output(&["rm", "-f", "-t", "2", &self.name]);
     }
-}
-
-/// `Cap*`, `NoNewPrivs` and `Seccomp` lines of /proc/PID/status.
-fn status_field(pid: u32, field: &str) -> String {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .expect("the container's process status")
-        .lines()
-        .find_map(|line| line.strip_prefix(&format!("{field}:")))
-        .map(|value| value.trim().to_owned())
-        .unwrap_or_else(|| panic!("{field} in /proc/{pid}/status"))
 }
 
 /// Capability numbers (linux/capability.h) of the README's names.
@@ -247,12 +236,16 @@ fn the_image_is_reproducible_and_records_a_handshake_with_only_the_documented_gr
         .iter()
         .map(|(name, _)| 1u64 << capability_bit(name))
         .sum();
-    let effective = u64::from_str_radix(&status_field(pid, "CapEff"), 16).expect("CapEff");
+    let effective = capabilities(pid, "CapEff").expect("CapEff");
     assert_eq!(effective, expected, "CapEff {effective:x}");
-    let bounding = u64::from_str_radix(&status_field(pid, "CapBnd"), 16).expect("CapBnd");
+    let bounding = capabilities(pid, "CapBnd").expect("CapBnd");
     assert_eq!(bounding, expected, "CapBnd {bounding:x}");
-    assert_eq!(status_field(pid, "NoNewPrivs"), "1");
-    assert_eq!(status_field(pid, "Seccomp"), "2", "a seccomp filter");
+    assert_eq!(status_field(pid, "NoNewPrivs").as_deref(), Some("1"));
+    assert_eq!(
+        status_field(pid, "Seccomp").as_deref(),
+        Some("2"),
+        "a seccomp filter"
+    );
 
     bed.link.s_client(
         &format!("{}:{}", bed.link.host_v4, server.port),

@@ -8,10 +8,11 @@
 use std::time::Duration;
 
 use async_nats::ConnectOptions;
+use cipherlens_integration::nats::runtime;
 use cipherlens_integration::{NatsServer, TestBed, free_port, repo_root};
 use serde_json::Value;
 
-use cipherlens_integration::deploy::tool;
+use cipherlens_integration::deploy::helm;
 
 const PASSWORDS: [(&str, &str); 3] = [
     ("SENSOR", "sensor-secret"),
@@ -45,11 +46,7 @@ fn block(yaml: &str, key: &str) -> String {
 
 /// The example's nats.conf and the stream's subjects, as the chart renders them.
 fn rendered_example(scratch: &std::path::Path) -> (String, Vec<String>) {
-    let mut command = std::process::Command::new(tool("helm"));
-    for variable in ["HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME"] {
-        command.env(variable, scratch);
-    }
-    let output = command
+    let output = helm(scratch)
         .args(["template", "cipherlens"])
         .arg(repo_root().join("deploy/helm/cipherlens"))
         .args([
@@ -76,13 +73,6 @@ fn rendered_example(scratch: &std::path::Path) -> (String, Vec<String>) {
         .map(str::to_owned)
         .collect();
     (conf, subjects)
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
 }
 
 fn connect(runtime: &tokio::runtime::Runtime, url: &str, user: &str) -> async_nats::Client {
