@@ -8,8 +8,8 @@
 //! included) is copied to the ring buffer, until user space marks the flow
 //! done (it has the record) or the flow's byte budget is spent. Then no
 //! payload of the flow is copied again; only its FIN/RST segments are sent
-//! (header only, so user space frees the session), and the entry goes at
-//! the second FIN or an RST. A client SYN on a 4-tuple that still has an
+//! (header only, so user space frees the session), and the entry goes once
+//! both sides' FINs (or an RST) have passed. A client SYN on a 4-tuple that still has an
 //! entry (a reused client port) removes it and is sent too, so the new
 //! connection starts over on both sides. The classifiers never alter or
 //! drop traffic (always `TC_ACT_PIPE`).
@@ -30,11 +30,11 @@ use aya_ebpf::{
 };
 use cipherlens_common::{
     CHUNK_CAPACITY, CONFIG_COUNT_FLOWS, Counter, DEFAULT_FLOW_BYTE_BUDGET, DIRECTION_EGRESS,
-    DIRECTION_INGRESS, FLOW_DONE, FLOW_FIN_SEEN, FlowCounters, FlowKey, FlowState, HEADER_CAPACITY,
-    IPPROTO_TCP, IPPROTO_UDP, KernelConfig, LARGE_CHUNK_CAPACITY, LargePacketEvent,
-    MAX_CHUNKS_PER_PACKET, MAX_COUNTED_FLOWS, MAX_FLOWS, MAX_SOCKET_OWNERS, OPENED_BY_HIGH,
-    OPENED_BY_LOW, PACKET_EVENT_HEADER_LEN, PHASE_COPYING, PHASE_DONE, PHASE_NONE,
-    TLS_CONTENT_HANDSHAKE, TLS_MAJOR_VERSION,
+    DIRECTION_INGRESS, FLOW_DONE, FLOW_FIN_BOTH, FLOW_FIN_FROM_HIGH, FLOW_FIN_FROM_LOW,
+    FlowCounters, FlowKey, FlowState, HEADER_CAPACITY, IPPROTO_TCP, IPPROTO_UDP, KernelConfig,
+    LARGE_CHUNK_CAPACITY, LargePacketEvent, MAX_CHUNKS_PER_PACKET, MAX_COUNTED_FLOWS, MAX_FLOWS,
+    MAX_SOCKET_OWNERS, OPENED_BY_HIGH, OPENED_BY_LOW, PACKET_EVENT_HEADER_LEN, PHASE_COPYING,
+    PHASE_DONE, PHASE_NONE, TLS_CONTENT_HANDSHAKE, TLS_MAJOR_VERSION,
 };
 
 #[map(name = "CIPHERLENS_COUNTERS")]
@@ -118,8 +118,9 @@ const QUIC_LONG_HEADER_BITS: u8 = 0xC0;
 const HEADER_MASK: usize = 255;
 const _: () = assert!(HEADER_MASK + 1 <= HEADER_CAPACITY + CHUNK_CAPACITY);
 const _: () = assert!(CHUNK_CAPACITY.is_power_of_two());
-/// TCP flags byte: FIN and RST.
-const TCP_FIN_OR_RST: u8 = 0x01 | 0x04;
+/// TCP flags byte: FIN and RST, and single flags.
+const TCP_FIN_OR_RST: u8 = TCP_FIN | TCP_RST;
+const TCP_FIN: u8 = 0x01;
 const TCP_SYN: u8 = 0x02;
 const TCP_RST: u8 = 0x04;
 const TCP_ACK: u8 = 0x10;
@@ -320,14 +321,19 @@ fn copy_handshake(ctx: &TcContext, layout: &Layout, direction: u8) -> u64 {
     } else if flags & FLOW_DONE != 0 {
         if layout.tcp_flags & TCP_FIN_OR_RST != 0 {
             // The connection closes: user space frees its session when both
-            // FINs (or an RST) arrive; then the entry would only crowd the LRU.
+            // sides' FINs (or an RST) arrive; then the entry would only
+            // crowd the LRU. Until then it stays, so a new connection's SYN
+            // on the 4-tuple finds it and is sent.
             send_chunks(ctx, layout, direction, 0);
-            if layout.tcp_flags & TCP_RST != 0 || flags & FLOW_FIN_SEEN != 0 {
+            let seen = flags | fin_flag(layout);
+            if layout.tcp_flags & TCP_RST != 0 || seen & FLOW_FIN_BOTH == FLOW_FIN_BOTH {
                 let _ = FLOWS.remove(&layout.key);
                 return u64::from(PHASE_NONE);
             }
-            // SAFETY: as above.
-            unsafe { (*state).flags = flags | FLOW_FIN_SEEN };
+            if seen != flags {
+                // SAFETY: as above.
+                unsafe { (*state).flags = seen };
+            }
         }
         return u64::from(PHASE_DONE);
     }
@@ -340,10 +346,28 @@ fn copy_handshake(ctx: &TcContext, layout: &Layout, direction: u8) -> u64 {
     // SAFETY: as above; concurrent updates may lose an addition, which only
     // makes the budget slightly more generous.
     unsafe { (*state).bytes_copied = copied.saturating_add(sent as u32) };
+    let fin = fin_flag(layout);
+    if fin != 0 {
+        // A FIN before the flow is done counts towards its close too. An
+        // atomic OR: user space may be marking the flow done right now.
+        // SAFETY: as above; `flags` is an aligned u64 of the map value.
+        unsafe { or_atomic(&raw mut (*state).flags, fin) };
+    }
     if allowed < payload_len {
         count(Counter::BudgetSpent);
     }
     u64::from(PHASE_COPYING)
+}
+
+/// The [`FlowState::flags`] bit of a FIN from the packet's sender (none
+/// for a packet without FIN).
+#[inline(always)]
+fn fin_flag(layout: &Layout) -> u64 {
+    match (layout.tcp_flags & TCP_FIN != 0, layout.from_low) {
+        (false, _) => 0,
+        (true, true) => FLOW_FIN_FROM_LOW,
+        (true, false) => FLOW_FIN_FROM_HIGH,
+    }
 }
 
 /// Smallest UDP payload of a datagram carrying a client Initial (RFC 9000
@@ -1201,6 +1225,20 @@ fn count_flow(ctx: &TcContext, layout: &Layout) -> u64 {
             Ok(()) => u64::from(PHASE_NONE),
             Err(_) => PHASE_UNKNOWN,
         }
+    }
+}
+
+/// An atomic OR whose result is unused (BPF `atomic or`, kernel 5.12+).
+///
+/// # Safety
+/// `target` must point at a live, aligned `u64` of a map value.
+#[inline(always)]
+unsafe fn or_atomic(target: *mut u64, bits: u64) {
+    // SAFETY: the caller's promise.
+    unsafe {
+        core::intrinsics::atomic_or::<u64, u64, { core::intrinsics::AtomicOrdering::Relaxed }>(
+            target, bits,
+        );
     }
 }
 

@@ -292,26 +292,34 @@ impl FlowKey {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct FlowState {
-    /// Payload bytes copied so far (both directions).
-    pub bytes_copied: u32,
-    /// [`FLOW_DONE`] once user space has the record: stop copying.
-    pub flags: u32,
+    /// [`FLOW_DONE`] once user space has the record: stop copying; the
+    /// `FLOW_FIN_*` bits. 64 bits wide: the kernel sets bits with an atomic
+    /// OR, which BPF's base instruction set has for 64-bit words only.
+    pub flags: u64,
     /// `bpf_ktime_get_ns` when the entry was made (the flow's first
     /// handshake packet). User space marks a flow done only if the entry
     /// is the one its session started with: a 4-tuple reused by a new
     /// connection before the old session was handed over has a newer one.
     pub created_ns: u64,
+    /// Payload bytes copied so far (both directions).
+    pub bytes_copied: u32,
+    pub _pad: u32,
 }
 
-const _: () = assert!(core::mem::size_of::<FlowState>() == 16);
+const _: () = assert!(core::mem::size_of::<FlowState>() == 24);
 
 /// `FlowState::flags`: user space has the record; no payload is copied any
 /// more, only the connection's FIN/RST (so user space can free the session)
 /// and a client SYN reusing the 4-tuple.
-pub const FLOW_DONE: u32 = 1;
-/// `FlowState::flags`: a FIN of a done flow was seen; the next FIN (or an
-/// RST) removes the flow's entry.
-pub const FLOW_FIN_SEEN: u32 = 2;
+pub const FLOW_DONE: u64 = 1;
+/// `FlowState::flags`: a FIN was seen from the key's low endpoint, and from
+/// its high endpoint. Kept per direction: a retransmitted FIN of one side
+/// must not count as the other's. Once both have been seen (or an RST) a
+/// done flow's entry goes; user space has had both FINs by then, so it has
+/// closed the session and a new connection on the 4-tuple starts afresh.
+pub const FLOW_FIN_FROM_LOW: u64 = 2;
+pub const FLOW_FIN_FROM_HIGH: u64 = 4;
+pub const FLOW_FIN_BOTH: u64 = FLOW_FIN_FROM_LOW | FLOW_FIN_FROM_HIGH;
 
 /// Per-flow traffic counters (CNFlow), for every TCP and UDP flow crossing
 /// an attached interface. Directions are relative to the [`FlowKey`]:

@@ -4,7 +4,7 @@
 //! and sent to the record writer.
 
 use aya::maps::{HashMap as BpfHashMap, MapData};
-use cipherlens_common::{FLOW_DONE, FlowState};
+use cipherlens_common::{FLOW_DONE, FLOW_FIN_BOTH, FlowState};
 use cipherlens_parsers::fingerprint::Transport;
 use cipherlens_record::StatsRecord;
 
@@ -48,9 +48,12 @@ impl HandOver<'_> {
                 && state.created_ns <= started.saturating_add(SAME_ENTRY_NS)
             {
                 let done = FlowState {
-                    bytes_copied: u32::MAX,
-                    flags: FLOW_DONE,
+                    // The FINs the kernel saw already count towards the
+                    // entry's removal.
+                    flags: FLOW_DONE | (state.flags & FLOW_FIN_BOTH),
                     created_ns: state.created_ns,
+                    bytes_copied: u32::MAX,
+                    _pad: 0,
                 };
                 // BPF_EXIST: only flows the kernel still tracks.
                 if self.flows.insert(&key, &done, 2).is_ok() {

@@ -195,3 +195,97 @@ fn a_reused_client_port_gives_a_record_per_connection() {
         ]
     );
 }
+
+/// A FIN sent twice (a retransmission) before the peer's FIN must not count
+/// as both sides closing: the kernel would drop the flow's entry and the
+/// peer's FIN with it, the session would stay open in user space, and the
+/// next connection on the 4-tuple (whose SYN then finds no entry) would be
+/// taken for a packet of the old one and go unrecorded.
+#[test]
+fn a_retransmitted_fin_does_not_close_both_sides() {
+    let bed = TestBed::new("fin-twice");
+    let link = &bed.link;
+    let Certificate { cert, key } = bed.certificate("fin.test");
+    let port = free_port();
+    let client_port = free_port();
+    // The server closes first (its TIME_WAIT leaves the client free to bind
+    // the port again) after a copy of its FIN: a raw TCP FIN on the same
+    // 4-tuple, sent once the sensor has marked the flow done. Its sequence
+    // number is off, so the client's stack ignores it; the sensor sees two
+    // FINs from the server, as it does when a FIN is retransmitted.
+    let server = Command::new("python3")
+        .args([
+            "-c",
+            &format!(
+                "import socket, ssl, struct\n\
+                 def checksum(data):\n\
+                 \x20   data += b'\\0' * (len(data) % 2)\n\
+                 \x20   total = sum(struct.unpack('!%dH' % (len(data) // 2), data))\n\
+                 \x20   while total >> 16: total = (total & 0xFFFF) + (total >> 16)\n\
+                 \x20   return ~total & 0xFFFF\n\
+                 def fin(source, destination):\n\
+                 \x20   header = struct.pack('!HHIIBBHHH', source[1], destination[1], 1, 1, 5 << 4, 0x11, 512, 0, 0)\n\
+                 \x20   pseudo = socket.inet_aton(source[0]) + socket.inet_aton(destination[0]) + struct.pack('!BBH', 0, 6, len(header))\n\
+                 \x20   header = header[:16] + struct.pack('!H', checksum(pseudo + header)) + header[18:]\n\
+                 \x20   raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)\n\
+                 \x20   raw.sendto(header, (destination[0], 0))\n\
+                 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); ctx.load_cert_chain('{cert}', '{key}')\n\
+                 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+                 s.bind(('{host}', {port})); s.listen(8)\n\
+                 for round in range(2):\n\
+                 \x20   c, peer = s.accept()\n\
+                 \x20   t = ctx.wrap_socket(c, server_side=True)\n\
+                 \x20   t.recv(1)\n\
+                 \x20   if round == 0: fin(('{host}', {port}), peer)\n\
+                 \x20   t.close()",
+                host = link.host_v4
+            ),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("python server");
+    let _server = Background(server);
+    wait_listening(port);
+    let sensor = bed.sensor(&[]);
+    let connect = |name: &str| {
+        link.client(
+            "python3",
+            &[
+                "-c",
+                &format!(
+                    "import socket, ssl, time\n\
+                     ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE\n\
+                     s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+                     s.bind(('{client}', {client_port})); s.connect(('{host}', {port}))\n\
+                     t = ctx.wrap_socket(s, server_hostname='{name}')\n\
+                     time.sleep(0.3)\n\
+                     t.send(b'x')\n\
+                     while t.recv(100): pass\n\
+                     t.close()",
+                    client = link.client_v4,
+                    host = link.host_v4
+                ),
+            ],
+        )
+    };
+    connect("first.fin.test");
+    std::thread::sleep(Duration::from_millis(300));
+    connect("second.fin.test");
+    std::thread::sleep(Duration::from_millis(500));
+    let (records, stats, _) = sensor.stop();
+    assert_eq!(stats["kernel_losses"], 0, "stats: {stats}");
+    // The first session was marked done before its close: the premise.
+    assert!(stats["flows_marked_done"].as_u64() >= Some(1), "{stats}");
+    let names: Vec<(&Value, &Value)> = records
+        .iter()
+        .map(|r| (&r["client"]["port"], &r["tls"]["client"]["server_name"]))
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            (&Value::from(client_port), &Value::from("first.fin.test")),
+            (&Value::from(client_port), &Value::from("second.fin.test")),
+        ]
+    );
+}
