@@ -28,10 +28,9 @@ pub struct StatsRecord {
     /// Kernel counters that mean lost data, summed (readable ones only).
     pub kernel_losses: u64,
     pub events_read: u64,
-    /// The most event bytes the sensor read from the ring buffer between
-    /// two moments it found it empty: how far behind it got, against the
-    /// ring's size (new events arrive meanwhile, so an upper bound of the
-    /// ring's fill).
+    /// The most event bytes found waiting in the ring buffer (live capture),
+    /// measured by the kernel right after each event went in: how far
+    /// behind the sensor got, against the ring's size.
     #[serde(default)]
     pub ring_buffer_peak_bytes: u64,
     /// The ring buffer's size in bytes (`--ring-buffer-mib`).

@@ -19,7 +19,7 @@
 
 use aya_ebpf::{
     EbpfContext,
-    bindings::{__sk_buff, TC_ACT_PIPE},
+    bindings::{__sk_buff, BPF_RB_AVAIL_DATA, TC_ACT_PIPE},
     helpers::generated::{
         bpf_get_netns_cookie, bpf_get_socket_cookie, bpf_ktime_get_coarse_ns, bpf_ktime_get_ns,
         bpf_skb_cgroup_id, bpf_skb_load_bytes,
@@ -34,11 +34,11 @@ use cipherlens_common::{
     FlowCounters, FlowKey, FlowState, HEADER_CAPACITY, IPPROTO_TCP, IPPROTO_UDP, KernelConfig,
     LARGE_CHUNK_CAPACITY, LargePacketEvent, MAX_CHUNKS_PER_PACKET, MAX_COUNTED_FLOWS, MAX_FLOWS,
     MAX_SOCKET_OWNERS, OPENED_BY_HIGH, OPENED_BY_LOW, PACKET_EVENT_HEADER_LEN, PHASE_COPYING,
-    PHASE_DONE, PHASE_NONE, TLS_CONTENT_HANDSHAKE, TLS_MAJOR_VERSION,
+    PHASE_DONE, PHASE_NONE, RING_BACKLOG_SLOT, TLS_CONTENT_HANDSHAKE, TLS_MAJOR_VERSION,
 };
 
 #[map(name = "CIPHERLENS_COUNTERS")]
-static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(Counter::COUNT, 0);
+static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(Counter::COUNT + 1, 0);
 
 /// 32 MiB: about 14,000 full-size events in flight.
 #[map(name = "CIPHERLENS_EVENTS")]
@@ -572,7 +572,23 @@ fn send_event(
         return None;
     }
     count(Counter::EventsSent);
+    note_backlog();
     Some(copied)
+}
+
+/// Keeps the most bytes this CPU has found waiting in the ring (the
+/// producer's position less the consumer's) right after an event went in.
+#[inline(always)]
+fn note_backlog() {
+    let waiting = EVENTS.query(u64::from(BPF_RB_AVAIL_DATA));
+    if let Some(peak) = COUNTERS.get_ptr_mut(RING_BACKLOG_SLOT) {
+        // SAFETY: per-CPU slot owned by this CPU for the program's run.
+        unsafe {
+            if waiting > *peak {
+                *peak = waiting;
+            }
+        }
+    }
 }
 
 /// `len` (1..=mask + 1) as `((len - 1) & mask) + 1`, the form the

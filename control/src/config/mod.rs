@@ -20,7 +20,8 @@
 //! interfaces = ["eth*", "lxc*"]
 //! exclude_interfaces = ["docker0"]
 //! flow_byte_budget = 131072
-//! ring_buffer_mib = 16             # a power of two
+//! ring_buffer_mib = 8              # a power of two
+//! tls_ring_buffer_mib = 2          # the TLS probes' ring
 //! stats_interval_seconds = 60
 //! attach_mode = "auto"            # auto | tcx | netlink
 //! metrics_listen = "127.0.0.1:9464"
@@ -303,7 +304,7 @@ mod tests {
         assert_eq!(empty, FileConfig::default());
         // Independent of the code: the values the options document.
         assert_eq!(empty.capture.flow_byte_budget, 128 * 1024);
-        assert_eq!(empty.capture.ring_buffer_mib, 16);
+        assert_eq!(empty.capture.ring_buffer_mib, 8);
         assert_eq!(empty.capture.stats_interval_seconds, 60);
         assert!(empty.capture.cnflow);
         assert_eq!(empty.capture.cnflow_idle_timeout_seconds, 120);

@@ -18,12 +18,17 @@ use super::{Secret, defaults};
 /// Payload bytes copied per flow: the allowed range.
 pub const FLOW_BYTE_BUDGET: RangeInclusive<u64> = 1024..=16 * 1024 * 1024;
 /// Default size of the packet ring buffer, in MiB. `scripts/bench-live.sh`
-/// (events at their real length, the CNFlow scan off the loop): 8 MiB lost
-/// nothing in six runs of 20,000 handshakes at 3,000-3,500 a second on two
-/// saturated cores, and one run in three at 4,200 a second lost 9%; 16
-/// doubles that room.
-pub const DEFAULT_RING_BUFFER_MIB: u32 = 16;
-/// Largest packet ring buffer, in MiB.
+/// section 2 (20,000 handshakes as fast as two saturated cores make them,
+/// sensor start-up and CNFlow scans included) measured a backlog peak of
+/// 0.5-2.4 MiB once CNFlow records stopped blocking the loop; 8 MiB is over
+/// three times that, and 4 MiB lost events in every run. A ring is
+/// resident twice (the kernel maps its pages twice).
+pub const DEFAULT_RING_BUFFER_MIB: u32 = 8;
+/// Default size of the TLS probes' ring buffer, in MiB: certificate chains
+/// of a few KiB per handshake of a probed library; plaintext capture of a
+/// busy process wants more.
+pub const DEFAULT_TLS_RING_BUFFER_MIB: u32 = 2;
+/// Largest ring buffer, in MiB.
 const MAX_RING_BUFFER_MIB: u32 = 1024;
 
 /// A ring buffer size in MiB: a power of two (the kernel's rule for ring
@@ -178,6 +183,13 @@ pub struct CaptureSection {
     /// Attach no uprobes at all (no certificates from TLS libraries).
     #[arg(long = "no-tls-probes", action = ArgAction::SetFalse)]
     pub tls_probes: bool,
+    /// MiB of the ring buffer that carries the TLS probes' certificates and
+    /// plaintext (a power of two, 1 to 1024; resident twice). Raise it for
+    /// plaintext capture of busy processes (`tls_probe_ring_buffer_full`).
+    #[arg(long, value_name = "MIB", default_value_t = DEFAULT_TLS_RING_BUFFER_MIB,
+          value_parser = ring_buffer_mib)]
+    #[serde(deserialize_with = "deserialize_ring_buffer_mib")]
+    pub tls_ring_buffer_mib: u32,
     /// TLS probes only for these processes (repeatable; default: every process).
     #[arg(long = "tls-probe-pid", value_name = "PID")]
     pub tls_probe_pids: Vec<u32>,

@@ -97,8 +97,14 @@ impl Counter {
     }
 }
 
-/// Name of the per-CPU counter array in the eBPF object.
+/// Name of the per-CPU counter array in the eBPF object: one slot per
+/// [`Counter`], then [`RING_BACKLOG_SLOT`].
 pub const COUNTERS_MAP: &str = "CIPHERLENS_COUNTERS";
+/// The counter array's slot after the counters: the most bytes a CPU found
+/// waiting in the packet ring right after writing an event (a maximum, not
+/// a sum; user space takes the maximum over CPUs). The backlog's peak, for
+/// sizing the ring.
+pub const RING_BACKLOG_SLOT: u32 = Counter::COUNT;
 /// Name of the ring buffer that carries [`PacketEvent`]s.
 pub const EVENTS_MAP: &str = "CIPHERLENS_EVENTS";
 /// Name of the LRU map of flows in their handshake phase ([`FlowKey`] -> [`FlowState`]).

@@ -63,6 +63,7 @@ pub fn run(args: LiveArgs, given: &ArgMatches) -> anyhow::Result<ExitCode> {
         },
         flow_byte_budget: capture.flow_byte_budget,
         ring_buffer_bytes: capture.ring_buffer_mib << 20,
+        tls_ring_buffer_bytes: capture.tls_ring_buffer_mib << 20,
         stats_interval: (capture.stats_interval_seconds > 0)
             .then(|| Duration::from_secs(capture.stats_interval_seconds)),
         attach_mode: capture.attach_mode,

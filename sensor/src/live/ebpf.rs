@@ -7,6 +7,7 @@ use aya::programs::{BtfTracePoint, SchedClassifier, TestRun, TestRunOptions};
 use aya::{Btf, Ebpf, EbpfLoader};
 use cipherlens_capture::tcp_metrics_frame::{decode_reply, request_frame};
 use cipherlens_common::tcp_metrics::{TCP_METRICS_FRAME_LEN, TCP_METRICS_PROGRAM, TcpMetricsReply};
+use cipherlens_common::tls::TLS_EVENTS_MAP;
 use cipherlens_common::{
     CONFIG_COUNT_FLOWS, CONFIG_MAP, COUNTERS_MAP, EVENTS_MAP, FLOW_COUNTERS_MAP, FLOWS_MAP,
     FlowCounters, FlowKey, FlowState, KernelConfig, SOCKET_OWNER_PROGRAMS, SOCKET_OWNERS_MAP,
@@ -33,6 +34,9 @@ pub struct KernelMaps {
     pub socket_owners: BpfHashMap<MapData, u64, u64>,
 }
 
+/// The smallest ring buffer the kernel makes (one page on x86-64).
+pub const PAGE_BYTES: u32 = 4096;
+
 /// Loads the object with its configuration, loads the TC classifiers and
 /// attaches the socket-owner programs (whose links live as long as the
 /// returned `Ebpf`), and takes the maps out.
@@ -40,9 +44,11 @@ pub fn load(
     flow_byte_budget: u32,
     count_flows: bool,
     ring_buffer_bytes: u32,
+    tls_ring_buffer_bytes: u32,
 ) -> Result<(Ebpf, KernelMaps), LiveError> {
     let mut ebpf = EbpfLoader::new()
         .map_max_entries(EVENTS_MAP, ring_buffer_bytes)
+        .map_max_entries(TLS_EVENTS_MAP, tls_ring_buffer_bytes)
         .load(super::ebpf_object::embedded())?;
     let mut config: Array<_, KernelConfig> = Array::try_from(
         ebpf.map_mut(CONFIG_MAP)

@@ -193,8 +193,7 @@ impl FlowScanner {
         };
         self.state = Some(state);
         self.apply(output, stats);
-        self.send_ready(writer, stats)?;
-        writer.hand_over()
+        self.offer_ready(writer, stats)
     }
 
     fn apply(&mut self, output: ScanOutput, stats: &mut StatsRecord) {
@@ -223,7 +222,32 @@ impl FlowScanner {
         stats: &mut StatsRecord,
     ) -> Result<(), WriterStopped> {
         self.enricher.on_answer(answer);
-        self.send_ready(writer, stats)
+        self.offer_ready(writer, stats)
+    }
+
+    /// Whether records are ready but wait for room in the writer's queue
+    /// ([`FlowScanner::offer_ready`]; the loop retries shortly).
+    pub(super) fn has_waiting(&self) -> bool {
+        self.enricher.has_ready()
+    }
+
+    /// Sends the ready records the writer's queue has room for now; the
+    /// rest wait ([`FlowScanner::has_waiting`]). A scan's thousands of
+    /// records would otherwise block the loop on a full queue while the
+    /// writer encodes them, and the kernel's ring would fill meanwhile.
+    pub(super) fn offer_ready(
+        &mut self,
+        writer: &mut BackgroundWriter<Outgoing>,
+        stats: &mut StatsRecord,
+    ) -> Result<(), WriterStopped> {
+        self.note_lookups(stats);
+        while let Some(facts) = self.enricher.next_ready() {
+            if let Some(Outgoing::Flow(facts)) = writer.offer(Outgoing::Flow(facts))? {
+                self.enricher.put_back(facts);
+                return Ok(());
+            }
+        }
+        writer.try_hand_over().map(drop)
     }
 
     /// At exit: records for every open flow, with the TCP metrics that can
@@ -253,6 +277,14 @@ impl FlowScanner {
         writer: &mut BackgroundWriter<Outgoing>,
         stats: &mut StatsRecord,
     ) -> Result<(), WriterStopped> {
+        self.note_lookups(stats);
+        while let Some(facts) = self.enricher.next_ready() {
+            writer.send(Outgoing::Flow(facts))?;
+        }
+        Ok(())
+    }
+
+    fn note_lookups(&self, stats: &mut StatsRecord) {
         let counts = &self.enricher.counts;
         stats.tcp_info_misses = counts.misses;
         stats.tcp_info_skipped_busy = counts.skipped_busy;
@@ -263,9 +295,5 @@ impl FlowScanner {
                 .iter()
                 .map(|(reason, count)| (reason.to_string(), *count)),
         );
-        while let Some(facts) = self.enricher.next_ready() {
-            writer.send(Outgoing::Flow(facts))?;
-        }
-        Ok(())
     }
 }

@@ -77,6 +77,8 @@ const INTERFACE_RESYNC: Duration = Duration::from_secs(5);
 const INTERFACE_POLL: Duration = Duration::from_millis(250);
 /// How often idle flows are expired.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
+/// How soon CNFlow records that found the writer's queue full try again.
+const FLOW_RECORD_RETRY: Duration = Duration::from_millis(2);
 /// Events handled before yielding to the other tasks of the loop.
 const EVENTS_PER_WAKE: usize = 4096;
 /// Events read at most after the shutdown signal (a full 64 MiB ring of
@@ -115,6 +117,12 @@ pub async fn run_live(
         options.flow_byte_budget,
         options.cnflow.is_some(),
         options.ring_buffer_bytes,
+        // Without probes the ring is never written: one page.
+        if options.tls_probes.enabled {
+            options.tls_ring_buffer_bytes
+        } else {
+            ebpf::PAGE_BYTES
+        },
     )?;
     let mut tls = tls::TlsProbes::start(
         &mut object,
@@ -218,7 +226,6 @@ pub async fn run_live(
     let mut held_until: Option<tokio::time::Instant> = None;
     let mut cnflow_tick = tokio::time::interval(options.cnflow_scan_interval);
     let mut scan_job = None;
-    let mut draining = 0u64;
     let stats_period = options
         .stats_interval
         .unwrap_or(Duration::from_secs(3600 * 24 * 365));
@@ -251,18 +258,13 @@ pub async fn run_live(
                 if let Some(follower) = &mut key_log {
                     follow_key_log(follower, &mut pipeline);
                 }
-                let (handled, bytes) = read_events(
+                let handled = read_events(
                     guard.get_inner_mut(),
                     EVENTS_PER_WAKE,
                     &mut EventContext { frame: &mut frame, stats: &mut stats, own_pid, attachments: &attachments, offset },
                     &mut pipeline,
                 );
-                // The bytes read since the ring was last found empty: how
-                // far behind the loop got (its peak is a stats figure).
-                draining += bytes;
-                stats.ring_buffer_peak_bytes = stats.ring_buffer_peak_bytes.max(draining);
                 if handled < EVENTS_PER_WAKE {
-                    draining = 0;
                     guard.clear_ready();
                 }
             }
@@ -311,6 +313,11 @@ pub async fn run_live(
             }
             answer = flow_scanner.next_enriched() => {
                 if flow_scanner.on_enriched(answer, &mut writer, &mut stats).is_err() {
+                    break writer_error();
+                }
+            }
+            () = tokio::time::sleep(FLOW_RECORD_RETRY), if flow_scanner.has_waiting() || writer.has_pending() => {
+                if flow_scanner.offer_ready(&mut writer, &mut stats).is_err() {
                     break writer_error();
                 }
             }
@@ -491,21 +498,17 @@ struct EventContext<'a> {
 }
 
 /// Reads up to `limit` events from the ring into the pipeline; returns how
-/// many were read (fewer than `limit`: the ring is empty) and their bytes
-/// in the ring.
+/// many were read (fewer than `limit`: the ring is empty).
 fn read_events(
     ring: &mut aya::maps::RingBuf<aya::maps::MapData>,
     limit: usize,
     context: &mut EventContext<'_>,
     pipeline: &mut SessionPipeline<impl FnMut(FinishedSession)>,
-) -> (usize, u64) {
+) -> usize {
     let mut handled = 0;
-    let mut bytes = 0u64;
     while handled < limit {
         let Some(item) = ring.next() else { break };
         handled += 1;
-        // Each record takes its length and an 8-byte header, 8-aligned.
-        bytes += (item.len() as u64 + 8).next_multiple_of(8);
         context.stats.events_read += 1;
         let dropped = match event_frame(&item, context.frame) {
             Ok((meta, _)) if tgid_of(meta.pid_tgid) == context.own_pid => {
@@ -531,7 +534,7 @@ fn read_events(
                 .or_default() += 1;
         }
     }
-    (handled, bytes)
+    handled
 }
 
 /// The kernel facts of one event. The skb's socket is the sender's: on

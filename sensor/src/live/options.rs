@@ -20,6 +20,8 @@ pub struct LiveOptions {
     pub flow_byte_budget: u32,
     /// Size of the packet events ring buffer (a power of two of pages).
     pub ring_buffer_bytes: u32,
+    /// Size of the TLS probes' ring buffer (a power of two of pages).
+    pub tls_ring_buffer_bytes: u32,
     /// Period of the stats record on stderr (`None`: only at exit).
     pub stats_interval: Option<Duration>,
     pub attach_mode: AttachMode,

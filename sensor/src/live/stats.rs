@@ -2,7 +2,7 @@
 //! the pipeline's and the publisher's counters, read at one moment.
 
 use aya::maps::{MapData, PerCpuArray};
-use cipherlens_common::Counter;
+use cipherlens_common::{Counter, RING_BACKLOG_SLOT};
 use cipherlens_record::StatsRecord;
 use cipherlens_record::stats::{PipelineStats, StatsSchema};
 
@@ -54,6 +54,10 @@ fn read_kernel_counters(stats: &mut StatsRecord, counters: &PerCpuArray<MapData,
                 stats.kernel_unreadable.push(counter.name().to_string());
             }
         }
+    }
+    match counters.get(&RING_BACKLOG_SLOT, 0) {
+        Ok(per_cpu) => stats.ring_buffer_peak_bytes = per_cpu.iter().copied().max().unwrap_or(0),
+        Err(error) => tracing::warn!(%error, "ring backlog peak unreadable"),
     }
 }
 

@@ -9,7 +9,7 @@
 //! bounded, so a slow output slows the producer rather than growing memory.
 
 use std::io;
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -78,6 +78,46 @@ impl<T: Send + 'static> BackgroundWriter<T> {
             self.hand_over()
         } else {
             Ok(())
+        }
+    }
+
+    /// Queues one item if that needs no wait: gives it back when a full
+    /// batch is pending and the queue has no room for it. For records that
+    /// may wait (CNFlow's, in bursts of thousands per scan), so the live
+    /// loop never blocks on them and keeps draining the kernel's ring.
+    pub fn offer(&mut self, item: T) -> Result<Option<T>, WriterStopped> {
+        if self.pending.len() >= BATCH && !self.try_hand_over()? {
+            return Ok(Some(item));
+        }
+        self.pending.push(item);
+        Ok(None)
+    }
+
+    /// Whether items wait to be handed over.
+    pub fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// Hands over what is pending if the queue has room now; `false` when
+    /// it had none (the items stay pending).
+    pub fn try_hand_over(&mut self) -> Result<bool, WriterStopped> {
+        if self.pending.is_empty() {
+            return Ok(true);
+        }
+        let Some(sender) = &self.sender else {
+            return Err(WriterStopped);
+        };
+        let batch = std::mem::take(&mut self.pending);
+        match sender.try_send(batch) {
+            Ok(()) => {
+                self.pending = Vec::with_capacity(BATCH);
+                Ok(true)
+            }
+            Err(TrySendError::Full(batch)) => {
+                self.pending = batch;
+                Ok(false)
+            }
+            Err(TrySendError::Disconnected(_)) => Err(WriterStopped),
         }
     }
 

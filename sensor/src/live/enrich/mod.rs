@@ -149,6 +149,28 @@ impl Enricher {
         self.records.pop_front().map(|pending| pending.facts)
     }
 
+    /// Whether a record is ready to go ([`Enricher::next_ready`]).
+    pub fn has_ready(&self) -> bool {
+        self.records.front().is_some_and(|pending| !pending.waiting)
+    }
+
+    /// Puts back a record taken by [`Enricher::next_ready`] that could not
+    /// go yet: it is first again.
+    pub fn put_back(&mut self, facts: Box<FlowFacts>) {
+        // Below every queued ticket (they stay sorted for the answers'
+        // search) and not waiting, so no answer is looked for by it.
+        let ticket = self
+            .records
+            .front()
+            .map_or(self.next_ticket, |pending| pending.ticket)
+            .saturating_sub(1);
+        self.records.push_front(Pending {
+            ticket,
+            facts,
+            waiting: false,
+        });
+    }
+
     /// The worker's next answer (`None`: the worker is gone); pending
     /// forever while no record waits for one. Cancel-safe.
     pub async fn next_answer(&mut self) -> Option<Answer> {
