@@ -13,7 +13,9 @@
 //! never a panic.
 
 use cipherlens_common::event_offsets as at;
-use cipherlens_common::{DIRECTION_EGRESS, HEADER_CAPACITY, PACKET_EVENT_HEADER_LEN};
+use cipherlens_common::{
+    DIRECTION_EGRESS, EVENT_OPENS_FLOW, HEADER_CAPACITY, PACKET_EVENT_HEADER_LEN,
+};
 
 use crate::decode::{DecodeError, Packet, Transport, decode_frame};
 use crate::link_type::LinkType;
@@ -29,6 +31,9 @@ pub struct EventMeta {
     pub pid_tgid: u64,
     pub ifindex: u32,
     pub egress: bool,
+    /// The packet made its flow's kernel entry (`EVENT_OPENS_FLOW`): a new
+    /// connection, whatever the 4-tuple carried before.
+    pub opens_flow: bool,
 }
 
 /// Why an event could not be used.
@@ -82,6 +87,7 @@ pub fn event_frame(event: &[u8], frame: &mut Vec<u8>) -> Result<(EventMeta, u32)
         pid_tgid: u64_at(event, at::PID_TGID),
         ifindex: u32_at(event, at::IFINDEX),
         egress: event[at::DIRECTION] == DIRECTION_EGRESS,
+        opens_flow: event[at::FLAGS] & EVENT_OPENS_FLOW != 0,
     };
     let payload_offset = u32_at(event, at::PAYLOAD_OFFSET);
     let payload_len = u32_at(event, at::PAYLOAD_LEN) as usize;

@@ -164,6 +164,12 @@ pub struct PipelineStats {
     /// TLS 1.3 sessions kept for a key log that had no secrets for them.
     #[serde(default)]
     pub handshakes_without_keys: u64,
+    /// Recorded or closed TCP sessions replaced by a new connection on
+    /// their 4-tuple whose SYN the sensor did not see (live: the kernel
+    /// said the new ClientHello opened its flow), instead of the new
+    /// handshake being taken for a late packet of the old one.
+    #[serde(default)]
+    pub flows_replaced_without_syn: u64,
 }
 
 /// Counters of the NATS publisher.

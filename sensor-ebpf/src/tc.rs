@@ -30,11 +30,12 @@ use aya_ebpf::{
 };
 use cipherlens_common::{
     CHUNK_CAPACITY, CONFIG_COUNT_FLOWS, Counter, DEFAULT_FLOW_BYTE_BUDGET, DIRECTION_EGRESS,
-    DIRECTION_INGRESS, FLOW_DONE, FLOW_FIN_BOTH, FLOW_FIN_FROM_HIGH, FLOW_FIN_FROM_LOW,
-    FlowCounters, FlowKey, FlowState, HEADER_CAPACITY, IPPROTO_TCP, IPPROTO_UDP, KernelConfig,
-    LARGE_CHUNK_CAPACITY, LargePacketEvent, MAX_CHUNKS_PER_PACKET, MAX_COUNTED_FLOWS, MAX_FLOWS,
-    MAX_SOCKET_OWNERS, OPENED_BY_HIGH, OPENED_BY_LOW, PACKET_EVENT_HEADER_LEN, PHASE_COPYING,
-    PHASE_DONE, PHASE_NONE, RING_BACKLOG_SLOT, TLS_CONTENT_HANDSHAKE, TLS_MAJOR_VERSION,
+    DIRECTION_INGRESS, EVENT_OPENS_FLOW, FLOW_DONE, FLOW_FIN_BOTH, FLOW_FIN_FROM_HIGH,
+    FLOW_FIN_FROM_LOW, FlowCounters, FlowKey, FlowState, HEADER_CAPACITY, IPPROTO_TCP, IPPROTO_UDP,
+    KernelConfig, LARGE_CHUNK_CAPACITY, LargePacketEvent, MAX_CHUNKS_PER_PACKET, MAX_COUNTED_FLOWS,
+    MAX_FLOWS, MAX_SOCKET_OWNERS, OPENED_BY_HIGH, OPENED_BY_LOW, PACKET_EVENT_HEADER_LEN,
+    PHASE_COPYING, PHASE_DONE, PHASE_NONE, RING_BACKLOG_SLOT, TLS_CONTENT_HANDSHAKE,
+    TLS_MAJOR_VERSION,
 };
 
 #[map(name = "CIPHERLENS_COUNTERS")]
@@ -260,7 +261,7 @@ fn copy_handshake(ctx: &TcContext, layout: &Layout, direction: u8) -> u64 {
         // an entry (a reused client port): the old flow is over. User space
         // is told, so it closes the old session too. One delete attempt per
         // connection, none per data packet.
-        send_chunks(ctx, layout, direction, 0);
+        send_chunks(ctx, layout, direction, 0, 0);
     }
     let packet_len = ctx.len() as usize;
     let payload_len = packet_len.saturating_sub(layout.payload_offset);
@@ -276,6 +277,7 @@ fn copy_handshake(ctx: &TcContext, layout: &Layout, direction: u8) -> u64 {
         Some(config) => config.flow_byte_budget,
         None => DEFAULT_FLOW_BYTE_BUDGET,
     };
+    let mut opened = false;
     let state = match FLOWS.get_ptr_mut(&layout.key) {
         Some(state) => state,
         None => {
@@ -292,6 +294,7 @@ fn copy_handshake(ctx: &TcContext, layout: &Layout, direction: u8) -> u64 {
                 return u64::from(PHASE_NONE);
             }
             count(Counter::FlowsStarted);
+            opened = true;
             match FLOWS.get_ptr_mut(&layout.key) {
                 Some(state) => state,
                 None => {
@@ -324,7 +327,7 @@ fn copy_handshake(ctx: &TcContext, layout: &Layout, direction: u8) -> u64 {
             // sides' FINs (or an RST) arrive; then the entry would only
             // crowd the LRU. Until then it stays, so a new connection's SYN
             // on the 4-tuple finds it and is sent.
-            send_chunks(ctx, layout, direction, 0);
+            send_chunks(ctx, layout, direction, 0, 0);
             let seen = flags | fin_flag(layout);
             if layout.tcp_flags & TCP_RST != 0 || seen & FLOW_FIN_BOTH == FLOW_FIN_BOTH {
                 let _ = FLOWS.remove(&layout.key);
@@ -342,7 +345,8 @@ fn copy_handshake(ctx: &TcContext, layout: &Layout, direction: u8) -> u64 {
         return u64::from(PHASE_COPYING);
     }
     let allowed = payload_len.min((budget - copied) as usize);
-    let sent = send_chunks(ctx, layout, direction, allowed);
+    let flags = if opened { EVENT_OPENS_FLOW } else { 0 };
+    let sent = send_chunks(ctx, layout, direction, allowed, flags);
     // SAFETY: as above; concurrent updates may lose an addition, which only
     // makes the budget slightly more generous.
     unsafe { (*state).bytes_copied = copied.saturating_add(sent as u32) };
@@ -437,12 +441,19 @@ struct PacketFacts {
     packet_len: u32,
     header_len: usize,
     direction: u8,
+    flags: u8,
 }
 
 /// Writes the packet as events of headers + one payload chunk each (a small
 /// event for what fits one segment, large ones for offloaded packets);
 /// returns the payload bytes sent.
-fn send_chunks(ctx: &TcContext, layout: &Layout, direction: u8, payload_len: usize) -> usize {
+fn send_chunks(
+    ctx: &TcContext,
+    layout: &Layout,
+    direction: u8,
+    payload_len: usize,
+    flags: u8,
+) -> usize {
     let socket_cookie = unsafe { bpf_get_socket_cookie(ctx.as_ptr()) };
     let pid_tgid = if socket_cookie == 0 {
         0
@@ -464,6 +475,7 @@ fn send_chunks(ctx: &TcContext, layout: &Layout, direction: u8, payload_len: usi
         // `locate` admits only headers that fit; the min is for the verifier.
         header_len: layout.payload_offset.min(HEADER_CAPACITY),
         direction,
+        flags,
     };
     let mut sent = 0usize;
     let mut chunk = 0u32;
@@ -539,7 +551,8 @@ fn send_event(
         (*event).payload_len = 0;
         (*event).header_len = facts.header_len as u16;
         (*event).direction = facts.direction;
-        (*event)._pad = [0; 5];
+        (*event).flags = facts.flags;
+        (*event)._pad = [0; 4];
     }
     let data = unsafe { (*event).data.as_mut_ptr() };
     if !load(ctx, 0, data, facts.header_len, HEADER_MASK) {

@@ -186,9 +186,18 @@ pub struct PacketEventOf<const DATA: usize> {
     pub header_len: u16,
     /// [`DIRECTION_INGRESS`] or [`DIRECTION_EGRESS`].
     pub direction: u8,
-    pub _pad: [u8; 5],
+    /// [`EVENT_OPENS_FLOW`], or 0.
+    pub flags: u8,
+    pub _pad: [u8; 4],
     pub data: [u8; DATA],
 }
+
+/// `PacketEventOf::flags`: this packet made the flow's handshake-flow entry
+/// (its first handshake record seen with no entry for the 4-tuple). A
+/// session user space still holds for the 4-tuple, already recorded or
+/// closed, belongs to an earlier connection whose end or reuse it missed
+/// (a SYN is only sent when it finds an entry): the new one replaces it.
+pub const EVENT_OPENS_FLOW: u8 = 1;
 
 /// An event for a segment of up to [`CHUNK_CAPACITY`] payload bytes.
 pub type PacketEvent = PacketEventOf<{ HEADER_CAPACITY + CHUNK_CAPACITY }>;
@@ -221,6 +230,7 @@ pub mod event_offsets {
     pub const PAYLOAD_LEN: usize = offset_of!(PacketEvent, payload_len);
     pub const HEADER_LEN: usize = offset_of!(PacketEvent, header_len);
     pub const DIRECTION: usize = offset_of!(PacketEvent, direction);
+    pub const FLAGS: usize = offset_of!(PacketEvent, flags);
     pub const DATA: usize = offset_of!(PacketEvent, data);
     const _: () = assert!(DATA == super::PACKET_EVENT_HEADER_LEN);
 }

@@ -552,6 +552,7 @@ fn observation_of<'a>(meta: &EventMeta, attachments: &'a Attachments) -> PacketO
             pid: (tgid != 0).then_some(tgid),
             tid: (tgid != 0).then_some(tid_of(meta.pid_tgid)),
         }),
+        opens_flow: meta.opens_flow,
     }
 }
 

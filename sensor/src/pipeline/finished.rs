@@ -52,6 +52,8 @@ pub struct PacketObservation<'a> {
     pub netns_cookie: u64,
     /// The socket that sent the packet, when it is local.
     pub sender: Option<SocketFacts>,
+    /// The packet opened its flow's kernel entry: a new connection.
+    pub opens_flow: bool,
 }
 
 /// Kernel facts gathered over a session's packets, by transport peer.

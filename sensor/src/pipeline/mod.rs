@@ -205,7 +205,11 @@ impl<F: FnMut(FinishedSession)> SessionPipeline<F> {
             PacketTransport::Tcp(segment) => {
                 let source = SocketAddr::new(packet.src, segment.src_port);
                 let destination = SocketAddr::new(packet.dst, segment.dst_port);
-                (flow_key(IpProtocol::Tcp, source, destination), source)
+                let key = flow_key(IpProtocol::Tcp, source, destination);
+                if observation.opens_flow && starts_client_hello(segment.payload) {
+                    self.retire_ended(&key);
+                }
+                (key, source)
             }
             PacketTransport::Udp(datagram) => {
                 let source = SocketAddr::new(packet.src, datagram.src_port);
@@ -220,6 +224,19 @@ impl<F: FnMut(FinishedSession)> SessionPipeline<F> {
         self.on_packet(packet, now);
         if !existed || std::mem::take(&mut self.replaced_flow) {
             self.observe(&key, source, observation);
+        }
+    }
+
+    /// A new connection's ClientHello opened the 4-tuple's kernel flow: a
+    /// session still held for it that was recorded or closed is an earlier
+    /// connection's whose end or reuse went unseen, and goes. One in its
+    /// handshake stays (its kernel entry may have been evicted).
+    fn retire_ended(&mut self, key: &FlowKey) {
+        if matches!(self.flows.get(key), Some(Session::Tcp(old)) if old.emitted || old.is_closed())
+            && let Some(old) = self.flows.remove(key)
+        {
+            self.stats.flows_replaced_without_syn += 1;
+            self.finish(old, EmittedOn::ConnectionClosed);
         }
     }
 
@@ -535,4 +552,11 @@ impl<F: FnMut(FinishedSession)> SessionPipeline<F> {
 fn output_order(key: &FlowKey) -> (u8, SocketAddr, SocketAddr) {
     let (low, high) = endpoints(key);
     (key.protocol, low, high)
+}
+
+/// Whether a TCP payload starts with a TLS handshake record holding a
+/// ClientHello (RFC 8446 section 5.1: content type 22, then the
+/// handshake's type 1 after the 5-byte record header).
+fn starts_client_hello(payload: &[u8]) -> bool {
+    payload.first() == Some(&0x16) && payload.get(5) == Some(&0x01)
 }

@@ -1,9 +1,12 @@
 //! Odd shapes on the wire, recorded whole: a post-quantum ClientHello over
 //! two segments, IPv6 extension headers before TCP, and a client port
-//! reused for a second connection.
+//! reused for a second connection (after a retransmitted FIN, and after the
+//! kernel lost the first connection's entry).
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
+
+use cipherlens_common::{FLOWS_MAP, FlowKey, FlowState};
 
 use cipherlens_integration::{
     Background, Certificate, TestBed, free_port, signal, tshark_fields, wait_listening,
@@ -288,4 +291,181 @@ fn a_retransmitted_fin_does_not_close_both_sides() {
             (&Value::from(client_port), &Value::from("second.fin.test")),
         ]
     );
+}
+
+/// A connection whose close the sensor never saw (its kernel entry was
+/// evicted before its FINs, as an LRU does under pressure; here deleted
+/// with bpftool) leaves a recorded session open in user space. The next
+/// connection on the 4-tuple finds no entry, so its SYN is not sent: its
+/// ClientHello, flagged by the kernel as opening the flow, must replace the
+/// old session rather than be taken for a late packet of it.
+#[test]
+fn a_new_connection_after_an_unseen_close_is_recorded() {
+    let bed = TestBed::new("unseen-close");
+    let link = &bed.link;
+    let Certificate { cert, key } = bed.certificate("unseen.test");
+    let port = free_port();
+    let client_port = free_port();
+    let server = Command::new("python3")
+        .args([
+            "-c",
+            &format!(
+                "import socket, ssl\n\
+                 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); ctx.load_cert_chain('{cert}', '{key}')\n\
+                 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+                 s.bind(('{host}', {port})); s.listen(8)\n\
+                 for _ in range(2):\n\
+                 \x20   c, _ = s.accept()\n\
+                 \x20   t = ctx.wrap_socket(c, server_side=True)\n\
+                 \x20   t.recv(1)\n\
+                 \x20   t.close()",
+                host = link.host_v4
+            ),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("python server");
+    let _server = Background(server);
+    wait_listening(port);
+    let sensor = bed.sensor(&[]);
+    let client = |name: &str, pause: f64| {
+        link.command("python3")
+            .args([
+                "-c",
+                &format!(
+                    "import socket, ssl, time\n\
+                     ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE\n\
+                     s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+                     s.bind(('{client}', {client_port})); s.connect(('{host}', {port}))\n\
+                     t = ctx.wrap_socket(s, server_hostname='{name}')\n\
+                     time.sleep({pause})\n\
+                     t.send(b'x')\n\
+                     while t.recv(100): pass\n\
+                     t.close()",
+                    client = link.client_v4,
+                    host = link.host_v4
+                ),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python client")
+    };
+    // The first connection holds still after its handshake; meanwhile the
+    // sensor marks its flow done and the entry is taken away.
+    let mut first = client("first.unseen.test", 1.5);
+    std::thread::sleep(Duration::from_millis(800));
+    let evicted = evict_flows(sensor.pid(), client_port);
+    assert_eq!(evicted, 1, "the first connection's kernel entry");
+    assert!(first.wait().expect("first client").success());
+    std::thread::sleep(Duration::from_millis(300));
+    let mut second = client("second.unseen.test", 0.1);
+    assert!(second.wait().expect("second client").success());
+    std::thread::sleep(Duration::from_millis(500));
+    let (records, stats, _) = sensor.stop();
+    assert_eq!(stats["kernel_losses"], 0, "stats: {stats}");
+    let names: Vec<(&Value, &Value)> = records
+        .iter()
+        .map(|r| (&r["client"]["port"], &r["tls"]["client"]["server_name"]))
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            (&Value::from(client_port), &Value::from("first.unseen.test")),
+            (
+                &Value::from(client_port),
+                &Value::from("second.unseen.test")
+            ),
+        ]
+    );
+    assert_eq!(
+        stats["pipeline"]["flows_replaced_without_syn"], 1,
+        "{stats}"
+    );
+}
+
+/// Deletes the entries of flows with `port` at either end from the
+/// handshake-flow map of the sensor `pid` (its map found through the
+/// process's file descriptors); returns how many went.
+fn evict_flows(pid: u32, port: u16) -> usize {
+    let mut deleted = 0;
+    for id in map_ids(pid) {
+        let shown: Value = bpftool(&["map", "show", "id", &id]);
+        let sizes = (shown["bytes_key"].as_u64(), shown["bytes_value"].as_u64());
+        let wanted = (
+            Some(size_of::<FlowKey>() as u64),
+            Some(size_of::<FlowState>() as u64),
+        );
+        // The kernel keeps 15 characters of a map's name.
+        if !FLOWS_MAP.starts_with(shown["name"].as_str().unwrap_or("-")) || sizes != wanted {
+            continue;
+        }
+        let entries: Value = bpftool(&["map", "dump", "id", &id]);
+        for entry in entries.as_array().into_iter().flatten() {
+            let bytes: Vec<u8> = entry["key"]
+                .as_array()
+                .expect("raw key bytes")
+                .iter()
+                .map(|b| {
+                    u8::from_str_radix(b.as_str().unwrap_or("").trim_start_matches("0x"), 16)
+                        .expect("hex byte")
+                })
+                .collect();
+            // low_port and high_port, native order, after the two addresses.
+            let ports = [
+                u16::from_ne_bytes([bytes[32], bytes[33]]),
+                u16::from_ne_bytes([bytes[34], bytes[35]]),
+            ];
+            if ports.contains(&port) {
+                let mut args = vec![
+                    "map".to_string(),
+                    "delete".into(),
+                    "id".into(),
+                    id.clone(),
+                    "key".into(),
+                ];
+                args.extend(bytes.iter().map(|b| b.to_string()));
+                let status = Command::new("bpftool")
+                    .args(&args)
+                    .status()
+                    .expect("bpftool");
+                assert!(status.success(), "bpftool {args:?}");
+                deleted += 1;
+            }
+        }
+    }
+    deleted
+}
+
+/// The ids of the BPF maps process `pid` holds.
+fn map_ids(pid: u32) -> Vec<String> {
+    let mut ids = Vec::new();
+    for entry in std::fs::read_dir(format!("/proc/{pid}/fdinfo")).expect("fdinfo") {
+        let Ok(text) = std::fs::read_to_string(entry.expect("fdinfo entry").path()) else {
+            continue;
+        };
+        ids.extend(
+            text.lines()
+                .filter_map(|line| line.strip_prefix("map_id:"))
+                .map(|id| id.trim().to_string()),
+        );
+    }
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+fn bpftool(args: &[&str]) -> Value {
+    let output = Command::new("bpftool")
+        .arg("-j")
+        .args(args)
+        .output()
+        .expect("bpftool");
+    assert!(
+        output.status.success(),
+        "bpftool {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("bpftool JSON")
 }
