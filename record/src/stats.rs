@@ -164,12 +164,13 @@ pub struct PipelineStats {
     /// TLS 1.3 sessions kept for a key log that had no secrets for them.
     #[serde(default)]
     pub handshakes_without_keys: u64,
-    /// Recorded or closed TCP sessions replaced by a new connection on
-    /// their 4-tuple whose SYN the sensor did not see (live: the kernel
-    /// said the new ClientHello opened its flow), instead of the new
-    /// handshake being taken for a late packet of the old one.
+    /// TCP sessions replaced by a new connection on their 4-tuple before
+    /// the sensor saw them end: a recorded or closed one by a ClientHello
+    /// the kernel says opened its flow (the new SYN was not seen), or one
+    /// whose client had sent data by a new SYN. The new handshake is not
+    /// taken for a late packet of the old connection.
     #[serde(default)]
-    pub flows_replaced_without_syn: u64,
+    pub flows_replaced_unseen_end: u64,
 }
 
 /// Counters of the NATS publisher.

@@ -1234,7 +1234,17 @@ fn count_flow(ctx: &TcContext, layout: &Layout) -> u64 {
         let now = bpf_ktime_get_ns();
         (*fresh).first_ns = now;
         (*fresh).ifindex = ifindex;
-        (*fresh).phase = PHASE_NONE;
+        // Only a client's SYN opens a flow that surely has no handshake
+        // entry. A flow first counted later (the sensor came in mid-flow,
+        // or the entry was removed while the connection went on: a scan
+        // ended the 4-tuple's previous connection, or the LRU evicted it)
+        // may be in its handshake: the handshake-flow map is asked once.
+        let phase = if layout.tcp_flags & (TCP_SYN | TCP_ACK) == TCP_SYN {
+            PHASE_NONE
+        } else {
+            PHASE_COPYING
+        };
+        (*fresh).phase = phase;
         (*fresh).opened_by = if layout.tcp_flags & (TCP_SYN | TCP_ACK) != TCP_SYN {
             0
         } else if layout.from_low {
@@ -1251,7 +1261,7 @@ fn count_flow(ctx: &TcContext, layout: &Layout) -> u64 {
         // BPF_NOEXIST: a racing first packet on another CPU wins; this one
         // is then not counted (one packet of a new flow).
         match FLOW_COUNTERS.insert(&layout.key, &*fresh, 1) {
-            Ok(()) => u64::from(PHASE_NONE),
+            Ok(()) => u64::from(phase),
             Err(_) => PHASE_UNKNOWN,
         }
     }

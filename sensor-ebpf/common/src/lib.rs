@@ -406,7 +406,8 @@ const _: () = assert!(
 
 /// [`FlowCounters::phase`]: the flow has no handshake-flow entry.
 pub const PHASE_NONE: u8 = 0;
-/// [`FlowCounters::phase`]: the flow's handshake is being copied.
+/// [`FlowCounters::phase`]: the flow's handshake is being copied, or it is
+/// not known whether it is (the map is asked on every packet).
 pub const PHASE_COPYING: u8 = 1;
 /// [`FlowCounters::phase`]: user space has the flow's handshake; only its
 /// closing segments (and a QUIC connection reusing it) matter.

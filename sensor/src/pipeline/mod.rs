@@ -235,7 +235,7 @@ impl<F: FnMut(FinishedSession)> SessionPipeline<F> {
         if matches!(self.flows.get(key), Some(Session::Tcp(old)) if old.emitted || old.is_closed())
             && let Some(old) = self.flows.remove(key)
         {
-            self.stats.flows_replaced_without_syn += 1;
+            self.stats.flows_replaced_unseen_end += 1;
             self.finish(old, EmittedOn::ConnectionClosed);
         }
     }
@@ -318,14 +318,21 @@ impl<F: FnMut(FinishedSession)> SessionPipeline<F> {
     ) {
         let key = flow_key(IpProtocol::Tcp, source, destination);
         let opening_syn = segment.flags.syn() && !segment.flags.ack();
-        // A new connection on a reused 4-tuple replaces a closed one, or one
+        // A new connection on a reused 4-tuple replaces a closed one, one
         // whose handshake is over (its SYN cannot come again; live capture
-        // does not copy the close of such flows).
+        // does not copy the close of such flows), or one whose client has
+        // sent data already: a SYN with another ISN after data opens another
+        // connection (the old one's end went unseen; counted).
         if opening_syn
-            && matches!(self.flows.get(&key), Some(Session::Tcp(old)) if old.is_closed() || old.emitted)
-            && let Some(old) = self.flows.remove(&key)
+            && let Some(Session::Tcp(old)) = self.flows.get(&key)
+            && (old.is_closed() || old.emitted || old.opens_another_connection(segment.seq))
         {
-            self.finish(old, EmittedOn::ConnectionClosed);
+            if !(old.is_closed() || old.emitted) {
+                self.stats.flows_replaced_unseen_end += 1;
+            }
+            if let Some(old) = self.flows.remove(&key) {
+                self.finish(old, EmittedOn::ConnectionClosed);
+            }
         }
         if !self.flows.contains_key(&key) {
             if !self.admit_flow() {

@@ -92,6 +92,15 @@ impl TcpSession {
         }
     }
 
+    /// Whether an initiator SYN with sequence number `seq` opens another
+    /// connection: the initiator's stream has carried data, and `seq` is
+    /// none of the SYNs seen (a retransmitted SYN, with or without Fast
+    /// Open data, repeats its ISN).
+    pub fn opens_another_connection(&self, seq: u32) -> bool {
+        let data = self.streams[0].stream_offset() != 0 || self.is_tls();
+        data && self.syn_seq[0] != Some(seq) && !self.other_syn_seqs[0].contains(&seq)
+    }
+
     /// Whether TLS was recognised on this connection.
     pub fn is_tls(&self) -> bool {
         let summary = self.tracker.summary();

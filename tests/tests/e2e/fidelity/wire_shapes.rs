@@ -6,7 +6,7 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use cipherlens_common::{FLOWS_MAP, FlowKey, FlowState};
+use cipherlens_common::{FLOW_COUNTERS_MAP, FLOWS_MAP, FlowCounters, FlowKey, FlowState};
 
 use cipherlens_integration::{
     Background, Certificate, TestBed, free_port, signal, tshark_fields, wait_listening,
@@ -379,26 +379,28 @@ fn a_new_connection_after_an_unseen_close_is_recorded() {
             ),
         ]
     );
-    assert_eq!(
-        stats["pipeline"]["flows_replaced_without_syn"], 1,
-        "{stats}"
-    );
+    assert_eq!(stats["pipeline"]["flows_replaced_unseen_end"], 1, "{stats}");
 }
 
 /// Deletes the entries of flows with `port` at either end from the
-/// handshake-flow map of the sensor `pid` (its map found through the
-/// process's file descriptors); returns how many went.
+/// handshake-flow map of the sensor `pid`, as LRU eviction would; returns
+/// how many went.
 fn evict_flows(pid: u32, port: u16) -> usize {
+    delete_entries(pid, FLOWS_MAP, size_of::<FlowState>(), port)
+}
+
+/// Deletes the entries of flows with `port` at either end from the sensor
+/// `pid`'s map `name` (a [`FlowKey`] map whose values have `value_size`
+/// bytes; found through the process's file descriptors); returns how many
+/// went.
+fn delete_entries(pid: u32, name: &str, value_size: usize, port: u16) -> usize {
     let mut deleted = 0;
     for id in map_ids(pid) {
         let shown: Value = bpftool(&["map", "show", "id", &id]);
         let sizes = (shown["bytes_key"].as_u64(), shown["bytes_value"].as_u64());
-        let wanted = (
-            Some(size_of::<FlowKey>() as u64),
-            Some(size_of::<FlowState>() as u64),
-        );
+        let wanted = (Some(size_of::<FlowKey>() as u64), Some(value_size as u64));
         // The kernel keeps 15 characters of a map's name.
-        if !FLOWS_MAP.starts_with(shown["name"].as_str().unwrap_or("-")) || sizes != wanted {
+        if !name.starts_with(shown["name"].as_str().unwrap_or("-")) || sizes != wanted {
             continue;
         }
         let entries: Value = bpftool(&["map", "dump", "id", &id]);
@@ -408,8 +410,8 @@ fn evict_flows(pid: u32, port: u16) -> usize {
                 .expect("raw key bytes")
                 .iter()
                 .map(|b| {
-                    u8::from_str_radix(b.as_str().unwrap_or("").trim_start_matches("0x"), 16)
-                        .expect("hex byte")
+                    let hex = b.as_str().unwrap_or("").trim_start_matches("0x");
+                    u8::from_str_radix(hex, 16).expect("hex byte")
                 })
                 .collect();
             // low_port and high_port, native order, after the two addresses.
@@ -468,4 +470,83 @@ fn bpftool(args: &[&str]) -> Value {
         String::from_utf8_lossy(&output.stderr)
     );
     serde_json::from_slice(&output.stdout).expect("bpftool JSON")
+}
+
+/// A flow's counters entry can vanish mid-handshake (a CNFlow scan ends the
+/// 4-tuple's previous connection, whose entry the new one reuses; or the
+/// LRU evicts it) and the next packet makes a fresh one. That packet and
+/// the rest of the handshake must still be copied, though they do not
+/// start with a handshake record: here the client's Finished, sent after
+/// the entry was deleted (with bpftool) while the client held it back.
+#[test]
+fn a_handshake_goes_on_being_copied_when_its_counters_entry_is_gone() {
+    let bed = TestBed::new("counters-gone");
+    let link = &bed.link;
+    let server = bed.s_server(&bed.certificate("gone.test"), &[]);
+    let sensor = bed.sensor(&[]);
+    let client_port = free_port();
+    // The handshake driven by hand (memory BIOs), so the client's last
+    // flight can wait.
+    let mut client = link
+        .command("python3")
+        .args([
+            "-c",
+            &format!(
+                "import socket, ssl, time\n\
+                 ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE\n\
+                 ctx.maximum_version = ssl.TLSVersion.TLSv1_3\n\
+                 incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()\n\
+                 tls = ctx.wrap_bio(incoming, outgoing, server_hostname='late.gone.test')\n\
+                 s = socket.socket(); s.bind(('{client}', {client_port})); s.connect(('{host}', {port}))\n\
+                 waited = False\n\
+                 while True:\n\
+                 \x20   try:\n\
+                 \x20       tls.do_handshake(); done = True\n\
+                 \x20   except ssl.SSLWantReadError:\n\
+                 \x20       done = False\n\
+                 \x20   data = outgoing.read()\n\
+                 \x20   if data and tls.cipher() is not None and not waited:\n\
+                 \x20       time.sleep(1.0); waited = True\n\
+                 \x20   if data: s.sendall(data)\n\
+                 \x20   if done: break\n\
+                 \x20   incoming.write(s.recv(65536))\n\
+                 time.sleep(0.3)\n\
+                 s.close()",
+                client = link.client_v4,
+                host = link.host_v4,
+                port = server.port
+            ),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python client");
+    std::thread::sleep(Duration::from_millis(600));
+    let deleted = delete_entries(
+        sensor.pid(),
+        FLOW_COUNTERS_MAP,
+        size_of::<FlowCounters>(),
+        client_port,
+    );
+    assert_eq!(deleted, 1, "the flow's counters entry");
+    let output = client.wait_with_output().expect("python client");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let (records, stats, _) = sensor.stop();
+    assert_eq!(stats["kernel_losses"], 0, "stats: {stats}");
+    assert_eq!(records.len(), 1, "{records:#?}");
+    let record = &records[0];
+    assert_eq!(record["tls"]["client"]["server_name"], "late.gone.test");
+    assert_eq!(
+        record["cipherlens"]["session"]["complete"], true,
+        "{record}"
+    );
+    assert_eq!(
+        record["cipherlens"]["session"]["emitted_on"], "handshake_finished",
+        "{record}"
+    );
 }
