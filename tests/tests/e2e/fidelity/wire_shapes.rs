@@ -487,7 +487,7 @@ fn a_handshake_goes_on_being_copied_when_its_counters_entry_is_gone() {
     let client_port = free_port();
     // The handshake driven by hand (memory BIOs), so the client's last
     // flight can wait.
-    let mut client = link
+    let client = link
         .command("python3")
         .args([
             "-c",
