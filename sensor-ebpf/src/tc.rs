@@ -9,10 +9,10 @@
 //! done (it has the record) or the flow's byte budget is spent. Then no
 //! payload of the flow is copied again; only its FIN/RST segments are sent
 //! (header only, so user space frees the session), and the entry goes once
-//! both sides' FINs (or an RST) have passed. A client SYN on a 4-tuple that still has an
-//! entry (a reused client port) removes it and is sent too, so the new
-//! connection starts over on both sides. The classifiers never alter or
-//! drop traffic (always `TC_ACT_PIPE`).
+//! both sides' FINs (or an RST) have passed. A client SYN on a 4-tuple that
+//! still has an entry (a reused client port) removes it and is sent too, so
+//! the new connection starts over on both sides. The classifiers never
+//! alter or drop traffic (always `TC_ACT_PIPE`).
 //!
 //! Losses are counted, never silent: ring buffer full, budget spent, flow
 //! map full, payload beyond what one packet's events carry, failed copies.
