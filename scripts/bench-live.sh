@@ -11,7 +11,8 @@
 #      host end of the veth, as fast as the load generator goes (the
 #      `handshake-load` binary of the integration crate: rustls full TLS 1.3
 #      handshakes on threads, no resumption, one server name each): every
-#      session must be recorded with zero drops; sensor CPU (user + system,
+#      session must be recorded, complete, with zero drops (the client ports
+#      are reused within a run, as on a busy node); sensor CPU (user + system,
 #      from /proc/<pid>/stat) per recorded handshake, target <= 20 us; the
 #      largest backlog the sensor drained from its ring buffer at once; then
 #      one run under `strace -c` for the system calls per handshake;
@@ -224,24 +225,30 @@ for _ in $(seq 1 "$runs"); do
     sleep 1
     ticks_after=$(cpu_ticks "$sensor_pid")
     stop_sensor
-    # Distinct configured server names recorded: each handshake used its own.
-    recorded=$(python3 -c '
+    # Distinct configured server names recorded (each handshake used its
+    # own), and records of handshakes the sensor did not see finish.
+    read -r recorded unfinished < <(python3 -c '
 import json, sys
-names = set()
+names, unfinished = set(), 0
 for line in open(sys.argv[1]):
     if line.strip():
-        names.add(json.loads(line).get("tls", {}).get("client", {}).get("server_name"))
-print(len({n for n in names if n and n.endswith(".bench.test")}))' "$work/records.jsonl")
+        record = json.loads(line)
+        names.add(record.get("tls", {}).get("client", {}).get("server_name"))
+        session = record.get("cipherlens", {}).get("session", {})
+        unfinished += session.get("complete") is False
+print(len({n for n in names if n and n.endswith(".bench.test")}), unfinished)' "$work/records.jsonl")
     grep '"cipherlens.stats/v1"' "$work/sensor.err" | tail -1 > "$work/stats.json"
-    python3 - "$rate" "$handshakes" "$recorded" "$ticks_before" "$ticks_after" "$hz" "$work/stats.json" >> "$work/handshake-runs" << 'EOF'
+    python3 - "$rate" "$handshakes" "$recorded" "$ticks_before" "$ticks_after" "$hz" "$work/stats.json" "$unfinished" >> "$work/handshake-runs" << 'EOF'
 import json, sys
 rate, total, recorded = float(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 before, after, hz = int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
 stats = json.load(open(sys.argv[7]))
+unfinished = int(sys.argv[8])
 drops = sum(stats["events_dropped"].values())
 cpu = (after - before) / hz
 print(rate, recorded, total, cpu / recorded * 1e6 if recorded else 0, stats["kernel_losses"], drops,
-      stats.get("ring_buffer_peak_bytes", 0), stats.get("ring_buffer_bytes", 0))
+      stats.get("ring_buffer_peak_bytes", 0), stats.get("ring_buffer_bytes", 0), unfinished,
+      stats.get("pipeline", {}).get("flows_replaced_unseen_end", 0))
 EOF
 done
 python3 - "$work/handshake-runs" << 'EOF'
@@ -250,7 +257,8 @@ runs = [line.split() for line in open(sys.argv[1]) if line.strip()]
 rates = [float(r[0]) for r in runs]
 per = [float(r[3]) for r in runs]
 for r in runs:
-    print(f"run: {float(r[0]):.0f} handshakes/s, recorded {r[1]} of {r[2]}, kernel losses {r[4]}, "
+    print(f"run: {float(r[0]):.0f} handshakes/s, recorded {r[1]} of {r[2]} ({r[8]} unfinished, "
+          f"{r[9]} replaced before their end was seen), kernel losses {r[4]}, "
           f"user drops {r[5]}, sensor CPU {float(r[3]):.1f} us per handshake, "
           f"ring backlog peak {int(r[6]) / 2**20:.2f} MiB of {int(r[7]) / 2**20:.0f} MiB")
 print(f"median: {statistics.median(rates):.0f} handshakes/s, sensor CPU {statistics.median(per):.1f} us "
