@@ -232,10 +232,19 @@ impl<F: FnMut(FinishedSession)> SessionPipeline<F> {
     /// connection's whose end or reuse went unseen, and goes. One in its
     /// handshake stays (its kernel entry may have been evicted).
     fn retire_ended(&mut self, key: &FlowKey) {
-        if matches!(self.flows.get(key), Some(Session::Tcp(old)) if old.emitted || old.is_closed())
-            && let Some(old) = self.flows.remove(key)
-        {
-            self.stats.flows_replaced_unseen_end += 1;
+        if matches!(self.flows.get(key), Some(Session::Tcp(old)) if old.is_over()) {
+            self.retire(key, true);
+        }
+    }
+
+    /// Ends the session held for `key` so a new connection can take its
+    /// place; `unseen_end`: the old connection's end was never seen
+    /// (counted).
+    fn retire(&mut self, key: &FlowKey, unseen_end: bool) {
+        if let Some(old) = self.flows.remove(key) {
+            if unseen_end {
+                self.stats.flows_replaced_unseen_end += 1;
+            }
             self.finish(old, EmittedOn::ConnectionClosed);
         }
     }
@@ -325,14 +334,10 @@ impl<F: FnMut(FinishedSession)> SessionPipeline<F> {
         // connection (the old one's end went unseen; counted).
         if opening_syn
             && let Some(Session::Tcp(old)) = self.flows.get(&key)
-            && (old.is_closed() || old.emitted || old.opens_another_connection(segment.seq))
+            && (old.is_over() || old.opens_another_connection(segment.seq))
         {
-            if !(old.is_closed() || old.emitted) {
-                self.stats.flows_replaced_unseen_end += 1;
-            }
-            if let Some(old) = self.flows.remove(&key) {
-                self.finish(old, EmittedOn::ConnectionClosed);
-            }
+            let unseen_end = !old.is_over();
+            self.retire(&key, unseen_end);
         }
         if !self.flows.contains_key(&key) {
             if !self.admit_flow() {

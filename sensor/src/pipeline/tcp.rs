@@ -92,6 +92,11 @@ impl TcpSession {
         }
     }
 
+    /// Whether the connection is over for the pipeline: recorded, or closed.
+    pub fn is_over(&self) -> bool {
+        self.emitted || self.is_closed()
+    }
+
     /// Whether an initiator SYN with sequence number `seq` opens another
     /// connection: the initiator's stream has carried data, and `seq` is
     /// none of the SYNs seen (a retransmitted SYN, with or without Fast

@@ -2,8 +2,10 @@
 //! what tshark reads in a parallel capture, and what `replay` of that
 //! capture records, for many client stacks, IPv4 and IPv6, a large chain,
 //! and a burst of concurrent handshakes; odd shapes on the wire in
-//! [`wire_shapes`].
+//! [`wire_shapes`]; a connection's end and its 4-tuple's next connection in
+//! [`flow_ends`].
 
+mod flow_ends;
 mod wire_shapes;
 
 use std::collections::BTreeMap;
