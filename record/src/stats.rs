@@ -58,6 +58,9 @@ pub struct StatsRecord {
     pub cnflow_tracked: u64,
     /// Flow entries that could not be read during a scan.
     pub cnflow_read_errors: u64,
+    /// Flows whose counts in the kernel's per-CPU flow caches could not be
+    /// read consistently with their entry; reported without them.
+    pub cnflow_cache_unsettled: u64,
     /// Local sockets of CNFlow records looked up without finding TCP
     /// metrics (closed by then, or the lookup failed).
     pub tcp_info_misses: u64,

@@ -2,6 +2,8 @@
 //!
 //! - `tc`: TC classifiers that copy the handshake phase of TLS and QUIC
 //!   flows to a ring buffer; they never alter or drop traffic.
+//! - `flow_cache`: each CPU's cache of its recent flows in front of the
+//!   flow-counters map, the classifiers' common path.
 //! - `owner`: tp_btf programs that remember which process owns a socket
 //!   (and bind probed TLS library calls to their socket).
 //! - `tls`: uprobes on OpenSSL and BoringSSL, and process tracking.
@@ -17,6 +19,8 @@
 #![cfg_attr(target_arch = "bpf", feature(core_intrinsics))]
 #![cfg_attr(target_arch = "bpf", allow(internal_features))]
 
+#[cfg(target_arch = "bpf")]
+mod flow_cache;
 #[cfg(target_arch = "bpf")]
 mod owner;
 #[cfg(target_arch = "bpf")]

@@ -28,6 +28,7 @@ use aya_ebpf::{
     maps::{Array, LruHashMap, PerCpuArray, RingBuf},
     programs::TcContext,
 };
+use cipherlens_common::flow_cache::{CACHE_COUNTED, CACHE_EMPTY, CACHE_UNCOUNTED};
 use cipherlens_common::{
     CHUNK_CAPACITY, CONFIG_COUNT_FLOWS, Counter, DEFAULT_FLOW_BYTE_BUDGET, DIRECTION_EGRESS,
     DIRECTION_INGRESS, EVENT_OPENS_FLOW, FLOW_DONE, FLOW_FIN_BOTH, FLOW_FIN_FROM_HIGH,
@@ -37,6 +38,8 @@ use cipherlens_common::{
     PHASE_COPYING, PHASE_DONE, PHASE_NONE, RING_BACKLOG_SLOT, TLS_CONTENT_HANDSHAKE,
     TLS_MAJOR_VERSION,
 };
+
+use crate::flow_cache::{PHASE_MISS, bump_phase_epoch, cached_phase, remember};
 
 #[map(name = "CIPHERLENS_COUNTERS")]
 static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(Counter::COUNT + 1, 0);
@@ -55,7 +58,7 @@ pub(crate) static SOCKET_OWNERS: LruHashMap<u64, u64> =
 
 /// Per-flow traffic counters of every TCP/UDP flow (CNFlow records).
 #[map(name = "CIPHERLENS_FLOW_COUNTERS")]
-static FLOW_COUNTERS: LruHashMap<FlowKey, FlowCounters> =
+pub(crate) static FLOW_COUNTERS: LruHashMap<FlowKey, FlowCounters> =
     LruHashMap::with_max_entries(MAX_COUNTED_FLOWS, 0);
 
 /// Per-CPU scratch for a new flow's counters: built here rather than on
@@ -150,7 +153,7 @@ fn count(counter: Counter) {
     add(counter, 1);
 }
 
-fn add(counter: Counter, amount: u64) {
+pub(crate) fn add(counter: Counter, amount: u64) {
     if let Some(slot) = COUNTERS.get_ptr_mut(counter as u32) {
         // SAFETY: per-CPU slot owned by this CPU for the program's run.
         unsafe { *slot += amount };
@@ -161,15 +164,24 @@ fn add(counter: Counter, amount: u64) {
 /// of its 8-aligned map slot, so [`fast_locate`] writes the key in words.
 #[repr(C)]
 #[derive(Clone, Copy)]
-struct Layout {
-    key: FlowKey,
-    protocol: u8,
+pub(crate) struct Layout {
+    pub(crate) key: FlowKey,
+    pub(crate) protocol: u8,
     /// Offset of the TCP/UDP payload from the start of the packet.
-    payload_offset: usize,
+    pub(crate) payload_offset: usize,
     /// Whether the packet's source is the key's low endpoint.
-    from_low: bool,
+    pub(crate) from_low: bool,
     /// TCP flags byte (0 for UDP).
-    tcp_flags: u8,
+    pub(crate) tcp_flags: u8,
+    /// The flow's cache slot and the phase epoch read before anything
+    /// else of the flow (`flow_cache::cached_phase`).
+    pub(crate) slot: u32,
+    pub(crate) epoch: u64,
+    /// How the full path says the flow may be cached: a
+    /// `cipherlens_common::flow_cache::CACHE_*` state, and for a counted
+    /// flow the interface it is counted on (`count_flow`).
+    pub(crate) cache_as: u8,
+    pub(crate) counted_on: u32,
 }
 
 /// No phase known: flow counting is off, or the flow has no counters entry.
@@ -179,10 +191,12 @@ const PHASE_UNKNOWN: u64 = 0xFF;
 /// handshake phase. Separate functions (BPF-to-BPF calls), so each has its
 /// own stack frame: inlined together they exceed the 512-byte stack.
 ///
-/// The common packet (a flow outside its handshake phase) costs one map
-/// lookup: the counters entry remembers what the handshake-flow map holds
-/// for the flow ([`FlowCounters::phase`]), and that map is looked up only
-/// when the packet can change something there.
+/// The common packet (a flow outside its handshake phase, in its CPU's
+/// flow cache) costs no shared map access: the cache holds the flow's
+/// phase and its counts (`flow_cache`). Otherwise the counters entry
+/// remembers what the handshake-flow map holds for the flow
+/// ([`FlowCounters::phase`]), and that map is looked up only when the
+/// packet can change something there.
 fn inspect(ctx: &TcContext, direction: u8) {
     count(Counter::PacketsSeen);
     let Some(layout) = LAYOUT.get_ptr_mut(0) else {
@@ -203,16 +217,31 @@ fn inspect(ctx: &TcContext, direction: u8) {
             }
         }
     }
-    // SAFETY: this CPU's slot, written whole by the walk that found the
-    // packet's layout; TC programs do not nest on a CPU.
-    let layout = unsafe { &*layout };
-    let phase = count_flow(ctx, layout);
-    if !may_change_flow_state(ctx, layout, phase) {
+    // The layout is this CPU's slot, written whole by the walk that found
+    // the packet's layout (TC programs do not nest on a CPU); the cache
+    // functions and `count_flow` note their findings in it, each
+    // reference below lives for one call.
+    let cached = cached_phase(ctx, layout);
+    let phase = if cached == PHASE_MISS {
+        count_flow(ctx, layout)
+    } else {
+        cached
+    };
+    // SAFETY: as above.
+    if !may_change_flow_state(ctx, unsafe { &*layout }, phase) {
+        if cached == PHASE_MISS {
+            remember(layout, phase);
+        }
         return;
     }
-    let after = copy_handshake(ctx, layout, direction);
+    // SAFETY: as above.
+    let after = copy_handshake(ctx, unsafe { &*layout }, direction);
     if phase != PHASE_UNKNOWN && after != PHASE_UNKNOWN && after != phase {
-        set_phase(layout, after as u8);
+        // SAFETY: as above.
+        set_phase(unsafe { &*layout }, after as u8);
+    }
+    if cached == PHASE_MISS {
+        remember(layout, if after == PHASE_UNKNOWN { phase } else { after });
     }
 }
 
@@ -294,6 +323,7 @@ fn copy_handshake(ctx: &TcContext, layout: &Layout, direction: u8) -> u64 {
                 return u64::from(PHASE_NONE);
             }
             count(Counter::FlowsStarted);
+            bump_phase_epoch();
             opened = true;
             match FLOWS.get_ptr_mut(&layout.key) {
                 Some(state) => state,
@@ -320,6 +350,7 @@ fn copy_handshake(ctx: &TcContext, layout: &Layout, direction: u8) -> u64 {
             (*state).bytes_copied = 0;
             (*state).created_ns = bpf_ktime_get_ns();
         }
+        bump_phase_epoch();
         copied = 0;
     } else if flags & FLOW_DONE != 0 {
         if layout.tcp_flags & TCP_FIN_OR_RST != 0 {
@@ -778,6 +809,10 @@ fn fast_locate(ctx: &TcContext, layout: *mut Layout) -> u64 {
                     from_low: key.low_address == source && key.low_port == l4.source_port,
                     key,
                     tcp_flags: l4.tcp_flags,
+                    slot: 0,
+                    epoch: 0,
+                    cache_as: 0,
+                    counted_on: 0,
                 })
             };
             FAST_FOUND
@@ -933,6 +968,10 @@ fn find_layout(ctx: &TcContext, tunnel: u64) -> Option<Layout> {
         key,
         from_low,
         tcp_flags,
+        slot: 0,
+        epoch: 0,
+        cache_as: 0,
+        counted_on: 0,
     })
 }
 
@@ -1157,14 +1196,23 @@ fn skip_ipv6_extension_headers(ctx: &TcContext, base: usize) -> Option<(u8, usiz
 /// inserted. Packets of a flow are counted on the interface where the flow
 /// was first seen only. Returns the flow's [`FlowCounters::phase`],
 /// [`PHASE_UNKNOWN`] without an entry.
+///
+/// Notes in `layout` whether the flow may go in the CPU's flow cache, and
+/// as what: not while it has no entry or has seen a FIN or RST (its last
+/// packets then go straight to the entry, which the scan is about to end);
+/// counted, on its entry's interface, when it has an entry.
 #[inline(never)]
-fn count_flow(ctx: &TcContext, layout: &Layout) -> u64 {
+fn count_flow(ctx: &TcContext, layout_slot: *mut Layout) -> u64 {
+    // SAFETY: this CPU's layout slot (see `inspect`).
+    let layout = unsafe { &mut *layout_slot };
+    layout.cache_as = CACHE_EMPTY;
     // Checked here, not in the caller: the caller's frame plus the copy
     // path's must stay within the 512-byte combined stack.
     let enabled = CONFIG
         .get(0)
         .is_some_and(|config| config.flags & CONFIG_COUNT_FLOWS != 0);
     if !enabled {
+        layout.cache_as = CACHE_UNCOUNTED;
         return PHASE_UNKNOWN;
     }
     // SAFETY: the context is a valid __sk_buff for the program's run.
@@ -1187,6 +1235,12 @@ fn count_flow(ctx: &TcContext, layout: &Layout) -> u64 {
         // count the same direction at the same time).
         unsafe {
             let phase = u64::from((*counters).phase);
+            let seen_either_way =
+                (*counters).directions[0].tcp_flags | (*counters).directions[1].tcp_flags;
+            if (seen_either_way | layout.tcp_flags) & TCP_FIN_OR_RST == 0 {
+                layout.cache_as = CACHE_COUNTED;
+                layout.counted_on = (*counters).ifindex;
+            }
             if (*counters).ifindex != ifindex {
                 return phase;
             }
@@ -1261,7 +1315,11 @@ fn count_flow(ctx: &TcContext, layout: &Layout) -> u64 {
         // BPF_NOEXIST: a racing first packet on another CPU wins; this one
         // is then not counted (one packet of a new flow).
         match FLOW_COUNTERS.insert(&layout.key, &*fresh, 1) {
-            Ok(()) => u64::from(phase),
+            Ok(()) => {
+                layout.cache_as = CACHE_COUNTED;
+                layout.counted_on = ifindex;
+                u64::from(phase)
+            }
             Err(_) => PHASE_UNKNOWN,
         }
     }
@@ -1289,7 +1347,7 @@ unsafe fn or_atomic(target: *mut u64, bits: u64) {
 /// # Safety
 /// `target` must point at a live, aligned `u64` of a map value.
 #[inline(always)]
-unsafe fn add_atomic(target: *mut u64, amount: u64) {
+pub(crate) unsafe fn add_atomic(target: *mut u64, amount: u64) {
     // SAFETY: the caller's promise.
     unsafe {
         core::intrinsics::atomic_xadd::<u64, u64, { core::intrinsics::AtomicOrdering::Relaxed }>(

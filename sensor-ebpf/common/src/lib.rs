@@ -7,6 +7,7 @@
 #![no_std]
 #![deny(unsafe_code)]
 
+pub mod flow_cache;
 pub mod tcp_metrics;
 pub mod tls;
 
@@ -44,11 +45,16 @@ pub enum Counter {
     /// TCP/UDP packets found inside a tunnel (VXLAN, Geneve, GRE, ERSPAN,
     /// IP-in-IP, GTP-U, MPLS) and followed as the inner flow.
     TunnelledPackets = 11,
+    /// Packets counted in a CPU's flow cache whose flow had no counters
+    /// entry when the cache was flushed: the flow had ended and a CNFlow
+    /// scan had already added them to its record, or the entry was evicted
+    /// (more flows than the map holds) and they are lost.
+    FlowCacheOrphans = 12,
 }
 
 impl Counter {
     /// Number of counters; the size of the kernel's counter array.
-    pub const COUNT: u32 = 12;
+    pub const COUNT: u32 = 13;
 
     /// Every counter, in index order.
     pub const ALL: [Counter; Self::COUNT as usize] = [
@@ -64,6 +70,7 @@ impl Counter {
         Counter::CopyFailed,
         Counter::UnfollowedHeaders,
         Counter::TunnelledPackets,
+        Counter::FlowCacheOrphans,
     ];
 
     /// Stable name used in stats records and metrics.
@@ -81,6 +88,7 @@ impl Counter {
             Counter::CopyFailed => "copy_failed",
             Counter::UnfollowedHeaders => "unfollowed_headers",
             Counter::TunnelledPackets => "tunnelled_packets",
+            Counter::FlowCacheOrphans => "flow_cache_orphans",
         }
     }
 

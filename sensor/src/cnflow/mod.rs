@@ -21,6 +21,7 @@
 //! port is taken as the server.
 
 pub mod capture;
+pub mod cpu_cache;
 pub mod namespace_ids;
 pub mod tcp_metrics;
 

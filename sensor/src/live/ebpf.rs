@@ -6,6 +6,7 @@ use aya::maps::{Array, HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf};
 use aya::programs::{BtfTracePoint, SchedClassifier, TestRun, TestRunOptions};
 use aya::{Btf, Ebpf, EbpfLoader};
 use cipherlens_capture::tcp_metrics_frame::{decode_reply, request_frame};
+use cipherlens_common::flow_cache::FLOW_CACHE_MAP;
 use cipherlens_common::tcp_metrics::{TCP_METRICS_FRAME_LEN, TCP_METRICS_PROGRAM, TcpMetricsReply};
 use cipherlens_common::tls::TLS_EVENTS_MAP;
 use cipherlens_common::{
@@ -32,6 +33,8 @@ pub struct KernelMaps {
     pub flow_counters_lookup: BpfHashMap<MapData, FlowKey, FlowCounters>,
     /// Socket cookie -> pid_tgid of its latest sender/receiver.
     pub socket_owners: BpfHashMap<MapData, u64, u64>,
+    /// Each CPU's recent flows and their counts not yet in their entries.
+    pub flow_cache: super::flows::FlowCacheMap,
 }
 
 /// The smallest ring buffer the kernel makes (one page on x86-64).
@@ -84,6 +87,7 @@ pub fn load(
         flow_counters_lookup: second_handle(&ebpf, FLOW_COUNTERS_MAP)?,
         flow_counters: take_map(&mut ebpf, FLOW_COUNTERS_MAP)?,
         socket_owners: take_map(&mut ebpf, SOCKET_OWNERS_MAP)?,
+        flow_cache: take_map(&mut ebpf, FLOW_CACHE_MAP)?,
     };
     Ok((ebpf, maps))
 }

@@ -18,7 +18,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aya::Ebpf;
-use aya::maps::{HashMap as BpfHashMap, MapData};
+use aya::maps::{HashMap as BpfHashMap, MapData, PerCpuArray};
+use cipherlens_common::flow_cache::{CpuFlowCache, FLOW_CACHE_SLOTS};
 use cipherlens_common::{FlowCounters, FlowKey};
 
 use cipherlens_common::tgid_of;
@@ -27,6 +28,7 @@ use tokio::task::JoinHandle;
 
 use super::attach::Attachments;
 use super::enrich::{Answer, Enricher};
+use crate::cnflow::cpu_cache::CacheView;
 use crate::cnflow::{CnFlowConfig, CnFlowTracker, FlowFacts, flow_id};
 use crate::time::monotonic_now_nanos;
 use crate::writer::{BackgroundWriter, Outgoing, WriterStopped};
@@ -35,11 +37,19 @@ use crate::writer::{BackgroundWriter, Outgoing, WriterStopped};
 /// sensor exits within 2 s of SIGTERM).
 const EXIT_LOOKUPS: Duration = Duration::from_millis(300);
 
+/// The kernel's per-CPU flow caches (`cipherlens_common::flow_cache`).
+pub(super) type FlowCacheMap = PerCpuArray<MapData, [CpuFlowCache; FLOW_CACHE_SLOTS]>;
+
+/// Reads of the flow caches around a re-read of the flows they unsettled,
+/// at most; then the entry alone is reported (counted).
+const SETTLE_ROUNDS: usize = 3;
+
 /// What a scan needs, moved to its thread and back.
 struct ScanState {
     tracker: CnFlowTracker,
     counters: BpfHashMap<MapData, FlowKey, FlowCounters>,
     owners: BpfHashMap<MapData, u64, u64>,
+    cache: FlowCacheMap,
 }
 
 /// What one scan found.
@@ -52,45 +62,110 @@ struct ScanOutput {
     facts: Vec<Box<FlowFacts>>,
     tracked: u64,
     read_errors: u64,
+    cache_unsettled: u64,
 }
 
 impl ScanState {
     /// Decides for every flow in the kernel's map; forgets ended ones.
+    /// Flows with counts still in a CPU's flow cache are decided last,
+    /// with those counts added ([`CacheView::settle`]).
     fn scan(&mut self, interfaces: &HashMap<u32, String>, shutdown: bool) -> ScanOutput {
-        let now = monotonic_now_nanos();
-        let mut output = ScanOutput::default();
-        let mut finished = Vec::new();
+        let mut pass = Pass {
+            now: monotonic_now_nanos(),
+            shutdown,
+            interfaces,
+            output: ScanOutput::default(),
+            finished: Vec::new(),
+        };
+        let mut earlier = self.read_cache();
+        let mut held = Vec::new();
         for entry in self.counters.iter() {
             let Ok((key, counters)) = entry else {
-                output.read_errors += 1;
+                pass.output.read_errors += 1;
                 continue;
             };
-            output.tracked += 1;
-            let Some(decision) = self.tracker.decide(&key, &counters, now, shutdown) else {
+            pass.output.tracked += 1;
+            if earlier.holds_pending(&key) {
+                held.push((key, counters));
                 continue;
-            };
-            if decision.remove {
-                finished.push(key);
             }
-            let mut facts = Box::new(decision.facts);
-            for (pid, cookie) in facts.pids.iter_mut().zip(facts.socket_cookies) {
-                if cookie != 0 {
-                    *pid = self
-                        .owners
-                        .get(&cookie, 0)
-                        .ok()
-                        .map(tgid_of)
-                        .filter(|pid| *pid != 0);
+            decide(&mut self.tracker, &self.owners, key, &counters, &mut pass);
+        }
+        for round in 1..=SETTLE_ROUNDS {
+            if held.is_empty() {
+                break;
+            }
+            let later = self.read_cache();
+            let mut unsettled = Vec::new();
+            for (key, mut counters) in held {
+                if earlier.settle(&later, &key, &mut counters) {
+                    decide(&mut self.tracker, &self.owners, key, &counters, &mut pass);
+                } else if round == SETTLE_ROUNDS {
+                    pass.output.cache_unsettled += 1;
+                    decide(&mut self.tracker, &self.owners, key, &counters, &mut pass);
+                } else if let Ok(counters) = self.counters.get(&key, 0) {
+                    // Read again, between this view and the next.
+                    unsettled.push((key, counters));
                 }
             }
-            facts.interface = interfaces.get(&facts.ifindex).cloned();
-            output.facts.push(facts);
+            held = unsettled;
+            earlier = later;
         }
-        for key in finished {
+        for key in pass.finished {
             let _ = self.counters.remove(&key);
         }
-        output
+        pass.output
     }
+
+    /// Every CPU's flow-cache slots (empty when they cannot be read: the
+    /// entries are then reported alone).
+    fn read_cache(&self) -> CacheView {
+        match self.cache.get(&0, 0) {
+            Ok(per_cpu) => CacheView::new(per_cpu.iter().map(|slots| &slots[..])),
+            Err(error) => {
+                tracing::warn!(%error, "flow cache unreadable; CNFlow counts may lag");
+                CacheView::default()
+            }
+        }
+    }
+}
+
+/// One flow's decision; its record's facts when it gets one.
+fn decide(
+    tracker: &mut CnFlowTracker,
+    owners: &BpfHashMap<MapData, u64, u64>,
+    key: FlowKey,
+    counters: &FlowCounters,
+    pass: &mut Pass<'_>,
+) {
+    let Some(decision) = tracker.decide(&key, counters, pass.now, pass.shutdown) else {
+        return;
+    };
+    if decision.remove {
+        pass.finished.push(key);
+    }
+    let mut facts = Box::new(decision.facts);
+    for (pid, cookie) in facts.pids.iter_mut().zip(facts.socket_cookies) {
+        if cookie != 0 {
+            *pid = owners
+                .get(&cookie, 0)
+                .ok()
+                .map(tgid_of)
+                .filter(|pid| *pid != 0);
+        }
+    }
+    facts.interface = pass.interfaces.get(&facts.ifindex).cloned();
+    pass.output.facts.push(facts);
+}
+
+/// One scan's settings and findings so far.
+struct Pass<'a> {
+    now: u64,
+    shutdown: bool,
+    interfaces: &'a HashMap<u32, String>,
+    output: ScanOutput,
+    /// Entries to delete once the scan is done.
+    finished: Vec<FlowKey>,
 }
 
 pub(super) struct FlowScanner {
@@ -133,6 +208,7 @@ impl FlowScanner {
         counters: BpfHashMap<MapData, FlowKey, FlowCounters>,
         lookup: BpfHashMap<MapData, FlowKey, FlowCounters>,
         owners: BpfHashMap<MapData, u64, u64>,
+        cache: FlowCacheMap,
         tcp_metrics: Option<Ebpf>,
     ) -> Self {
         let enricher = match (&config, tcp_metrics) {
@@ -146,6 +222,7 @@ impl FlowScanner {
                 tracker,
                 counters,
                 owners,
+                cache,
             }),
             lookup,
             enricher,
@@ -198,6 +275,7 @@ impl FlowScanner {
 
     fn apply(&mut self, output: ScanOutput, stats: &mut StatsRecord) {
         stats.cnflow_read_errors += output.read_errors;
+        stats.cnflow_cache_unsettled += output.cache_unsettled;
         stats.cnflow_tracked = output.tracked;
         for facts in output.facts {
             *stats

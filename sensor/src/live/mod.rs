@@ -137,6 +137,7 @@ pub async fn run_live(
         flow_counters,
         flow_counters_lookup,
         socket_owners,
+        flow_cache,
     } = maps;
     // Loaded here so that a kernel that refuses it stops the start with
     // the verifier's word, like the other programs.
@@ -150,6 +151,7 @@ pub async fn run_live(
         flow_counters,
         flow_counters_lookup,
         socket_owners,
+        flow_cache,
         tcp_metrics,
     );
     // `AsyncFd::new` is deprecated because a registered fd could be closed

@@ -2,6 +2,7 @@
 //! their TLS sessions, attributed, updated while a flow lasts, and carrying
 //! the TCP metrics `ss` reads from the kernel.
 
+mod cpu_cache;
 mod enrichment;
 mod namespace_ids;
 

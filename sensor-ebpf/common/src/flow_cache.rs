@@ -1,0 +1,109 @@
+//! Each CPU's cache of the last flow it saw.
+//!
+//! Bulk traffic arrives as runs of packets of one flow on one CPU, so the
+//! kernel keeps a packet's flow in a per-CPU slot: the next packet of the
+//! same flow is counted in that slot and its phase read from it, without
+//! a hash lookup in the shared flow-counters map and without atomic adds
+//! to a cache line the flow's other direction writes from another CPU.
+//! The slot's counts go to the map entry (a flush) when another flow comes
+//! along, once per clock tick, and before any SYN, FIN or RST of the flow.
+//!
+//! A CPU that goes quiet keeps its last counts, so the CNFlow scan adds a
+//! slot's counts to the entry it reads, under the slot's sequence number:
+//! odd while a flush is under way, moved on by every flush, so a read
+//! that straddles a flush is retried instead of counting twice.
+
+use crate::{FlowCounters, FlowKey};
+
+/// Name of the per-CPU array (one slot) of [`CpuFlowCache`].
+pub const FLOW_CACHE_MAP: &str = "CIPHERLENS_FLOW_CACHE";
+/// Name of the one-slot array of the phase epoch: moved on whenever a flow
+/// enters its handshake phase, so every CPU's cached phase is asked again.
+pub const PHASE_EPOCH_MAP: &str = "CIPHERLENS_PHASE_EPOCH";
+
+/// Slots per CPU: a flow maps to one by a hash of its key, so flows that
+/// interleave on a CPU (a busy node's usual traffic) each keep theirs.
+pub const FLOW_CACHE_SLOTS: usize = 64;
+
+/// [`CpuFlowCache::state`]: the slot holds no flow.
+pub const CACHE_EMPTY: u8 = 0;
+/// [`CpuFlowCache::state`]: the slot's flow and phase are known; its
+/// packets are not counted (CNFlow counting is off).
+pub const CACHE_UNCOUNTED: u8 = 1;
+/// [`CpuFlowCache::state`]: the slot's flow and phase are known, and its
+/// packets on the interface it is counted on are counted in the slot until
+/// the next flush.
+pub const CACHE_COUNTED: u8 = 2;
+
+/// One CPU's last flow: which it is, its phase, and the counts not yet in
+/// its [`FlowCounters`] entry.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct CpuFlowCache {
+    pub key: FlowKey,
+    /// Even at rest, odd during a flush; two more after each flush.
+    pub seq: u64,
+    /// The phase epoch the cached phase was read under.
+    pub epoch: u64,
+    /// Coarse clock of the last flush (or of the slot's filling).
+    pub flushed_ns: u64,
+    /// The interface the flow is counted on (its entry's: the one where
+    /// it was first seen); its packets on other interfaces are not counted.
+    pub ifindex: u32,
+    /// [`CACHE_EMPTY`], [`CACHE_UNCOUNTED`] or [`CACHE_COUNTED`].
+    pub state: u8,
+    /// The flow's phase ([`crate::PHASE_NONE`] or [`crate::PHASE_DONE`]:
+    /// the other phases are never cached).
+    pub phase: u8,
+    /// 1 when the pending counts include a packet with payload: only then
+    /// does a flush that finds no entry make one (as a data packet does).
+    pub payload: u8,
+    pub _pad: u8,
+    /// Counts since the last flush, indexed like [`FlowCounters::directions`].
+    pub directions: [CachedDirection; 2],
+}
+
+/// One direction's counts not yet flushed.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct CachedDirection {
+    pub packets: u64,
+    pub bytes: u64,
+    /// Coarse clock of the latest packet; 0 when none since the flush.
+    pub last_ns: u64,
+    pub tcp_flags: u8,
+    pub _pad: [u8; 7],
+}
+
+const _: () = assert!(core::mem::size_of::<CachedDirection>() == 32);
+const _: () = assert!(core::mem::size_of::<CpuFlowCache>() == 136);
+
+impl CpuFlowCache {
+    /// Whether the slot holds counts for `key` not yet in its entry.
+    pub fn pending_for(&self, key: &FlowKey) -> bool {
+        self.state == CACHE_COUNTED
+            && self.key == *key
+            && self
+                .directions
+                .iter()
+                .any(|direction| direction.packets != 0)
+    }
+
+    /// `counters` with this slot's pending counts added.
+    pub fn add_to(&self, counters: &mut FlowCounters) {
+        for (total, pending) in counters.directions.iter_mut().zip(&self.directions) {
+            total.packets += pending.packets;
+            total.bytes += pending.bytes;
+            total.last_ns = total.last_ns.max(pending.last_ns);
+            total.tcp_flags |= pending.tcp_flags;
+        }
+    }
+}
+
+#[cfg(feature = "user")]
+mod pod {
+    // SAFETY: `repr(C)`, every bit pattern valid, padding explicit (the
+    // size asserts above).
+    #[allow(unsafe_code)]
+    unsafe impl aya::Pod for super::CpuFlowCache {}
+}

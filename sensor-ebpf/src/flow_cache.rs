@@ -1,0 +1,266 @@
+//! The per-CPU flow cache in front of the flow-counters map (see
+//! `cipherlens_common::flow_cache` for what it holds and how user space
+//! reads it).
+//!
+//! A packet whose flow sits in its CPU's slot, with no SYN, FIN or RST,
+//! under the current phase epoch, costs a key compare and a few plain adds
+//! to this CPU's own memory: no hash, no shared cache line. Everything
+//! else takes the full path (`count_flow`, the handshake-flow map), and
+//! [`remember`] then puts the flow in the slot if its phase is one that
+//! lets most packets pass without a look at the handshake-flow map.
+
+use aya_ebpf::{
+    EbpfContext,
+    bindings::__sk_buff,
+    helpers::generated::bpf_ktime_get_coarse_ns,
+    macros::map,
+    maps::{Array, PerCpuArray},
+    programs::TcContext,
+};
+use cipherlens_common::flow_cache::{
+    CACHE_COUNTED, CACHE_EMPTY, CACHE_UNCOUNTED, CpuFlowCache, FLOW_CACHE_SLOTS,
+};
+use cipherlens_common::{Counter, FlowKey, PHASE_DONE, PHASE_NONE};
+
+use crate::tc::{FLOW_COUNTERS, Layout, add, add_atomic};
+
+#[map(name = "CIPHERLENS_FLOW_CACHE")]
+static FLOW_CACHE: PerCpuArray<[CpuFlowCache; FLOW_CACHE_SLOTS]> =
+    PerCpuArray::with_max_entries(1, 0);
+
+#[map(name = "CIPHERLENS_PHASE_EPOCH")]
+static PHASE_EPOCH: Array<u64> = Array::with_max_entries(1, 0);
+
+/// [`cached_phase`]: the flow is not in the slot; the full path decides.
+pub(crate) const PHASE_MISS: u64 = 0xFE;
+
+/// TCP flags that always take the full path: they open or close flows.
+const OPENS_OR_CLOSES: u8 = 0x01 | 0x02 | 0x04;
+
+/// Every CPU's cached phase goes stale: a flow entered its handshake phase.
+#[inline(always)]
+pub(crate) fn bump_phase_epoch() {
+    if let Some(epoch) = PHASE_EPOCH.get_ptr_mut(0) {
+        // SAFETY: the map's one aligned u64, live for the program's run.
+        unsafe { add_atomic(epoch, 1) };
+    }
+}
+
+/// The slot a key maps to: a fold of its ports and the addresses' last
+/// words (the words that differ between flows of a node).
+#[inline(always)]
+fn slot_of(key: &FlowKey) -> usize {
+    let low = u32::from_ne_bytes([
+        key.low_address[12],
+        key.low_address[13],
+        key.low_address[14],
+        key.low_address[15],
+    ]);
+    let high = u32::from_ne_bytes([
+        key.high_address[12],
+        key.high_address[13],
+        key.high_address[14],
+        key.high_address[15],
+    ]);
+    let mut mixed = low
+        ^ high.rotate_left(7)
+        ^ (u32::from(key.low_port) << 16)
+        ^ u32::from(key.high_port)
+        ^ u32::from(key.protocol);
+    mixed ^= mixed >> 16;
+    mixed = mixed.wrapping_mul(0x45D9_F3B);
+    mixed ^= mixed >> 16;
+    mixed as usize & (FLOW_CACHE_SLOTS - 1)
+}
+
+/// Whether two keys are equal, compared in words (both sit at the start of
+/// 8-aligned map values).
+#[inline(always)]
+fn same_key(a: *const FlowKey, b: *const FlowKey) -> bool {
+    let (a, b) = (a.cast::<u64>(), b.cast::<u64>());
+    // SAFETY: both point at 40 readable, 8-aligned bytes.
+    unsafe {
+        let mut differ = 0u64;
+        for word in 0..core::mem::size_of::<FlowKey>() / 8 {
+            differ |= a.add(word).read() ^ b.add(word).read();
+        }
+        differ == 0
+    }
+}
+
+/// The phase of the packet's flow from its CPU's slot, counting the packet
+/// there; [`PHASE_MISS`] when the full path must run (the slot's previous
+/// flow, if it had counts, is flushed first so the slot can be reused).
+/// Notes the slot and the epoch in `layout` for [`remember`].
+#[inline(never)]
+pub(crate) fn cached_phase(ctx: &TcContext, layout: *mut Layout) -> u64 {
+    let Some(slots) = FLOW_CACHE.get_ptr_mut(0) else {
+        return PHASE_MISS;
+    };
+    let epoch = match PHASE_EPOCH.get(0) {
+        Some(epoch) => *epoch,
+        None => return PHASE_MISS,
+    };
+    // SAFETY: `layout` and `slots` are this CPU's map slots, exclusively
+    // this program run's (TC programs do not nest on a CPU).
+    unsafe {
+        let index = slot_of(&(*layout).key);
+        (*layout).epoch = epoch;
+        (*layout).slot = index as u32;
+        let slot = &raw mut (*slots)[index];
+        if (*slot).state == CACHE_EMPTY
+            || !same_key(&raw const (*slot).key, &raw const (*layout).key)
+        {
+            flush(slot);
+            return PHASE_MISS;
+        }
+        if (*layout).tcp_flags & OPENS_OR_CLOSES != 0 || (*slot).epoch != epoch {
+            flush(slot);
+            (*slot).state = CACHE_EMPTY;
+            return PHASE_MISS;
+        }
+        if (*slot).state == CACHE_COUNTED {
+            let ifindex = (*ctx.as_ptr().cast::<__sk_buff>()).ifindex;
+            if (*slot).ifindex == ifindex {
+                count_here(ctx, layout, slot);
+            }
+        }
+        u64::from((*slot).phase)
+    }
+}
+
+/// Adds the packet to the slot's pending counts; flushes once per tick.
+///
+/// # Safety
+/// `layout` and `slot` are this CPU's, as in [`cached_phase`].
+#[inline(always)]
+unsafe fn count_here(ctx: &TcContext, layout: *const Layout, slot: *mut CpuFlowCache) {
+    // SAFETY: the caller's promise; the context is a valid __sk_buff.
+    unsafe {
+        let gso_segs = (*ctx.as_ptr().cast::<__sk_buff>()).gso_segs;
+        let segments = u64::from(gso_segs.max(1));
+        let payload_offset = (*layout).payload_offset as u64;
+        let len = u64::from(ctx.len());
+        let bytes = len + (segments - 1) * payload_offset;
+        // Index 0 or 1, bounded for the verifier behind a volatile read.
+        let raw_direction = usize::from(!(*layout).from_low);
+        let direction = core::ptr::read_volatile(&raw_direction) & 1;
+        let own = &raw mut (*slot).directions[direction];
+        (*own).packets += segments;
+        (*own).bytes += bytes;
+        (*own).tcp_flags |= (*layout).tcp_flags;
+        if len > payload_offset {
+            (*slot).payload = 1;
+        }
+        let now = bpf_ktime_get_coarse_ns();
+        (*own).last_ns = now;
+        if (*slot).flushed_ns != now {
+            flush(slot);
+        }
+    }
+}
+
+/// Moves the slot's pending counts to its flow's entry, between two steps
+/// of its sequence number; refreshes the cached phase from the entry. A
+/// flow whose entry is gone (ended and reported, or evicted) leaves the
+/// slot, its counts counted as orphans.
+#[inline(never)]
+fn flush(slot: *mut CpuFlowCache) {
+    // SAFETY: this CPU's slot (see `cached_phase`); the entry pointer is
+    // valid for the program's run, its counters added atomically.
+    unsafe {
+        if (*slot).state != CACHE_COUNTED {
+            return;
+        }
+        let pending = (*slot).directions[0].packets + (*slot).directions[1].packets;
+        let now = bpf_ktime_get_coarse_ns();
+        if pending == 0 {
+            (*slot).flushed_ns = now;
+            return;
+        }
+        // Atomic: its ordering keeps the entry's update between the steps.
+        add_atomic(&raw mut (*slot).seq, 1);
+        match FLOW_COUNTERS.get_ptr_mut(&(*slot).key) {
+            Some(entry) => {
+                for direction in 0..2 {
+                    let cached = &raw mut (*slot).directions[direction];
+                    let total = &raw mut (*entry).directions[direction];
+                    if (*cached).packets == 0 {
+                        continue;
+                    }
+                    add_atomic(&raw mut (*total).packets, (*cached).packets);
+                    add_atomic(&raw mut (*total).bytes, (*cached).bytes);
+                    if (*total).last_ns < (*cached).last_ns {
+                        (*total).last_ns = (*cached).last_ns;
+                    }
+                    let seen = (*total).tcp_flags;
+                    if seen | (*cached).tcp_flags != seen {
+                        (*total).tcp_flags = seen | (*cached).tcp_flags;
+                    }
+                }
+                let phase = (*entry).phase;
+                if phase == PHASE_NONE || phase == PHASE_DONE {
+                    (*slot).phase = phase;
+                } else {
+                    (*slot).state = CACHE_EMPTY;
+                }
+            }
+            None => {
+                add(Counter::FlowCacheOrphans, pending);
+                (*slot).state = CACHE_EMPTY;
+            }
+        }
+        for direction in 0..2 {
+            let cached = &raw mut (*slot).directions[direction];
+            (*cached).packets = 0;
+            (*cached).bytes = 0;
+            (*cached).last_ns = 0;
+            (*cached).tcp_flags = 0;
+        }
+        (*slot).payload = 0;
+        (*slot).flushed_ns = now;
+        add_atomic(&raw mut (*slot).seq, 1);
+    }
+}
+
+/// Puts the packet's flow in its CPU's slot after the full path, when its
+/// phase lets most of its packets skip the handshake-flow map (none, or
+/// done), the packet neither opens nor closes it, and `count_flow` found
+/// it cacheable (`layout.cache_as`).
+#[inline(never)]
+pub(crate) fn remember(layout: *const Layout, phase: u64) {
+    let Some(slots) = FLOW_CACHE.get_ptr_mut(0) else {
+        return;
+    };
+    // SAFETY: as in `cached_phase`; the slot's previous flow was flushed
+    // there, so overwriting it loses no counts.
+    unsafe {
+        let state = (*layout).cache_as;
+        if state == CACHE_EMPTY
+            || (*layout).tcp_flags & OPENS_OR_CLOSES != 0
+            || (phase != u64::from(PHASE_NONE) && phase != u64::from(PHASE_DONE))
+        {
+            return;
+        }
+        let slot = &raw mut (*slots)[(*layout).slot as usize & (FLOW_CACHE_SLOTS - 1)];
+        if (*slot).state == CACHE_COUNTED
+            && ((*slot).directions[0].packets | (*slot).directions[1].packets) != 0
+        {
+            return;
+        }
+        let words = (&raw const (*layout).key).cast::<u64>();
+        let into = (&raw mut (*slot).key).cast::<u64>();
+        for word in 0..core::mem::size_of::<FlowKey>() / 8 {
+            into.add(word).write(words.add(word).read());
+        }
+        (*slot).epoch = (*layout).epoch;
+        (*slot).flushed_ns = bpf_ktime_get_coarse_ns();
+        (*slot).ifindex = (*layout).counted_on;
+        (*slot).phase = phase as u8;
+        (*slot).state = if state == CACHE_COUNTED {
+            CACHE_COUNTED
+        } else {
+            CACHE_UNCOUNTED
+        };
+    }
+}
