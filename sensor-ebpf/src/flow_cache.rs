@@ -12,7 +12,7 @@
 use aya_ebpf::{
     EbpfContext,
     bindings::__sk_buff,
-    helpers::generated::bpf_ktime_get_coarse_ns,
+    helpers::generated::{bpf_jiffies64, bpf_ktime_get_coarse_ns},
     macros::map,
     maps::{Array, PerCpuArray},
     programs::TcContext,
@@ -46,27 +46,23 @@ pub(crate) fn bump_phase_epoch() {
     }
 }
 
-/// The slot a key maps to: a fold of its ports and the addresses' last
-/// words (the words that differ between flows of a node).
+/// The slot a key maps to: a fold of its ports, protocol and the
+/// addresses' last words (the words that differ between flows of a node),
+/// read as the words the header walk stored.
+///
+/// # Safety
+/// `key` points at a key at the start of an 8-aligned map value.
 #[inline(always)]
-fn slot_of(key: &FlowKey) -> usize {
-    let low = u32::from_ne_bytes([
-        key.low_address[12],
-        key.low_address[13],
-        key.low_address[14],
-        key.low_address[15],
-    ]);
-    let high = u32::from_ne_bytes([
-        key.high_address[12],
-        key.high_address[13],
-        key.high_address[14],
-        key.high_address[15],
-    ]);
-    let mut mixed = low
-        ^ high.rotate_left(7)
-        ^ (u32::from(key.low_port) << 16)
-        ^ u32::from(key.high_port)
-        ^ u32::from(key.protocol);
+unsafe fn slot_of(key: *const FlowKey) -> usize {
+    // SAFETY: the caller's promise: 40 readable, 8-aligned bytes.
+    let (low, high, rest) = unsafe {
+        (
+            key.cast::<u32>().add(3).read(),
+            key.cast::<u32>().add(7).read(),
+            key.cast::<u64>().add(4).read(),
+        )
+    };
+    let mut mixed = low ^ high.rotate_left(7) ^ (rest as u32) ^ ((rest >> 32) as u32);
     mixed ^= mixed >> 16;
     mixed = mixed.wrapping_mul(0x45D9_F3B);
     mixed ^= mixed >> 16;
@@ -104,7 +100,7 @@ pub(crate) fn cached_phase(ctx: &TcContext, layout: *mut Layout) -> u64 {
     // SAFETY: `layout` and `slots` are this CPU's map slots, exclusively
     // this program run's (TC programs do not nest on a CPU).
     unsafe {
-        let index = slot_of(&(*layout).key);
+        let index = slot_of(&raw const (*layout).key);
         (*layout).epoch = epoch;
         (*layout).slot = index as u32;
         let slot = &raw mut (*slots)[index];
@@ -120,6 +116,16 @@ pub(crate) fn cached_phase(ctx: &TcContext, layout: *mut Layout) -> u64 {
             return PHASE_MISS;
         }
         if (*slot).state == CACHE_COUNTED {
+            // The tick: a load of `jiffies` (the verifier inlines the
+            // helper). A packet of a new tick flushes the last tick's
+            // counts first, which may find the flow's entry gone or its
+            // phase moved on: the full path then takes the packet.
+            if (*slot).tick != bpf_jiffies64() {
+                flush(slot);
+                if (*slot).state != CACHE_COUNTED {
+                    return PHASE_MISS;
+                }
+            }
             let ifindex = (*ctx.as_ptr().cast::<__sk_buff>()).ifindex;
             if (*slot).ifindex == ifindex {
                 count_here(ctx, layout, slot);
@@ -129,7 +135,7 @@ pub(crate) fn cached_phase(ctx: &TcContext, layout: *mut Layout) -> u64 {
     }
 }
 
-/// Adds the packet to the slot's pending counts; flushes once per tick.
+/// Adds the packet to the slot's pending counts.
 ///
 /// # Safety
 /// `layout` and `slot` are this CPU's, as in [`cached_phase`].
@@ -152,11 +158,6 @@ unsafe fn count_here(ctx: &TcContext, layout: *const Layout, slot: *mut CpuFlowC
         if len > payload_offset {
             (*slot).payload = 1;
         }
-        let now = bpf_ktime_get_coarse_ns();
-        (*own).last_ns = now;
-        if (*slot).flushed_ns != now {
-            flush(slot);
-        }
     }
 }
 
@@ -173,9 +174,8 @@ fn flush(slot: *mut CpuFlowCache) {
             return;
         }
         let pending = (*slot).directions[0].packets + (*slot).directions[1].packets;
-        let now = bpf_ktime_get_coarse_ns();
         if pending == 0 {
-            (*slot).flushed_ns = now;
+            start_tick(slot);
             return;
         }
         // Atomic: its ordering keeps the entry's update between the steps.
@@ -190,8 +190,8 @@ fn flush(slot: *mut CpuFlowCache) {
                     }
                     add_atomic(&raw mut (*total).packets, (*cached).packets);
                     add_atomic(&raw mut (*total).bytes, (*cached).bytes);
-                    if (*total).last_ns < (*cached).last_ns {
-                        (*total).last_ns = (*cached).last_ns;
+                    if (*total).last_ns < (*slot).tick_ns {
+                        (*total).last_ns = (*slot).tick_ns;
                     }
                     let seen = (*total).tcp_flags;
                     if seen | (*cached).tcp_flags != seen {
@@ -214,12 +214,24 @@ fn flush(slot: *mut CpuFlowCache) {
             let cached = &raw mut (*slot).directions[direction];
             (*cached).packets = 0;
             (*cached).bytes = 0;
-            (*cached).last_ns = 0;
             (*cached).tcp_flags = 0;
         }
         (*slot).payload = 0;
-        (*slot).flushed_ns = now;
+        start_tick(slot);
         add_atomic(&raw mut (*slot).seq, 1);
+    }
+}
+
+/// Dates the slot's next pending counts: this tick, and its time.
+///
+/// # Safety
+/// `slot` is this CPU's, as in [`cached_phase`].
+#[inline(always)]
+unsafe fn start_tick(slot: *mut CpuFlowCache) {
+    // SAFETY: the caller's promise; helpers allowed in TC programs.
+    unsafe {
+        (*slot).tick = bpf_jiffies64();
+        (*slot).tick_ns = bpf_ktime_get_coarse_ns();
     }
 }
 
@@ -254,7 +266,7 @@ pub(crate) fn remember(layout: *const Layout, phase: u64) {
             into.add(word).write(words.add(word).read());
         }
         (*slot).epoch = (*layout).epoch;
-        (*slot).flushed_ns = bpf_ktime_get_coarse_ns();
+        start_tick(slot);
         (*slot).ifindex = (*layout).counted_on;
         (*slot).phase = phase as u8;
         (*slot).state = if state == CACHE_COUNTED {

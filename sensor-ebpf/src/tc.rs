@@ -748,8 +748,10 @@ fn fast_locate(ctx: &TcContext, layout: *mut Layout) -> u64 {
             let destination = u32::from_be_bytes([head[16], head[17], head[18], head[19]]);
             // The key as `FlowKey::new` makes it of the IPv4-mapped
             // addresses (whose first 12 bytes are equal, so the last four
-            // decide), written in words: a byte-wise build and compare of
-            // two 16-byte arrays cost more than the rest of the walk.
+            // decide), written in 8-byte words: a byte-wise build and
+            // compare of two 16-byte arrays cost more than the rest of the
+            // walk, and the flow cache reads the key back in 8-byte words
+            // (a load spanning two smaller stores waits for them to retire).
             let from_low = (source, l4.source_port) <= (destination, l4.destination_port);
             let (low, low_port, high, high_port) = if from_low {
                 (source, l4.source_port, destination, l4.destination_port)
@@ -757,22 +759,20 @@ fn fast_locate(ctx: &TcContext, layout: *mut Layout) -> u64 {
                 (destination, l4.destination_port, source, l4.source_port)
             };
             // SAFETY: `layout` is this CPU's 8-aligned map slot; the key is
-            // its first field (`repr(C)`), 40 bytes, 10 aligned words.
+            // its first field (`repr(C)`), 40 bytes, 5 aligned words.
             unsafe {
-                let words = layout.cast::<u32>();
-                for (index, address) in [(0, low), (4, high)] {
+                let words = layout.cast::<u64>();
+                for (index, address) in [(0, low), (2, high)] {
+                    let a = address.to_be_bytes();
                     words.add(index).write(0);
-                    words.add(index + 1).write(0);
                     words
-                        .add(index + 2)
-                        .write(u32::from_ne_bytes([0, 0, 0xFF, 0xFF]));
-                    words
-                        .add(index + 3)
-                        .write(u32::from_ne_bytes(address.to_be_bytes()));
+                        .add(index + 1)
+                        .write(u64::from_ne_bytes([0, 0, 0xFF, 0xFF, a[0], a[1], a[2], a[3]]));
                 }
-                (*layout).key.low_port = low_port;
-                (*layout).key.high_port = high_port;
-                words.add(9).write(u32::from(protocol));
+                let (l, h) = (low_port.to_ne_bytes(), high_port.to_ne_bytes());
+                words
+                    .add(4)
+                    .write(u64::from_ne_bytes([l[0], l[1], h[0], h[1], protocol, 0, 0, 0]));
                 (*layout).protocol = protocol;
                 (*layout).payload_offset = l4.payload_offset;
                 (*layout).from_low = from_low;

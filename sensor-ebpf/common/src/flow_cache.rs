@@ -6,7 +6,9 @@
 //! a hash lookup in the shared flow-counters map and without atomic adds
 //! to a cache line the flow's other direction writes from another CPU.
 //! The slot's counts go to the map entry (a flush) when another flow comes
-//! along, once per clock tick, and before any SYN, FIN or RST of the flow.
+//! along, at the first packet of each clock tick, and before any SYN, FIN
+//! or RST of the flow; pending packets are all of one tick, so the slot
+//! keeps their time once, not per packet.
 //!
 //! A CPU that goes quiet keeps its last counts, so the CNFlow scan adds a
 //! slot's counts to the entry it reads, under the slot's sequence number:
@@ -45,8 +47,12 @@ pub struct CpuFlowCache {
     pub seq: u64,
     /// The phase epoch the cached phase was read under.
     pub epoch: u64,
-    /// Coarse clock of the last flush (or of the slot's filling).
-    pub flushed_ns: u64,
+    /// The clock tick (jiffies) the pending counts are from: a packet in a
+    /// later tick flushes them first.
+    pub tick: u64,
+    /// CLOCK_MONOTONIC at that tick (the coarse clock): the time of the
+    /// pending packets.
+    pub tick_ns: u64,
     /// The interface the flow is counted on (its entry's: the one where
     /// it was first seen); its packets on other interfaces are not counted.
     pub ifindex: u32,
@@ -69,14 +75,13 @@ pub struct CpuFlowCache {
 pub struct CachedDirection {
     pub packets: u64,
     pub bytes: u64,
-    /// Coarse clock of the latest packet; 0 when none since the flush.
-    pub last_ns: u64,
     pub tcp_flags: u8,
     pub _pad: [u8; 7],
 }
 
-const _: () = assert!(core::mem::size_of::<CachedDirection>() == 32);
-const _: () = assert!(core::mem::size_of::<CpuFlowCache>() == 136);
+const _: () = assert!(core::mem::size_of::<CachedDirection>() == 24);
+/// Two cache lines.
+const _: () = assert!(core::mem::size_of::<CpuFlowCache>() == 128);
 
 impl CpuFlowCache {
     /// Whether the slot holds counts for `key` not yet in its entry.
@@ -92,9 +97,12 @@ impl CpuFlowCache {
     /// `counters` with this slot's pending counts added.
     pub fn add_to(&self, counters: &mut FlowCounters) {
         for (total, pending) in counters.directions.iter_mut().zip(&self.directions) {
+            if pending.packets == 0 {
+                continue;
+            }
             total.packets += pending.packets;
             total.bytes += pending.bytes;
-            total.last_ns = total.last_ns.max(pending.last_ns);
+            total.last_ns = total.last_ns.max(self.tick_ns);
             total.tcp_flags |= pending.tcp_flags;
         }
     }

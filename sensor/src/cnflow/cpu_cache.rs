@@ -91,10 +91,10 @@ mod tests {
             key,
             seq,
             state: CACHE_COUNTED,
+            tick_ns: 7 * seq + 5,
             directions: packets.map(|packets| CachedDirection {
                 packets,
                 bytes: packets * 100,
-                last_ns: packets * 7,
                 tcp_flags: 0x10,
                 ..CachedDirection::default()
             }),
@@ -135,7 +135,9 @@ mod tests {
         assert_eq!(counters.directions[0].packets, 15);
         assert_eq!(counters.directions[1].packets, 22);
         assert_eq!(counters.directions[0].bytes, 1500);
-        assert_eq!(counters.directions[0].last_ns, 35);
+        // The time of the later read's pending packets (tick_ns), not of
+        // the entry's latest (1).
+        assert_eq!(counters.directions[0].last_ns, 7 * 4 + 5);
         assert_eq!(counters.directions[1].tcp_flags, 0x10);
     }
 
