@@ -1,12 +1,15 @@
 //! TC classifiers: copy the handshake phase of TLS and QUIC flows to user space.
 //!
 //! Every packet pays a few bounded loads (Ethernet type, IP protocol, ports,
-//! the first payload bytes) and one flow-map lookup for TCP/UDP packets with
-//! payload. A flow enters its handshake phase on a TLS handshake record
-//! header (`16 03 xx`) or a QUIC long-header packet; from then on every
-//! segment of that flow (continuation segments whose first byte is not 0x16
-//! included) is copied to the ring buffer, until user space marks the flow
-//! done (it has the record) or the flow's byte budget is spent. Then no
+//! the first payload bytes); a packet of a flow its CPU's flow cache holds
+//! (`flow_cache`) is counted there and needs no map lookup, others look up
+//! the flow's counters entry and, when the packet may change the flow's
+//! phase, the handshake-flow map. A flow enters its handshake phase on a
+//! TLS handshake record header (`16 03 xx`) or a QUIC long-header packet;
+//! from then on every segment of that flow (continuation segments whose
+//! first byte is not 0x16 included) is copied to the ring buffer, until
+//! user space marks the flow done (it has the record) or the flow's byte
+//! budget is spent. Then no
 //! payload of the flow is copied again; only its FIN/RST segments are sent
 //! (header only, so user space frees the session), and the entry goes once
 //! both sides' FINs (or an RST) have passed. A client SYN on a 4-tuple that
@@ -765,14 +768,14 @@ fn fast_locate(ctx: &TcContext, layout: *mut Layout) -> u64 {
                 for (index, address) in [(0, low), (2, high)] {
                     let a = address.to_be_bytes();
                     words.add(index).write(0);
-                    words
-                        .add(index + 1)
-                        .write(u64::from_ne_bytes([0, 0, 0xFF, 0xFF, a[0], a[1], a[2], a[3]]));
+                    words.add(index + 1).write(u64::from_ne_bytes([
+                        0, 0, 0xFF, 0xFF, a[0], a[1], a[2], a[3],
+                    ]));
                 }
                 let (l, h) = (low_port.to_ne_bytes(), high_port.to_ne_bytes());
-                words
-                    .add(4)
-                    .write(u64::from_ne_bytes([l[0], l[1], h[0], h[1], protocol, 0, 0, 0]));
+                words.add(4).write(u64::from_ne_bytes([
+                    l[0], l[1], h[0], h[1], protocol, 0, 0, 0,
+                ]));
                 (*layout).protocol = protocol;
                 (*layout).payload_offset = l4.payload_offset;
                 (*layout).from_low = from_low;
