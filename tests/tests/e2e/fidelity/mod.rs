@@ -5,6 +5,7 @@
 //! [`wire_shapes`]; a connection's end and its 4-tuple's next connection in
 //! [`flow_ends`].
 
+mod flow_cache;
 mod flow_ends;
 mod wire_shapes;
 
