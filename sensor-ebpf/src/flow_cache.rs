@@ -178,8 +178,7 @@ fn flush(slot: *mut CpuFlowCache) {
             start_tick(slot);
             return;
         }
-        // Atomic: its ordering keeps the entry's update between the steps.
-        add_atomic(&raw mut (*slot).seq, 1);
+        step_sequence(slot);
         match FLOW_COUNTERS.get_ptr_mut(&(*slot).key) {
             Some(entry) => {
                 for direction in 0..2 {
@@ -218,8 +217,23 @@ fn flush(slot: *mut CpuFlowCache) {
         }
         (*slot).payload = 0;
         start_tick(slot);
-        add_atomic(&raw mut (*slot).seq, 1);
+        step_sequence(slot);
     }
+}
+
+/// One step of the slot's sequence number, by an atomic add: on x86-64 a
+/// locked instruction, which orders the stores around it, so a reader on
+/// another CPU sees the entry's update only between the two steps. (The
+/// object is built for BPF's generic CPU, which has no fetching atomics;
+/// on arm64 the add alone does not order, and the scan's check is then a
+/// best effort over a window of nanoseconds.)
+///
+/// # Safety
+/// `slot` is this CPU's, as in [`cached_phase`].
+#[inline(always)]
+unsafe fn step_sequence(slot: *mut CpuFlowCache) {
+    // SAFETY: the caller's promise; `seq` is an aligned u64 of the slot.
+    unsafe { add_atomic(&raw mut (*slot).seq, 1) };
 }
 
 /// Dates the slot's next pending counts: this tick, and its time.
