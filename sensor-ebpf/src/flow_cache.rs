@@ -155,9 +155,6 @@ unsafe fn count_here(ctx: &TcContext, layout: *const Layout, slot: *mut CpuFlowC
         (*own).packets += segments;
         (*own).bytes += bytes;
         (*own).tcp_flags |= (*layout).tcp_flags;
-        if len > payload_offset {
-            (*slot).payload = 1;
-        }
     }
 }
 
@@ -215,7 +212,6 @@ fn flush(slot: *mut CpuFlowCache) {
             (*cached).bytes = 0;
             (*cached).tcp_flags = 0;
         }
-        (*slot).payload = 0;
         start_tick(slot);
         step_sequence(slot);
     }

@@ -61,10 +61,7 @@ pub struct CpuFlowCache {
     /// The flow's phase ([`crate::PHASE_NONE`] or [`crate::PHASE_DONE`]:
     /// the other phases are never cached).
     pub phase: u8,
-    /// 1 when the pending counts include a packet with payload: only then
-    /// does a flush that finds no entry make one (as a data packet does).
-    pub payload: u8,
-    pub _pad: u8,
+    pub _pad: [u8; 2],
     /// Counts since the last flush, indexed like [`FlowCounters::directions`].
     pub directions: [CachedDirection; 2],
 }
