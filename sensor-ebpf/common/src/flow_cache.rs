@@ -81,16 +81,6 @@ const _: () = assert!(core::mem::size_of::<CachedDirection>() == 24);
 const _: () = assert!(core::mem::size_of::<CpuFlowCache>() == 128);
 
 impl CpuFlowCache {
-    /// Whether the slot holds counts for `key` not yet in its entry.
-    pub fn pending_for(&self, key: &FlowKey) -> bool {
-        self.state == CACHE_COUNTED
-            && self.key == *key
-            && self
-                .directions
-                .iter()
-                .any(|direction| direction.packets != 0)
-    }
-
     /// `counters` with this slot's pending counts added.
     pub fn add_to(&self, counters: &mut FlowCounters) {
         for (total, pending) in counters.directions.iter_mut().zip(&self.directions) {

@@ -40,11 +40,10 @@ impl CacheView {
         Self { slots, index }
     }
 
-    /// Whether some CPU holds counts of `key` not yet in its entry.
-    pub fn holds_pending(&self, key: &FlowKey) -> bool {
-        self.index
-            .get(key)
-            .is_some_and(|places| places.iter().any(|&at| self.slots[at].pending_for(key)))
+    /// Whether some CPU's slot holds `key` and counts its packets (it may
+    /// have counts, or get some, before the entry is read).
+    pub fn holds(&self, key: &FlowKey) -> bool {
+        self.index.contains_key(key)
     }
 
     /// Adds to `counters` (an entry read after `self` and before `later`)
@@ -129,7 +128,7 @@ mod tests {
         let before = view(&[(0, 3, slot(flow, 4, [2, 0])), (1, 3, slot(flow, 8, [0, 1]))]);
         // More packets came into both slots, none flushed.
         let after = view(&[(0, 3, slot(flow, 4, [5, 0])), (1, 3, slot(flow, 8, [0, 2]))]);
-        assert!(before.holds_pending(&flow));
+        assert!(before.holds(&flow));
         let mut counters = entry([10, 20]);
         assert!(before.settle(&after, &flow, &mut counters));
         assert_eq!(counters.directions[0].packets, 15);
@@ -174,7 +173,7 @@ mod tests {
         let mut uncounted = slot(flow, 0, [3, 3]);
         uncounted.state = CACHE_UNCOUNTED;
         let before = view(&[(0, 1, uncounted), (1, 1, slot(key(2000), 2, [4, 4]))]);
-        assert!(!before.holds_pending(&flow));
+        assert!(!before.holds(&flow));
         let mut counters = entry([10, 20]);
         assert!(before.settle(&before, &flow, &mut counters));
         assert_eq!(counters, entry([10, 20]));

@@ -29,7 +29,8 @@ use tokio::task::JoinHandle;
 use super::attach::Attachments;
 use super::enrich::{Answer, Enricher};
 use crate::cnflow::cpu_cache::CacheView;
-use crate::cnflow::{CnFlowConfig, CnFlowTracker, FlowFacts, flow_id};
+use crate::cnflow::{CnFlowConfig, CnFlowTracker, FlowFacts, ended, flow_id};
+use crate::flow::IpProtocol;
 use crate::time::monotonic_now_nanos;
 use crate::writer::{BackgroundWriter, Outgoing, WriterStopped};
 
@@ -67,8 +68,8 @@ struct ScanOutput {
 
 impl ScanState {
     /// Decides for every flow in the kernel's map; forgets ended ones.
-    /// Flows with counts still in a CPU's flow cache are decided last,
-    /// with those counts added ([`CacheView::settle`]).
+    /// Flows a CPU's flow cache may hold counts of are decided last, with
+    /// those counts added ([`CacheView::settle`]).
     fn scan(&mut self, interfaces: &HashMap<u32, String>, shutdown: bool) -> ScanOutput {
         let mut pass = Pass {
             now: monotonic_now_nanos(),
@@ -85,7 +86,12 @@ impl ScanState {
                 continue;
             };
             pass.output.tracked += 1;
-            if earlier.holds_pending(&key) {
+            // Decided last: flows a CPU caches (counts there may grow until
+            // the entry is read), and ended ones, whose last packets a CPU
+            // may have cached after the first read of the caches.
+            let ending = IpProtocol::from_number(key.protocol)
+                .is_some_and(|protocol| ended(protocol, &counters));
+            if ending || earlier.holds(&key) {
                 held.push((key, counters));
                 continue;
             }
