@@ -210,8 +210,7 @@ python3 -c 'import sys; a, b, f = map(float, sys.argv[1:]); print(f"above the fl
     "$(median "${on_ns[@]}")" "$(median "${bare_ns[@]}")" "$floor"
 echo "-- the ingress program alone, caches hot (BPF_PROG_TEST_RUN, 5,000,000 runs of one 100-byte"
 echo "   TCP data segment of a flow outside its handshake): the program's own instructions"
-hot_cost() {
-    python3 - "$work/segment" << 'EOF'
+python3 - "$work/segment" << 'EOF'
 import struct, sys
 def checksum(data):
     total = sum(struct.unpack(f"!{len(data) // 2}H", data))
@@ -223,6 +222,7 @@ ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp) + 100, 1, 0x4000, 64, 6
 ip = ip[:10] + struct.pack("!H", checksum(ip)) + ip[12:]
 open(sys.argv[1], "wb").write(b"\x02" * 6 + b"\x04" * 6 + b"\x08\x00" + ip + tcp + b"A" * 100)
 EOF
+hot_cost() {
     local id
     id=$(bpftool -j prog show | python3 -c '
 import json, sys

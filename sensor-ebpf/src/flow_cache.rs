@@ -17,9 +17,7 @@ use aya_ebpf::{
     maps::{Array, PerCpuArray},
     programs::TcContext,
 };
-use cipherlens_common::flow_cache::{
-    CACHE_COUNTED, CACHE_EMPTY, CACHE_UNCOUNTED, CpuFlowCache, FLOW_CACHE_SLOTS,
-};
+use cipherlens_common::flow_cache::{CACHE_COUNTED, CACHE_EMPTY, CpuFlowCache, FLOW_CACHE_SLOTS};
 use cipherlens_common::{Counter, FlowKey, PHASE_DONE, PHASE_NONE};
 
 use crate::tc::{FLOW_COUNTERS, Layout, add, add_atomic};
@@ -265,11 +263,6 @@ pub(crate) fn remember(layout: *const Layout, phase: u64) {
             return;
         }
         let slot = &raw mut (*slots)[(*layout).slot as usize & (FLOW_CACHE_SLOTS - 1)];
-        if (*slot).state == CACHE_COUNTED
-            && ((*slot).directions[0].packets | (*slot).directions[1].packets) != 0
-        {
-            return;
-        }
         let words = (&raw const (*layout).key).cast::<u64>();
         let into = (&raw mut (*slot).key).cast::<u64>();
         for word in 0..core::mem::size_of::<FlowKey>() / 8 {
@@ -279,10 +272,7 @@ pub(crate) fn remember(layout: *const Layout, phase: u64) {
         start_tick(slot);
         (*slot).ifindex = (*layout).counted_on;
         (*slot).phase = phase as u8;
-        (*slot).state = if state == CACHE_COUNTED {
-            CACHE_COUNTED
-        } else {
-            CACHE_UNCOUNTED
-        };
+        // Counted or uncounted, as `count_flow` found.
+        (*slot).state = state;
     }
 }

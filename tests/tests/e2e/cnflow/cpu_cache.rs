@@ -86,14 +86,12 @@ fn a_quiet_flows_cached_counts_reach_its_record() {
     // the flow was quiet, and the one at shutdown.
     let last = records.last().expect("a record");
     assert_eq!(last["event"]["reason"], "shutdown", "{last}");
-    let quiet: Vec<&&Value> = records
+    let last_update = records
         .iter()
-        .filter(|record| record["event"]["reason"] == "update")
         .rev()
-        .take(1)
-        .chain(std::iter::once(last))
-        .collect();
-    for record in quiet {
+        .find(|record| record["event"]["reason"] == "update")
+        .expect("an update record");
+    for record in [*last_update, *last] {
         assert_eq!(
             totals(record),
             ((BURSTS * PER_BURST) as u64, bytes),

@@ -79,12 +79,10 @@ fn a_reused_client_port_gives_a_record_per_connection() {
     std::thread::sleep(Duration::from_millis(500));
     let (records, stats, _) = sensor.stop();
     assert_eq!(stats["kernel_losses"], 0, "stats: {stats}");
-    assert_eq!(
-        ports_and_names(&records),
-        vec![
-            (Value::from(client_port), Value::from("first.reuse.test")),
-            (Value::from(client_port), Value::from("second.reuse.test")),
-        ]
+    assert_records_in_order(
+        &records,
+        client_port,
+        &["first.reuse.test", "second.reuse.test"],
     );
 }
 
@@ -124,12 +122,10 @@ fn a_retransmitted_fin_does_not_close_both_sides() {
     assert_eq!(stats["kernel_losses"], 0, "stats: {stats}");
     // The first session was marked done before its close: the premise.
     assert!(stats["flows_marked_done"].as_u64() >= Some(1), "{stats}");
-    assert_eq!(
-        ports_and_names(&records),
-        vec![
-            (Value::from(client_port), Value::from("first.fin.test")),
-            (Value::from(client_port), Value::from("second.fin.test")),
-        ]
+    assert_records_in_order(
+        &records,
+        client_port,
+        &["first.fin.test", "second.fin.test"],
     );
 }
 
@@ -165,12 +161,10 @@ fn a_new_connection_after_an_unseen_close_is_recorded() {
     std::thread::sleep(Duration::from_millis(500));
     let (records, stats, _) = sensor.stop();
     assert_eq!(stats["kernel_losses"], 0, "stats: {stats}");
-    assert_eq!(
-        ports_and_names(&records),
-        vec![
-            (Value::from(client_port), Value::from("first.unseen.test")),
-            (Value::from(client_port), Value::from("second.unseen.test")),
-        ]
+    assert_records_in_order(
+        &records,
+        client_port,
+        &["first.unseen.test", "second.unseen.test"],
     );
     assert_eq!(stats["pipeline"]["flows_replaced_unseen_end"], 1, "{stats}");
 }
@@ -254,9 +248,10 @@ fn a_handshake_goes_on_being_copied_when_its_counters_entry_is_gone() {
     );
 }
 
-/// Each record's client port and server name, in record order.
-fn ports_and_names(records: &[Value]) -> Vec<(Value, Value)> {
-    records
+/// One record per connection, in order, each from `client_port` with its
+/// server name.
+fn assert_records_in_order(records: &[Value], client_port: u16, names: &[&str]) {
+    let found: Vec<(Value, Value)> = records
         .iter()
         .map(|r| {
             (
@@ -264,7 +259,12 @@ fn ports_and_names(records: &[Value]) -> Vec<(Value, Value)> {
                 r["tls"]["client"]["server_name"].clone(),
             )
         })
-        .collect()
+        .collect();
+    let expected: Vec<(Value, Value)> = names
+        .iter()
+        .map(|name| (Value::from(client_port), Value::from(*name)))
+        .collect();
+    assert_eq!(found, expected);
 }
 
 /// A Python TLS server on the host end for two connections, each closed by
