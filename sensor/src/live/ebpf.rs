@@ -5,6 +5,7 @@
 use aya::maps::{Array, HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf};
 use aya::programs::{BtfTracePoint, SchedClassifier, TestRun, TestRunOptions};
 use aya::{Btf, Ebpf, EbpfLoader};
+use cipherlens_bpf_batch::{DEFAULT_BATCH, HashBatch};
 use cipherlens_capture::tcp_metrics_frame::{decode_reply, request_frame};
 use cipherlens_common::flow_cache::FLOW_CACHE_MAP;
 use cipherlens_common::tcp_metrics::{TCP_METRICS_FRAME_LEN, TCP_METRICS_PROGRAM, TcpMetricsReply};
@@ -31,6 +32,8 @@ pub struct KernelMaps {
     /// A second handle on the same map, for the live loop's own lookups
     /// while a scan runs on another thread.
     pub flow_counters_lookup: BpfHashMap<MapData, FlowKey, FlowCounters>,
+    /// A third, for the scan's batched reads and deletes.
+    pub flow_counters_batch: HashBatch<FlowKey, FlowCounters>,
     /// Socket cookie -> pid_tgid of its latest sender/receiver.
     pub socket_owners: BpfHashMap<MapData, u64, u64>,
     /// Each CPU's recent flows and their counts not yet in their entries.
@@ -85,6 +88,11 @@ pub fn load(
         flows: take_map(&mut ebpf, FLOWS_MAP)?,
         counters: take_map(&mut ebpf, COUNTERS_MAP)?,
         flow_counters_lookup: second_handle(&ebpf, FLOW_COUNTERS_MAP)?,
+        flow_counters_batch: HashBatch::new(duplicate(&ebpf, FLOW_COUNTERS_MAP)?, DEFAULT_BATCH)
+            .map_err(|source| LiveError::Batch {
+                name: FLOW_COUNTERS_MAP,
+                source,
+            })?,
         flow_counters: take_map(&mut ebpf, FLOW_COUNTERS_MAP)?,
         socket_owners: take_map(&mut ebpf, SOCKET_OWNERS_MAP)?,
         flow_cache: take_map(&mut ebpf, FLOW_CACHE_MAP)?,
@@ -129,6 +137,12 @@ fn second_handle<T>(ebpf: &Ebpf, name: &'static str) -> Result<T, LiveError>
 where
     T: TryFrom<aya::maps::Map, Error = aya::maps::MapError>,
 {
+    let data = duplicate(ebpf, name)?;
+    T::try_from(aya::maps::Map::LruHashMap(data)).map_err(|source| LiveError::Map { name, source })
+}
+
+/// Another handle on an LRU hash map of the loaded object.
+fn duplicate(ebpf: &Ebpf, name: &'static str) -> Result<MapData, LiveError> {
     use std::os::fd::AsFd;
     let map = ebpf.map(name).ok_or(LiveError::Missing(name))?;
     let aya::maps::Map::LruHashMap(data) = map else {
@@ -139,8 +153,7 @@ where
         .as_fd()
         .try_clone_to_owned()
         .map_err(|source| LiveError::MapHandle { name, source })?;
-    let data = MapData::from_fd(fd).map_err(|source| LiveError::Map { name, source })?;
-    T::try_from(aya::maps::Map::LruHashMap(data)).map_err(|source| LiveError::Map { name, source })
+    MapData::from_fd(fd).map_err(|source| LiveError::Map { name, source })
 }
 
 /// A map taken out of the loaded object, as the user-space type for it.

@@ -27,6 +27,11 @@ pub enum LiveError {
         name: &'static str,
         source: aya::maps::MapError,
     },
+    #[error("eBPF map {name}: batched access: {source}")]
+    Batch {
+        name: &'static str,
+        source: cipherlens_bpf_batch::BatchError,
+    },
     #[error("reading kernel BTF (/sys/kernel/btf/vmlinux): {0}")]
     Btf(#[source] aya::BtfError),
     #[error("listing interfaces: {0}")]

@@ -5,9 +5,9 @@
 //! ([`super::enrich`]); records wait there for them and come back through
 //! [`FlowScanner::next_enriched`].
 //!
-//! A scan reads the map entry by entry (a system call or two per flow, and
-//! one per socket owner and per ended flow): with tens of thousands of
-//! flows, tens of milliseconds during which the ring buffer would not be
+//! A scan reads the map a batch of entries per system call and deletes the
+//! ended flows in one, but looks up socket owners one by one: with tens of
+//! thousands of flows, tens of milliseconds during which the ring buffer would not be
 //! read, and a busy node's handshakes would overflow it. So each scan runs
 //! on a blocking-pool thread with the tracker and the map handles moved to
 //! it, and the loop takes the result when it is done ([`FlowScanner::scanned`]);
@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use aya::Ebpf;
 use aya::maps::{HashMap as BpfHashMap, MapData, PerCpuArray};
+use cipherlens_bpf_batch::HashBatch;
 use cipherlens_common::flow_cache::{CpuFlowCache, FLOW_CACHE_SLOTS};
 use cipherlens_common::{FlowCounters, FlowKey};
 
@@ -48,7 +49,10 @@ const SETTLE_ROUNDS: usize = 3;
 /// What a scan needs, moved to its thread and back.
 struct ScanState {
     tracker: CnFlowTracker,
+    /// Single entries (re-reads).
     counters: BpfHashMap<MapData, FlowKey, FlowCounters>,
+    /// The whole map, a batch of entries per system call; deletes.
+    batch: HashBatch<FlowKey, FlowCounters>,
     owners: BpfHashMap<MapData, u64, u64>,
     cache: FlowCacheMap,
 }
@@ -80,22 +84,24 @@ impl ScanState {
         };
         let mut earlier = self.read_cache();
         let mut held = Vec::new();
-        for entry in self.counters.iter() {
-            let Ok((key, counters)) = entry else {
-                pass.output.read_errors += 1;
-                continue;
-            };
+        let read = self.batch.for_each(|key, counters| {
             pass.output.tracked += 1;
             // Decided last: flows a CPU caches (counts there may grow until
             // the entry is read), and ended ones, whose last packets a CPU
             // may have cached after the first read of the caches.
             let ending = IpProtocol::from_number(key.protocol)
-                .is_some_and(|protocol| ended(protocol, &counters));
-            if ending || earlier.holds(&key) {
-                held.push((key, counters));
-                continue;
+                .is_some_and(|protocol| ended(protocol, counters));
+            if ending || earlier.holds(key) {
+                held.push((*key, *counters));
+                return;
             }
-            decide(&mut self.tracker, &self.owners, key, &counters, &mut pass);
+            decide(&mut self.tracker, &self.owners, *key, counters, &mut pass);
+        });
+        if let Err(error) = read {
+            // What was read before the failure is decided; the rest waits
+            // for the next scan.
+            tracing::warn!(%error, "CNFlow scan: flow counters unreadable");
+            pass.output.read_errors += 1;
         }
         for round in 1..=SETTLE_ROUNDS {
             if held.is_empty() {
@@ -117,8 +123,10 @@ impl ScanState {
             held = unsettled;
             earlier = later;
         }
-        for key in pass.finished {
-            let _ = self.counters.remove(&key);
+        if let Err(error) = self.batch.delete(&pass.finished) {
+            // Reported flows stay in the map; ended ones are reported again.
+            tracing::warn!(%error, "CNFlow scan: ended flows not deleted");
+            pass.output.read_errors += 1;
         }
         pass.output
     }
@@ -213,6 +221,7 @@ impl FlowScanner {
         config: Option<CnFlowConfig>,
         counters: BpfHashMap<MapData, FlowKey, FlowCounters>,
         lookup: BpfHashMap<MapData, FlowKey, FlowCounters>,
+        batch: HashBatch<FlowKey, FlowCounters>,
         owners: BpfHashMap<MapData, u64, u64>,
         cache: FlowCacheMap,
         tcp_metrics: Option<Ebpf>,
@@ -227,6 +236,7 @@ impl FlowScanner {
             state: tracker.map(|tracker| ScanState {
                 tracker,
                 counters,
+                batch,
                 owners,
                 cache,
             }),

@@ -136,6 +136,7 @@ pub async fn run_live(
         counters,
         flow_counters,
         flow_counters_lookup,
+        flow_counters_batch,
         socket_owners,
         flow_cache,
     } = maps;
@@ -150,6 +151,7 @@ pub async fn run_live(
         options.cnflow.clone(),
         flow_counters,
         flow_counters_lookup,
+        flow_counters_batch,
         socket_owners,
         flow_cache,
         tcp_metrics,

@@ -15,6 +15,7 @@ mod deploy;
 mod fidelity;
 mod inventory;
 mod lifecycle;
+mod map_batch;
 mod nats;
 mod quic;
 mod tunnels;

@@ -1,0 +1,257 @@
+//! Batched reads and deletes of BPF hash maps.
+//!
+//! Reading a hash map entry by entry costs two system calls per entry
+//! (`BPF_MAP_GET_NEXT_KEY`, then `BPF_MAP_LOOKUP_ELEM`), and one more per
+//! deleted entry; for a sensor that reads every flow every few seconds that
+//! is most of its system calls. `BPF_MAP_LOOKUP_BATCH` (Linux 5.6) copies
+//! up to a buffer's worth of entries per call and `BPF_MAP_DELETE_BATCH`
+//! deletes a list of keys in one. aya has neither, so this crate is the
+//! one place their `unsafe` lives; the sensor itself forbids `unsafe`.
+//!
+//! A batched read walks the map bucket by bucket; like any walk of a map
+//! the kernel keeps changing, it may miss entries added meanwhile, but
+//! unlike `GET_NEXT_KEY` it never restarts from the first bucket when the
+//! entry it stood on is deleted.
+
+use std::mem::size_of;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+
+use aya::Pod;
+use aya::maps::{MapData, MapType};
+
+/// `enum bpf_cmd` values (include/uapi/linux/bpf.h).
+const BPF_MAP_LOOKUP_BATCH: libc::c_long = 24;
+const BPF_MAP_DELETE_BATCH: libc::c_long = 27;
+
+/// Entries per read call unless told otherwise: 256 flows of about 200
+/// bytes are 52 KiB of buffers.
+pub const DEFAULT_BATCH: u32 = 256;
+
+/// The largest batch a read grows to when a bucket holds more entries than
+/// the buffers (the kernel's `ENOSPC`).
+const LARGEST_BATCH: u32 = 65_536;
+
+/// The `batch` member of `union bpf_attr`.
+#[repr(C)]
+#[derive(Default)]
+struct BatchAttr {
+    in_batch: u64,
+    out_batch: u64,
+    keys: u64,
+    values: u64,
+    count: u32,
+    map_fd: u32,
+    elem_flags: u64,
+    flags: u64,
+}
+
+const _: () = assert!(size_of::<BatchAttr>() == 56);
+
+/// Which batch command failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    Lookup,
+    Delete,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BatchError {
+    #[error("map is a {found:?}, not a hash map")]
+    NotAHashMap { found: Option<MapType> },
+    #[error("map has {found}-byte {what}s, the caller's type is {expected} bytes")]
+    SizeMismatch {
+        what: &'static str,
+        found: u32,
+        expected: usize,
+    },
+    #[error("map information unreadable: {0}")]
+    Info(#[source] aya::maps::MapError),
+    #[error("BPF_MAP_{}_BATCH failed: {source}", match command { Command::Lookup => "LOOKUP", Command::Delete => "DELETE" })]
+    Syscall {
+        command: Command,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A hash map (plain or LRU) read and pruned in batches, with buffers kept
+/// between calls.
+pub struct HashBatch<K: Pod, V: Pod> {
+    map: MapData,
+    batch: u32,
+    keys: Vec<K>,
+    values: Vec<V>,
+}
+
+/// What a read found.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Read {
+    pub entries: u64,
+    pub calls: u64,
+}
+
+/// What a delete did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Deleted {
+    pub deleted: u64,
+    /// Keys that were not in the map (already deleted, or evicted).
+    pub missing: u64,
+    pub calls: u64,
+}
+
+impl<K: Pod, V: Pod> HashBatch<K, V> {
+    /// Checks that `map` is a hash map whose keys and values are `K` and
+    /// `V`; `batch` entries are read per call.
+    pub fn new(map: MapData, batch: u32) -> Result<Self, BatchError> {
+        let info = map.info().map_err(BatchError::Info)?;
+        let kind = info.map_type().ok();
+        if !matches!(kind, Some(MapType::Hash | MapType::LruHash)) {
+            return Err(BatchError::NotAHashMap { found: kind });
+        }
+        for (what, found, expected) in [
+            ("key", info.key_size(), size_of::<K>()),
+            ("value", info.value_size(), size_of::<V>()),
+        ] {
+            if found as usize != expected {
+                return Err(BatchError::SizeMismatch {
+                    what,
+                    found,
+                    expected,
+                });
+            }
+        }
+        Ok(Self {
+            map,
+            batch: batch.clamp(1, LARGEST_BATCH),
+            keys: Vec::new(),
+            values: Vec::new(),
+        })
+    }
+
+    fn fd(&self) -> BorrowedFd<'_> {
+        self.map.fd().as_fd()
+    }
+
+    /// Calls `each` on every entry of the map, a batch per system call.
+    pub fn for_each(&mut self, mut each: impl FnMut(&K, &V)) -> Result<Read, BatchError> {
+        let mut read = Read::default();
+        // The kernel's position between calls: a bucket index for hash maps
+        // (u32); 8 bytes leave room.
+        let mut position = [0u64; 1];
+        let mut next = [0u64; 1];
+        let mut first = true;
+        loop {
+            self.fill_buffers();
+            let mut attr = BatchAttr {
+                in_batch: if first { 0 } else { position.as_ptr() as u64 },
+                out_batch: next.as_mut_ptr() as u64,
+                keys: self.keys.as_mut_ptr() as u64,
+                values: self.values.as_mut_ptr() as u64,
+                count: self.batch,
+                map_fd: self.fd().as_raw_fd() as u32,
+                ..BatchAttr::default()
+            };
+            let result = bpf(BPF_MAP_LOOKUP_BATCH, &mut attr);
+            read.calls += 1;
+            let done = match result {
+                Ok(()) => false,
+                Err(error) if error.raw_os_error() == Some(libc::ENOENT) => true,
+                Err(error)
+                    if error.raw_os_error() == Some(libc::ENOSPC) && self.batch < LARGEST_BATCH =>
+                {
+                    // A bucket holds more entries than the buffers: larger
+                    // buffers, same position.
+                    self.batch = self.batch.saturating_mul(2).min(LARGEST_BATCH);
+                    continue;
+                }
+                Err(source) => {
+                    return Err(BatchError::Syscall {
+                        command: Command::Lookup,
+                        source,
+                    });
+                }
+            };
+            // The kernel wrote `count` entries (at most the buffers' length).
+            let count = (attr.count as usize).min(self.keys.len());
+            for (key, value) in self.keys[..count].iter().zip(&self.values[..count]) {
+                each(key, value);
+            }
+            read.entries += count as u64;
+            if done {
+                return Ok(read);
+            }
+            position = next;
+            first = false;
+        }
+    }
+
+    /// Deletes `keys`, a batch per system call; keys no longer in the map
+    /// are counted, not errors.
+    pub fn delete(&mut self, keys: &[K]) -> Result<Deleted, BatchError> {
+        let mut outcome = Deleted::default();
+        let mut rest = keys;
+        while !rest.is_empty() {
+            let chunk = rest.len().min(self.batch as usize);
+            let mut attr = BatchAttr {
+                keys: rest.as_ptr() as u64,
+                count: chunk as u32,
+                map_fd: self.fd().as_raw_fd() as u32,
+                ..BatchAttr::default()
+            };
+            let result = bpf(BPF_MAP_DELETE_BATCH, &mut attr);
+            outcome.calls += 1;
+            // On failure the kernel says how many it deleted before the key
+            // it stopped at.
+            let done = (attr.count as usize).min(chunk);
+            outcome.deleted += done as u64;
+            match result {
+                Ok(()) => rest = &rest[chunk..],
+                Err(error) if error.raw_os_error() == Some(libc::ENOENT) && done < chunk => {
+                    outcome.missing += 1;
+                    rest = &rest[done + 1..];
+                }
+                Err(source) => {
+                    return Err(BatchError::Syscall {
+                        command: Command::Delete,
+                        source,
+                    });
+                }
+            }
+        }
+        Ok(outcome)
+    }
+
+    /// Buffers of `batch` entries, zeroed once (any bytes are a valid `K`
+    /// and `V`: they are `Pod`).
+    fn fill_buffers(&mut self) {
+        let len = self.batch as usize;
+        if self.keys.len() < len {
+            // SAFETY: `K` and `V` are `Pod` (plain data for which every bit
+            // pattern, all zeroes included, is a valid value).
+            let (key, value) = unsafe { (std::mem::zeroed::<K>(), std::mem::zeroed::<V>()) };
+            self.keys.resize(len, key);
+            self.values.resize(len, value);
+        }
+    }
+}
+
+/// One `bpf(2)` call with a batch attribute.
+fn bpf(command: libc::c_long, attr: &mut BatchAttr) -> std::io::Result<()> {
+    // SAFETY: `attr` is a valid, initialised `bpf_attr` batch member that
+    // outlives the call; the size passed is its size; the pointers in it
+    // point to buffers of at least `count` keys and values (or a position
+    // word) owned by the caller for the duration of the call.
+    let result = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            command,
+            attr as *mut BatchAttr,
+            size_of::<BatchAttr>() as libc::c_uint,
+        )
+    };
+    if result < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
