@@ -21,7 +21,7 @@
 #   3. sensor RSS right after start (target <= 48 MB) and with 10,000 flows
 #      in their handshake phase (clients that send a ClientHello and wait);
 #   4. sensor RSS with 100,000 flows tracked for CNFlow records (target
-#      <= 128 MB);
+#      <= 128 MB), and the sensor's CPU while it scans and reports them;
 #   5. small packets: 100-byte UDP datagrams (iperf3 -u -l 100), packets per
 #      second received with the sensor on and off, and the TC programs' cost
 #      per packet.
@@ -31,7 +31,8 @@
 # Environment: RUNS (3), IPERF_SECONDS (5), HANDSHAKES (20000), LOAD_THREADS (16),
 # STALLED (10000), TRACKED (100000), SECTIONS ("1 2 3 4 5": which to run),
 # SENSOR_ARGS (extra options for every sensor run, e.g. "--ring-buffer-mib 4"),
-# SETTLE (3: seconds a sensor runs before a throughput run starts).
+# SETTLE (3: seconds a sensor runs before a throughput run starts), SENSOR (the
+# sensor binary; target/release/cipherlens, built first, by default).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -65,7 +66,7 @@ trap cleanup EXIT
 
 cargo build --release -p cipherlens-sensor 2>&1 | grep -v "^warning: cipherlens-sensor@" | tail -1
 cargo build --release -p cipherlens-integration --bin handshake-load 2>&1 | tail -1
-sensor=target/release/cipherlens
+sensor=${SENSOR:-target/release/cipherlens}
 load=target/release/handshake-load
 
 ip netns del "$ns" 2> /dev/null || true
@@ -404,13 +405,25 @@ for destination in range(30000, 30010):
 print(f"sent one datagram on each of {sent} flows")
 EOF
 # Two report intervals: every flow has been scanned, reported and remembered.
+# The sensor's CPU meanwhile is that of scanning them (every 2 s) and of
+# their update records (every 6 s).
+ticks_before=$(cpu_ticks "$sensor_pid")
 sleep 14
+ticks_after=$(cpu_ticks "$sensor_pid")
 tracked_now=$(grep '"cipherlens.stats/v1"' "$work/sensor.err" | tail -1 |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["cnflow_tracked"])')
 rss=$(rss_kb "$sensor_pid")
 peak=$(awk '/VmHWM/ { print $2 }' "/proc/$sensor_pid/status")
 echo "flows in the kernel map at the last scan: $tracked_now"
 echo "sensor RSS: $((rss / 1024)) MiB now, $((peak / 1024)) MiB peak (target <= 128 MB)"
+python3 -c '
+import sys
+ticks, hz, flows = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+scans = 7
+print(f"sensor CPU while they are scanned every 2 s and reported every 6 s: "
+      f"{ticks / hz * 1000 / scans:.1f} ms per scan, {ticks / hz * 1e9 / scans / max(flows, 1):.0f} ns "
+      "per flow and scan")' \
+    "$((ticks_after - ticks_before))" "$(getconf CLK_TCK)" "$tracked_now"
 stop_sensor
 }
 

@@ -134,6 +134,18 @@ impl<K: Pod, V: Pod> HashBatch<K, V> {
 
     /// Calls `each` on every entry of the map, a batch per system call.
     pub fn for_each(&mut self, mut each: impl FnMut(&K, &V)) -> Result<Read, BatchError> {
+        self.for_each_batch(|keys, values| {
+            for (key, value) in keys.iter().zip(values) {
+                each(key, value);
+            }
+        })
+    }
+
+    /// Calls `each` on every batch of entries the kernel returns (keys and
+    /// values at the same index belong together), right after the system
+    /// call that read it and before the next: a caller can take other
+    /// readings between batches.
+    pub fn for_each_batch(&mut self, mut each: impl FnMut(&[K], &[V])) -> Result<Read, BatchError> {
         let mut read = Read::default();
         // The kernel's position between calls: a bucket index for hash maps
         // (u32); 8 bytes leave room.
@@ -173,8 +185,8 @@ impl<K: Pod, V: Pod> HashBatch<K, V> {
             };
             // The kernel wrote `count` entries (at most the buffers' length).
             let count = (attr.count as usize).min(self.keys.len());
-            for (key, value) in self.keys[..count].iter().zip(&self.values[..count]) {
-                each(key, value);
+            if count > 0 {
+                each(&self.keys[..count], &self.values[..count]);
             }
             read.entries += count as u64;
             if done {

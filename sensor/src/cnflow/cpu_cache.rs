@@ -24,14 +24,15 @@ pub struct CacheView {
     /// Every CPU's slots, one after the other.
     slots: Vec<CpuFlowCache>,
     /// Where each cached flow sits in `slots`.
-    index: HashMap<FlowKey, Vec<usize>>,
+    index: HashMap<FlowKey, Vec<usize>, foldhash::fast::RandomState>,
 }
 
 impl CacheView {
     /// A view of the slots read from every CPU (`per_cpu`: one slice per CPU).
     pub fn new<'a>(per_cpu: impl IntoIterator<Item = &'a [CpuFlowCache]>) -> Self {
         let slots: Vec<CpuFlowCache> = per_cpu.into_iter().flatten().copied().collect();
-        let mut index: HashMap<FlowKey, Vec<usize>> = HashMap::new();
+        let mut index: HashMap<FlowKey, Vec<usize>, foldhash::fast::RandomState> =
+            HashMap::default();
         for (at, slot) in slots.iter().enumerate() {
             if slot.state == CACHE_COUNTED {
                 index.entry(slot.key).or_default().push(at);

@@ -35,10 +35,15 @@ pub struct KernelMaps {
     /// A third, for the scan's batched reads and deletes.
     pub flow_counters_batch: HashBatch<FlowKey, FlowCounters>,
     /// Socket cookie -> pid_tgid of its latest sender/receiver.
-    pub socket_owners: BpfHashMap<MapData, u64, u64>,
+    pub socket_owners: HashBatch<u64, u64>,
     /// Each CPU's recent flows and their counts not yet in their entries.
     pub flow_cache: super::flows::FlowCacheMap,
 }
+
+/// Flow entries per read of the scan (208 bytes each): every batch is read
+/// between two reads of all CPUs' flow caches (8 KiB per CPU), so larger
+/// batches mean fewer of those on many-CPU nodes.
+const SCAN_BATCH: u32 = 1024;
 
 /// The smallest ring buffer the kernel makes (one page on x86-64).
 pub const PAGE_BYTES: u32 = 4096;
@@ -88,13 +93,17 @@ pub fn load(
         flows: take_map(&mut ebpf, FLOWS_MAP)?,
         counters: take_map(&mut ebpf, COUNTERS_MAP)?,
         flow_counters_lookup: second_handle(&ebpf, FLOW_COUNTERS_MAP)?,
-        flow_counters_batch: HashBatch::new(duplicate(&ebpf, FLOW_COUNTERS_MAP)?, DEFAULT_BATCH)
+        flow_counters_batch: HashBatch::new(duplicate(&ebpf, FLOW_COUNTERS_MAP)?, SCAN_BATCH)
             .map_err(|source| LiveError::Batch {
                 name: FLOW_COUNTERS_MAP,
                 source,
             })?,
         flow_counters: take_map(&mut ebpf, FLOW_COUNTERS_MAP)?,
-        socket_owners: take_map(&mut ebpf, SOCKET_OWNERS_MAP)?,
+        socket_owners: HashBatch::new(duplicate(&ebpf, SOCKET_OWNERS_MAP)?, DEFAULT_BATCH)
+            .map_err(|source| LiveError::Batch {
+                name: SOCKET_OWNERS_MAP,
+                source,
+            })?,
         flow_cache: take_map(&mut ebpf, FLOW_CACHE_MAP)?,
     };
     Ok((ebpf, maps))

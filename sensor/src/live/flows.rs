@@ -5,21 +5,21 @@
 //! ([`super::enrich`]); records wait there for them and come back through
 //! [`FlowScanner::next_enriched`].
 //!
-//! A scan reads the map a batch of entries per system call and deletes the
-//! ended flows in one, but looks up socket owners one by one: with tens of
-//! thousands of flows, tens of milliseconds during which the ring buffer would not be
+//! A scan reads the counters and the socket owners a batch of entries per
+//! system call and deletes the ended flows in one; with a hundred thousand
+//! flows that is still milliseconds during which the ring buffer would not be
 //! read, and a busy node's handshakes would overflow it. So each scan runs
 //! on a blocking-pool thread with the tracker and the map handles moved to
 //! it, and the loop takes the result when it is done ([`FlowScanner::scanned`]);
 //! the loop keeps a second handle on the counters map for its own lookups.
 //! Records still leave in scan order.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use aya::Ebpf;
 use aya::maps::{HashMap as BpfHashMap, MapData, PerCpuArray};
-use cipherlens_bpf_batch::HashBatch;
+use cipherlens_bpf_batch::{BatchError, HashBatch};
 use cipherlens_common::flow_cache::{CpuFlowCache, FLOW_CACHE_SLOTS};
 use cipherlens_common::{FlowCounters, FlowKey};
 
@@ -30,8 +30,7 @@ use tokio::task::JoinHandle;
 use super::attach::Attachments;
 use super::enrich::{Answer, Enricher};
 use crate::cnflow::cpu_cache::CacheView;
-use crate::cnflow::{CnFlowConfig, CnFlowTracker, FlowFacts, ended, flow_id};
-use crate::flow::IpProtocol;
+use crate::cnflow::{CnFlowConfig, CnFlowTracker, FlowFacts, flow_id};
 use crate::time::monotonic_now_nanos;
 use crate::writer::{BackgroundWriter, Outgoing, WriterStopped};
 
@@ -53,7 +52,8 @@ struct ScanState {
     counters: BpfHashMap<MapData, FlowKey, FlowCounters>,
     /// The whole map, a batch of entries per system call; deletes.
     batch: HashBatch<FlowKey, FlowCounters>,
-    owners: BpfHashMap<MapData, u64, u64>,
+    /// Socket cookie -> pid_tgid, read whole once per scan.
+    owners: HashBatch<u64, u64>,
     cache: FlowCacheMap,
 }
 
@@ -82,20 +82,25 @@ impl ScanState {
             output: ScanOutput::default(),
             finished: Vec::new(),
         };
-        let mut earlier = self.read_cache();
-        let mut held = Vec::new();
-        let read = self.batch.for_each(|key, counters| {
-            pass.output.tracked += 1;
-            // Decided last: flows a CPU caches (counts there may grow until
-            // the entry is read), and ended ones, whose last packets a CPU
-            // may have cached after the first read of the caches.
-            let ending = IpProtocol::from_number(key.protocol)
-                .is_some_and(|protocol| ended(protocol, counters));
-            if ending || earlier.holds(key) {
-                held.push((*key, *counters));
-                return;
+        // Each batch of entries is read between two reads of the caches,
+        // and settled against them: the entry plus what the later read
+        // holds for the flow, unless a slot that held it flushed between
+        // the two. Flows that did not settle are read again, between two
+        // more reads, a round at a time.
+        let mut earlier = read_cache(&self.cache);
+        let mut held: Vec<FlowKey> = Vec::new();
+        let read = self.batch.for_each_batch(|keys, values| {
+            let later = read_cache(&self.cache);
+            for (key, counters) in keys.iter().zip(values) {
+                pass.output.tracked += 1;
+                let mut counters = *counters;
+                if earlier.settle(&later, key, &mut counters) {
+                    decide(&mut self.tracker, *key, &counters, &mut pass);
+                } else {
+                    held.push(*key);
+                }
             }
-            decide(&mut self.tracker, &self.owners, *key, counters, &mut pass);
+            earlier = later;
         });
         if let Err(error) = read {
             // What was read before the failure is decided; the rest waits
@@ -103,25 +108,32 @@ impl ScanState {
             tracing::warn!(%error, "CNFlow scan: flow counters unreadable");
             pass.output.read_errors += 1;
         }
-        for round in 1..=SETTLE_ROUNDS {
+        for round in 2..=SETTLE_ROUNDS {
             if held.is_empty() {
                 break;
             }
-            let later = self.read_cache();
-            let mut unsettled = Vec::new();
-            for (key, mut counters) in held {
+            // Gone meanwhile: evicted, nothing to report.
+            let again: Vec<(FlowKey, FlowCounters)> = held
+                .iter()
+                .filter_map(|key| Some((*key, self.counters.get(key, 0).ok()?)))
+                .collect();
+            let later = read_cache(&self.cache);
+            held.clear();
+            for (key, mut counters) in again {
                 if earlier.settle(&later, &key, &mut counters) {
-                    decide(&mut self.tracker, &self.owners, key, &counters, &mut pass);
+                    decide(&mut self.tracker, key, &counters, &mut pass);
                 } else if round == SETTLE_ROUNDS {
                     pass.output.cache_unsettled += 1;
-                    decide(&mut self.tracker, &self.owners, key, &counters, &mut pass);
-                } else if let Ok(counters) = self.counters.get(&key, 0) {
-                    // Read again, between this view and the next.
-                    unsettled.push((key, counters));
+                    decide(&mut self.tracker, key, &counters, &mut pass);
+                } else {
+                    held.push(key);
                 }
             }
-            held = unsettled;
             earlier = later;
+        }
+        if let Err(error) = self.resolve_owners(&mut pass.output.facts) {
+            tracing::warn!(%error, "CNFlow scan: socket owners unreadable");
+            pass.output.read_errors += 1;
         }
         if let Err(error) = self.batch.delete(&pass.finished) {
             // Reported flows stay in the map; ended ones are reported again.
@@ -131,27 +143,53 @@ impl ScanState {
         pass.output
     }
 
-    /// Every CPU's flow-cache slots (empty when they cannot be read: the
-    /// entries are then reported alone).
-    fn read_cache(&self) -> CacheView {
-        match self.cache.get(&0, 0) {
-            Ok(per_cpu) => CacheView::new(per_cpu.iter().map(|slots| &slots[..])),
-            Err(error) => {
-                tracing::warn!(%error, "flow cache unreadable; CNFlow counts may lag");
-                CacheView::default()
+    /// Fills in the processes owning the flows' sockets from one batched
+    /// read of the socket-owner map: a fixed cost per scan (the map's
+    /// buckets, a few milliseconds at most) instead of a system call per
+    /// socket, which at tens of thousands of flows per scan is ten times
+    /// more.
+    fn resolve_owners(&mut self, facts: &mut [Box<FlowFacts>]) -> Result<(), BatchError> {
+        let wanted: HashSet<u64, foldhash::fast::RandomState> = facts
+            .iter()
+            .flat_map(|facts| facts.socket_cookies)
+            .filter(|cookie| *cookie != 0)
+            .collect();
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let mut owners: HashMap<u64, u32, foldhash::fast::RandomState> = HashMap::default();
+        self.owners.for_each(|cookie, pid_tgid| {
+            let pid = tgid_of(*pid_tgid);
+            if pid != 0 && wanted.contains(cookie) {
+                owners.insert(*cookie, pid);
             }
+        })?;
+        for facts in facts {
+            for (pid, cookie) in facts.pids.iter_mut().zip(facts.socket_cookies) {
+                if cookie != 0 {
+                    *pid = owners.get(&cookie).copied();
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Every CPU's flow-cache slots (empty when they cannot be read: the
+/// entries are then reported alone).
+fn read_cache(cache: &FlowCacheMap) -> CacheView {
+    match cache.get(&0, 0) {
+        Ok(per_cpu) => CacheView::new(per_cpu.iter().map(|slots| &slots[..])),
+        Err(error) => {
+            tracing::warn!(%error, "flow cache unreadable; CNFlow counts may lag");
+            CacheView::default()
         }
     }
 }
 
-/// One flow's decision; its record's facts when it gets one.
-fn decide(
-    tracker: &mut CnFlowTracker,
-    owners: &BpfHashMap<MapData, u64, u64>,
-    key: FlowKey,
-    counters: &FlowCounters,
-    pass: &mut Pass<'_>,
-) {
+/// One flow's decision; its record's facts when it gets one (socket
+/// owners are filled in for all of them at the end of the scan).
+fn decide(tracker: &mut CnFlowTracker, key: FlowKey, counters: &FlowCounters, pass: &mut Pass<'_>) {
     let Some(decision) = tracker.decide(&key, counters, pass.now, pass.shutdown) else {
         return;
     };
@@ -159,15 +197,6 @@ fn decide(
         pass.finished.push(key);
     }
     let mut facts = Box::new(decision.facts);
-    for (pid, cookie) in facts.pids.iter_mut().zip(facts.socket_cookies) {
-        if cookie != 0 {
-            *pid = owners
-                .get(&cookie, 0)
-                .ok()
-                .map(tgid_of)
-                .filter(|pid| *pid != 0);
-        }
-    }
     facts.interface = pass.interfaces.get(&facts.ifindex).cloned();
     pass.output.facts.push(facts);
 }
@@ -222,7 +251,7 @@ impl FlowScanner {
         counters: BpfHashMap<MapData, FlowKey, FlowCounters>,
         lookup: BpfHashMap<MapData, FlowKey, FlowCounters>,
         batch: HashBatch<FlowKey, FlowCounters>,
-        owners: BpfHashMap<MapData, u64, u64>,
+        owners: HashBatch<u64, u64>,
         cache: FlowCacheMap,
         tcp_metrics: Option<Ebpf>,
     ) -> Self {
