@@ -39,11 +39,11 @@ QUIC_INITIAL = REPO / "fuzz" / "corpus" / "quic_initial" / "client-initial-1"
 
 # sensor-ebpf/common/src/lib.rs, PacketEventOf (repr(C)): five u64, then
 # ifindex, packet_len, payload_offset, payload_len (u32), header_len (u16),
-# direction (u8), 5 bytes of padding; the data area starts at 64 with a
-# 192-byte header area.
-EVENT_HEADER = struct.Struct("=QQQQQIIIIHB5x")
+# direction and flags (u8), 4 bytes of padding, the flow's first time (u64);
+# the data area starts at 72 with a 192-byte header area.
+EVENT_HEADER = struct.Struct("=QQQQQIIIIHBB4xQ")
 HEADER_CAPACITY = 192
-LARGE_EVENT = 64 + HEADER_CAPACITY + 16384
+LARGE_EVENT = EVENT_HEADER.size + HEADER_CAPACITY + 16384
 PAYLOAD_LEN_AT, HEADER_LEN_AT = 52, 56
 
 

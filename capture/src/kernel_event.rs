@@ -34,6 +34,9 @@ pub struct EventMeta {
     /// The packet made its flow's kernel entry (`EVENT_OPENS_FLOW`): a new
     /// connection, whatever the 4-tuple carried before.
     pub opens_flow: bool,
+    /// The first time of the flow's kernel counters entry (CNFlow), when
+    /// the packet was counted in one; 0 otherwise.
+    pub flow_first_ns: u64,
 }
 
 /// Why an event could not be used.
@@ -88,6 +91,7 @@ pub fn event_frame(event: &[u8], frame: &mut Vec<u8>) -> Result<(EventMeta, u32)
         ifindex: u32_at(event, at::IFINDEX),
         egress: event[at::DIRECTION] == DIRECTION_EGRESS,
         opens_flow: event[at::FLAGS] & EVENT_OPENS_FLOW != 0,
+        flow_first_ns: u64_at(event, at::FLOW_FIRST_NS),
     };
     let payload_offset = u32_at(event, at::PAYLOAD_OFFSET);
     let payload_len = u32_at(event, at::PAYLOAD_LEN) as usize;

@@ -101,6 +101,8 @@ pub(crate) fn cached_phase(ctx: &TcContext, layout: *mut Layout) -> u64 {
         let index = slot_of(&raw const (*layout).key);
         (*layout).epoch = epoch;
         (*layout).slot = index as u32;
+        // Known only to the full path (`count_flow`).
+        (*layout).flow_first_ns = 0;
         let slot = &raw mut (*slots)[index];
         if (*slot).state == CACHE_EMPTY
             || !same_key(&raw const (*slot).key, &raw const (*layout).key)

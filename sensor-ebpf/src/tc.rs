@@ -185,6 +185,9 @@ pub(crate) struct Layout {
     /// flow the interface it is counted on (`count_flow`).
     pub(crate) cache_as: u8,
     pub(crate) counted_on: u32,
+    /// The flow's counters entry's first time, when `count_flow` found or
+    /// made it for this packet (0 otherwise); carried by its events.
+    pub(crate) flow_first_ns: u64,
 }
 
 /// No phase known: flow counting is off, or the flow has no counters entry.
@@ -476,6 +479,7 @@ struct PacketFacts {
     header_len: usize,
     direction: u8,
     flags: u8,
+    flow_first_ns: u64,
 }
 
 /// Writes the packet as events of headers + one payload chunk each (a small
@@ -510,6 +514,7 @@ fn send_chunks(
         header_len: layout.payload_offset.min(HEADER_CAPACITY),
         direction,
         flags,
+        flow_first_ns: layout.flow_first_ns,
     };
     let mut sent = 0usize;
     let mut chunk = 0u32;
@@ -587,6 +592,7 @@ fn send_event(
         (*event).direction = facts.direction;
         (*event).flags = facts.flags;
         (*event)._pad = [0; 4];
+        (*event).flow_first_ns = facts.flow_first_ns;
     }
     let data = unsafe { (*event).data.as_mut_ptr() };
     if !load(ctx, 0, data, facts.header_len, HEADER_MASK) {
@@ -816,6 +822,7 @@ fn fast_locate(ctx: &TcContext, layout: *mut Layout) -> u64 {
                     epoch: 0,
                     cache_as: 0,
                     counted_on: 0,
+                    flow_first_ns: 0,
                 })
             };
             FAST_FOUND
@@ -975,6 +982,7 @@ fn find_layout(ctx: &TcContext, tunnel: u64) -> Option<Layout> {
         epoch: 0,
         cache_as: 0,
         counted_on: 0,
+        flow_first_ns: 0,
     })
 }
 
@@ -1209,6 +1217,7 @@ fn count_flow(ctx: &TcContext, layout_slot: *mut Layout) -> u64 {
     // SAFETY: this CPU's layout slot (see `inspect`).
     let layout = unsafe { &mut *layout_slot };
     layout.cache_as = CACHE_EMPTY;
+    layout.flow_first_ns = 0;
     // Checked here, not in the caller: the caller's frame plus the copy
     // path's must stay within the 512-byte combined stack.
     let enabled = CONFIG
@@ -1240,6 +1249,7 @@ fn count_flow(ctx: &TcContext, layout_slot: *mut Layout) -> u64 {
             let phase = u64::from((*counters).phase);
             let seen_either_way =
                 (*counters).directions[0].tcp_flags | (*counters).directions[1].tcp_flags;
+            layout.flow_first_ns = (*counters).first_ns;
             if (seen_either_way | layout.tcp_flags) & TCP_FIN_OR_RST == 0 {
                 layout.cache_as = CACHE_COUNTED;
                 layout.counted_on = (*counters).ifindex;
@@ -1321,6 +1331,7 @@ fn count_flow(ctx: &TcContext, layout_slot: *mut Layout) -> u64 {
             Ok(()) => {
                 layout.cache_as = CACHE_COUNTED;
                 layout.counted_on = ifindex;
+                layout.flow_first_ns = now;
                 u64::from(phase)
             }
             Err(_) => PHASE_UNKNOWN,

@@ -197,6 +197,11 @@ pub struct PacketEventOf<const DATA: usize> {
     /// [`EVENT_OPENS_FLOW`], or 0.
     pub flags: u8,
     pub _pad: [u8; 4],
+    /// [`FlowCounters::first_ns`] of the flow's counters entry when the
+    /// packet was counted (0: flow counting is off, or the packet was not
+    /// counted in an entry): what the flow's CNFlow id is made from, so
+    /// user space needs no lookup for it.
+    pub flow_first_ns: u64,
     pub data: [u8; DATA],
 }
 
@@ -213,7 +218,7 @@ pub type PacketEvent = PacketEventOf<{ HEADER_CAPACITY + CHUNK_CAPACITY }>;
 pub type LargePacketEvent = PacketEventOf<{ HEADER_CAPACITY + LARGE_CHUNK_CAPACITY }>;
 
 /// Bytes of [`PacketEvent`] before `data`.
-pub const PACKET_EVENT_HEADER_LEN: usize = 64;
+pub const PACKET_EVENT_HEADER_LEN: usize = 72;
 const _: () = assert!(
     core::mem::size_of::<PacketEvent>()
         == PACKET_EVENT_HEADER_LEN + HEADER_CAPACITY + CHUNK_CAPACITY
@@ -239,6 +244,7 @@ pub mod event_offsets {
     pub const HEADER_LEN: usize = offset_of!(PacketEvent, header_len);
     pub const DIRECTION: usize = offset_of!(PacketEvent, direction);
     pub const FLAGS: usize = offset_of!(PacketEvent, flags);
+    pub const FLOW_FIRST_NS: usize = offset_of!(PacketEvent, flow_first_ns);
     pub const DATA: usize = offset_of!(PacketEvent, data);
     const _: () = assert!(DATA == super::PACKET_EVENT_HEADER_LEN);
 }

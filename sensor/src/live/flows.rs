@@ -278,11 +278,16 @@ impl FlowScanner {
         self.id_seed.is_some()
     }
 
-    /// The CNFlow id of the flow's current kernel entry.
-    pub(super) fn id_of(&self, key: &FlowKey) -> Option<String> {
+    /// The CNFlow id of the flow whose counters entry began at `first_ns`
+    /// (carried by the session's events; 0 when none did, and the flow's
+    /// current entry is looked up instead, a system call).
+    pub(super) fn id_of(&self, key: &FlowKey, first_ns: u64) -> Option<String> {
         let seed = self.id_seed.as_ref()?;
-        let counters = self.lookup.get(key, 0).ok()?;
-        Some(flow_id(seed, key, counters.first_ns))
+        let first_ns = match first_ns {
+            0 => self.lookup.get(key, 0).ok()?.first_ns,
+            known => known,
+        };
+        Some(flow_id(seed, key, first_ns))
     }
 
     /// Starts a scan on the blocking pool, unless one is running.

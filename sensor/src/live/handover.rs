@@ -71,7 +71,12 @@ impl HandOver<'_> {
                 self.stats.sampled_out += 1;
                 continue;
             }
-            if let Some(id) = self.flow_scanner.id_of(&key) {
+            let first_ns = session
+                .context()
+                .observation
+                .as_ref()
+                .map_or(0, |seen| seen.flow_first_ns);
+            if let Some(id) = self.flow_scanner.id_of(&key, first_ns) {
                 session.set_cnflow_id(id);
             }
             let session = match self.tls.as_deref_mut() {

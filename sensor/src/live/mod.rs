@@ -557,6 +557,7 @@ fn observation_of<'a>(meta: &EventMeta, attachments: &'a Attachments) -> PacketO
             tid: (tgid != 0).then_some(tid_of(meta.pid_tgid)),
         }),
         opens_flow: meta.opens_flow,
+        flow_first_ns: meta.flow_first_ns,
     }
 }
 

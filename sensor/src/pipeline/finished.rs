@@ -54,6 +54,9 @@ pub struct PacketObservation<'a> {
     pub sender: Option<SocketFacts>,
     /// The packet opened its flow's kernel entry: a new connection.
     pub opens_flow: bool,
+    /// The first time of the flow's CNFlow counters entry, when the kernel
+    /// counted the packet in one (0 otherwise).
+    pub flow_first_ns: u64,
 }
 
 /// Kernel facts gathered over a session's packets, by transport peer.
@@ -64,6 +67,10 @@ pub struct SessionObservation {
     pub netns_cookie: u64,
     /// Sending sockets of the initiator and the responder.
     pub sockets: [Option<SocketFacts>; 2],
+    /// The first time of the flow's CNFlow counters entry as of the
+    /// session's latest packet that carried one (0: none did): the entry
+    /// the flow's CNFlow record will come from, if it was replaced meanwhile.
+    pub flow_first_ns: u64,
 }
 
 impl SessionObservation {
@@ -76,6 +83,9 @@ impl SessionObservation {
             self.interface = packet.interface.map(str::to_owned);
             self.ifindex = packet.ifindex;
             self.netns_cookie = packet.netns_cookie;
+        }
+        if packet.flow_first_ns != 0 {
+            self.flow_first_ns = packet.flow_first_ns;
         }
         let sender = packet.sender.as_ref()?;
         match &mut self.sockets[peer_index(from)] {
