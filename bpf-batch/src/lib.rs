@@ -6,7 +6,9 @@
 //! is most of its system calls. `BPF_MAP_LOOKUP_BATCH` (Linux 5.6) copies
 //! up to a buffer's worth of entries per call and `BPF_MAP_DELETE_BATCH`
 //! deletes a list of keys in one. aya has neither, so this crate is the
-//! one place their `unsafe` lives; the sensor itself forbids `unsafe`.
+//! one place their `unsafe` lives; the sensor itself forbids `unsafe`. So
+//! does [`ProgramRun`], which runs a loaded program on a frame of requests
+//! (`BPF_PROG_TEST_RUN`) to do a batch of map updates in one call.
 //!
 //! A batched read walks the map bucket by bucket; like any walk of a map
 //! the kernel keeps changing, it may miss entries added meanwhile, but
@@ -20,6 +22,7 @@ use aya::Pod;
 use aya::maps::{MapData, MapType};
 
 /// `enum bpf_cmd` values (include/uapi/linux/bpf.h).
+const BPF_PROG_TEST_RUN: libc::c_long = 10;
 const BPF_MAP_LOOKUP_BATCH: libc::c_long = 24;
 const BPF_MAP_DELETE_BATCH: libc::c_long = 27;
 
@@ -47,11 +50,46 @@ struct BatchAttr {
 
 const _: () = assert!(size_of::<BatchAttr>() == 56);
 
+/// The `test` member of `union bpf_attr` (`BPF_PROG_TEST_RUN`).
+#[repr(C)]
+#[derive(Default)]
+struct TestRunAttr {
+    prog_fd: u32,
+    retval: u32,
+    data_size_in: u32,
+    data_size_out: u32,
+    data_in: u64,
+    data_out: u64,
+    repeat: u32,
+    duration: u32,
+    ctx_size_in: u32,
+    ctx_size_out: u32,
+    ctx_in: u64,
+    ctx_out: u64,
+    flags: u32,
+    cpu: u32,
+    batch_size: u32,
+    _pad: u32,
+}
+
+const _: () = assert!(size_of::<TestRunAttr>() == 80);
+
 /// Which batch command failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Command {
     Lookup,
     Delete,
+    TestRun,
+}
+
+impl Command {
+    const fn name(self) -> &'static str {
+        match self {
+            Command::Lookup => "BPF_MAP_LOOKUP_BATCH",
+            Command::Delete => "BPF_MAP_DELETE_BATCH",
+            Command::TestRun => "BPF_PROG_TEST_RUN",
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -66,7 +104,7 @@ pub enum BatchError {
     },
     #[error("map information unreadable: {0}")]
     Info(#[source] aya::maps::MapError),
-    #[error("BPF_MAP_{}_BATCH failed: {source}", match command { Command::Lookup => "LOOKUP", Command::Delete => "DELETE" })]
+    #[error("{} failed: {source}", command.name())]
     Syscall {
         command: Command,
         #[source]
@@ -244,6 +282,57 @@ impl<K: Pod, V: Pod> HashBatch<K, V> {
             self.keys.resize(len, key);
             self.values.resize(len, value);
         }
+    }
+}
+
+/// A loaded program run on request (`BPF_PROG_TEST_RUN`) on a frame of
+/// requests, for work that takes one system call per batch this way: a
+/// classifier that reads the frame and writes its answers into it. aya
+/// runs programs only through the object that loaded them; this holds a
+/// descriptor of its own, so it can live apart from the object.
+pub struct ProgramRun {
+    program: std::os::fd::OwnedFd,
+}
+
+impl ProgramRun {
+    /// `program`: a loaded program's descriptor (a duplicate is fine).
+    pub fn new(program: std::os::fd::OwnedFd) -> Self {
+        Self { program }
+    }
+
+    /// Runs the program once on `frame` and writes the frame it returns
+    /// to `out`; returns the program's return value and the bytes written.
+    pub fn run(&self, frame: &[u8], out: &mut [u8]) -> Result<(u32, usize), BatchError> {
+        let failed = |source| BatchError::Syscall {
+            command: Command::TestRun,
+            source,
+        };
+        let too_long = || failed(std::io::Error::from_raw_os_error(libc::E2BIG));
+        let mut attr = TestRunAttr {
+            prog_fd: self.program.as_raw_fd() as u32,
+            data_size_in: u32::try_from(frame.len()).map_err(|_| too_long())?,
+            data_size_out: u32::try_from(out.len()).map_err(|_| too_long())?,
+            data_in: frame.as_ptr() as u64,
+            data_out: out.as_mut_ptr() as u64,
+            repeat: 1,
+            ..TestRunAttr::default()
+        };
+        // SAFETY: `attr` is a valid, initialised `bpf_attr` test member that
+        // outlives the call, its size is passed, and its pointers are to
+        // `frame` (read, `data_size_in` bytes) and `out` (written, at most
+        // `data_size_out` bytes), both borrowed for the call.
+        let result = unsafe {
+            libc::syscall(
+                libc::SYS_bpf,
+                BPF_PROG_TEST_RUN,
+                &raw mut attr,
+                size_of::<TestRunAttr>() as libc::c_uint,
+            )
+        };
+        if result < 0 {
+            return Err(failed(std::io::Error::last_os_error()));
+        }
+        Ok((attr.retval, (attr.data_size_out as usize).min(out.len())))
     }
 }
 

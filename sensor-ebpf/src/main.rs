@@ -4,6 +4,8 @@
 //!   flows to a ring buffer; they never alter or drop traffic.
 //! - `flow_cache`: each CPU's cache of its recent flows in front of the
 //!   flow-counters map, the classifiers' common path.
+//! - `mark_done`: a classifier never attached, run by user space on a
+//!   batch of flows it is done with.
 //! - `owner`: tp_btf programs that remember which process owns a socket
 //!   (and bind probed TLS library calls to their socket).
 //! - `tls`: uprobes on OpenSSL and BoringSSL, and process tracking.
@@ -21,6 +23,8 @@
 
 #[cfg(target_arch = "bpf")]
 mod flow_cache;
+#[cfg(target_arch = "bpf")]
+mod mark_done;
 #[cfg(target_arch = "bpf")]
 mod owner;
 #[cfg(target_arch = "bpf")]

@@ -52,7 +52,8 @@ static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(Counter::COUNT
 static EVENTS: RingBuf = RingBuf::with_byte_size(32 * 1024 * 1024, 0);
 
 #[map(name = "CIPHERLENS_FLOWS")]
-static FLOWS: LruHashMap<FlowKey, FlowState> = LruHashMap::with_max_entries(MAX_FLOWS, 0);
+pub(crate) static FLOWS: LruHashMap<FlowKey, FlowState> =
+    LruHashMap::with_max_entries(MAX_FLOWS, 0);
 
 /// Socket cookie -> pid_tgid, written by the tp_btf programs (`owner.rs`).
 #[map(name = "CIPHERLENS_SOCKET_OWNERS")]
@@ -1344,7 +1345,7 @@ fn count_flow(ctx: &TcContext, layout_slot: *mut Layout) -> u64 {
 /// # Safety
 /// `target` must point at a live, aligned `u64` of a map value.
 #[inline(always)]
-unsafe fn or_atomic(target: *mut u64, bits: u64) {
+pub(crate) unsafe fn or_atomic(target: *mut u64, bits: u64) {
     // SAFETY: the caller's promise.
     unsafe {
         core::intrinsics::atomic_or::<u64, u64, { core::intrinsics::AtomicOrdering::Relaxed }>(

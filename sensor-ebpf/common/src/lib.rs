@@ -8,6 +8,7 @@
 #![deny(unsafe_code)]
 
 pub mod flow_cache;
+pub mod mark_done;
 pub mod tcp_metrics;
 pub mod tls;
 

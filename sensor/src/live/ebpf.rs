@@ -5,15 +5,16 @@
 use aya::maps::{Array, HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf};
 use aya::programs::{BtfTracePoint, SchedClassifier, TestRun, TestRunOptions};
 use aya::{Btf, Ebpf, EbpfLoader};
-use cipherlens_bpf_batch::{DEFAULT_BATCH, HashBatch};
+use cipherlens_bpf_batch::{DEFAULT_BATCH, HashBatch, ProgramRun};
 use cipherlens_capture::tcp_metrics_frame::{decode_reply, request_frame};
 use cipherlens_common::flow_cache::FLOW_CACHE_MAP;
+use cipherlens_common::mark_done::MARK_DONE_PROGRAM;
 use cipherlens_common::tcp_metrics::{TCP_METRICS_FRAME_LEN, TCP_METRICS_PROGRAM, TcpMetricsReply};
 use cipherlens_common::tls::TLS_EVENTS_MAP;
 use cipherlens_common::{
-    CONFIG_COUNT_FLOWS, CONFIG_MAP, COUNTERS_MAP, EVENTS_MAP, FLOW_COUNTERS_MAP, FLOWS_MAP,
-    FlowCounters, FlowKey, FlowState, KernelConfig, SOCKET_OWNER_PROGRAMS, SOCKET_OWNERS_MAP,
-    TC_EGRESS_PROGRAM, TC_INGRESS_PROGRAM,
+    CONFIG_COUNT_FLOWS, CONFIG_MAP, COUNTERS_MAP, EVENTS_MAP, FLOW_COUNTERS_MAP, FlowCounters,
+    FlowKey, KernelConfig, SOCKET_OWNER_PROGRAMS, SOCKET_OWNERS_MAP, TC_EGRESS_PROGRAM,
+    TC_INGRESS_PROGRAM,
 };
 
 use super::LiveError;
@@ -23,8 +24,9 @@ use crate::cnflow::tcp_metrics::LookupError;
 pub struct KernelMaps {
     /// Packet events.
     pub events: RingBuf<MapData>,
-    /// Per-flow handshake state (user space marks flows done).
-    pub flows: BpfHashMap<MapData, FlowKey, FlowState>,
+    /// Marks flows done in the handshake-flow map (a never-attached
+    /// classifier of the object, run on batches of requests).
+    pub mark_done: ProgramRun,
     /// Per-CPU counters (`cipherlens_common::Counter`).
     pub counters: PerCpuArray<MapData, u64>,
     /// Per-flow packet and byte counters (CNFlow), for the scan.
@@ -82,15 +84,26 @@ pub fn load(
             name: CONFIG_MAP,
             source,
         })?;
-    for name in [TC_INGRESS_PROGRAM, TC_EGRESS_PROGRAM] {
+    for name in [TC_INGRESS_PROGRAM, TC_EGRESS_PROGRAM, MARK_DONE_PROGRAM] {
         classifier(&mut ebpf, name)?
             .load()
             .map_err(|source| LiveError::Program { name, source })?;
     }
+    let mark_done = {
+        use std::os::fd::AsFd;
+        let name = MARK_DONE_PROGRAM;
+        let fd = classifier(&mut ebpf, name)?
+            .fd()
+            .map_err(|source| LiveError::Program { name, source })?
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(|source| LiveError::MapHandle { name, source })?;
+        ProgramRun::new(fd)
+    };
     attach_socket_owners(&mut ebpf)?;
     let maps = KernelMaps {
         events: take_map(&mut ebpf, EVENTS_MAP)?,
-        flows: take_map(&mut ebpf, FLOWS_MAP)?,
+        mark_done,
         counters: take_map(&mut ebpf, COUNTERS_MAP)?,
         flow_counters_lookup: second_handle(&ebpf, FLOW_COUNTERS_MAP)?,
         flow_counters_batch: HashBatch::new(duplicate(&ebpf, FLOW_COUNTERS_MAP)?, SCAN_BATCH)

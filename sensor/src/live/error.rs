@@ -17,7 +17,7 @@ pub enum LiveError {
         name: &'static str,
         source: aya::programs::ProgramError,
     },
-    #[error("eBPF map {name}: a second handle: {source}")]
+    #[error("eBPF map or program {name}: a second handle: {source}")]
     MapHandle {
         name: &'static str,
         source: std::io::Error,

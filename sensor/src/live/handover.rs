@@ -1,14 +1,13 @@
 //! Hand-over of finished sessions: each is marked done in the kernel's
-//! flow map (so its packets are no longer copied), checked against the
+//! flow map (so its packets are no longer copied; a batch at a time), checked against the
 //! sensor's own traffic and the sampling rate, tied to its CNFlow record,
 //! and sent to the record writer.
 
-use aya::maps::{HashMap as BpfHashMap, MapData};
-use cipherlens_common::{FLOW_DONE, FLOW_FIN_BOTH, FlowState};
 use cipherlens_parsers::fingerprint::Transport;
 use cipherlens_record::StatsRecord;
 
 use super::flows::FlowScanner;
+use super::mark_done::DoneMarker;
 use super::tls::TlsProbes;
 use crate::directive::{flow_hash, sampled};
 use crate::flow::{FlowKey, IpProtocol, flow_key};
@@ -18,7 +17,7 @@ use crate::writer::{BackgroundWriter, Outgoing, WriterStopped};
 /// Where finished sessions go and what decides about them.
 pub(super) struct HandOver<'a> {
     pub writer: &'a mut BackgroundWriter<Outgoing>,
-    pub flows: &'a mut BpfHashMap<MapData, FlowKey, FlowState>,
+    pub marker: &'a mut DoneMarker,
     pub flow_scanner: &'a FlowScanner,
     pub stats: &'a mut StatsRecord,
     pub sampling_rate: f64,
@@ -44,22 +43,8 @@ impl HandOver<'_> {
                 .context()
                 .start_unix_nanos
                 .saturating_sub(self.monotonic_to_unix);
-            if let Ok(state) = self.flows.get(&key, 0)
-                && state.created_ns <= started.saturating_add(SAME_ENTRY_NS)
-            {
-                let done = FlowState {
-                    // The FINs the kernel saw already count towards the
-                    // entry's removal.
-                    flags: FLOW_DONE | (state.flags & FLOW_FIN_BOTH),
-                    created_ns: state.created_ns,
-                    bytes_copied: u32::MAX,
-                    _pad: 0,
-                };
-                // BPF_EXIST: only flows the kernel still tracks.
-                if self.flows.insert(&key, &done, 2).is_ok() {
-                    self.stats.flows_marked_done += 1;
-                }
-            }
+            self.marker
+                .request(key, started.saturating_add(SAME_ENTRY_NS));
             // A socket's first packets can pass before the kernel knows its
             // process (the owner map is filled after the send); by the end
             // of the session it is known.
@@ -87,6 +72,11 @@ impl HandOver<'_> {
                 None => session,
             };
             self.writer.send(Outgoing::Session(session))?;
+        }
+        match self.marker.flush() {
+            Ok(marked) => self.stats.flows_marked_done += marked,
+            // Unmarked flows go on being copied, up to their byte budget.
+            Err(error) => tracing::warn!(%error, "flows not marked done"),
         }
         self.release(false)
     }

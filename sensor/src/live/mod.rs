@@ -37,6 +37,7 @@ mod handover;
 pub mod interfaces;
 mod keylog;
 pub mod link_watch;
+mod mark_done;
 pub mod metrics;
 mod options;
 pub mod privileges;
@@ -132,7 +133,7 @@ pub async fn run_live(
     let mut attachments = Attachments::new(object, options.attach_mode);
     let ebpf::KernelMaps {
         events,
-        mut flows,
+        mark_done,
         counters,
         flow_counters,
         flow_counters_lookup,
@@ -147,6 +148,7 @@ pub async fn run_live(
     } else {
         None
     };
+    let mut marker = mark_done::DoneMarker::new(mark_done);
     let mut flow_scanner = FlowScanner::new(
         options.cnflow.clone(),
         flow_counters,
@@ -370,7 +372,7 @@ pub async fn run_live(
         }
         let mut hand_over = HandOver {
             writer: &mut writer,
-            flows: &mut flows,
+            marker: &mut marker,
             flow_scanner: &flow_scanner,
             stats: &mut stats,
             sampling_rate: controls.sampling_rate,
@@ -398,7 +400,7 @@ pub async fn run_live(
     }
     let mut hand_over = HandOver {
         writer: &mut writer,
-        flows: &mut flows,
+        marker: &mut marker,
         flow_scanner: &flow_scanner,
         stats: &mut stats,
         sampling_rate: controls.sampling_rate,
