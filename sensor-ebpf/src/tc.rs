@@ -187,7 +187,9 @@ pub(crate) struct Layout {
     pub(crate) cache_as: u8,
     pub(crate) counted_on: u32,
     /// The flow's counters entry's first time, when `count_flow` found or
-    /// made it for this packet (0 otherwise); carried by its events.
+    /// made it for this packet (0 otherwise; also set when the packet is
+    /// counted on another interface, as the entry is the flow's all the
+    /// same); carried by its events.
     pub(crate) flow_first_ns: u64,
 }
 

@@ -198,10 +198,10 @@ pub struct PacketEventOf<const DATA: usize> {
     /// [`EVENT_OPENS_FLOW`], or 0.
     pub flags: u8,
     pub _pad: [u8; 4],
-    /// [`FlowCounters::first_ns`] of the flow's counters entry when the
-    /// packet was counted (0: flow counting is off, or the packet was not
-    /// counted in an entry): what the flow's CNFlow id is made from, so
-    /// user space needs no lookup for it.
+    /// [`FlowCounters::first_ns`] of the flow's counters entry, when the
+    /// packet's full path found or made one (0: flow counting is off, no
+    /// entry, or the packet took the flow cache's path): what the flow's
+    /// CNFlow id is made from, so user space needs no lookup for it.
     pub flow_first_ns: u64,
     pub data: [u8; DATA],
 }

@@ -31,8 +31,9 @@ pub(super) struct HandOver<'a> {
 impl HandOver<'_> {
     /// Sends `sessions` on; live records do not wait for a full batch.
     pub fn send(&mut self, sessions: Vec<FinishedSession>) -> Result<(), WriterStopped> {
-        for mut session in sessions {
-            let key = kernel_key(&session);
+        // Every flow is marked done first, in one run per 64 sessions,
+        // whatever becomes of its record.
+        for session in &sessions {
             // Only the entry this session started with: a client port
             // reused by a new connection before this hand-over has a newer
             // entry, which must keep copying. The session's first packet
@@ -44,7 +45,14 @@ impl HandOver<'_> {
                 .start_unix_nanos
                 .saturating_sub(self.monotonic_to_unix);
             self.marker
-                .request(key, started.saturating_add(SAME_ENTRY_NS));
+                .request(kernel_key(session), started.saturating_add(SAME_ENTRY_NS));
+        }
+        if let Err(error) = self.marker.flush(&mut self.stats.flows_marked_done) {
+            // Unmarked flows go on being copied, up to their byte budget.
+            tracing::warn!(%error, "flows not marked done");
+        }
+        for mut session in sessions {
+            let key = kernel_key(&session);
             // A socket's first packets can pass before the kernel knows its
             // process (the owner map is filled after the send); by the end
             // of the session it is known.
@@ -72,11 +80,6 @@ impl HandOver<'_> {
                 None => session,
             };
             self.writer.send(Outgoing::Session(session))?;
-        }
-        match self.marker.flush() {
-            Ok(marked) => self.stats.flows_marked_done += marked,
-            // Unmarked flows go on being copied, up to their byte budget.
-            Err(error) => tracing::warn!(%error, "flows not marked done"),
         }
         self.release(false)
     }

@@ -29,11 +29,11 @@ impl DoneMarker {
         self.pending.push(DoneRequest { key, made_by_ns });
     }
 
-    /// Marks what was asked; returns how many entries were marked (the
-    /// others were gone, or newer than asked). Requests are dropped either
-    /// way: a flow left unmarked is copied until its byte budget is spent.
-    pub(super) fn flush(&mut self) -> Result<u64, BatchError> {
-        let mut marked = 0;
+    /// Marks what was asked, adding to `marked` the entries marked (the
+    /// others were gone, or newer than asked), those of the runs that
+    /// worked when one failed. Requests are dropped either way: a flow
+    /// left unmarked is copied until its byte budget is spent.
+    pub(super) fn flush(&mut self, marked: &mut u64) -> Result<(), BatchError> {
         let mut frame = [0u8; FRAME_LEN];
         let mut out = [0u8; FRAME_LEN];
         let mut result = Ok(());
@@ -41,14 +41,14 @@ impl DoneMarker {
             encode(batch, &mut frame);
             match self.program.run(&frame, &mut out) {
                 Ok((_, written)) if written >= done_offsets::MARKED + 8 => {
-                    marked += u64::from(marked_of(&out).count_ones());
+                    *marked += u64::from(marked_of(&out).count_ones());
                 }
                 Ok(_) => {}
                 Err(error) => result = Err(error),
             }
         }
         self.pending.clear();
-        result.map(|()| marked)
+        result
     }
 }
 
