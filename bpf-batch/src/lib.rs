@@ -317,37 +317,29 @@ impl ProgramRun {
             repeat: 1,
             ..TestRunAttr::default()
         };
-        // SAFETY: `attr` is a valid, initialised `bpf_attr` test member that
-        // outlives the call, its size is passed, and its pointers are to
-        // `frame` (read, `data_size_in` bytes) and `out` (written, at most
-        // `data_size_out` bytes), both borrowed for the call.
-        let result = unsafe {
-            libc::syscall(
-                libc::SYS_bpf,
-                BPF_PROG_TEST_RUN,
-                &raw mut attr,
-                size_of::<TestRunAttr>() as libc::c_uint,
-            )
-        };
-        if result < 0 {
-            return Err(failed(std::io::Error::last_os_error()));
-        }
+        bpf(BPF_PROG_TEST_RUN, &mut attr).map_err(failed)?;
         Ok((attr.retval, (attr.data_size_out as usize).min(out.len())))
     }
 }
 
-/// One `bpf(2)` call with a batch attribute.
-fn bpf(command: libc::c_long, attr: &mut BatchAttr) -> std::io::Result<()> {
-    // SAFETY: `attr` is a valid, initialised `bpf_attr` batch member that
-    // outlives the call; the size passed is its size; the pointers in it
-    // point to buffers of at least `count` keys and values (or a position
-    // word) owned by the caller for the duration of the call.
+/// The `union bpf_attr` members this crate fills in.
+trait Attr {}
+impl Attr for BatchAttr {}
+impl Attr for TestRunAttr {}
+
+/// One `bpf(2)` call.
+fn bpf<A: Attr>(command: libc::c_long, attr: &mut A) -> std::io::Result<()> {
+    // SAFETY: `attr` is a valid, initialised `bpf_attr` member (`Attr` is
+    // implemented only for this crate's `repr(C)` copies of them) that
+    // outlives the call, and its size is passed. The pointers in it were
+    // set by this crate from buffers the caller borrows for the call, each
+    // at least as long as the sizes and counts beside it say.
     let result = unsafe {
         libc::syscall(
             libc::SYS_bpf,
             command,
-            attr as *mut BatchAttr,
-            size_of::<BatchAttr>() as libc::c_uint,
+            std::ptr::from_mut(attr),
+            size_of::<A>() as libc::c_uint,
         )
     };
     if result < 0 {

@@ -71,9 +71,9 @@ struct ScanOutput {
 }
 
 impl ScanState {
-    /// Decides for every flow in the kernel's map; forgets ended ones.
-    /// Flows a CPU's flow cache may hold counts of are decided last, with
-    /// those counts added ([`CacheView::settle`]).
+    /// Decides for every flow in the kernel's map, with the counts CPUs'
+    /// flow caches still hold for it added ([`CacheView::settle`]);
+    /// forgets ended ones.
     fn scan(&mut self, interfaces: &HashMap<u32, String>, shutdown: bool) -> ScanOutput {
         let mut pass = Pass {
             now: monotonic_now_nanos(),
