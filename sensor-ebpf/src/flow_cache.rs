@@ -103,6 +103,7 @@ pub(crate) fn cached_phase(ctx: &TcContext, layout: *mut Layout) -> u64 {
         (*layout).slot = index as u32;
         // Known only to the full path (`count_flow`).
         (*layout).flow_first_ns = 0;
+        (*layout).plain = 0;
         let slot = &raw mut (*slots)[index];
         if (*slot).state == CACHE_EMPTY
             || !same_key(&raw const (*slot).key, &raw const (*layout).key)
@@ -131,7 +132,52 @@ pub(crate) fn cached_phase(ctx: &TcContext, layout: *mut Layout) -> u64 {
                 count_here(ctx, layout, slot);
             }
         }
-        u64::from((*slot).phase)
+        let phase = (*slot).phase;
+        if phase == PHASE_NONE && (*slot).watch_limit != 0 {
+            (*layout).plain = watch(slot, u64::from(ctx.len()));
+        }
+        u64::from(phase)
+    }
+}
+
+/// Adds `bytes` to what the slot's flow (in no handshake, with a watch
+/// limit) has carried; whether it had carried its limit already, so this
+/// packet need not be looked at for a handshake start.
+///
+/// # Safety
+/// `slot` is this CPU's, as in [`cached_phase`].
+#[inline(always)]
+unsafe fn watch(slot: *mut CpuFlowCache, bytes: u64) -> u8 {
+    // SAFETY: the caller's promise.
+    unsafe {
+        let before = (*slot).watched;
+        if before >= (*slot).watch_limit {
+            return 1;
+        }
+        set_watched(slot, u64::from(before) + bytes);
+        0
+    }
+}
+
+/// Raises the slot's watched bytes to `total` (saturating), counting the
+/// flow's crossing of its watch limit.
+///
+/// # Safety
+/// `slot` is this CPU's, as in [`cached_phase`].
+#[inline(always)]
+unsafe fn set_watched(slot: *mut CpuFlowCache, total: u64) {
+    // SAFETY: the caller's promise.
+    unsafe {
+        let before = (*slot).watched;
+        let after = total.min(u64::from(u32::MAX)) as u32;
+        if after <= before {
+            return;
+        }
+        (*slot).watched = after;
+        let limit = (*slot).watch_limit;
+        if limit != 0 && before < limit && after >= limit && (*slot).phase == PHASE_NONE {
+            add(Counter::StarttlsWatchEnded, 1);
+        }
     }
 }
 
@@ -154,7 +200,7 @@ unsafe fn count_here(ctx: &TcContext, layout: *const Layout, slot: *mut CpuFlowC
         let own = &raw mut (*slot).directions[direction];
         (*own).packets += segments;
         (*own).bytes += bytes;
-        (*own).tcp_flags |= (*layout).tcp_flags;
+        (*slot).tcp_flags[direction] |= (*layout).tcp_flags;
     }
 }
 
@@ -190,13 +236,19 @@ fn flush(slot: *mut CpuFlowCache) {
                         (*total).last_ns = (*slot).tick_ns;
                     }
                     let seen = (*total).tcp_flags;
-                    if seen | (*cached).tcp_flags != seen {
-                        (*total).tcp_flags = seen | (*cached).tcp_flags;
+                    let cached_flags = (*slot).tcp_flags[direction];
+                    if seen | cached_flags != seen {
+                        (*total).tcp_flags = seen | cached_flags;
                     }
                 }
                 let phase = (*entry).phase;
                 if phase == PHASE_NONE || phase == PHASE_DONE {
                     (*slot).phase = phase;
+                    // Other CPUs' packets of the flow count too.
+                    set_watched(
+                        slot,
+                        (*entry).directions[0].bytes + (*entry).directions[1].bytes,
+                    );
                 } else {
                     (*slot).state = CACHE_EMPTY;
                 }
@@ -210,8 +262,8 @@ fn flush(slot: *mut CpuFlowCache) {
             let cached = &raw mut (*slot).directions[direction];
             (*cached).packets = 0;
             (*cached).bytes = 0;
-            (*cached).tcp_flags = 0;
         }
+        (*slot).tcp_flags = [0; 2];
         start_tick(slot);
         step_sequence(slot);
     }
@@ -274,6 +326,8 @@ pub(crate) fn remember(layout: *const Layout, phase: u64) {
         start_tick(slot);
         (*slot).ifindex = (*layout).counted_on;
         (*slot).phase = phase as u8;
+        (*slot).watched = (*layout).watched;
+        (*slot).watch_limit = (*layout).watch_limit;
         // Counted or uncounted, as `count_flow` found.
         (*slot).state = state;
     }

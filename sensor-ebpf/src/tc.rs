@@ -191,6 +191,15 @@ pub(crate) struct Layout {
     /// counted on another interface, as the entry is the flow's all the
     /// same); carried by its events.
     pub(crate) flow_first_ns: u64,
+    /// The flow's bytes so far and the limit past which a TCP flow without
+    /// a handshake is no longer looked at for one
+    /// ([`KernelConfig::starttls_watch_bytes`]): from its counters entry
+    /// (`count_flow`), for the flow cache to carry on (`remember`).
+    pub(crate) watched: u32,
+    pub(crate) watch_limit: u32,
+    /// Whether this packet's flow is past that limit (a TCP flow in no
+    /// handshake): its payload is not looked at.
+    pub(crate) plain: u8,
 }
 
 /// No phase known: flow counting is off, or the flow has no counters entry.
@@ -267,7 +276,9 @@ fn may_change_flow_state(ctx: &TcContext, layout: &Layout, phase: u64) -> bool {
         _ if phase == PHASE_UNKNOWN => {
             payload_len > 0 || layout.tcp_flags & (TCP_FIN_OR_RST | TCP_SYN) != 0
         }
-        PHASE_NONE => syn || (payload_len > 0 && may_start_handshake(ctx, layout)),
+        PHASE_NONE => {
+            syn || (payload_len > 0 && layout.plain == 0 && may_start_handshake(ctx, layout))
+        }
         PHASE_DONE => {
             syn || layout.tcp_flags & TCP_FIN_OR_RST != 0
                 || (layout.protocol == IPPROTO_UDP
@@ -826,6 +837,9 @@ fn fast_locate(ctx: &TcContext, layout: *mut Layout) -> u64 {
                     cache_as: 0,
                     counted_on: 0,
                     flow_first_ns: 0,
+                    watched: 0,
+                    watch_limit: 0,
+                    plain: 0,
                 })
             };
             FAST_FOUND
@@ -986,6 +1000,9 @@ fn find_layout(ctx: &TcContext, tunnel: u64) -> Option<Layout> {
         cache_as: 0,
         counted_on: 0,
         flow_first_ns: 0,
+        watched: 0,
+        watch_limit: 0,
+        plain: 0,
     })
 }
 
@@ -1221,12 +1238,19 @@ fn count_flow(ctx: &TcContext, layout_slot: *mut Layout) -> u64 {
     let layout = unsafe { &mut *layout_slot };
     layout.cache_as = CACHE_EMPTY;
     layout.flow_first_ns = 0;
+    layout.watched = 0;
+    layout.plain = 0;
     // Checked here, not in the caller: the caller's frame plus the copy
     // path's must stay within the 512-byte combined stack.
-    let enabled = CONFIG
+    let (flags, watch_limit) = CONFIG
         .get(0)
-        .is_some_and(|config| config.flags & CONFIG_COUNT_FLOWS != 0);
-    if !enabled {
+        .map_or((0, 0), |config| (config.flags, config.starttls_watch_bytes));
+    layout.watch_limit = if layout.protocol == IPPROTO_TCP {
+        watch_limit
+    } else {
+        0
+    };
+    if flags & CONFIG_COUNT_FLOWS == 0 {
         layout.cache_as = CACHE_UNCOUNTED;
         return PHASE_UNKNOWN;
     }
@@ -1253,6 +1277,10 @@ fn count_flow(ctx: &TcContext, layout_slot: *mut Layout) -> u64 {
             let seen_either_way =
                 (*counters).directions[0].tcp_flags | (*counters).directions[1].tcp_flags;
             layout.flow_first_ns = (*counters).first_ns;
+            let total = (*counters).directions[0].bytes + (*counters).directions[1].bytes;
+            layout.watched = total.min(u64::from(u32::MAX)) as u32;
+            layout.plain =
+                u8::from(layout.watch_limit != 0 && layout.watched >= layout.watch_limit);
             if (seen_either_way | layout.tcp_flags) & TCP_FIN_OR_RST == 0 {
                 layout.cache_as = CACHE_COUNTED;
                 layout.counted_on = (*counters).ifindex;

@@ -35,6 +35,8 @@ fn main() -> anyhow::Result<()> {
     let settings = KernelConfig {
         flow_byte_budget: DEFAULT_FLOW_BYTE_BUDGET,
         flags: 0,
+        starttls_watch_bytes: 0,
+        _pad: 0,
     };
     config.set(0, &settings, 0)?;
     let mut links = Vec::new();

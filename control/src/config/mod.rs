@@ -20,6 +20,7 @@
 //! interfaces = ["eth*", "lxc*"]
 //! exclude_interfaces = ["docker0"]
 //! flow_byte_budget = 131072
+//! starttls_watch_bytes = 262144   # 0: look at every packet of a flow without TLS
 //! ring_buffer_mib = 8              # a power of two
 //! tls_ring_buffer_mib = 2          # the TLS probes' ring
 //! stats_interval_seconds = 60

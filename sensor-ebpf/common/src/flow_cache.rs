@@ -61,9 +61,20 @@ pub struct CpuFlowCache {
     /// The flow's phase ([`crate::PHASE_NONE`] or [`crate::PHASE_DONE`]:
     /// the other phases are never cached).
     pub phase: u8,
-    pub _pad: [u8; 2],
+    /// TCP flags seen since the last flush, indexed like
+    /// [`FlowCounters::directions`].
+    pub tcp_flags: [u8; 2],
+    /// Bytes of the flow known to this slot while its phase is
+    /// [`crate::PHASE_NONE`] (its entry's total at the last flush, plus
+    /// what came since; saturating): a TCP flow past
+    /// [`Self::watch_limit`] is not looked at for a handshake start.
+    pub watched: u32,
+    /// [`KernelConfig::starttls_watch_bytes`](crate::KernelConfig) when the
+    /// slot was filled (0: no limit).
+    pub watch_limit: u32,
     /// Counts since the last flush, indexed like [`FlowCounters::directions`].
     pub directions: [CachedDirection; 2],
+    pub _pad: [u8; 8],
 }
 
 /// One direction's counts not yet flushed.
@@ -72,25 +83,24 @@ pub struct CpuFlowCache {
 pub struct CachedDirection {
     pub packets: u64,
     pub bytes: u64,
-    pub tcp_flags: u8,
-    pub _pad: [u8; 7],
 }
 
-const _: () = assert!(core::mem::size_of::<CachedDirection>() == 24);
+const _: () = assert!(core::mem::size_of::<CachedDirection>() == 16);
 /// Two cache lines.
 const _: () = assert!(core::mem::size_of::<CpuFlowCache>() == 128);
 
 impl CpuFlowCache {
     /// `counters` with this slot's pending counts added.
     pub fn add_to(&self, counters: &mut FlowCounters) {
-        for (total, pending) in counters.directions.iter_mut().zip(&self.directions) {
+        let pending = self.directions.iter().zip(self.tcp_flags);
+        for (total, (pending, tcp_flags)) in counters.directions.iter_mut().zip(pending) {
             if pending.packets == 0 {
                 continue;
             }
             total.packets += pending.packets;
             total.bytes += pending.bytes;
             total.last_ns = total.last_ns.max(self.tick_ns);
-            total.tcp_flags |= pending.tcp_flags;
+            total.tcp_flags |= tcp_flags;
         }
     }
 }

@@ -51,11 +51,17 @@ pub enum Counter {
     /// scan had already added them to its record, or the entry was evicted
     /// (more flows than the map holds) and they are lost.
     FlowCacheOrphans = 12,
+    /// Times a CPU stopped looking at a TCP flow's payload for a TLS
+    /// handshake start, the flow having carried
+    /// [`KernelConfig::starttls_watch_bytes`] without one (once per CPU the
+    /// flow runs on; again when it comes back to a CPU's cache without
+    /// CNFlow counting, which keeps no total to start from).
+    StarttlsWatchEnded = 13,
 }
 
 impl Counter {
     /// Number of counters; the size of the kernel's counter array.
-    pub const COUNT: u32 = 13;
+    pub const COUNT: u32 = 14;
 
     /// Every counter, in index order.
     pub const ALL: [Counter; Self::COUNT as usize] = [
@@ -72,6 +78,7 @@ impl Counter {
         Counter::UnfollowedHeaders,
         Counter::TunnelledPackets,
         Counter::FlowCacheOrphans,
+        Counter::StarttlsWatchEnded,
     ];
 
     /// Stable name used in stats records and metrics.
@@ -90,6 +97,7 @@ impl Counter {
             Counter::UnfollowedHeaders => "unfollowed_headers",
             Counter::TunnelledPackets => "tunnelled_packets",
             Counter::FlowCacheOrphans => "flow_cache_orphans",
+            Counter::StarttlsWatchEnded => "starttls_watch_ended",
         }
     }
 
@@ -445,7 +453,18 @@ pub struct KernelConfig {
     pub flow_byte_budget: u32,
     /// [`CONFIG_COUNT_FLOWS`] and future switches.
     pub flags: u32,
+    /// Bytes of a TCP flow without a handshake (both directions, as CNFlow
+    /// counts them) after which its packets are no longer looked at for a
+    /// TLS handshake start (STARTTLS-style upgrades come within the first
+    /// messages); 0: every packet is looked at.
+    pub starttls_watch_bytes: u32,
+    pub _pad: u32,
 }
+
+const _: () = assert!(core::mem::size_of::<KernelConfig>() == 16);
+
+/// Default of [`KernelConfig::starttls_watch_bytes`].
+pub const DEFAULT_STARTTLS_WATCH_BYTES: u32 = 256 * 1024;
 
 /// [`KernelConfig::flags`]: keep per-flow counters (CNFlow records). Off,
 /// packets outside a TLS/QUIC handshake cost only the header walk.

@@ -62,6 +62,7 @@ pub fn run(args: LiveArgs, given: &ArgMatches) -> anyhow::Result<ExitCode> {
             exclude: capture.exclude_interfaces,
         },
         flow_byte_budget: capture.flow_byte_budget,
+        starttls_watch_bytes: capture.starttls_watch_bytes,
         ring_buffer_bytes: capture.ring_buffer_mib << 20,
         tls_ring_buffer_bytes: capture.tls_ring_buffer_mib << 20,
         stats_interval: (capture.stats_interval_seconds > 0)

@@ -92,11 +92,10 @@ mod tests {
             seq,
             state: CACHE_COUNTED,
             tick_ns: 7 * seq + 5,
+            tcp_flags: packets.map(|packets| if packets == 0 { 0 } else { 0x10 }),
             directions: packets.map(|packets| CachedDirection {
                 packets,
                 bytes: packets * 100,
-                tcp_flags: 0x10,
-                ..CachedDirection::default()
             }),
             ..CpuFlowCache::default()
         }

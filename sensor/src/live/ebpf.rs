@@ -55,6 +55,7 @@ pub const PAGE_BYTES: u32 = 4096;
 /// returned `Ebpf`), and takes the maps out.
 pub fn load(
     flow_byte_budget: u32,
+    starttls_watch_bytes: u32,
     count_flows: bool,
     ring_buffer_bytes: u32,
     tls_ring_buffer_bytes: u32,
@@ -77,6 +78,8 @@ pub fn load(
             &KernelConfig {
                 flow_byte_budget,
                 flags: if count_flows { CONFIG_COUNT_FLOWS } else { 0 },
+                starttls_watch_bytes,
+                _pad: 0,
             },
             0,
         )

@@ -116,6 +116,7 @@ pub async fn run_live(
     );
     let (mut object, maps) = ebpf::load(
         options.flow_byte_budget,
+        options.starttls_watch_bytes,
         options.cnflow.is_some(),
         options.ring_buffer_bytes,
         // Without probes the ring is never written: one page.

@@ -18,6 +18,9 @@ pub struct LiveOptions {
     pub interfaces: InterfaceFilter,
     /// Payload bytes copied per flow at most.
     pub flow_byte_budget: u32,
+    /// Bytes of a TCP flow without a handshake after which it is no longer
+    /// looked at for one (0: never stop).
+    pub starttls_watch_bytes: u32,
     /// Size of the packet events ring buffer (a power of two of pages).
     pub ring_buffer_bytes: u32,
     /// Size of the TLS probes' ring buffer (a power of two of pages).

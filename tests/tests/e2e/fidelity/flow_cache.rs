@@ -12,10 +12,9 @@
 //! counts; without counting there is no flush, and only the epoch stands
 //! between a stale phase and a lost segment.
 
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use cipherlens_integration::{Background, TestBed, free_port, wait_listening};
+use cipherlens_integration::{TestBed, free_port};
 
 const SERVER_NAME: &str = "starttls.cache.test";
 
@@ -39,34 +38,7 @@ fn handshake_split_across_cpus(name: &str, sensor_args: &[&str]) {
     let link = &bed.link;
     let certificate = bed.certificate(SERVER_NAME);
     let port = free_port();
-    // A STARTTLS server: a plaintext line, a reply, then TLS.
-    let _server = Background(
-        Command::new("python3")
-            .args([
-                "-c",
-                &format!(
-                    "import socket, ssl\n\
-                     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n\
-                     ctx.load_cert_chain('{}', '{}')\n\
-                     l = socket.create_server(('{}', {port}))\n\
-                     while True:\n\
-                     \x20   c, _ = l.accept()\n\
-                     \x20   try:\n\
-                     \x20       f = c.makefile('rb'); f.readline()\n\
-                     \x20       c.sendall(b'220 go ahead\\r\\n')\n\
-                     \x20       t = ctx.wrap_socket(c, server_side=True)\n\
-                     \x20       t.recv(1); t.close()\n\
-                     \x20   except Exception:\n\
-                     \x20       c.close()",
-                    certificate.cert, certificate.key, link.host_v4
-                ),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("server"),
-    );
-    wait_listening(port);
+    let _server = super::starttls_server(&certificate, &link.host_v4, port);
     let sensor = bed.sensor(sensor_args);
     link.client(
         "python3",

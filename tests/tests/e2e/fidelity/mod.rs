@@ -3,10 +3,12 @@
 //! capture records, for many client stacks, IPv4 and IPv6, a large chain,
 //! and a burst of concurrent handshakes; odd shapes on the wire in
 //! [`wire_shapes`]; a connection's end and its 4-tuple's next connection in
-//! [`flow_ends`].
+//! [`flow_ends`]; how long a flow without TLS is watched for an upgrade in
+//! [`starttls_watch`].
 
 mod flow_cache;
 mod flow_ends;
+mod starttls_watch;
 mod wire_shapes;
 
 use std::collections::BTreeMap;
@@ -14,7 +16,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use cipherlens_integration::{Certificate, KeyType, TestBed, sensor_binary, tshark_fields};
+use cipherlens_integration::{
+    Background, Certificate, KeyType, TestBed, sensor_binary, tshark_fields, wait_listening,
+};
 use serde_json::Value;
 
 /// A leaf whose DER exceeds 16 KiB (many SANs) and the CA that signed it:
@@ -31,6 +35,41 @@ fn big_chain(dir: &Path) -> (Certificate, Certificate) {
         &format!("subjectAltName={}", sans.join(",")),
     );
     (leaf, ca)
+}
+
+/// A STARTTLS server on `address:port`: plaintext lines until one is
+/// `STARTTLS`, a reply line, then a TLS handshake with `certificate`, one
+/// byte read, and the close.
+fn starttls_server(certificate: &Certificate, address: &str, port: u16) -> Background {
+    let server = Background(
+        Command::new("python3")
+            .args([
+                "-c",
+                &format!(
+                    "import socket, ssl\n\
+                         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n\
+                         ctx.load_cert_chain('{}', '{}')\n\
+                         l = socket.create_server(('{address}', {port}))\n\
+                         while True:\n\
+                         \x20   c, _ = l.accept()\n\
+                         \x20   try:\n\
+                         \x20       f = c.makefile('rb')\n\
+                         \x20       while f.readline() not in (b'STARTTLS\\r\\n', b''): pass\n\
+                         \x20       c.sendall(b'220 go ahead\\r\\n')\n\
+                         \x20       t = ctx.wrap_socket(c, server_side=True)\n\
+                         \x20       t.recv(1); t.close()\n\
+                         \x20   except Exception:\n\
+                         \x20       c.close()",
+                    certificate.cert, certificate.key
+                ),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("STARTTLS server"),
+    );
+    wait_listening(port);
+    server
 }
 
 /// Records keyed by the client's port (every client here uses a fresh one).
