@@ -6,7 +6,9 @@
 #      >= 0.98; then the TC programs' own cost per packet during the same
 #      transfer (kernel.bpf_stats_enabled: run_time_ns / run_cnt), target
 #      <= 100 ns, measured in runs of their own (the stats cost time too),
-#      beside an empty classifier's cost measured alike (the floor); and the
+#      beside an empty classifier's cost measured alike (the floor) and the
+#      cost when every payload is looked at for a TLS start
+#      (--starttls-watch-bytes 0: the transfer is plaintext); and the
 #      ingress program's cost with hot caches (BPF_PROG_TEST_RUN of one
 #      segment of a flow outside its handshake): its own instructions;
 #   2. TLS handshakes per second from a client namespace to a server on the
@@ -190,11 +192,16 @@ EOF
 echo "-- TC program cost per packet during the transfer (bpf_stats; runs of their own)"
 on_ns=()
 bare_ns=()
+watch_all_ns=()
 empty_ns=()
 for _ in $(seq 1 "$runs"); do
     start_sensor_settled
     read -r cost count < <(ns_per_packet iperf_once)
     on_ns+=("$cost")
+    stop_sensor
+    start_sensor_settled --starttls-watch-bytes 0
+    read -r cost _ < <(ns_per_packet iperf_once)
+    watch_all_ns+=("$cost")
     stop_sensor
     start_sensor_settled --no-cnflow
     read -r cost _ < <(ns_per_packet iperf_once)
@@ -208,6 +215,7 @@ done
 floor=$(median "${empty_ns[@]}")
 echo "CNFlow on:   median $(median "${on_ns[@]}") ns per packet, runs ${on_ns[*]} (about $count packets each; target <= 100)"
 echo "--no-cnflow: median $(median "${bare_ns[@]}") ns per packet, runs ${bare_ns[*]}"
+echo "--starttls-watch-bytes 0 (every packet's payload looked at): median $(median "${watch_all_ns[@]}") ns per packet, runs ${watch_all_ns[*]}"
 echo "empty classifier (the floor): median $floor ns per packet, runs ${empty_ns[*]}"
 python3 -c 'import sys; a, b, f = map(float, sys.argv[1:]); print(f"above the floor: CNFlow on {a - f:.0f} ns, --no-cnflow {b - f:.0f} ns")' \
     "$(median "${on_ns[@]}")" "$(median "${bare_ns[@]}")" "$floor"
