@@ -18,7 +18,7 @@ use aya_ebpf::{
     programs::TcContext,
 };
 use cipherlens_common::flow_cache::{CACHE_COUNTED, CACHE_EMPTY, CpuFlowCache, FLOW_CACHE_SLOTS};
-use cipherlens_common::{Counter, FlowKey, PHASE_DONE, PHASE_NONE};
+use cipherlens_common::{Counter, FlowCounters, FlowKey, PHASE_DONE, PHASE_NONE};
 
 use crate::tc::{FLOW_COUNTERS, Layout, add, add_atomic};
 
@@ -116,6 +116,11 @@ pub(crate) fn cached_phase(ctx: &TcContext, layout: *mut Layout) -> u64 {
             (*slot).state = CACHE_EMPTY;
             return PHASE_MISS;
         }
+        let ifindex = (*ctx.as_ptr().cast::<__sk_buff>()).ifindex;
+        // The interface the slot's flow is counted (and watched) on: its
+        // packets elsewhere (routed on, or inside and outside a tunnel)
+        // are the same bytes again.
+        let here = (*slot).ifindex == ifindex;
         if (*slot).state == CACHE_COUNTED {
             // The tick: a load of `jiffies` (the verifier inlines the
             // helper). A packet of a new tick flushes the last tick's
@@ -127,40 +132,24 @@ pub(crate) fn cached_phase(ctx: &TcContext, layout: *mut Layout) -> u64 {
                     return PHASE_MISS;
                 }
             }
-            let ifindex = (*ctx.as_ptr().cast::<__sk_buff>()).ifindex;
-            if (*slot).ifindex == ifindex {
+            if here {
                 count_here(ctx, layout, slot);
             }
         }
         let phase = (*slot).phase;
         if phase == PHASE_NONE && (*slot).watch_limit != 0 {
-            (*layout).plain = watch(slot, u64::from(ctx.len()));
+            let watched = (*slot).watched;
+            if watched >= (*slot).watch_limit {
+                (*layout).plain = 1;
+            } else if here {
+                set_watched(slot, u64::from(watched) + u64::from(ctx.len()));
+            }
         }
         u64::from(phase)
     }
 }
 
-/// Adds `bytes` to what the slot's flow (in no handshake, with a watch
-/// limit) has carried; whether it had carried its limit already, so this
-/// packet need not be looked at for a handshake start.
-///
-/// # Safety
-/// `slot` is this CPU's, as in [`cached_phase`].
-#[inline(always)]
-unsafe fn watch(slot: *mut CpuFlowCache, bytes: u64) -> u8 {
-    // SAFETY: the caller's promise.
-    unsafe {
-        let before = (*slot).watched;
-        if before >= (*slot).watch_limit {
-            return 1;
-        }
-        set_watched(slot, u64::from(before) + bytes);
-        0
-    }
-}
-
-/// Raises the slot's watched bytes to `total` (saturating), counting the
-/// flow's crossing of its watch limit.
+/// Raises the slot's watched bytes to `total` (saturating).
 ///
 /// # Safety
 /// `slot` is this CPU's, as in [`cached_phase`].
@@ -168,15 +157,9 @@ unsafe fn watch(slot: *mut CpuFlowCache, bytes: u64) -> u8 {
 unsafe fn set_watched(slot: *mut CpuFlowCache, total: u64) {
     // SAFETY: the caller's promise.
     unsafe {
-        let before = (*slot).watched;
-        let after = total.min(u64::from(u32::MAX)) as u32;
-        if after <= before {
-            return;
-        }
-        (*slot).watched = after;
-        let limit = (*slot).watch_limit;
-        if limit != 0 && before < limit && after >= limit && (*slot).phase == PHASE_NONE {
-            add(Counter::StarttlsWatchEnded, 1);
+        let total = total.min(u64::from(u32::MAX)) as u32;
+        if total > (*slot).watched {
+            (*slot).watched = total;
         }
     }
 }
@@ -244,11 +227,8 @@ fn flush(slot: *mut CpuFlowCache) {
                 let phase = (*entry).phase;
                 if phase == PHASE_NONE || phase == PHASE_DONE {
                     (*slot).phase = phase;
-                    // Other CPUs' packets of the flow count too.
-                    set_watched(
-                        slot,
-                        (*entry).directions[0].bytes + (*entry).directions[1].bytes,
-                    );
+                    // Other CPUs' packets of the connection count too.
+                    set_watched(slot, connection_bytes(entry));
                 } else {
                     (*slot).state = CACHE_EMPTY;
                 }
@@ -330,5 +310,19 @@ pub(crate) fn remember(layout: *const Layout, phase: u64) {
         (*slot).watch_limit = (*layout).watch_limit;
         // Counted or uncounted, as `count_flow` found.
         (*slot).state = state;
+    }
+}
+
+/// Both directions' bytes of the entry's current connection (since the
+/// SYN that reused its 4-tuple, if one did): what the STARTTLS watch counts.
+///
+/// # Safety
+/// `entry` points at a live flow-counters map value.
+#[inline(always)]
+pub(crate) unsafe fn connection_bytes(entry: *const FlowCounters) -> u64 {
+    // SAFETY: the caller's promise.
+    unsafe {
+        ((*entry).directions[0].bytes + (*entry).directions[1].bytes)
+            .saturating_sub((*entry).watch_from)
     }
 }

@@ -1,7 +1,8 @@
 //! TC classifiers: copy the handshake phase of TLS and QUIC flows to user space.
 //!
-//! Every packet pays a few bounded loads (Ethernet type, IP protocol, ports,
-//! the first payload bytes); a packet of a flow its CPU's flow cache holds
+//! Every packet pays a few bounded loads (Ethernet type, IP protocol, ports;
+//! the first payload byte while its connection is watched for a handshake
+//! start, see `--starttls-watch-bytes`); a packet of a flow its CPU's flow cache holds
 //! (`flow_cache`) is counted there and needs no map lookup, others look up
 //! the flow's counters entry and, when the packet may change the flow's
 //! phase, the handshake-flow map. A flow enters its handshake phase on a
@@ -42,7 +43,7 @@ use cipherlens_common::{
     TLS_MAJOR_VERSION,
 };
 
-use crate::flow_cache::{PHASE_MISS, bump_phase_epoch, cached_phase, remember};
+use crate::flow_cache::{PHASE_MISS, bump_phase_epoch, cached_phase, connection_bytes, remember};
 
 #[map(name = "CIPHERLENS_COUNTERS")]
 static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(Counter::COUNT + 1, 0);
@@ -277,7 +278,14 @@ fn may_change_flow_state(ctx: &TcContext, layout: &Layout, phase: u64) -> bool {
             payload_len > 0 || layout.tcp_flags & (TCP_FIN_OR_RST | TCP_SYN) != 0
         }
         PHASE_NONE => {
-            syn || (payload_len > 0 && layout.plain == 0 && may_start_handshake(ctx, layout))
+            if syn || payload_len == 0 {
+                syn
+            } else if layout.plain != 0 {
+                count(Counter::StarttlsUnwatched);
+                false
+            } else {
+                may_start_handshake(ctx, layout)
+            }
         }
         PHASE_DONE => {
             syn || layout.tcp_flags & TCP_FIN_OR_RST != 0
@@ -1245,7 +1253,10 @@ fn count_flow(ctx: &TcContext, layout_slot: *mut Layout) -> u64 {
     let (flags, watch_limit) = CONFIG
         .get(0)
         .map_or((0, 0), |config| (config.flags, config.starttls_watch_bytes));
-    layout.watch_limit = if layout.protocol == IPPROTO_TCP {
+    // Without counting there is no count of the connection's bytes to
+    // watch by (a CPU's own count cannot tell a reused 4-tuple's new
+    // connection from the old one): every packet is looked at.
+    layout.watch_limit = if layout.protocol == IPPROTO_TCP && flags & CONFIG_COUNT_FLOWS != 0 {
         watch_limit
     } else {
         0
@@ -1277,8 +1288,19 @@ fn count_flow(ctx: &TcContext, layout_slot: *mut Layout) -> u64 {
             let seen_either_way =
                 (*counters).directions[0].tcp_flags | (*counters).directions[1].tcp_flags;
             layout.flow_first_ns = (*counters).first_ns;
-            let total = (*counters).directions[0].bytes + (*counters).directions[1].bytes;
-            layout.watched = total.min(u64::from(u32::MAX)) as u32;
+            let mut watched = connection_bytes(counters);
+            if layout.tcp_flags & (TCP_SYN | TCP_ACK) == TCP_SYN && watched > 0 {
+                // A client's SYN on a 4-tuple whose entry lives on: a new
+                // connection, watched from here. CPUs that cached the old
+                // one as past its watch must ask again.
+                (*counters).watch_from =
+                    (*counters).directions[0].bytes + (*counters).directions[1].bytes;
+                if layout.watch_limit != 0 && watched >= u64::from(layout.watch_limit) {
+                    bump_phase_epoch();
+                }
+                watched = 0;
+            }
+            layout.watched = watched.min(u64::from(u32::MAX)) as u32;
             layout.plain =
                 u8::from(layout.watch_limit != 0 && layout.watched >= layout.watch_limit);
             if (seen_either_way | layout.tcp_flags) & TCP_FIN_OR_RST == 0 {

@@ -121,9 +121,10 @@ pub struct CaptureSection {
         deserialize_with = "within::<_, _, { *FLOW_BYTE_BUDGET.start() }, { *FLOW_BYTE_BUDGET.end() }>"
     )]
     pub flow_byte_budget: u32,
-    /// Bytes of a TCP flow without a TLS handshake after which its packets
-    /// are no longer looked at for one starting (STARTTLS-style upgrades
-    /// come within the first messages); 0: every packet is looked at.
+    /// Bytes of a TCP connection without a TLS handshake after which its
+    /// packets are no longer looked at for one starting (STARTTLS-style
+    /// upgrades come within the first messages; needs CNFlow counting);
+    /// 0: every packet is looked at.
     #[arg(long, value_name = "BYTES",
           default_value_t = cipherlens_common::DEFAULT_STARTTLS_WATCH_BYTES)]
     pub starttls_watch_bytes: u32,

@@ -51,12 +51,10 @@ pub enum Counter {
     /// scan had already added them to its record, or the entry was evicted
     /// (more flows than the map holds) and they are lost.
     FlowCacheOrphans = 12,
-    /// Times a CPU stopped looking at a TCP flow's payload for a TLS
-    /// handshake start, the flow having carried
-    /// [`KernelConfig::starttls_watch_bytes`] without one (once per CPU the
-    /// flow runs on; again when it comes back to a CPU's cache without
-    /// CNFlow counting, which keeps no total to start from).
-    StarttlsWatchEnded = 13,
+    /// TCP packets with payload not looked at for a TLS handshake start,
+    /// their connection having carried
+    /// [`KernelConfig::starttls_watch_bytes`] without one.
+    StarttlsUnwatched = 13,
 }
 
 impl Counter {
@@ -78,7 +76,7 @@ impl Counter {
         Counter::UnfollowedHeaders,
         Counter::TunnelledPackets,
         Counter::FlowCacheOrphans,
-        Counter::StarttlsWatchEnded,
+        Counter::StarttlsUnwatched,
     ];
 
     /// Stable name used in stats records and metrics.
@@ -97,7 +95,7 @@ impl Counter {
             Counter::UnfollowedHeaders => "unfollowed_headers",
             Counter::TunnelledPackets => "tunnelled_packets",
             Counter::FlowCacheOrphans => "flow_cache_orphans",
-            Counter::StarttlsWatchEnded => "starttls_watch_ended",
+            Counter::StarttlsUnwatched => "starttls_unwatched_packets",
         }
     }
 
@@ -387,7 +385,13 @@ pub struct FlowCounters {
     /// packet of a flow that is not in its handshake phase costs one map
     /// lookup (this entry), not two. Kernel-owned; user space ignores it.
     pub phase: u8,
-    pub _pad: [u8; 26],
+    pub _pad: [u8; 2],
+    /// Both directions' bytes when the flow's current connection began (a
+    /// client's SYN on a 4-tuple whose entry lives on): the STARTTLS watch
+    /// ([`KernelConfig::starttls_watch_bytes`]) counts from here.
+    /// Kernel-owned; user space ignores it.
+    pub watch_from: u64,
+    pub _pad2: [u8; 16],
     pub directions: [DirectionCounters; 2],
 }
 
@@ -453,10 +457,10 @@ pub struct KernelConfig {
     pub flow_byte_budget: u32,
     /// [`CONFIG_COUNT_FLOWS`] and future switches.
     pub flags: u32,
-    /// Bytes of a TCP flow without a handshake (both directions, as CNFlow
-    /// counts them) after which its packets are no longer looked at for a
-    /// TLS handshake start (STARTTLS-style upgrades come within the first
-    /// messages); 0: every packet is looked at.
+    /// Bytes of a TCP connection without a handshake (both directions, on
+    /// the interface it is counted on) after which its packets are no
+    /// longer looked at for a TLS handshake start (STARTTLS-style upgrades
+    /// come within the first messages); 0: every packet is looked at.
     pub starttls_watch_bytes: u32,
     pub _pad: u32,
 }
