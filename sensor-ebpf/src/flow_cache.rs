@@ -103,7 +103,7 @@ pub(crate) fn cached_phase(ctx: &TcContext, layout: *mut Layout) -> u64 {
         (*layout).slot = index as u32;
         // Known only to the full path (`count_flow`).
         (*layout).flow_first_ns = 0;
-        (*layout).plain = 0;
+        (*layout).watch_limit = 0;
         let slot = &raw mut (*slots)[index];
         if (*slot).state == CACHE_EMPTY
             || !same_key(&raw const (*slot).key, &raw const (*layout).key)
@@ -138,10 +138,12 @@ pub(crate) fn cached_phase(ctx: &TcContext, layout: *mut Layout) -> u64 {
         }
         let phase = (*slot).phase;
         if phase == PHASE_NONE && (*slot).watch_limit != 0 {
+            // What decides this packet (`Layout::past_watch`): the bytes
+            // before it.
             let watched = (*slot).watched;
-            if watched >= (*slot).watch_limit {
-                (*layout).plain = 1;
-            } else if here {
+            (*layout).watched = watched;
+            (*layout).watch_limit = (*slot).watch_limit;
+            if here {
                 set_watched(slot, u64::from(watched) + u64::from(ctx.len()));
             }
         }
@@ -313,6 +315,16 @@ pub(crate) fn remember(layout: *const Layout, phase: u64) {
     }
 }
 
+/// Both directions' bytes of the entry.
+///
+/// # Safety
+/// `entry` points at a live flow-counters map value.
+#[inline(always)]
+pub(crate) unsafe fn entry_bytes(entry: *const FlowCounters) -> u64 {
+    // SAFETY: the caller's promise.
+    unsafe { (*entry).directions[0].bytes + (*entry).directions[1].bytes }
+}
+
 /// Both directions' bytes of the entry's current connection (since the
 /// SYN that reused its 4-tuple, if one did): what the STARTTLS watch counts.
 ///
@@ -321,8 +333,5 @@ pub(crate) fn remember(layout: *const Layout, phase: u64) {
 #[inline(always)]
 pub(crate) unsafe fn connection_bytes(entry: *const FlowCounters) -> u64 {
     // SAFETY: the caller's promise.
-    unsafe {
-        ((*entry).directions[0].bytes + (*entry).directions[1].bytes)
-            .saturating_sub((*entry).watch_from)
-    }
+    unsafe { entry_bytes(entry).saturating_sub((*entry).watch_from) }
 }

@@ -43,7 +43,9 @@ use cipherlens_common::{
     TLS_MAJOR_VERSION,
 };
 
-use crate::flow_cache::{PHASE_MISS, bump_phase_epoch, cached_phase, connection_bytes, remember};
+use crate::flow_cache::{
+    PHASE_MISS, bump_phase_epoch, cached_phase, connection_bytes, entry_bytes, remember,
+};
 
 #[map(name = "CIPHERLENS_COUNTERS")]
 static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(Counter::COUNT + 1, 0);
@@ -192,15 +194,21 @@ pub(crate) struct Layout {
     /// counted on another interface, as the entry is the flow's all the
     /// same); carried by its events.
     pub(crate) flow_first_ns: u64,
-    /// The flow's bytes so far and the limit past which a TCP flow without
-    /// a handshake is no longer looked at for one
-    /// ([`KernelConfig::starttls_watch_bytes`]): from its counters entry
-    /// (`count_flow`), for the flow cache to carry on (`remember`).
+    /// The connection's bytes before this packet and the limit past which
+    /// a TCP connection without a handshake is no longer looked at for one
+    /// ([`KernelConfig::starttls_watch_bytes`]; 0: no limit, or the flow
+    /// is in a handshake phase): from its counters entry (`count_flow`,
+    /// for the flow cache to carry on in `remember`) or its cache slot.
     pub(crate) watched: u32,
     pub(crate) watch_limit: u32,
-    /// Whether this packet's flow is past that limit (a TCP flow in no
-    /// handshake): its payload is not looked at.
-    pub(crate) plain: u8,
+}
+
+impl Layout {
+    /// Whether the packet's connection is past its STARTTLS watch: its
+    /// payload is not looked at for a handshake start.
+    fn past_watch(&self) -> bool {
+        self.watch_limit != 0 && self.watched >= self.watch_limit
+    }
 }
 
 /// No phase known: flow counting is off, or the flow has no counters entry.
@@ -280,7 +288,7 @@ fn may_change_flow_state(ctx: &TcContext, layout: &Layout, phase: u64) -> bool {
         PHASE_NONE => {
             if syn || payload_len == 0 {
                 syn
-            } else if layout.plain != 0 {
+            } else if layout.past_watch() {
                 count(Counter::StarttlsUnwatched);
                 false
             } else {
@@ -847,7 +855,6 @@ fn fast_locate(ctx: &TcContext, layout: *mut Layout) -> u64 {
                     flow_first_ns: 0,
                     watched: 0,
                     watch_limit: 0,
-                    plain: 0,
                 })
             };
             FAST_FOUND
@@ -1010,7 +1017,6 @@ fn find_layout(ctx: &TcContext, tunnel: u64) -> Option<Layout> {
         flow_first_ns: 0,
         watched: 0,
         watch_limit: 0,
-        plain: 0,
     })
 }
 
@@ -1247,7 +1253,6 @@ fn count_flow(ctx: &TcContext, layout_slot: *mut Layout) -> u64 {
     layout.cache_as = CACHE_EMPTY;
     layout.flow_first_ns = 0;
     layout.watched = 0;
-    layout.plain = 0;
     // Checked here, not in the caller: the caller's frame plus the copy
     // path's must stay within the 512-byte combined stack.
     let (flags, watch_limit) = CONFIG
@@ -1293,16 +1298,13 @@ fn count_flow(ctx: &TcContext, layout_slot: *mut Layout) -> u64 {
                 // A client's SYN on a 4-tuple whose entry lives on: a new
                 // connection, watched from here. CPUs that cached the old
                 // one as past its watch must ask again.
-                (*counters).watch_from =
-                    (*counters).directions[0].bytes + (*counters).directions[1].bytes;
+                (*counters).watch_from = entry_bytes(counters);
                 if layout.watch_limit != 0 && watched >= u64::from(layout.watch_limit) {
                     bump_phase_epoch();
                 }
                 watched = 0;
             }
             layout.watched = watched.min(u64::from(u32::MAX)) as u32;
-            layout.plain =
-                u8::from(layout.watch_limit != 0 && layout.watched >= layout.watch_limit);
             if (seen_either_way | layout.tcp_flags) & TCP_FIN_OR_RST == 0 {
                 layout.cache_as = CACHE_COUNTED;
                 layout.counted_on = (*counters).ifindex;
