@@ -1,0 +1,91 @@
+//! Session records built and encoded per second: the record writer's work
+//! for every handshake, off the packet thread but on the sensor's CPU.
+//!
+//! Why it matters: under a handshake load the writer is about half of the
+//! sensor's CPU (the rest is the packet thread), and building plus JSON
+//! encoding is most of the writer. Live figures (`scripts/bench-live.sh`
+//! section 2) move by a few ticks between runs; this measures the same two
+//! steps without the noise of a load, so a change to either can be judged.
+//!
+//! The sessions are real: each fixture capture is replayed through the
+//! sensor's pipeline, and each finished session is built into its record
+//! (`build::session_record`, certificate summaries cached as the writer
+//! caches them) and encoded (`writer::encode`), as `RecordStages` does.
+//! A live record also carries the process attribution of its endpoints;
+//! `live_attributed` adds this process's, as the enrich step would.
+//!
+//! Run: `cargo bench -p cipherlens-sensor --bench record_build`.
+
+use std::hint::black_box;
+use std::path::Path;
+
+use cipherlens_sensor::attribution::{AttributionSources, Attributor};
+use cipherlens_sensor::build::{CertificateCache, session_record};
+use cipherlens_sensor::pipeline::{FinishedSession, PipelineConfig};
+use cipherlens_sensor::replay::replay_file;
+use cipherlens_sensor::writer::encode::encode_record;
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+
+/// The sensor binary's allocator (see sensor/src/main.rs), so the figures
+/// are the sensor's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// TLS 1.3 (the common case today), TLS 1.2 with its chain in the clear,
+/// and QUIC.
+const FIXTURES: [&str; 3] = ["tls13-openssl", "tls12-openssl", "quic-aioquic"];
+
+fn sessions(name: &str) -> Vec<FinishedSession> {
+    let pcap = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures/pcaps")
+        .join(format!("{name}.pcap"));
+    let mut sessions = Vec::new();
+    replay_file(&pcap, PipelineConfig::default(), |finished| {
+        sessions.push(finished)
+    })
+    .unwrap_or_else(|error| panic!("{}: {error}", pcap.display()));
+    assert!(!sessions.is_empty(), "{name}: no session");
+    sessions
+}
+
+fn build_and_encode(c: &mut Criterion) {
+    let mut group = c.benchmark_group("session_record");
+    let mut encoded = Vec::with_capacity(16 * 1024);
+    for name in FIXTURES {
+        let sessions = sessions(name);
+        let mut cache = CertificateCache::default();
+        group.throughput(Throughput::Elements(sessions.len() as u64));
+        group.bench_function(format!("{name}/build_encode"), |b| {
+            b.iter(|| {
+                for finished in &sessions {
+                    let record = session_record(finished, &mut cache);
+                    encoded.clear();
+                    encode_record(&record, &mut encoded).expect("encodes");
+                    black_box(&encoded);
+                }
+            })
+        });
+    }
+    // A live record: both endpoints attributed (this process, from the
+    // attributor's cache, as the enrich step finds a busy process).
+    let sessions = sessions("tls13-openssl");
+    let mut cache = CertificateCache::default();
+    let mut attributor = Attributor::new(AttributionSources::default());
+    group.throughput(Throughput::Elements(sessions.len() as u64));
+    group.bench_function("tls13-openssl/live_attributed", |b| {
+        b.iter(|| {
+            for finished in &sessions {
+                let mut record = session_record(finished, &mut cache);
+                record.client.attribution = attributor.attribute(std::process::id()).into();
+                record.server.attribution = attributor.attribute(std::process::id()).into();
+                encoded.clear();
+                encode_record(&record, &mut encoded).expect("encodes");
+                black_box(&encoded);
+            }
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, build_and_encode);
+criterion_main!(benches);
