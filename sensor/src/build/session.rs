@@ -89,6 +89,7 @@ pub fn build_session_record(
     }
 
     let leaf = server_certificates.first();
+    let fingerprints = fingerprints(summary, context);
     SessionRecord {
         schema: SessionSchema::V1,
         event: Event {
@@ -168,11 +169,7 @@ pub fn build_session_record(
                     .client_hello
                     .as_ref()
                     .and_then(|hello| hello.server_name.clone()),
-                ja3: summary
-                    .client_hello
-                    .as_ref()
-                    .and_then(ja3::ja3)
-                    .map(|f| f.hash),
+                ja3: fingerprints.as_ref().and_then(|f| f.ja3.clone()),
                 supported_ciphers: summary
                     .client_hello
                     .as_ref()
@@ -187,7 +184,7 @@ pub fn build_session_record(
                     .unwrap_or_default(),
             },
             server: TlsServer {
-                ja3s: server_hello.map(|hello| ja3::ja3s(hello).hash),
+                ja3s: fingerprints.as_ref().and_then(|f| f.ja3s.clone()),
                 subject: leaf.map(|cert| cert.subject.clone()),
                 issuer: leaf.map(|cert| cert.issuer.clone()),
                 not_before: leaf.map(|cert| cert.not_before.clone()),
@@ -233,7 +230,7 @@ pub fn build_session_record(
                     .and_then(|hello| hello.key_share_group)
                     .map(|group| named(group, group_name)),
                 second_client_hello: summary.retry_client_hello.as_ref().map(client_hello_detail),
-                fingerprints: fingerprints(summary, context),
+                fingerprints,
                 server_certificates,
                 client_certificates,
                 certificate_source: context.certificate_source.clone(),
