@@ -123,7 +123,7 @@ fn build(path: &Path) {
             record.server.port = 443;
             record.tls.client.server_name = Some(format!("svc-{endpoint}.bench.test"));
             let workload = (endpoint * 3 + client) % WORKLOADS;
-            record.client.attribution.process = Some(ProcessInfo {
+            std::sync::Arc::make_mut(&mut record.client.attribution).process = Some(ProcessInfo {
                 pid: 1000 + workload as u32,
                 parent_pid: None,
                 executable: Some(Executable {

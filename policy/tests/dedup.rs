@@ -89,7 +89,7 @@ fn keys_differ_by_rule_server_and_client_workload() {
 fn the_client_workload_prefers_container_then_pod_then_executable_then_address() {
     let mut record = tls12();
     assert_eq!(Workload::of_client(&record), Workload::Address("127.0.0.1"));
-    record.client.attribution.process = Some(ProcessInfo {
+    std::sync::Arc::make_mut(&mut record.client.attribution).process = Some(ProcessInfo {
         pid: 42,
         parent_pid: None,
         executable: Some(Executable {
@@ -104,7 +104,7 @@ fn the_client_workload_prefers_container_then_pod_then_executable_then_address()
         Workload::of_client(&record),
         Workload::Executable("/usr/bin/curl")
     );
-    record.client.attribution.k8s = Some(K8sInfo {
+    std::sync::Arc::make_mut(&mut record.client.attribution).k8s = Some(K8sInfo {
         pod: K8sPod {
             uid: "5f1c2d3e-0000-4000-8000-000000000001".into(),
             name: Some("web-0".into()),
@@ -117,7 +117,7 @@ fn the_client_workload_prefers_container_then_pod_then_executable_then_address()
         Workload::Pod("5f1c2d3e-0000-4000-8000-000000000001")
     );
     let id = "a".repeat(64);
-    record.client.attribution.container = Some(ContainerInfo {
+    std::sync::Arc::make_mut(&mut record.client.attribution).container = Some(ContainerInfo {
         id: id.clone(),
         runtime: None,
     });

@@ -317,7 +317,7 @@ fn exceptions_exempt_only_the_sessions_and_rules_they_name() {
     // Namespaces: the record has no pods; give the server one.
     assert_eq!(rules("[[exceptions]]\nnamespaces = [\"legacy\"]\n"), both);
     let mut in_pod = record.clone();
-    in_pod.server.attribution.k8s = Some(K8sInfo {
+    std::sync::Arc::make_mut(&mut in_pod.server.attribution).k8s = Some(K8sInfo {
         pod: K8sPod {
             uid: "0d1f".into(),
             name: None,

@@ -36,7 +36,7 @@ pub struct PlaintextRecord {
     pub process: CallingThread,
     /// The process, container and pod, as session records name them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub attribution: Option<EndpointAttribution>,
+    pub attribution: Option<std::sync::Arc<EndpointAttribution>>,
     pub flow: PlaintextFlow,
     /// Bytes the call moved.
     pub byte_count: u64,

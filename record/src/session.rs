@@ -110,9 +110,10 @@ pub struct Endpoint {
     pub address: String,
     pub port: u16,
     /// Process, container and pod of the endpoint's socket when it is on
-    /// this node (live capture).
+    /// this node (live capture). Shared: every record of a process's
+    /// sessions and flows carries the same attribution.
     #[serde(flatten)]
-    pub attribution: EndpointAttribution,
+    pub attribution: Arc<EndpointAttribution>,
 }
 
 /// OpenTelemetry `tls.*` attributes.

@@ -76,8 +76,8 @@ fn build_and_encode(c: &mut Criterion) {
         b.iter(|| {
             for finished in &sessions {
                 let mut record = session_record(finished, &mut cache);
-                record.client.attribution = attributor.attribute(std::process::id()).into();
-                record.server.attribution = attributor.attribute(std::process::id()).into();
+                record.client.attribution = attributor.attribute(std::process::id());
+                record.server.attribution = attributor.attribute(std::process::id());
                 encoded.clear();
                 encode_record(&record, &mut encoded).expect("encodes");
                 black_box(&encoded);

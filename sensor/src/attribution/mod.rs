@@ -21,6 +21,7 @@ pub mod process;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cipherlens_record::SessionRecord;
@@ -74,7 +75,7 @@ pub fn this_node() -> HostInfo {
 struct Cached {
     at: Instant,
     start_ticks: Option<u64>,
-    attribution: EndpointAttribution,
+    attribution: Arc<EndpointAttribution>,
 }
 
 /// Resolves pids to attributions, with caches.
@@ -128,8 +129,9 @@ impl Attributor {
         self.processes.remove(&pid);
     }
 
-    /// The attribution of a process (pid only when it is gone).
-    pub fn attribute(&mut self, pid: u32) -> EndpointAttribution {
+    /// The attribution of a process (pid only when it is gone). Shared:
+    /// every record of the process carries the same one.
+    pub fn attribute(&mut self, pid: u32) -> Arc<EndpointAttribution> {
         if let Some(cached) = self.processes.get(&pid)
             && cached.at.elapsed() < PROCESS_TTL
         {
@@ -143,7 +145,7 @@ impl Attributor {
             {
                 return cached.attribution.clone();
             }
-            return EndpointAttribution {
+            return Arc::new(EndpointAttribution {
                 process: Some(ProcessInfo {
                     pid,
                     parent_pid: None,
@@ -153,7 +155,7 @@ impl Attributor {
                     group: None,
                 }),
                 ..EndpointAttribution::default()
-            };
+            });
         };
         if let Some(cached) = self.processes.get_mut(&pid)
             && cached.start_ticks == facts.start_ticks
@@ -161,7 +163,7 @@ impl Attributor {
             cached.at = Instant::now();
             return cached.attribution.clone();
         }
-        let attribution = self.resolve(&facts);
+        let attribution = Arc::new(self.resolve(&facts));
         if self.processes.len() >= MAX_CACHED_PROCESSES {
             self.processes.clear();
         }
@@ -170,7 +172,7 @@ impl Attributor {
             Cached {
                 at: Instant::now(),
                 start_ticks: facts.start_ticks,
-                attribution: attribution.clone(),
+                attribution: Arc::clone(&attribution),
             },
         );
         attribution
@@ -255,7 +257,7 @@ mod tests {
     #[test]
     fn this_process_is_attributed_from_procfs() {
         let mut attributor = Attributor::new(AttributionSources::default());
-        let me = attributor.attribute(std::process::id());
+        let me = Arc::unwrap_or_clone(attributor.attribute(std::process::id()));
         let process = me.process.expect("process");
         assert_eq!(process.pid, std::process::id());
         let uid = rustix::process::getuid().as_raw();
@@ -270,6 +272,7 @@ mod tests {
             attributor
                 .attribute(std::process::id())
                 .process
+                .as_ref()
                 .map(|p| p.pid),
             Some(std::process::id())
         );
@@ -313,7 +316,7 @@ mod tests {
         // Not waited for yet: a zombie, whose stat and comm stay readable.
         std::thread::sleep(std::time::Duration::from_millis(200));
         let mut attributor = Attributor::new(AttributionSources::default());
-        let zombie = attributor.attribute(child.id());
+        let zombie = Arc::unwrap_or_clone(attributor.attribute(child.id()));
         child.wait().expect("reaped");
         let name = zombie
             .process
@@ -325,7 +328,7 @@ mod tests {
     #[test]
     fn a_gone_process_keeps_its_pid_only() {
         let mut attributor = Attributor::new(AttributionSources::default());
-        let gone = attributor.attribute(u32::MAX);
+        let gone = Arc::unwrap_or_clone(attributor.attribute(u32::MAX));
         assert_eq!(
             gone.process.map(|p| (p.pid, p.executable)),
             Some((u32::MAX, None))

@@ -40,7 +40,8 @@ pub struct SessionContext {
     /// Who owned the local sockets (initiator, responder), resolved early
     /// for a session that waited (its processes may be gone by the time
     /// the record is built).
-    pub attribution: [Option<cipherlens_record::attribution::EndpointAttribution>; 2],
+    pub attribution:
+        [Option<std::sync::Arc<cipherlens_record::attribution::EndpointAttribution>>; 2],
 }
 
 /// What the kernel said about one packet (live capture). Borrowed: it is
@@ -167,7 +168,8 @@ impl FinishedSession {
     /// Sets who owned the local sockets, resolved before the session waits.
     pub fn set_attribution(
         &mut self,
-        attribution: [Option<cipherlens_record::attribution::EndpointAttribution>; 2],
+        attribution: [Option<std::sync::Arc<cipherlens_record::attribution::EndpointAttribution>>;
+            2],
     ) {
         self.0.context.attribution = attribution;
     }

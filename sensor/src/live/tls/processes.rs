@@ -4,8 +4,10 @@
 //! probes detached).
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use aya::Ebpf;
+
 use cipherlens_record::attribution::EndpointAttribution;
 use cipherlens_uprobes::{FileId, FileVerdict, ProcessScan, Verdict};
 
@@ -15,7 +17,7 @@ use super::{TlsProbes, scanner};
 /// A scanned process.
 pub(super) struct Process {
     pub(super) scan: ProcessScan,
-    pub(super) who: EndpointAttribution,
+    pub(super) who: Arc<EndpointAttribution>,
     pub(super) coverage: Option<ProcessCoverage>,
     /// The process filter leaves it out.
     pub(super) excluded: bool,
@@ -88,7 +90,7 @@ impl TlsProbes {
 
     /// Marks every known process again (the plaintext scopes changed).
     pub(super) fn remark(&mut self) {
-        let known: Vec<(u32, EndpointAttribution)> = self
+        let known: Vec<(u32, Arc<EndpointAttribution>)> = self
             .processes
             .iter()
             .map(|(pid, process)| (*pid, process.who.clone()))
@@ -104,7 +106,7 @@ impl TlsProbes {
         &mut self,
         ebpf: &mut Ebpf,
         scan: ProcessScan,
-        who: EndpointAttribution,
+        who: Arc<EndpointAttribution>,
         mut open: Vec<(FileId, std::fs::File)>,
     ) {
         let pid = scan.pid;

@@ -31,7 +31,7 @@ pub enum Request {
 /// One scanned process.
 pub struct Scanned {
     pub scan: ProcessScan,
-    pub who: EndpointAttribution,
+    pub who: std::sync::Arc<EndpointAttribution>,
     /// Probe targets, opened before parsing: attaching through
     /// `/proc/self/fd/N` works after a short-lived process is gone.
     pub open: Vec<(FileId, std::fs::File)>,
