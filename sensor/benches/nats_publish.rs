@@ -16,7 +16,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use cipherlens_integration::{NatsServer, free_port};
-use cipherlens_sensor::build::{CertificateCache, session_record};
+use cipherlens_sensor::build::{BuildCaches, session_record};
 use cipherlens_sensor::pipeline::PipelineConfig;
 use cipherlens_sensor::publish::nats::{NatsCredentials, NatsOptions, NatsSink};
 use cipherlens_sensor::publish::{RecordKind, Sink};
@@ -26,7 +26,7 @@ use futures_util::StreamExt;
 fn sample_record() -> Vec<u8> {
     let pcap = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/pcaps/tls13-openssl.pcap");
     let mut records = Vec::new();
-    let mut cache = CertificateCache::default();
+    let mut cache = BuildCaches::default();
     replay_file(&pcap, PipelineConfig::default(), |finished| {
         records.push(serde_json::to_vec(&session_record(&finished, &mut cache)).expect("JSON"));
     })

@@ -20,7 +20,7 @@ use std::hint::black_box;
 use std::path::Path;
 
 use cipherlens_sensor::attribution::{AttributionSources, Attributor};
-use cipherlens_sensor::build::{CertificateCache, session_record};
+use cipherlens_sensor::build::{BuildCaches, session_record};
 use cipherlens_sensor::pipeline::{FinishedSession, PipelineConfig};
 use cipherlens_sensor::replay::replay_file;
 use cipherlens_sensor::writer::encode::encode_record;
@@ -53,7 +53,7 @@ fn build_and_encode(c: &mut Criterion) {
     let mut encoded = Vec::with_capacity(16 * 1024);
     for name in FIXTURES {
         let sessions = sessions(name);
-        let mut cache = CertificateCache::default();
+        let mut cache = BuildCaches::default();
         group.throughput(Throughput::Elements(sessions.len() as u64));
         group.bench_function(format!("{name}/build_encode"), |b| {
             b.iter(|| {
@@ -69,7 +69,7 @@ fn build_and_encode(c: &mut Criterion) {
     // A live record: both endpoints attributed (this process, from the
     // attributor's cache, as the enrich step finds a busy process).
     let sessions = sessions("tls13-openssl");
-    let mut cache = CertificateCache::default();
+    let mut cache = BuildCaches::default();
     let mut attributor = Attributor::new(AttributionSources::default());
     group.throughput(Throughput::Elements(sessions.len() as u64));
     group.bench_function("tls13-openssl/live_attributed", |b| {

@@ -7,7 +7,7 @@ mod common;
 
 use std::path::Path;
 
-use cipherlens_sensor::build::{CertificateCache, cnflow_record, session_record};
+use cipherlens_sensor::build::{BuildCaches, cnflow_record, session_record};
 use cipherlens_sensor::cnflow::CnFlowConfig;
 use cipherlens_sensor::pipeline::PipelineConfig;
 use cipherlens_sensor::replay::{ReplayOptions, Replayed, replay_capture};
@@ -18,7 +18,7 @@ use common::{captures_under, corpus_root, repo_root};
 /// Records of `pcap` whose two encodings differ, as (serde_json, sonic-rs);
 /// and how many records were compared.
 fn differences(pcap: &Path) -> (Vec<(String, String)>, usize) {
-    let mut certificates = CertificateCache::default();
+    let mut certificates = BuildCaches::default();
     let mut different = Vec::new();
     let mut compared = 0;
     let mut compare = |reference: Vec<u8>, encoded: Vec<u8>| {

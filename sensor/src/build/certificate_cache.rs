@@ -5,17 +5,13 @@
 //! each one again, hashing it twice and rendering its names was the largest
 //! single cost of building records (28% of replay time on the benchmark
 //! capture). A summary depends only on the DER bytes, so it can be shared.
-//!
-//! Bounded by entry count with two generations: lookups hit the current or
-//! the previous generation (a hit in the previous one is promoted); when the
-//! current generation is full it becomes the previous one and the old
-//! previous generation is dropped. That keeps what is in use, forgets what
-//! is not, and never holds more than `2 * generation_capacity` entries.
+//! Bounded by entry count, in two generations (`super::generations`).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use cipherlens_parsers::x509::{CertificateError, CertificateSummary, summarize_certificate};
+
+use super::generations::{CacheStats, Generations};
 
 /// A summary, or the parse error text, shared between records.
 pub type CachedSummary = Result<Arc<CertificateSummary>, Arc<CertificateError>>;
@@ -24,27 +20,10 @@ pub type CachedSummary = Result<Arc<CertificateSummary>, Arc<CertificateError>>;
 /// at 1-2 KiB of DER each, a few MiB at most.
 pub const DEFAULT_GENERATION_CAPACITY: usize = 2048;
 
-/// Lookups and what they found.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct CertificateCacheStats {
-    pub hits: u64,
-    pub misses: u64,
-    /// Generations dropped to stay within the bound.
-    pub generations_dropped: u64,
-}
-
-/// Summaries by DER. foldhash, randomly seeded: the DER comes off the
-/// network, so the hash must not be predictable, and SipHash over a few
-/// KiB per lookup showed in profiles.
-type DerMap = HashMap<Box<[u8]>, CachedSummary, foldhash::fast::RandomState>;
-
 /// See the module documentation.
 #[derive(Debug)]
 pub struct CertificateCache {
-    current: DerMap,
-    previous: DerMap,
-    generation_capacity: usize,
-    stats: CertificateCacheStats,
+    summaries: Generations<u8, CachedSummary>,
 }
 
 impl Default for CertificateCache {
@@ -58,52 +37,29 @@ impl CertificateCache {
     /// (`0` disables caching: every lookup summarizes afresh).
     pub fn new(generation_capacity: usize) -> Self {
         Self {
-            current: DerMap::default(),
-            previous: DerMap::default(),
-            generation_capacity,
-            stats: CertificateCacheStats::default(),
+            summaries: Generations::new(generation_capacity),
         }
     }
 
     /// The summary of `der`, from the cache or computed now.
     pub fn summarize(&mut self, der: &[u8]) -> CachedSummary {
-        if let Some(found) = self.current.get(der) {
-            self.stats.hits += 1;
-            return found.clone();
-        }
-        if let Some((key, found)) = self.previous.remove_entry(der) {
-            self.stats.hits += 1;
-            self.insert(key, found.clone());
-            return found;
-        }
-        self.stats.misses += 1;
-        let summary: CachedSummary = summarize_certificate(der).map(Arc::new).map_err(Arc::new);
-        if self.generation_capacity > 0 {
-            self.insert(der.into(), summary.clone());
-        }
-        summary
-    }
-
-    fn insert(&mut self, der: Box<[u8]>, summary: CachedSummary) {
-        if self.current.len() >= self.generation_capacity {
-            self.previous = std::mem::take(&mut self.current);
-            self.stats.generations_dropped += 1;
-        }
-        self.current.insert(der, summary);
+        self.summaries.get_or_insert_with(der, || {
+            summarize_certificate(der).map(Arc::new).map_err(Arc::new)
+        })
     }
 
     /// Entries held now.
     pub fn len(&self) -> usize {
-        self.current.len() + self.previous.len()
+        self.summaries.len()
     }
 
     /// Whether nothing is cached.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.summaries.is_empty()
     }
 
-    pub fn stats(&self) -> CertificateCacheStats {
-        self.stats
+    pub fn stats(&self) -> CacheStats {
+        self.summaries.stats()
     }
 }
 

@@ -4,12 +4,24 @@
 //! - [`session`]: a finished TLS/QUIC session -> `SessionRecord`
 //!   (fingerprints, IANA names, certificate summaries).
 //! - [`cnflow`]: one flow's kernel counters -> `CnFlowRecord`.
-//! - [`certificate_cache`]: certificate summaries cached by DER.
+//! - [`certificate_cache`]: certificate summaries cached by DER;
+//!   [`fingerprint_cache`]: fingerprints cached by hello fields; both
+//!   bounded by [`generations`].
 
 pub mod certificate_cache;
 pub mod cnflow;
+pub mod fingerprint_cache;
+pub mod generations;
 pub mod session;
 
 pub use certificate_cache::CertificateCache;
 pub use cnflow::cnflow_record;
+pub use fingerprint_cache::FingerprintCache;
 pub use session::{build_session_record, session_record};
+
+/// What building session records keeps from one record to the next.
+#[derive(Debug, Default)]
+pub struct BuildCaches {
+    pub certificates: CertificateCache,
+    pub fingerprints: FingerprintCache,
+}

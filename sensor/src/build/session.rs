@@ -2,7 +2,9 @@
 
 use std::borrow::Cow;
 
-use cipherlens_parsers::fingerprint::{self, ja3, ja4};
+use cipherlens_parsers::fingerprint;
+use cipherlens_parsers::fingerprint::ja3::Ja3;
+use cipherlens_parsers::fingerprint::ja4::Ja4;
 use cipherlens_parsers::tls::extensions::alpn_display;
 use cipherlens_parsers::tls::names::{
     alert_description_name, cipher_suite_name, extension_name, group_name, is_grease,
@@ -14,7 +16,9 @@ use std::sync::Arc;
 use cipherlens_parsers::x509::CertificateSummary;
 use cipherlens_record::session::*;
 
+use super::BuildCaches;
 use super::certificate_cache::CertificateCache;
+use super::fingerprint_cache::{ClientFingerprints, FingerprintCache};
 use crate::flow::{IpProtocol, community_id_v1};
 use crate::pipeline::{FinishedSession, SessionContext, SessionOutcome, peer_index};
 use crate::time::rfc3339_from_unix_nanos;
@@ -31,12 +35,9 @@ fn named_list(codes: &[u16], name: fn(u16) -> Cow<'static, str>) -> Vec<Named> {
 }
 
 /// The record of a finished session.
-pub fn session_record(
-    finished: &FinishedSession,
-    certificates: &mut CertificateCache,
-) -> SessionRecord {
+pub fn session_record(finished: &FinishedSession, caches: &mut BuildCaches) -> SessionRecord {
     let (summary, context, outcome) = finished.parts();
-    build_session_record(summary, context, outcome, certificates)
+    build_session_record(summary, context, outcome, caches)
 }
 
 /// Builds the record for one session.
@@ -44,7 +45,7 @@ pub fn build_session_record(
     summary: &HandshakeSummary,
     context: &SessionContext,
     outcome: &SessionOutcome,
-    certificates: &mut CertificateCache,
+    caches: &mut BuildCaches,
 ) -> SessionRecord {
     let client_peer = summary.client.unwrap_or(Peer::Initiator);
     let (client, server) = match client_peer {
@@ -58,10 +59,16 @@ pub fn build_session_record(
         .iter()
         .map(|(_, error)| error.clone())
         .collect();
-    let server_certificates =
-        summarize_chain(&summary.server_certificates, certificates, &mut errors);
-    let client_certificates =
-        summarize_chain(&summary.client_certificates, certificates, &mut errors);
+    let server_certificates = summarize_chain(
+        &summary.server_certificates,
+        &mut caches.certificates,
+        &mut errors,
+    );
+    let client_certificates = summarize_chain(
+        &summary.client_certificates,
+        &mut caches.certificates,
+        &mut errors,
+    );
 
     let server_hello = summary.server_hello.as_ref();
     let negotiated_version = server_hello.map(ServerHello::negotiated_version);
@@ -89,7 +96,7 @@ pub fn build_session_record(
     }
 
     let leaf = server_certificates.first();
-    let fingerprints = fingerprints(summary, context);
+    let fingerprints = fingerprints(summary, context, &mut caches.fingerprints);
     SessionRecord {
         schema: SessionSchema::V1,
         event: Event {
@@ -298,39 +305,51 @@ fn summarize_chain(
         .collect()
 }
 
-fn fingerprints(summary: &HandshakeSummary, context: &SessionContext) -> Option<Fingerprints> {
+fn fingerprints(
+    summary: &HandshakeSummary,
+    context: &SessionContext,
+    cache: &mut FingerprintCache,
+) -> Option<Fingerprints> {
     let transport = context.transport;
     let client = summary.client_hello.as_ref();
     let server = summary.server_hello.as_ref();
     if client.is_none() && server.is_none() && summary.hello_retry_request.is_none() {
         return None;
     }
-    let client_ja3 = client.and_then(ja3::ja3);
-    let server_ja3s = server.map(ja3::ja3s);
-    let client_tls = client.filter(|hello| !hello.sslv2_format);
-    let client_ja4 = client_tls.map(|hello| ja4::ja4(hello, transport));
-    let client_ja4_original = client_tls
-        .filter(|_| context.ja4_original_order)
-        .map(|hello| ja4::ja4_original_order(hello, transport));
-    let second = summary.retry_client_hello.as_ref();
-    let second_ja3 = second.and_then(ja3::ja3);
-    let retry_ja3s = summary.hello_retry_request.as_ref().map(ja3::ja3s);
+    let original_order = context.ja4_original_order;
+    let client = client.map(|hello| cache.client(hello, transport, original_order));
+    let client = client.as_deref();
+    let server_ja3s = server.map(|hello| cache.server(hello));
+    let second = summary
+        .retry_client_hello
+        .as_ref()
+        .map(|hello| cache.client(hello, transport, false));
+    let second = second.as_deref();
+    let retry_ja3s = summary
+        .hello_retry_request
+        .as_ref()
+        .map(|hello| cache.server(hello));
+    fn ja3(f: Option<&ClientFingerprints>) -> Option<&Ja3> {
+        f.and_then(|f| f.ja3.as_ref())
+    }
+    fn ja4(f: Option<&ClientFingerprints>) -> Option<&Ja4> {
+        f.and_then(|f| f.ja4.as_ref())
+    }
+    let ja4_original = client.and_then(|f| f.ja4_original.as_ref());
     Some(Fingerprints {
-        second_ja3: second_ja3.as_ref().map(|f| f.hash.clone()),
-        second_ja3_full: second_ja3.map(|f| f.full),
-        second_ja4: second
-            .filter(|hello| !hello.sslv2_format)
-            .map(|hello| ja4::ja4(hello, transport).ja4),
+        second_ja3: ja3(second).map(|f| f.hash.clone()),
+        second_ja3_full: ja3(second).map(|f| f.full.clone()),
+        second_ja4: ja4(second).map(|f| f.ja4.clone()),
         hello_retry_request_ja3s: retry_ja3s.as_ref().map(|f| f.hash.clone()),
-        hello_retry_request_ja3s_full: retry_ja3s.map(|f| f.full),
-        ja3: client_ja3.as_ref().map(|f| f.hash.clone()),
-        ja3_full: client_ja3.map(|f| f.full),
+        hello_retry_request_ja3s_full: retry_ja3s.as_ref().map(|f| f.full.clone()),
+        ja3: ja3(client).map(|f| f.hash.clone()),
+        ja3_full: ja3(client).map(|f| f.full.clone()),
         ja3s: server_ja3s.as_ref().map(|f| f.hash.clone()),
-        ja3s_full: server_ja3s.map(|f| f.full),
-        ja4: client_ja4.as_ref().map(|f| f.ja4.clone()),
-        ja4_r: client_ja4.map(|f| f.ja4_r),
-        ja4_o: client_ja4_original.as_ref().map(|f| f.ja4_o.clone()),
-        ja4_ro: client_ja4_original.map(|f| f.ja4_ro),
+        ja3s_full: server_ja3s.as_ref().map(|f| f.full.clone()),
+        ja4: ja4(client).map(|f| f.ja4.clone()),
+        ja4_r: ja4(client).map(|f| f.ja4_r.clone()),
+        ja4_o: ja4_original.map(|f| f.ja4_o.clone()),
+        ja4_ro: ja4_original.map(|f| f.ja4_ro.clone()),
     })
 }
 

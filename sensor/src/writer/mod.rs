@@ -26,7 +26,7 @@ use cipherlens_record::{
 
 use crate::alerts::AlertStage;
 use crate::attribution::{AttributionSources, Attributor, HostInfo};
-use crate::build::{CertificateCache, cnflow_record, session_record};
+use crate::build::{BuildCaches, cnflow_record, session_record};
 use crate::cnflow::FlowFacts;
 use crate::inventory::InventoryStage;
 use crate::pipeline::FinishedSession;
@@ -128,7 +128,7 @@ pub struct FlowRecordContext {
 
 /// The stages every item goes through (see the module docs).
 pub struct RecordStages {
-    certificates: CertificateCache,
+    caches: BuildCaches,
     flows: Option<FlowRecordContext>,
     enricher: Option<Enricher>,
     alerts: Option<AlertStage>,
@@ -142,7 +142,7 @@ impl RecordStages {
     /// `replay`: sessions only, nothing to enrich from.
     pub fn for_replay() -> Self {
         Self {
-            certificates: CertificateCache::default(),
+            caches: BuildCaches::default(),
             flows: None,
             enricher: None,
             alerts: None,
@@ -224,7 +224,7 @@ impl RecordStages {
     fn build(&mut self, item: Outgoing) -> Option<Built> {
         Some(match item {
             Outgoing::Session(finished) => {
-                Built::Session(Box::new(session_record(&finished, &mut self.certificates)))
+                Built::Session(Box::new(session_record(&finished, &mut self.caches)))
             }
             Outgoing::Flow(facts) => {
                 let Some(context) = self.flows.as_ref() else {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use cipherlens_integration::schema::assert_valid_session_record;
-use cipherlens_sensor::build::{CertificateCache, session_record};
+use cipherlens_sensor::build::{BuildCaches, session_record};
 use cipherlens_sensor::pipeline::PipelineConfig;
 use cipherlens_sensor::replay::replay_file;
 use serde_json::Value;
@@ -40,7 +40,7 @@ pub fn replay_records(pcap: &Path) -> Vec<Value> {
 /// [`replay_records`] with a pipeline configuration.
 pub fn replay_records_with(pcap: &Path, config: PipelineConfig) -> Vec<Value> {
     let mut records = Vec::new();
-    let mut certificates = CertificateCache::default();
+    let mut certificates = BuildCaches::default();
     let result = replay_file(pcap, config, |finished| {
         let record = session_record(&finished, &mut certificates);
         records.push(serde_json::to_value(&record).expect("record serializes"));
