@@ -37,7 +37,10 @@ pub fn community_id_v1(seed: u16, protocol: u8, a: (IpAddr, u16), b: (IpAddr, u1
     input.extend_from_slice(&first_port.to_be_bytes());
     input.extend_from_slice(&second_port.to_be_bytes());
     let digest = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &input);
-    format!("1:{}", STANDARD.encode(digest.as_ref()))
+    let mut id = String::with_capacity(2 + 28);
+    id.push_str("1:");
+    STANDARD.encode_string(digest.as_ref(), &mut id);
+    id
 }
 
 fn canonical(address: IpAddr) -> IpAddr {
