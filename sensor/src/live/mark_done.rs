@@ -39,7 +39,10 @@ impl DoneMarker {
         let mut result = Ok(());
         for batch in self.pending.chunks(MARK_DONE_BATCH) {
             encode(batch, &mut frame);
-            match self.program.run(&frame, &mut out) {
+            // Only the requests in use: the kernel copies the frame in and
+            // out, and the classifier stops at the count (or the end).
+            let len = used_len(batch.len());
+            match self.program.run(&frame[..len], &mut out[..len]) {
                 Ok((_, written)) if written >= done_offsets::MARKED + 8 => {
                     *marked += u64::from(marked_of(&out).count_ones());
                 }
@@ -69,6 +72,11 @@ fn encode(requests: &[DoneRequest], frame: &mut [u8; FRAME_LEN]) {
         slot[36] = key.protocol;
         slot[40..48].copy_from_slice(&request.made_by_ns.to_ne_bytes());
     }
+}
+
+/// The frame's length with `count` requests.
+fn used_len(count: usize) -> usize {
+    done_offsets::REQUESTS + count.min(MARK_DONE_BATCH) * size_of::<DoneRequest>()
 }
 
 fn marked_of(frame: &[u8]) -> u64 {
@@ -106,6 +114,8 @@ mod tests {
             &mut frame,
         );
         assert_eq!(frame[done_offsets::COUNT..][..4], 2u32.to_ne_bytes());
+        assert_eq!(used_len(2), FRAME_LEN - 62 * 48, "two requests' worth");
+        assert_eq!(used_len(MARK_DONE_BATCH + 1), FRAME_LEN);
         let second = &frame[done_offsets::REQUESTS + 48..][..48];
         assert_eq!(second[..16], key.low_address);
         assert_eq!(second[32..34], key.low_port.to_ne_bytes());
