@@ -117,20 +117,27 @@ fn client_key(key: &mut Vec<u16>, hello: &ClientHello, transport: Transport, ori
         u16::from(hello.sslv2_format),
         hello.legacy_version,
     ]);
-    let mut list = |values: &mut dyn ExactSizeIterator<Item = u16>| {
-        key.push(u16::try_from(values.len()).unwrap_or(u16::MAX));
-        key.extend(values);
-    };
-    list(&mut hello.supported_versions.iter().copied());
-    list(&mut hello.cipher_suites.iter().copied());
-    list(&mut hello.extensions.iter().map(|e| e.extension_type));
-    list(&mut hello.supported_groups.iter().copied());
-    list(&mut hello.ec_point_formats.iter().map(|f| u16::from(*f)));
-    list(&mut hello.signature_algorithms.iter().copied());
-    list(&mut hello.alpn.iter().map(|protocol| protocol.len() as u16));
+    push_list(key, hello.supported_versions.iter().copied());
+    push_list(key, hello.cipher_suites.iter().copied());
+    push_list(key, hello.extensions.iter().map(|e| e.extension_type));
+    push_list(key, hello.supported_groups.iter().copied());
+    push_list(key, hello.ec_point_formats.iter().map(|f| u16::from(*f)));
+    push_list(key, hello.signature_algorithms.iter().copied());
+    key.push(list_len(hello.alpn.len()));
     for protocol in &hello.alpn {
-        list(&mut protocol.iter().map(|byte| u16::from(*byte)));
+        push_list(key, protocol.iter().map(|byte| u16::from(*byte)));
     }
+}
+
+/// `values` after their count, so adjacent lists cannot run into each other.
+fn push_list(key: &mut Vec<u16>, values: impl ExactSizeIterator<Item = u16>) {
+    key.push(list_len(values.len()));
+    key.extend(values);
+}
+
+/// Hello lists are bounded by 16-bit lengths on the wire.
+fn list_len(len: usize) -> u16 {
+    u16::try_from(len).unwrap_or(u16::MAX)
 }
 
 #[cfg(test)]

@@ -3,8 +3,6 @@
 use std::borrow::Cow;
 
 use cipherlens_parsers::fingerprint;
-use cipherlens_parsers::fingerprint::ja3::Ja3;
-use cipherlens_parsers::fingerprint::ja4::Ja4;
 use cipherlens_parsers::tls::extensions::alpn_display;
 use cipherlens_parsers::tls::names::{
     alert_description_name, cipher_suite_name, extension_name, group_name, is_grease,
@@ -18,7 +16,7 @@ use cipherlens_record::session::*;
 
 use super::BuildCaches;
 use super::certificate_cache::CertificateCache;
-use super::fingerprint_cache::{ClientFingerprints, FingerprintCache};
+use super::fingerprint_cache::FingerprintCache;
 use crate::flow::{IpProtocol, community_id_v1};
 use crate::pipeline::{FinishedSession, SessionContext, SessionOutcome, peer_index};
 use crate::time::rfc3339_from_unix_nanos;
@@ -318,36 +316,34 @@ fn fingerprints(
     }
     let original_order = context.ja4_original_order;
     let client = client.map(|hello| cache.client(hello, transport, original_order));
-    let client = client.as_deref();
     let server_ja3s = server.map(|hello| cache.server(hello));
     let second = summary
         .retry_client_hello
         .as_ref()
         .map(|hello| cache.client(hello, transport, false));
-    let second = second.as_deref();
     let retry_ja3s = summary
         .hello_retry_request
         .as_ref()
         .map(|hello| cache.server(hello));
-    fn ja3(f: Option<&ClientFingerprints>) -> Option<&Ja3> {
-        f.and_then(|f| f.ja3.as_ref())
-    }
-    fn ja4(f: Option<&ClientFingerprints>) -> Option<&Ja4> {
-        f.and_then(|f| f.ja4.as_ref())
-    }
-    let ja4_original = client.and_then(|f| f.ja4_original.as_ref());
+    let client_ja3 = client.as_ref().and_then(|f| f.ja3.as_ref());
+    let client_ja4 = client.as_ref().and_then(|f| f.ja4.as_ref());
+    let ja4_original = client.as_ref().and_then(|f| f.ja4_original.as_ref());
+    let second_ja3 = second.as_ref().and_then(|f| f.ja3.as_ref());
     Some(Fingerprints {
-        second_ja3: ja3(second).map(|f| f.hash.clone()),
-        second_ja3_full: ja3(second).map(|f| f.full.clone()),
-        second_ja4: ja4(second).map(|f| f.ja4.clone()),
+        second_ja3: second_ja3.map(|f| f.hash.clone()),
+        second_ja3_full: second_ja3.map(|f| f.full.clone()),
+        second_ja4: second
+            .as_ref()
+            .and_then(|f| f.ja4.as_ref())
+            .map(|f| f.ja4.clone()),
         hello_retry_request_ja3s: retry_ja3s.as_ref().map(|f| f.hash.clone()),
         hello_retry_request_ja3s_full: retry_ja3s.as_ref().map(|f| f.full.clone()),
-        ja3: ja3(client).map(|f| f.hash.clone()),
-        ja3_full: ja3(client).map(|f| f.full.clone()),
+        ja3: client_ja3.map(|f| f.hash.clone()),
+        ja3_full: client_ja3.map(|f| f.full.clone()),
         ja3s: server_ja3s.as_ref().map(|f| f.hash.clone()),
         ja3s_full: server_ja3s.as_ref().map(|f| f.full.clone()),
-        ja4: ja4(client).map(|f| f.ja4.clone()),
-        ja4_r: ja4(client).map(|f| f.ja4_r.clone()),
+        ja4: client_ja4.map(|f| f.ja4.clone()),
+        ja4_r: client_ja4.map(|f| f.ja4_r.clone()),
         ja4_o: ja4_original.map(|f| f.ja4_o.clone()),
         ja4_ro: ja4_original.map(|f| f.ja4_ro.clone()),
     })

@@ -6,9 +6,11 @@
 //! thread, see `crate::writer`).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use cipherlens_parsers::fingerprint::Transport;
 use cipherlens_parsers::tls::{HandshakeSummary, Peer};
+use cipherlens_record::attribution::EndpointAttribution;
 use cipherlens_record::session::{CertificateSource, ChainSide, EmittedOn, SocketFacts, Source};
 
 /// Transport facts about a session that the handshake does not carry.
@@ -40,8 +42,7 @@ pub struct SessionContext {
     /// Who owned the local sockets (initiator, responder), resolved early
     /// for a session that waited (its processes may be gone by the time
     /// the record is built).
-    pub attribution:
-        [Option<std::sync::Arc<cipherlens_record::attribution::EndpointAttribution>>; 2],
+    pub attribution: [Option<Arc<EndpointAttribution>>; 2],
 }
 
 /// What the kernel said about one packet (live capture). Borrowed: it is
@@ -166,11 +167,7 @@ impl FinishedSession {
     }
 
     /// Sets who owned the local sockets, resolved before the session waits.
-    pub fn set_attribution(
-        &mut self,
-        attribution: [Option<std::sync::Arc<cipherlens_record::attribution::EndpointAttribution>>;
-            2],
-    ) {
+    pub fn set_attribution(&mut self, attribution: [Option<Arc<EndpointAttribution>>; 2]) {
         self.0.context.attribution = attribution;
     }
 

@@ -7,7 +7,6 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use aya::Ebpf;
-
 use cipherlens_record::attribution::EndpointAttribution;
 use cipherlens_uprobes::{FileId, FileVerdict, ProcessScan, Verdict};
 
