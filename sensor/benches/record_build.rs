@@ -13,12 +13,18 @@
 //! caches them) and encoded (`writer::encode`), as `RecordStages` does.
 //! A live record also carries the process attribution of its endpoints;
 //! `live_attributed` adds this process's, as the enrich step would.
+//! Browsers shuffle their extensions and pick new GREASE values on every
+//! connection (Chrome does); `browser_hellos` builds the TLS 1.3 session
+//! with 4096 such variants of its ClientHello (more than the cache holds,
+//! as a browser's orders never repeat), so the fingerprint cache sees
+//! what it sees from a browser.
 //!
 //! Run: `cargo bench -p cipherlens-sensor --bench record_build`.
 
 use std::hint::black_box;
 use std::path::Path;
 
+use cipherlens_parsers::tls::extensions::RawExtension;
 use cipherlens_sensor::attribution::{AttributionSources, Attributor};
 use cipherlens_sensor::build::{BuildCaches, session_record};
 use cipherlens_sensor::pipeline::{FinishedSession, PipelineConfig};
@@ -56,14 +62,7 @@ fn build_and_encode(c: &mut Criterion) {
         let mut cache = BuildCaches::default();
         group.throughput(Throughput::Elements(sessions.len() as u64));
         group.bench_function(format!("{name}/build_encode"), |b| {
-            b.iter(|| {
-                for finished in &sessions {
-                    let record = session_record(finished, &mut cache);
-                    encoded.clear();
-                    encode_record(&record, &mut encoded).expect("encodes");
-                    black_box(&encoded);
-                }
-            })
+            b.iter(|| build_encode_all(&sessions, &mut cache, &mut encoded))
         });
     }
     // A live record: both endpoints attributed (this process, from the
@@ -84,7 +83,52 @@ fn build_and_encode(c: &mut Criterion) {
             }
         })
     });
+    let browser = browser_variants(&sessions, 4096);
+    let mut cache = BuildCaches::default();
+    group.throughput(Throughput::Elements(browser.len() as u64));
+    group.bench_function("tls13-openssl/browser_hellos", |b| {
+        b.iter(|| build_encode_all(&browser, &mut cache, &mut encoded))
+    });
     group.finish();
+}
+
+/// The writer's build and encode steps for each session.
+fn build_encode_all(sessions: &[FinishedSession], cache: &mut BuildCaches, encoded: &mut Vec<u8>) {
+    for finished in sessions {
+        let record = session_record(finished, cache);
+        encoded.clear();
+        encode_record(&record, encoded).expect("encodes");
+        black_box(&encoded);
+    }
+}
+
+/// `count` copies of the first session whose ClientHello has its
+/// extensions in another order and a GREASE cipher and extension of
+/// another value each time, as a browser's successive connections do.
+fn browser_variants(sessions: &[FinishedSession], count: u16) -> Vec<FinishedSession> {
+    let (summary, context, outcome) = sessions[0].parts();
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    (0..count)
+        .map(|index| {
+            let mut summary = summary.clone();
+            let hello = summary.client_hello.as_mut().expect("a ClientHello");
+            let grease = 0x0a0a + 0x1010 * (index % 16);
+            hello.cipher_suites.insert(0, grease);
+            hello.extensions.push(RawExtension {
+                extension_type: grease,
+                length: 0,
+            });
+            for at in (1..hello.extensions.len()).rev() {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                hello
+                    .extensions
+                    .swap(at, (state % (at as u64 + 1)) as usize);
+            }
+            FinishedSession::new(summary, context.clone(), outcome.clone())
+        })
+        .collect()
 }
 
 criterion_group!(benches, build_and_encode);
