@@ -12,7 +12,9 @@
 #      ingress program's cost with hot caches (BPF_PROG_TEST_RUN of one
 #      segment of a flow outside its handshake): its own instructions;
 #   2. TLS handshakes per second from a client namespace to a server on the
-#      host end of the veth, as fast as the load generator goes (the
+#      host end of the veth, as fast as the load generator goes, first with
+#      the load on every CPU, then with it pinned to CPU 0 so the sensor has
+#      a core to spare (the
 #      `handshake-load` binary of the integration crate: rustls full TLS 1.3
 #      handshakes on threads, no resumption, one server name each): every
 #      session must be recorded, complete, with zero drops (the client ports
@@ -260,7 +262,20 @@ section_2() {
 echo "== 2. TLS handshakes per second ($handshakes handshakes, $load_threads at a time), $runs runs"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/k.pem" \
     -out "$work/c.pem" -subj /CN=bench.test -days 2 2> /dev/null
-"$load" serve "$host_ip" 24600 "$work/c.pem" "$work/k.pem" "$load_threads" &
+# Two regimes: the load on every CPU, the sensor competing with it (events
+# pile up while the sensor waits for a CPU, so it reads them in batches);
+# and the load on CPU 0 only, the sensor with a core to spare (as on a node
+# whose load leaves cores idle: the sensor can wake for every event).
+echo "-- the load on every CPU (the sensor competes with it for the CPUs)"
+handshake_runs
+echo "-- the load on CPU 0, the sensor with a core to spare"
+handshake_runs taskset -c 0
+handshake_syscalls
+}
+
+# RUNS handshake runs with the load started by "$@" (a CPU pin, or none).
+handshake_runs() {
+"$@" "$load" serve "$host_ip" 24600 "$work/c.pem" "$work/k.pem" "$load_threads" &
 server_pid=$!
 sleep 1
 hz=$(getconf CLK_TCK)
@@ -272,7 +287,7 @@ for _ in $(seq 1 "$runs"); do
     # start, and is reported on its own.
     start_sensor_settled
     ticks_before=$(cpu_ticks "$sensor_pid")
-    rate=$(ip netns exec "$ns" "$load" connect "$host_ip" 24600 "$handshakes" "$load_threads")
+    rate=$("$@" ip netns exec "$ns" "$load" connect "$host_ip" 24600 "$handshakes" "$load_threads")
     sleep 1
     ticks_after=$(cpu_ticks "$sensor_pid")
     stop_sensor
@@ -317,6 +332,15 @@ print(f"median: {statistics.median(rates):.0f} handshakes/s, sensor CPU {statist
 print(f"start-up CPU before the handshakes (load, verify, attach, TLS library scan): "
       f"median {statistics.median(float(r[10]) for r in runs):.0f} ms")
 EOF
+kill "$server_pid"
+wait "$server_pid" 2> /dev/null || true
+server_pid=
+}
+
+handshake_syscalls() {
+"$load" serve "$host_ip" 24600 "$work/c.pem" "$work/k.pem" "$load_threads" &
+server_pid=$!
+sleep 1
 echo "-- system calls per handshake (one run under strace -c -f; slower, counts only)"
 : > "$work/records.jsonl"
 start_sensor_settled
