@@ -82,14 +82,6 @@ const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 const FLOW_RECORD_RETRY: Duration = Duration::from_millis(2);
 /// Events handled before yielding to the other tasks of the loop.
 const EVENTS_PER_WAKE: usize = 4096;
-/// How long the ring rests after it was drained before it is read again.
-/// Without a rest, a sensor with a core to spare wakes for nearly every
-/// event (the kernel wakes the reader on the first event after a drain),
-/// and each wake-up costs more than the event; with it, events, sessions
-/// and the writer's hand-overs go in batches of this much traffic, for a
-/// record this much later. An idle ring costs nothing: the rest only
-/// follows a drain, and readiness is awaited as before.
-const RING_REST: Duration = Duration::from_millis(10);
 /// Events read at most after the shutdown signal (a full 64 MiB ring of
 /// the smallest events is far less).
 const SHUTDOWN_EVENTS: usize = 1 << 20;
@@ -239,7 +231,6 @@ pub async fn run_live(
     });
     let mut sweep_tick = tokio::time::interval(SWEEP_INTERVAL);
     let mut held_until: Option<tokio::time::Instant> = None;
-    let mut ring_rests_until: Option<tokio::time::Instant> = None;
     let mut cnflow_tick = tokio::time::interval(options.cnflow_scan_interval);
     let mut scan_job = None;
     let stats_period = options
@@ -265,7 +256,7 @@ pub async fn run_live(
                 );
                 break Ok(());
             }
-            readable = ring.readable_mut(), if ring_rests_until.is_none() => {
+            readable = ring.readable_mut() => {
                 let mut guard = match readable {
                     Ok(guard) => guard,
                     Err(error) => break Err(LiveError::Poll(error)),
@@ -282,11 +273,7 @@ pub async fn run_live(
                 );
                 if handled < EVENTS_PER_WAKE {
                     guard.clear_ready();
-                    ring_rests_until = Some(tokio::time::Instant::now() + RING_REST);
                 }
-            }
-            () = sleep_until(ring_rests_until), if ring_rests_until.is_some() => {
-                ring_rests_until = None;
             }
             news = next_link_news(&mut link_watcher) => match news {
                 Ok(news) => {
