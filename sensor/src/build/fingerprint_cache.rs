@@ -86,30 +86,25 @@ impl FingerprintCache {
         transport: Transport,
         original_order: bool,
     ) -> ClientFingerprints {
+        let tls = !hello.sslv2_format;
         ja3_key(&mut self.key, hello);
         let ja3 = self
             .ja3
             .get_or_insert_with(&self.key, || ja3::ja3(hello).map(Arc::new));
-        if hello.sslv2_format {
-            return ClientFingerprints {
-                ja3,
-                ja4: None,
-                ja4_original: None,
-            };
-        }
-        ja4_key(&mut self.key, hello, transport, Order::Sorted);
-        let ja4 = self
-            .ja4
-            .get_or_insert_with(&self.key, || Arc::new(ja4::ja4(hello, transport)));
-        let ja4_original = original_order.then(|| {
+        let ja4 = tls.then(|| {
+            ja4_key(&mut self.key, hello, transport, Order::Sorted);
+            self.ja4
+                .get_or_insert_with(&self.key, || Arc::new(ja4::ja4(hello, transport)))
+        });
+        let ja4_original = (tls && original_order).then(|| {
             ja4_key(&mut self.key, hello, transport, Order::Wire);
             self.ja4_original.get_or_insert_with(&self.key, || {
                 Arc::new(ja4::ja4_original_order(hello, transport))
             })
         });
         ClientFingerprints {
-            ja3: Some(ja3).flatten(),
-            ja4: Some(ja4),
+            ja3,
+            ja4,
             ja4_original,
         }
     }
@@ -133,11 +128,7 @@ impl FingerprintCache {
             self.ja3s.stats(),
         ]
         .into_iter()
-        .fold(CacheStats::default(), |sum, one| CacheStats {
-            hits: sum.hits + one.hits,
-            misses: sum.misses + one.misses,
-            generations_dropped: sum.generations_dropped + one.generations_dropped,
-        })
+        .sum()
     }
 }
 
@@ -222,18 +213,23 @@ mod tests {
     use super::*;
     use cipherlens_parsers::tls::extensions::RawExtension;
 
+    /// Extensions of the given types (their bodies are not read here).
+    fn extensions(types: impl IntoIterator<Item = u16>) -> Vec<RawExtension> {
+        types
+            .into_iter()
+            .map(|extension_type| RawExtension {
+                extension_type,
+                length: 0,
+            })
+            .collect()
+    }
+
     fn hello() -> ClientHello {
         ClientHello {
             legacy_version: 0x0303,
             supported_versions: vec![0x0304, 0x0303],
             cipher_suites: vec![0x1301, 0x1302, 0xc02f],
-            extensions: [0, 10, 11, 13, 16, 43, 51]
-                .into_iter()
-                .map(|extension_type| RawExtension {
-                    extension_type,
-                    length: 0,
-                })
-                .collect(),
+            extensions: extensions([0, 10, 11, 13, 16, 43, 51]),
             supported_groups: vec![0x11ec, 29, 23],
             ec_point_formats: vec![0],
             signature_algorithms: vec![0x0403, 0x0804],
@@ -297,13 +293,7 @@ mod tests {
         let mut cache = FingerprintCache::new(64);
         let mut chrome = hello();
         chrome.cipher_suites.insert(0, 0x0a0a);
-        chrome.extensions.insert(
-            0,
-            RawExtension {
-                extension_type: 0x1a1a,
-                length: 0,
-            },
-        );
+        chrome.extensions.splice(0..0, extensions([0x1a1a]));
         let first = cache.client(&chrome, Transport::Tcp, false);
         let mut next = chrome.clone();
         next.cipher_suites[0] = 0x5a5a;
@@ -345,18 +335,12 @@ mod tests {
         };
         let mut cache = FingerprintCache::new(256);
         for _ in 0..5_000 {
-            let extensions = pick(&mut next, &[0, 16, 43, 0x2a2a], 3);
+            let types = pick(&mut next, &[0, 16, 43, 0x2a2a], 3);
             let hello = ClientHello {
                 legacy_version: [0x0301, 0x0303][next(2) as usize],
                 supported_versions: pick(&mut next, &[0x0304, 0x7a7a], 1),
                 cipher_suites: pick(&mut next, &[0x1301, 0xc02f, 0x0a0a], 2),
-                extensions: extensions
-                    .into_iter()
-                    .map(|extension_type| RawExtension {
-                        extension_type,
-                        length: 0,
-                    })
-                    .collect(),
+                extensions: extensions(types),
                 supported_groups: pick(&mut next, &[29, 0x4a4a], 1),
                 ec_point_formats: [vec![], vec![0], vec![0, 1]][next(3) as usize].clone(),
                 signature_algorithms: pick(&mut next, &[0x0403, 0x3a3a], 1),
@@ -387,13 +371,7 @@ mod tests {
         let mut server = ServerHello {
             legacy_version: 0x0303,
             cipher_suite: 0x1301,
-            extensions: [43, 51]
-                .into_iter()
-                .map(|extension_type| RawExtension {
-                    extension_type,
-                    length: 0,
-                })
-                .collect(),
+            extensions: extensions([43, 51]),
             ..ServerHello::default()
         };
         assert_eq!(*cache.server(&server), ja3::ja3s(&server));

@@ -21,6 +21,16 @@ pub struct CacheStats {
     pub generations_dropped: u64,
 }
 
+impl std::iter::Sum for CacheStats {
+    fn sum<I: Iterator<Item = Self>>(stats: I) -> Self {
+        stats.fold(Self::default(), |sum, one| Self {
+            hits: sum.hits + one.hits,
+            misses: sum.misses + one.misses,
+            generations_dropped: sum.generations_dropped + one.generations_dropped,
+        })
+    }
+}
+
 type Generation<T, V> = HashMap<Box<[T]>, V, foldhash::fast::RandomState>;
 
 /// See the module documentation.
