@@ -9,15 +9,16 @@
 //!
 //! Lookups happen on the record writer thread, off the packet path, and are
 //! cached per pid for [`PROCESS_TTL`] (start time checked, so a reused pid
-//! is not mistaken for the old process). Live capture looks a process up
-//! when a session's first packets name it, so a client that exits before
-//! its record is built is still attributed; one never read while it ran
-//! keeps only its pid.
+//! is not mistaken for the old process). Live capture reads a process's
+//! procfs facts on the packet thread when a session's first packets name
+//! it ([`sightings`]), so a client that exits before the writer runs is
+//! still attributed; one never read while it ran keeps only its pid.
 
 pub mod accounts;
 pub mod cgroup;
 pub mod pods;
 pub mod process;
+pub mod sightings;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -137,7 +138,20 @@ impl Attributor {
         {
             return cached.attribution.clone();
         }
-        let Some(facts) = process::read_process(&self.sources.proc_root, pid) else {
+        let facts = process::read_process(&self.sources.proc_root, pid);
+        self.settle(pid, facts)
+    }
+
+    /// Takes the facts read when the process was first seen (see
+    /// [`sightings`]): its attribution is what it was then, even if it has
+    /// exited since.
+    pub fn observe(&mut self, sighting: sightings::ProcessSighting) {
+        self.settle(sighting.pid, sighting.facts);
+    }
+
+    /// The attribution of `pid` from freshly read facts (`None`: gone).
+    fn settle(&mut self, pid: u32, facts: Option<ProcessFacts>) -> Arc<EndpointAttribution> {
+        let Some(facts) = facts else {
             // Gone: what was read while it ran, if that was lately (its
             // session's first packet asks, see `Self::attribute` callers).
             if let Some(cached) = self.processes.get(&pid)

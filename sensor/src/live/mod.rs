@@ -66,6 +66,7 @@ use self::handover::HandOver;
 use self::interfaces::list_interfaces;
 use self::link_watch::LinkWatcher;
 use crate::alerts::AlertStage;
+use crate::attribution::sightings::Sightings;
 use crate::pipeline::{FinishedSession, PacketObservation, SessionPipeline};
 use crate::publish::nats::PublishStatsSource;
 use crate::time::{monotonic_now_nanos, unix_now_nanos};
@@ -218,6 +219,7 @@ pub async fn run_live(
         })
     };
     let own_pid = std::process::id();
+    let mut sightings = Sightings::new(options.attribution.proc_root.clone());
     let mut key_log = options.keylog_file.clone().map(keylog::KeyLogFollower::new);
     let mut stats = StatsRecord {
         ring_buffer_bytes: u64::from(options.ring_buffer_bytes),
@@ -355,7 +357,12 @@ pub async fn run_live(
         }
         let mut writer_stopped = false;
         for pid in pipeline.take_new_pids() {
-            if pid != own_pid && writer.send(Outgoing::Process(pid)).is_err() {
+            if pid == own_pid {
+                continue;
+            }
+            if let Some(sighting) = sightings.sight(pid)
+                && writer.send(Outgoing::Process(Box::new(sighting))).is_err()
+            {
                 writer_stopped = true;
                 break;
             }

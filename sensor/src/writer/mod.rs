@@ -25,6 +25,7 @@ use cipherlens_record::{
 };
 
 use crate::alerts::AlertStage;
+use crate::attribution::sightings::ProcessSighting;
 use crate::attribution::{AttributionSources, Attributor, HostInfo};
 use crate::build::{BuildCaches, cnflow_record, session_record};
 use crate::cnflow::FlowFacts;
@@ -43,9 +44,9 @@ pub enum Outgoing {
     Stats(Box<StatsRecord>),
     /// Built already (small, made where the TLS probes' events are read).
     Plaintext(Box<PlaintextRecord>),
-    /// A local process a session's sockets belong to, to attribute while it
-    /// still runs (no record).
-    Process(u32),
+    /// A local process a session's sockets belong to, as procfs showed it
+    /// then (no record).
+    Process(Box<ProcessSighting>),
 }
 
 /// A record after the build step.
@@ -187,9 +188,9 @@ impl RecordStages {
 
     /// One item through every stage, in order.
     pub fn run(&mut self, item: Outgoing, sink: &mut dyn Sink) -> io::Result<()> {
-        if let Outgoing::Process(pid) = item {
+        if let Outgoing::Process(sighting) = item {
             if let Some(enricher) = &mut self.enricher {
-                enricher.attributor.attribute(pid);
+                enricher.attributor.observe(*sighting);
             }
             return Ok(());
         }
