@@ -23,7 +23,10 @@
 #      SETTLE seconds after start; the start-up CPU is printed on its own),
 #      target <= 20 us; the
 #      largest backlog the sensor drained from its ring buffer at once; then
-#      one run under `strace -c` for the system calls per handshake;
+#      BULK_CONNECTIONS connections (load on CPU 0) that each read a
+#      BULK_KIB response after the handshake (the ring under data: no loss,
+#      backlog peak); then one run under `strace -c` for the system calls
+#      per handshake;
 #   3. sensor RSS right after start (target <= 48 MB) and with 10,000 flows
 #      in their handshake phase (clients that send a ClientHello and wait);
 #   4. sensor RSS with 100,000 flows tracked for CNFlow records (target
@@ -35,7 +38,7 @@
 # private addresses on that link only; removed at exit.
 # Usage: scripts/bench-live.sh   (root; after scripts/setup.sh)
 # Environment: RUNS (3), IPERF_SECONDS (5), HANDSHAKES (20000), LOAD_THREADS (16),
-# STALLED (10000), TRACKED (100000), SECTIONS ("1 2 3 4 5": which to run),
+# STALLED (10000), TRACKED (100000), BULK_CONNECTIONS (5000), BULK_KIB (256), SECTIONS ("1 2 3 4 5": which to run),
 # SENSOR_ARGS (extra options for every sensor run, e.g. "--ring-buffer-mib 4"),
 # SETTLE (3: seconds a sensor runs before a throughput run starts), SENSOR (the
 # sensor binary; target/release/cipherlens, built first, by default).
@@ -48,6 +51,8 @@ handshakes=${HANDSHAKES:-20000}
 load_threads=${LOAD_THREADS:-16}
 stalled=${STALLED:-10000}
 tracked=${TRACKED:-100000}
+bulk_connections=${BULK_CONNECTIONS:-5000}
+bulk_kib=${BULK_KIB:-256}
 sections=${SECTIONS:-1 2 3 4 5}
 sensor_args=${SENSOR_ARGS:-}
 ns=clbench
@@ -270,6 +275,11 @@ echo "-- the load on every CPU (the sensor competes with it for the CPUs)"
 handshake_runs
 echo "-- the load on CPU 0, the sensor with a core to spare"
 handshake_runs taskset -c 0
+# Data after the handshake: the sensor reads the ring in batches, and this
+# checks that the kernel wakes it in time (no loss, backlog peak well under
+# the ring) when every connection then downloads a response.
+echo "-- the load on CPU 0, each of $bulk_connections connections then reading a $bulk_kib KiB response"
+connections=$bulk_connections response_bytes=$((bulk_kib * 1024)) handshake_runs taskset -c 0
 handshake_syscalls
 }
 
@@ -287,7 +297,8 @@ for _ in $(seq 1 "$runs"); do
     # start, and is reported on its own.
     start_sensor_settled
     ticks_before=$(cpu_ticks "$sensor_pid")
-    rate=$("$@" ip netns exec "$ns" "$load" connect "$host_ip" 24600 "$handshakes" "$load_threads")
+    rate=$("$@" ip netns exec "$ns" "$load" connect "$host_ip" 24600 "${connections:-$handshakes}" \
+        "$load_threads" ${response_bytes:+"$response_bytes"})
     sleep 1
     ticks_after=$(cpu_ticks "$sensor_pid")
     stop_sensor
@@ -304,7 +315,7 @@ for line in open(sys.argv[1]):
         unfinished += session.get("complete") is False
 print(len({n for n in names if n and n.endswith(".bench.test")}), unfinished)' "$work/records.jsonl")
     grep '"cipherlens.stats/v1"' "$work/sensor.err" | tail -1 > "$work/stats.json"
-    python3 - "$rate" "$handshakes" "$recorded" "$ticks_before" "$ticks_after" "$hz" "$work/stats.json" "$unfinished" >> "$work/handshake-runs" << 'EOF'
+    python3 - "$rate" "${connections:-$handshakes}" "$recorded" "$ticks_before" "$ticks_after" "$hz" "$work/stats.json" "$unfinished" >> "$work/handshake-runs" << 'EOF'
 import json, sys
 rate, total, recorded = float(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 before, after, hz = int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])

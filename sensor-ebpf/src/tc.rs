@@ -23,7 +23,7 @@
 
 use aya_ebpf::{
     EbpfContext,
-    bindings::{__sk_buff, BPF_RB_AVAIL_DATA, TC_ACT_PIPE},
+    bindings::{__sk_buff, BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP, TC_ACT_PIPE},
     helpers::generated::{
         bpf_get_netns_cookie, bpf_get_socket_cookie, bpf_ktime_get_coarse_ns, bpf_ktime_get_ns,
         bpf_skb_cgroup_id, bpf_skb_load_bytes,
@@ -38,9 +38,9 @@ use cipherlens_common::{
     DIRECTION_INGRESS, EVENT_OPENS_FLOW, FLOW_DONE, FLOW_FIN_BOTH, FLOW_FIN_FROM_HIGH,
     FLOW_FIN_FROM_LOW, FlowCounters, FlowKey, FlowState, HEADER_CAPACITY, IPPROTO_TCP, IPPROTO_UDP,
     KernelConfig, LARGE_CHUNK_CAPACITY, LargePacketEvent, MAX_CHUNKS_PER_PACKET, MAX_COUNTED_FLOWS,
-    MAX_FLOWS, MAX_SOCKET_OWNERS, OPENED_BY_HIGH, OPENED_BY_LOW, PACKET_EVENT_HEADER_LEN,
-    PHASE_COPYING, PHASE_DONE, PHASE_NONE, RING_BACKLOG_SLOT, TLS_CONTENT_HANDSHAKE,
-    TLS_MAJOR_VERSION,
+    MAX_FLOWS, MAX_KNOWN_PROCESSES, MAX_SOCKET_OWNERS, OPENED_BY_HIGH, OPENED_BY_LOW,
+    PACKET_EVENT_HEADER_LEN, PHASE_COPYING, PHASE_DONE, PHASE_NONE, RING_BACKLOG_SLOT,
+    TLS_CONTENT_HANDSHAKE, TLS_MAJOR_VERSION,
 };
 
 use crate::flow_cache::{
@@ -62,6 +62,11 @@ pub(crate) static FLOWS: LruHashMap<FlowKey, FlowState> =
 #[map(name = "CIPHERLENS_SOCKET_OWNERS")]
 pub(crate) static SOCKET_OWNERS: LruHashMap<u64, u64> =
     LruHashMap::with_max_entries(MAX_SOCKET_OWNERS, 0);
+
+/// Processes user space has seen in events (tgid -> 1), written by user
+/// space: an event of another process wakes the reader at once.
+#[map(name = "CIPHERLENS_KNOWN_PROCESSES")]
+static KNOWN_PROCESSES: LruHashMap<u32, u8> = LruHashMap::with_max_entries(MAX_KNOWN_PROCESSES, 0);
 
 /// Per-flow traffic counters of every TCP/UDP flow (CNFlow records).
 #[map(name = "CIPHERLENS_FLOW_COUNTERS")]
@@ -413,6 +418,12 @@ fn copy_handshake(ctx: &TcContext, layout: &Layout, direction: u8) -> u64 {
     }
     let allowed = payload_len.min((budget - copied) as usize);
     let flags = if opened { EVENT_OPENS_FLOW } else { 0 };
+    // A flow that crosses an eighth of its budget (16 KiB by default) is
+    // past most handshakes, or its data has begun: the reader is woken to
+    // mark it done before the budget runs out, rather than on its tick.
+    let eighth = budget / 8;
+    let crossing = copied < eighth && copied.saturating_add(allowed as u32) >= eighth;
+    let flags = if crossing { flags | WAKE_NOW } else { flags };
     let sent = send_chunks(ctx, layout, direction, allowed, flags);
     // SAFETY: as above; concurrent updates may lose an addition, which only
     // makes the budget slightly more generous.
@@ -510,7 +521,12 @@ struct PacketFacts {
     direction: u8,
     flags: u8,
     flow_first_ns: u64,
+    /// The ring output flags of the packet's events ([`wake_flags`]).
+    wake: u64,
 }
+
+/// [`send_chunks`]' flag (not sent with the events): wake the reader now.
+const WAKE_NOW: u8 = 0x80;
 
 /// Writes the packet as events of headers + one payload chunk each (a small
 /// event for what fits one segment, large ones for offloaded packets);
@@ -522,6 +538,8 @@ fn send_chunks(
     payload_len: usize,
     flags: u8,
 ) -> usize {
+    let wake_now = flags & WAKE_NOW;
+    let flags = flags & !WAKE_NOW;
     let socket_cookie = unsafe { bpf_get_socket_cookie(ctx.as_ptr()) };
     let pid_tgid = if socket_cookie == 0 {
         0
@@ -545,6 +563,11 @@ fn send_chunks(
         direction,
         flags,
         flow_first_ns: layout.flow_first_ns,
+        wake: wake_flags(
+            PACKET_EVENT_HEADER_LEN + HEADER_CAPACITY + payload_len,
+            pid_tgid,
+            wake_now,
+        ),
     };
     let mut sent = 0usize;
     let mut chunk = 0u32;
@@ -650,13 +673,37 @@ fn send_event(
     // headers, payload; the header area's unused tail holds earlier bytes
     // of this CPU's own events); the slice lives for this call.
     let bytes = unsafe { core::slice::from_raw_parts(event.cast_const().cast::<u8>(), size) };
-    if EVENTS.output(bytes, 0).is_err() {
+    if EVENTS.output(bytes, facts.wake).is_err() {
         count(Counter::RingBufferFull);
         return None;
     }
     count(Counter::EventsSent);
     note_backlog();
     Some(copied)
+}
+
+/// The reader is woken once the ring holds
+/// [`KernelConfig::ring_wake_bytes`] (with the packet's events), by the
+/// events of a process it has not seen (to attribute it while it runs), or
+/// when the caller asks (`wake_now` != 0); otherwise it drains the ring on
+/// its tick. Decided once per packet, off
+/// the chunk loop: there its branches multiplied the copy path's states
+/// past the verifier's limit.
+#[inline(never)]
+fn wake_flags(size: usize, pid_tgid: u64, wake_now: u8) -> u64 {
+    let wake_bytes = CONFIG.get(0).map_or(0, |config| config.ring_wake_bytes);
+    if wake_bytes == 0 {
+        return 0;
+    }
+    let tgid = (pid_tgid >> 32) as u32;
+    // SAFETY: a lookup whose value is only tested for presence.
+    let unknown = tgid != 0 && unsafe { KNOWN_PROCESSES.get(&tgid) }.is_none();
+    let waiting = EVENTS.query(u64::from(BPF_RB_AVAIL_DATA));
+    if wake_now != 0 || unknown || waiting.saturating_add(size as u64) >= u64::from(wake_bytes) {
+        u64::from(BPF_RB_FORCE_WAKEUP)
+    } else {
+        u64::from(BPF_RB_NO_WAKEUP)
+    }
 }
 
 /// Keeps the most bytes this CPU has found waiting in the ring (the

@@ -36,7 +36,7 @@ fn main() -> anyhow::Result<()> {
         flow_byte_budget: DEFAULT_FLOW_BYTE_BUDGET,
         flags: 0,
         starttls_watch_bytes: 0,
-        _pad: 0,
+        ring_wake_bytes: 0,
     };
     config.set(0, &settings, 0)?;
     let mut links = Vec::new();

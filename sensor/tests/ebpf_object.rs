@@ -14,8 +14,8 @@ use aya_obj::generated::bpf_map_type::{self, *};
 use aya_obj::{Object, ProgramSection};
 use cipherlens_common::{
     CONFIG_MAP, COUNTERS_MAP, Counter, EVENTS_MAP, FLOW_COUNTERS_MAP, FLOWS_MAP, FlowCounters,
-    FlowKey, FlowState, KernelConfig, SOCKET_OWNER_PROGRAMS, SOCKET_OWNERS_MAP, TC_EGRESS_PROGRAM,
-    TC_INGRESS_PROGRAM,
+    FlowKey, FlowState, KNOWN_PROCESSES_MAP, KernelConfig, SOCKET_OWNER_PROGRAMS,
+    SOCKET_OWNERS_MAP, TC_EGRESS_PROGRAM, TC_INGRESS_PROGRAM,
 };
 use cipherlens_sensor::live::ebpf_object;
 
@@ -29,7 +29,7 @@ struct ExpectedMap {
     min_entries: u32,
 }
 
-fn expected_maps() -> [ExpectedMap; 6] {
+fn expected_maps() -> [ExpectedMap; 7] {
     const HASH_MAPS: &[bpf_map_type] = &[BPF_MAP_TYPE_HASH, BPF_MAP_TYPE_LRU_HASH];
     [
         ExpectedMap {
@@ -66,6 +66,12 @@ fn expected_maps() -> [ExpectedMap; 6] {
             name: SOCKET_OWNERS_MAP,
             kinds: HASH_MAPS,
             key_value: Some((size_of::<u64>(), size_of::<u64>())),
+            min_entries: 1,
+        },
+        ExpectedMap {
+            name: KNOWN_PROCESSES_MAP,
+            kinds: HASH_MAPS,
+            key_value: Some((size_of::<u32>(), size_of::<u8>())),
             min_entries: 1,
         },
     ]

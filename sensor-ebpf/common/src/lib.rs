@@ -135,6 +135,13 @@ pub const SOCKET_OWNER_PROGRAMS: [(&str, &str); 3] = [
     ("cipherlens_sock_recv", "sock_recv_length"),
     ("cipherlens_sock_connect", "inet_sock_set_state"),
 ];
+/// Name of the LRU map of processes (tgid -> 1) user space has seen in
+/// events: an event of a process not in it wakes the reader at once, so a
+/// short-lived client is attributed while it still runs (events are
+/// otherwise read in batches, see [`KernelConfig::ring_wake_bytes`]).
+pub const KNOWN_PROCESSES_MAP: &str = "CIPHERLENS_KNOWN_PROCESSES";
+/// Processes remembered as seen (LRU: one forgotten only costs a wake-up).
+pub const MAX_KNOWN_PROCESSES: u32 = 16_384;
 /// Name of the one-entry array holding [`KernelConfig`].
 pub const CONFIG_MAP: &str = "CIPHERLENS_CONFIG";
 /// Names of the TC programs in the eBPF object.
@@ -462,7 +469,12 @@ pub struct KernelConfig {
     /// longer looked at for a TLS handshake start (STARTTLS-style upgrades
     /// come within the first messages); 0: every packet is looked at.
     pub starttls_watch_bytes: u32,
-    pub _pad: u32,
+    /// Bytes waiting in the packet ring at which an event wakes the reader
+    /// (`BPF_RB_FORCE_WAKEUP`); below it events wake nobody
+    /// (`BPF_RB_NO_WAKEUP`) and the reader drains the ring on its own tick,
+    /// so busy traffic is read in batches rather than woken for per event.
+    /// 0: the kernel's default (a wake-up when the reader has caught up).
+    pub ring_wake_bytes: u32,
 }
 
 const _: () = assert!(core::mem::size_of::<KernelConfig>() == 16);

@@ -13,8 +13,8 @@ use cipherlens_common::tcp_metrics::{TCP_METRICS_FRAME_LEN, TCP_METRICS_PROGRAM,
 use cipherlens_common::tls::TLS_EVENTS_MAP;
 use cipherlens_common::{
     CONFIG_COUNT_FLOWS, CONFIG_MAP, COUNTERS_MAP, EVENTS_MAP, FLOW_COUNTERS_MAP, FlowCounters,
-    FlowKey, KernelConfig, SOCKET_OWNER_PROGRAMS, SOCKET_OWNERS_MAP, TC_EGRESS_PROGRAM,
-    TC_INGRESS_PROGRAM,
+    FlowKey, KNOWN_PROCESSES_MAP, KernelConfig, SOCKET_OWNER_PROGRAMS, SOCKET_OWNERS_MAP,
+    TC_EGRESS_PROGRAM, TC_INGRESS_PROGRAM,
 };
 
 use super::LiveError;
@@ -40,12 +40,21 @@ pub struct KernelMaps {
     pub socket_owners: HashBatch<u64, u64>,
     /// Each CPU's recent flows and their counts not yet in their entries.
     pub flow_cache: super::flows::FlowCacheMap,
+    /// Processes seen in events (tgid -> 1): the kernel wakes the reader
+    /// at once for the events of any other.
+    pub known_processes: BpfHashMap<MapData, u32, u8>,
 }
 
 /// Flow entries per read of the scan (208 bytes each): every batch is read
 /// between two reads of all CPUs' flow caches (8 KiB per CPU), so larger
 /// batches mean fewer of those on many-CPU nodes.
 const SCAN_BATCH: u32 = 1024;
+
+/// The reader is woken when this share of the packet ring is waiting (see
+/// `KernelConfig::ring_wake_bytes`): early enough that the ring never
+/// fills between the wake-up and the drain, late enough that busy traffic
+/// is read in batches of hundreds of events.
+const RING_WAKE_SHARE: u32 = 64;
 
 /// The smallest ring buffer the kernel makes (one page on x86-64).
 pub const PAGE_BYTES: u32 = 4096;
@@ -79,7 +88,7 @@ pub fn load(
                 flow_byte_budget,
                 flags: if count_flows { CONFIG_COUNT_FLOWS } else { 0 },
                 starttls_watch_bytes,
-                _pad: 0,
+                ring_wake_bytes: ring_buffer_bytes / RING_WAKE_SHARE,
             },
             0,
         )
@@ -121,6 +130,7 @@ pub fn load(
                 source,
             })?,
         flow_cache: take_map(&mut ebpf, FLOW_CACHE_MAP)?,
+        known_processes: take_map(&mut ebpf, KNOWN_PROCESSES_MAP)?,
     };
     Ok((ebpf, maps))
 }

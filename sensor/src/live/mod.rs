@@ -83,6 +83,18 @@ const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 const FLOW_RECORD_RETRY: Duration = Duration::from_millis(2);
 /// Events handled before yielding to the other tasks of the loop.
 const EVENTS_PER_WAKE: usize = 4096;
+/// How often the packet ring is drained when the kernel has not woken the
+/// reader. The kernel wakes it only when a share of the ring is waiting
+/// (`KernelConfig::ring_wake_bytes`): woken on the first event after each
+/// drain (the kernel's default), a sensor with a core to spare woke for
+/// nearly every event, and each wake-up cost more than the event. Events,
+/// sessions and the writer's hand-overs now go in batches, and a record
+/// comes at most this much later while traffic flows.
+const RING_TICK: Duration = Duration::from_millis(10);
+/// The longest wait between drains: each drain that finds nothing doubles
+/// the wait up to this, so an idle sensor wakes a few times a second; the
+/// first record after a quiet spell comes at most this much later.
+const RING_IDLE_TICK: Duration = Duration::from_millis(160);
 /// Events read at most after the shutdown signal (a full 64 MiB ring of
 /// the smallest events is far less).
 const SHUTDOWN_EVENTS: usize = 1 << 20;
@@ -142,6 +154,7 @@ pub async fn run_live(
         flow_counters_batch,
         socket_owners,
         flow_cache,
+        mut known_processes,
     } = maps;
     // Loaded here so that a kernel that refuses it stops the start with
     // the verifier's word, like the other programs.
@@ -220,6 +233,8 @@ pub async fn run_live(
     };
     let own_pid = std::process::id();
     let mut sightings = Sightings::new(options.attribution.proc_root.clone());
+    // The sensor's own events are dropped unread: no reason to wake for them.
+    let _ = known_processes.insert(&own_pid, &1, 0);
     let mut key_log = options.keylog_file.clone().map(keylog::KeyLogFollower::new);
     let mut stats = StatsRecord {
         ring_buffer_bytes: u64::from(options.ring_buffer_bytes),
@@ -233,6 +248,8 @@ pub async fn run_live(
     });
     let mut sweep_tick = tokio::time::interval(SWEEP_INTERVAL);
     let mut held_until: Option<tokio::time::Instant> = None;
+    let mut ring_wait = RING_TICK;
+    let mut next_ring_drain = tokio::time::Instant::now() + ring_wait;
     let mut cnflow_tick = tokio::time::interval(options.cnflow_scan_interval);
     let mut scan_job = None;
     let stats_period = options
@@ -276,6 +293,25 @@ pub async fn run_live(
                 if handled < EVENTS_PER_WAKE {
                     guard.clear_ready();
                 }
+                ring_wait = RING_TICK;
+                next_ring_drain = tokio::time::Instant::now() + ring_wait;
+            }
+            () = tokio::time::sleep_until(next_ring_drain) => {
+                if let Some(follower) = &mut key_log {
+                    follow_key_log(follower, &mut pipeline);
+                }
+                let handled = read_events(
+                    ring.get_mut(),
+                    EVENTS_PER_WAKE,
+                    &mut EventContext { frame: &mut frame, stats: &mut stats, own_pid, attachments: &attachments, offset },
+                    &mut pipeline,
+                );
+                ring_wait = if handled == 0 {
+                    (ring_wait * 2).min(RING_IDLE_TICK)
+                } else {
+                    RING_TICK
+                };
+                next_ring_drain = tokio::time::Instant::now() + ring_wait;
             }
             news = next_link_news(&mut link_watcher) => match news {
                 Ok(news) => {
@@ -360,9 +396,13 @@ pub async fn run_live(
             if pid == own_pid {
                 continue;
             }
-            if let Some(sighting) = sightings.sight(pid)
-                && writer.send(Outgoing::Process(Box::new(sighting))).is_err()
-            {
+            let Some(sighting) = sightings.sight(pid) else {
+                continue;
+            };
+            // Seen: its further events wait for the next batch. A failed
+            // insert only means another early wake-up.
+            let _ = known_processes.insert(&pid, &1, 0);
+            if writer.send(Outgoing::Process(Box::new(sighting))).is_err() {
                 writer_stopped = true;
                 break;
             }

@@ -5,12 +5,15 @@
 //! resumption, no tickets) with rustls and aws-lc-rs on blocking threads.
 //!
 //! - `handshake-load serve ADDRESS PORT CERT_PEM KEY_PEM [THREADS]`: accepts
-//!   connections, completes each handshake, waits for the client's
-//!   close_notify, closes.
-//! - `handshake-load connect HOST PORT TOTAL [THREADS]`: makes TOTAL
-//!   handshakes, each with its own server name `h<i>.bench.test`, and prints
-//!   the rate (handshakes per second) on stdout. Fails if any handshake
-//!   failed.
+//!   connections, completes each handshake, answers each request (a count
+//!   of bytes, 8 bytes big endian) with that many bytes, and closes at the
+//!   client's close_notify.
+//! - `handshake-load connect HOST PORT TOTAL [THREADS [RESPONSE_BYTES]]`:
+//!   makes TOTAL handshakes, each with its own server name
+//!   `h<i>.bench.test`, and prints the rate (connections per second) on
+//!   stdout. With RESPONSE_BYTES, each connection then asks for that many
+//!   bytes and reads them before it closes, as an HTTPS request does. Fails
+//!   if any connection failed.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -33,12 +36,19 @@ fn main() -> Result<(), Error> {
         ["serve", address, port, cert, key, rest @ ..] => {
             serve(address, port.parse()?, cert, key, threads(rest)?)
         }
+        ["connect", host, port, total, threads, response_bytes] => connect(
+            host,
+            port.parse()?,
+            total.parse()?,
+            threads.parse()?,
+            response_bytes.parse()?,
+        ),
         ["connect", host, port, total, rest @ ..] => {
-            connect(host, port.parse()?, total.parse()?, threads(rest)?)
+            connect(host, port.parse()?, total.parse()?, threads(rest)?, 0)
         }
         _ => Err(
             "usage: handshake-load serve ADDRESS PORT CERT KEY [THREADS] | \
-                  connect HOST PORT TOTAL [THREADS]"
+                  connect HOST PORT TOTAL [THREADS [RESPONSE_BYTES]]"
                 .into(),
         ),
     }
@@ -93,20 +103,54 @@ fn serve_one(config: &Arc<ServerConfig>, mut socket: TcpStream) -> Result<(), Er
     while connection.is_handshaking() {
         connection.complete_io(&mut socket)?;
     }
-    // Until the client's close_notify (or its close).
+    // Requests answered until the client's close_notify (or its close).
+    let mut request = Vec::new();
     let mut sink = [0u8; 64];
     loop {
-        if connection.complete_io(&mut socket)?.0 == 0 {
-            break;
+        loop {
+            match connection.reader().read(&mut sink) {
+                Ok(0) => return Ok(()),
+                Ok(read) => request.extend_from_slice(&sink[..read]),
+                Err(_) => break,
+            }
         }
-        if connection.reader().read(&mut sink).is_ok_and(|n| n == 0) {
+        while let Some(count) = request.first_chunk::<8>().copied() {
+            request.drain(..8);
+            respond(&mut connection, &mut socket, u64::from_be_bytes(count))?;
+        }
+        if connection.complete_io(&mut socket)? == (0, 0) {
             break;
         }
     }
     Ok(())
 }
 
-fn connect(host: &str, port: u16, total: usize, threads: usize) -> Result<(), Error> {
+/// `count` bytes of plaintext, written out as they are made.
+fn respond(
+    connection: &mut ServerConnection,
+    socket: &mut TcpStream,
+    count: u64,
+) -> Result<(), Error> {
+    let chunk = [0u8; 16 * 1024];
+    let mut left = count;
+    while left > 0 {
+        let part = left.min(chunk.len() as u64) as usize;
+        connection.writer().write_all(&chunk[..part])?;
+        while connection.wants_write() {
+            connection.write_tls(socket)?;
+        }
+        left -= part as u64;
+    }
+    Ok(())
+}
+
+fn connect(
+    host: &str,
+    port: u16,
+    total: usize,
+    threads: usize,
+    response_bytes: u64,
+) -> Result<(), Error> {
     let provider = provider();
     let mut config = ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_protocol_versions(&[&rustls::version::TLS13])?
@@ -133,7 +177,7 @@ fn connect(host: &str, port: u16, total: usize, threads: usize) -> Result<(), Er
                     if index >= total {
                         break;
                     }
-                    if let Err(error) = handshake(&config, &host, port, index)
+                    if let Err(error) = handshake(&config, &host, port, index, response_bytes)
                         && failures.fetch_add(1, Ordering::Relaxed) < 5
                     {
                         eprintln!("handshake {index}: {error}");
@@ -154,13 +198,38 @@ fn connect(host: &str, port: u16, total: usize, threads: usize) -> Result<(), Er
     Ok(())
 }
 
-fn handshake(config: &Arc<ClientConfig>, host: &str, port: u16, index: usize) -> Result<(), Error> {
+fn handshake(
+    config: &Arc<ClientConfig>,
+    host: &str,
+    port: u16,
+    index: usize,
+    response_bytes: u64,
+) -> Result<(), Error> {
     let name = ServerName::try_from(format!("h{index}.bench.test"))?;
     let mut connection = ClientConnection::new(Arc::clone(config), name)?;
     let mut socket = TcpStream::connect((host, port))?;
     socket.set_nodelay(true)?;
     while connection.is_handshaking() {
         connection.complete_io(&mut socket)?;
+    }
+    if response_bytes > 0 {
+        connection
+            .writer()
+            .write_all(&response_bytes.to_be_bytes())?;
+        let mut received = 0u64;
+        let mut buffer = [0u8; 16 * 1024];
+        while received < response_bytes {
+            loop {
+                match connection.reader().read(&mut buffer) {
+                    Ok(0) => return Err("closed before the response".into()),
+                    Ok(read) => received += read as u64,
+                    Err(_) => break,
+                }
+            }
+            if received < response_bytes && connection.complete_io(&mut socket)? == (0, 0) {
+                return Err(format!("closed after {received} of {response_bytes} bytes").into());
+            }
+        }
     }
     connection.send_close_notify();
     while connection.wants_write() {
