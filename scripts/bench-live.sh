@@ -25,8 +25,9 @@
 #      largest backlog the sensor drained from its ring buffer at once; then
 #      BULK_CONNECTIONS connections (load on CPU 0) that each read a
 #      BULK_KIB response after the handshake (the ring under data: no loss,
-#      backlog peak); then one run under `strace -c` for the system calls
-#      per handshake;
+#      backlog peak); then one run counting the system calls per handshake
+#      (perf stat on the kernel's syscall tracepoints: `strace -c` counted
+#      openat calls there that no trace of the calls themselves showed);
 #   3. sensor RSS right after start (target <= 48 MB) and with 10,000 flows
 #      in their handshake phase (clients that send a ClientHello and wait);
 #   4. sensor RSS with 100,000 flows tracked for CNFlow records (target
@@ -352,28 +353,33 @@ handshake_syscalls() {
 "$load" serve "$host_ip" 24600 "$work/c.pem" "$work/k.pem" "$load_threads" &
 server_pid=$!
 sleep 1
-echo "-- system calls per handshake (one run under strace -c -f; slower, counts only)"
+echo "-- system calls per handshake (one run, counted by the kernel's syscall tracepoints with perf stat)"
 : > "$work/records.jsonl"
 start_sensor_settled
-strace -c -f -p "$sensor_pid" -o "$work/strace.txt" &
-strace_pid=$!
+events=raw_syscalls:sys_enter
+for name in openat bpf write read epoll_wait futex sendto recvfrom; do
+    events+=",syscalls:sys_enter_$name"
+done
+perf stat -x, -e "$events" -p "$sensor_pid" -o "$work/syscalls.csv" &
+perf_pid=$!
 sleep 1
 ip netns exec "$ns" "$load" connect "$host_ip" 24600 "$handshakes" "$load_threads" > /dev/null
 # Past the next CNFlow scan (every 5 s), which reads and deletes the ended
 # flows: its calls belong to the handshakes too.
 sleep 6
-kill -INT "$strace_pid"
-wait "$strace_pid" || true
+kill -INT "$perf_pid"
+wait "$perf_pid" || true
 stop_sensor
-python3 - "$work/strace.txt" "$handshakes" << 'EOF'
+python3 - "$work/syscalls.csv" "$handshakes" << 'EOF'
 import sys
-total, calls = int(sys.argv[2]), {}
+total, counts = int(sys.argv[2]), {}
 for line in open(sys.argv[1]):
-    parts = line.split()
-    if len(parts) >= 5 and parts[0][0].isdigit() and parts[-1] != "total":
-        calls[parts[-1]] = int(parts[3])
-print(f"{sum(calls.values()) / total:.2f} system calls per handshake: " +
-      ", ".join(f"{name} {count / total:.2f}" for name, count in sorted(calls.items(), key=lambda c: -c[1])[:8]))
+    fields = line.strip().split(",")
+    if len(fields) > 2 and fields[0].isdigit():
+        counts[fields[2].split(":")[-1].removeprefix("sys_enter_").removeprefix("sys_enter")] = int(fields[0])
+every = counts.pop("", 0)
+print(f"{every / total:.2f} system calls per handshake: " +
+      ", ".join(f"{name} {count / total:.2f}" for name, count in sorted(counts.items(), key=lambda c: -c[1])))
 EOF
 kill "$server_pid"
 server_pid=

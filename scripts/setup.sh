@@ -34,6 +34,8 @@ apt_packages=(
     build-essential pkg-config
     # Oracles and peers used by tests, fixtures and benchmarks.
     tshark tcpdump iproute2 ethtool openssl curl nats-server bpftool iperf3 hyperfine jq bc
+    # bench-live's system call counts (perf stat on the syscall tracepoints).
+    linux-perf
     python3-venv
     # TLS libraries uprobe discovery is tested on (BoringSSL; OpenSSL comes with openssl).
     android-libboringssl

@@ -74,7 +74,12 @@ pub fn this_node() -> HostInfo {
 }
 
 struct Cached {
-    at: Instant,
+    /// When procfs was last read for the pid (present or not): within
+    /// [`PROCESS_TTL`] the cached answer stands without a read, so a gone
+    /// process's many flow records cost no failed open each.
+    checked: Instant,
+    /// When the process was last found running; `None`: never (pid only).
+    alive_at: Option<Instant>,
     start_ticks: Option<u64>,
     attribution: Arc<EndpointAttribution>,
 }
@@ -134,7 +139,7 @@ impl Attributor {
     /// every record of the process carries the same one.
     pub fn attribute(&mut self, pid: u32) -> Arc<EndpointAttribution> {
         if let Some(cached) = self.processes.get(&pid)
-            && cached.at.elapsed() < PROCESS_TTL
+            && cached.checked.elapsed() < PROCESS_TTL
         {
             return cached.attribution.clone();
         }
@@ -151,15 +156,19 @@ impl Attributor {
 
     /// The attribution of `pid` from freshly read facts (`None`: gone).
     fn settle(&mut self, pid: u32, facts: Option<ProcessFacts>) -> Arc<EndpointAttribution> {
+        let now = Instant::now();
         let Some(facts) = facts else {
             // Gone: what was read while it ran, if that was lately (its
             // session's first packet asks, see `Self::attribute` callers).
-            if let Some(cached) = self.processes.get(&pid)
-                && cached.at.elapsed() < GONE_GRACE
+            if let Some(cached) = self.processes.get_mut(&pid)
+                && cached
+                    .alive_at
+                    .is_some_and(|at| now.duration_since(at) < GONE_GRACE)
             {
+                cached.checked = now;
                 return cached.attribution.clone();
             }
-            return Arc::new(EndpointAttribution {
+            let attribution = Arc::new(EndpointAttribution {
                 process: Some(ProcessInfo {
                     pid,
                     parent_pid: None,
@@ -170,26 +179,41 @@ impl Attributor {
                 }),
                 ..EndpointAttribution::default()
             });
+            self.remember(pid, None, None, &attribution);
+            return attribution;
         };
         if let Some(cached) = self.processes.get_mut(&pid)
+            && cached.alive_at.is_some()
             && cached.start_ticks == facts.start_ticks
         {
-            cached.at = Instant::now();
+            cached.checked = now;
+            cached.alive_at = Some(now);
             return cached.attribution.clone();
         }
         let attribution = Arc::new(self.resolve(&facts));
+        self.remember(pid, Some(now), facts.start_ticks, &attribution);
+        attribution
+    }
+
+    fn remember(
+        &mut self,
+        pid: u32,
+        alive_at: Option<Instant>,
+        start_ticks: Option<u64>,
+        attribution: &Arc<EndpointAttribution>,
+    ) {
         if self.processes.len() >= MAX_CACHED_PROCESSES {
             self.processes.clear();
         }
         self.processes.insert(
             pid,
             Cached {
-                at: Instant::now(),
-                start_ticks: facts.start_ticks,
-                attribution: Arc::clone(&attribution),
+                checked: Instant::now(),
+                alive_at,
+                start_ticks,
+                attribution: Arc::clone(attribution),
             },
         );
-        attribution
     }
 
     fn resolve(&mut self, facts: &ProcessFacts) -> EndpointAttribution {
@@ -305,7 +329,7 @@ mod tests {
         child.wait().expect("reaped");
         assert!(!Path::new(&format!("/proc/{pid}")).exists());
         // Past the cache's reuse period: procfs is asked, the process is gone.
-        attributor.processes.get_mut(&pid).expect("cached").at -= PROCESS_TTL;
+        attributor.processes.get_mut(&pid).expect("cached").checked -= PROCESS_TTL;
         let gone = attributor.attribute(pid);
         let name = |a: &EndpointAttribution| {
             a.process
@@ -316,7 +340,9 @@ mod tests {
         assert_eq!(name(&running).as_deref(), Some("sleep"));
         assert_eq!(name(&gone), name(&running));
         // Read too long ago: the pid may be another process's by now.
-        attributor.processes.get_mut(&pid).expect("cached").at -= GONE_GRACE;
+        let cached = attributor.processes.get_mut(&pid).expect("cached");
+        cached.checked -= PROCESS_TTL;
+        cached.alive_at = cached.alive_at.map(|at| at - GONE_GRACE);
         assert_eq!(name(&attributor.attribute(pid)), None);
     }
 
@@ -348,5 +374,50 @@ mod tests {
             Some((u32::MAX, None))
         );
         assert_eq!(gone.container, None);
+    }
+
+    /// A gone pid's answer is cached like a running one's: the flow
+    /// records of an exited client, built seconds later, do not each try
+    /// procfs again. Shown with a proc root where the pid appears after
+    /// the first look: within the TTL the answer does not change.
+    #[test]
+    fn a_gone_pid_is_not_read_again_within_the_ttl() {
+        let root = std::env::temp_dir().join(format!("attribution-gone-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root).expect("proc root");
+        let mut attributor = Attributor::new(AttributionSources {
+            proc_root: root.clone(),
+            ..AttributionSources::default()
+        });
+        let first = attributor.attribute(4242);
+        assert_eq!(first.process.as_ref().map(|p| p.pid), Some(4242));
+        assert!(
+            first
+                .process
+                .as_ref()
+                .is_some_and(|p| p.executable.is_none())
+        );
+        // /proc/PID/stat as the kernel writes it (proc(5)): pid (comm) state ppid ...
+        std::fs::create_dir_all(root.join("4242")).expect("pid dir");
+        std::fs::write(
+            root.join("4242/stat"),
+            "4242 (late) S 1 4242 4242 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 777 0 0\n",
+        )
+        .expect("stat");
+        let again = attributor.attribute(4242);
+        assert!(Arc::ptr_eq(&first, &again), "procfs read again: {again:?}");
+        // A fresh attributor reads it: the file is what a read would find.
+        let mut fresh = Attributor::new(AttributionSources {
+            proc_root: root.clone(),
+            ..AttributionSources::default()
+        });
+        let read = fresh.attribute(4242);
+        let name = read
+            .process
+            .as_ref()
+            .and_then(|p| p.executable.as_ref())
+            .and_then(|e| e.name.clone());
+        assert_eq!(name.as_deref(), Some("late"));
+        std::fs::remove_dir_all(root).expect("clean up");
     }
 }
