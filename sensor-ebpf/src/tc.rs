@@ -40,7 +40,7 @@ use cipherlens_common::{
     KernelConfig, LARGE_CHUNK_CAPACITY, LargePacketEvent, MAX_CHUNKS_PER_PACKET, MAX_COUNTED_FLOWS,
     MAX_FLOWS, MAX_KNOWN_PROCESSES, MAX_SOCKET_OWNERS, OPENED_BY_HIGH, OPENED_BY_LOW,
     PACKET_EVENT_HEADER_LEN, PHASE_COPYING, PHASE_DONE, PHASE_NONE, RING_BACKLOG_SLOT,
-    TLS_CONTENT_HANDSHAKE, TLS_MAJOR_VERSION,
+    TLS_CONTENT_HANDSHAKE, TLS_MAJOR_VERSION, tgid_of,
 };
 
 use crate::flow_cache::{
@@ -693,16 +693,15 @@ fn send_event(
 /// [`KernelConfig::ring_wake_bytes`] (with the packet's events), by the
 /// events of a process it has not seen (to attribute it while it runs), or
 /// when the caller asks (`wake_now` != 0); otherwise it drains the ring on
-/// its tick. Decided once per packet, off
-/// the chunk loop: there its branches multiplied the copy path's states
-/// past the verifier's limit.
+/// its tick. Decided once per packet, off the chunk loop: there its
+/// branches multiplied the copy path's states past the verifier's limit.
 #[inline(never)]
 fn wake_flags(size: usize, pid_tgid: u64, wake_now: u8) -> u64 {
     let wake_bytes = CONFIG.get(0).map_or(0, |config| config.ring_wake_bytes);
     if wake_bytes == 0 {
         return 0;
     }
-    let tgid = (pid_tgid >> 32) as u32;
+    let tgid = tgid_of(pid_tgid);
     // SAFETY: a lookup whose value is only tested for presence.
     let unknown = tgid != 0 && unsafe { KNOWN_PROCESSES.get(&tgid) }.is_none();
     let waiting = EVENTS.query(u64::from(BPF_RB_AVAIL_DATA));

@@ -264,13 +264,10 @@ pub async fn run_live(
             () = &mut shutdown => {
                 // What the kernel sent before the signal is read, so no
                 // session of it is lost; bounded, as the programs still run.
-                if let Some(follower) = &mut key_log {
-                    follow_key_log(follower, &mut pipeline);
-                }
                 read_events(
                     ring.get_mut(),
                     SHUTDOWN_EVENTS,
-                    &mut EventContext { frame: &mut frame, stats: &mut stats, own_pid, attachments: &attachments, offset },
+                    &mut EventContext { frame: &mut frame, stats: &mut stats, own_pid, attachments: &attachments, offset, key_log: &mut key_log },
                     &mut pipeline,
                 );
                 break Ok(());
@@ -280,14 +277,10 @@ pub async fn run_live(
                     Ok(guard) => guard,
                     Err(error) => break Err(LiveError::Poll(error)),
                 };
-                // Secrets a client wrote before the packets now in the ring.
-                if let Some(follower) = &mut key_log {
-                    follow_key_log(follower, &mut pipeline);
-                }
                 let handled = read_events(
                     guard.get_inner_mut(),
                     EVENTS_PER_WAKE,
-                    &mut EventContext { frame: &mut frame, stats: &mut stats, own_pid, attachments: &attachments, offset },
+                    &mut EventContext { frame: &mut frame, stats: &mut stats, own_pid, attachments: &attachments, offset, key_log: &mut key_log },
                     &mut pipeline,
                 );
                 if handled < EVENTS_PER_WAKE {
@@ -297,13 +290,10 @@ pub async fn run_live(
                 next_ring_drain = tokio::time::Instant::now() + ring_wait;
             }
             () = tokio::time::sleep_until(next_ring_drain) => {
-                if let Some(follower) = &mut key_log {
-                    follow_key_log(follower, &mut pipeline);
-                }
                 let handled = read_events(
                     ring.get_mut(),
                     EVENTS_PER_WAKE,
-                    &mut EventContext { frame: &mut frame, stats: &mut stats, own_pid, attachments: &attachments, offset },
+                    &mut EventContext { frame: &mut frame, stats: &mut stats, own_pid, attachments: &attachments, offset, key_log: &mut key_log },
                     &mut pipeline,
                 );
                 ring_wait = if handled == 0 {
@@ -549,16 +539,23 @@ struct EventContext<'a> {
     attachments: &'a Attachments,
     /// Nanoseconds from the kernel's monotonic clock to Unix time.
     offset: u64,
+    /// `--keylog-file`, followed before each read.
+    key_log: &'a mut Option<keylog::KeyLogFollower>,
 }
 
 /// Reads up to `limit` events from the ring into the pipeline; returns how
-/// many were read (fewer than `limit`: the ring is empty).
+/// many were read (fewer than `limit`: the ring is empty). The key log is
+/// read first: a client writes its secrets before the packets now in the
+/// ring.
 fn read_events(
     ring: &mut aya::maps::RingBuf<aya::maps::MapData>,
     limit: usize,
     context: &mut EventContext<'_>,
     pipeline: &mut SessionPipeline<impl FnMut(FinishedSession)>,
 ) -> usize {
+    if let Some(follower) = context.key_log {
+        follow_key_log(follower, pipeline);
+    }
     let mut handled = 0;
     while handled < limit {
         let Some(item) = ring.next() else { break };
