@@ -544,18 +544,19 @@ struct EventContext<'a> {
 }
 
 /// Reads up to `limit` events from the ring into the pipeline; returns how
-/// many were read (fewer than `limit`: the ring is empty). The key log is
-/// read first: a client writes its secrets before the packets now in the
-/// ring.
+/// many were read (fewer than `limit`: the ring is empty).
+///
+/// Each event meets the key log as read after it was captured: a client
+/// writes its secrets before the packets that need them, but a drain goes
+/// on reading events that arrive while it runs, so the log is read again
+/// for an event newer than the last read.
 fn read_events(
     ring: &mut aya::maps::RingBuf<aya::maps::MapData>,
     limit: usize,
     context: &mut EventContext<'_>,
     pipeline: &mut SessionPipeline<impl FnMut(FinishedSession)>,
 ) -> usize {
-    if let Some(follower) = context.key_log {
-        follow_key_log(follower, pipeline);
-    }
+    let mut key_log_read_at = read_key_log(context, pipeline);
     let mut handled = 0;
     while handled < limit {
         let Some(item) = ring.next() else { break };
@@ -566,15 +567,20 @@ fn read_events(
                 context.stats.own_traffic_events += 1;
                 None
             }
-            Ok((meta, payload_offset)) => match decode_event_frame(context.frame, payload_offset) {
-                Ok(packet) => {
-                    let observation = observation_of(&meta, context.attachments);
-                    let now = meta.timestamp_monotonic_ns.saturating_add(context.offset);
-                    pipeline.on_observed_packet(&packet, now, &observation);
-                    None
+            Ok((meta, payload_offset)) => {
+                if meta.timestamp_monotonic_ns > key_log_read_at {
+                    key_log_read_at = read_key_log(context, pipeline);
                 }
-                Err(error) => Some(error.reason()),
-            },
+                match decode_event_frame(context.frame, payload_offset) {
+                    Ok(packet) => {
+                        let observation = observation_of(&meta, context.attachments);
+                        let now = meta.timestamp_monotonic_ns.saturating_add(context.offset);
+                        pipeline.on_observed_packet(&packet, now, &observation);
+                        None
+                    }
+                    Err(error) => Some(error.reason()),
+                }
+            }
             Err(error) => Some(error.reason()),
         };
         if let Some(reason) = dropped {
@@ -586,6 +592,20 @@ fn read_events(
         }
     }
     handled
+}
+
+/// Takes what was appended to the key log; returns when (CLOCK_MONOTONIC,
+/// the events' clock) it was read, `u64::MAX` without a key log.
+fn read_key_log(
+    context: &mut EventContext<'_>,
+    pipeline: &mut SessionPipeline<impl FnMut(FinishedSession)>,
+) -> u64 {
+    let Some(follower) = context.key_log.as_mut() else {
+        return u64::MAX;
+    };
+    let at = monotonic_now_nanos();
+    follow_key_log(follower, pipeline);
+    at
 }
 
 /// The kernel facts of one event. The skb's socket is the sender's: on
