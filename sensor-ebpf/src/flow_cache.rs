@@ -14,17 +14,13 @@ use aya_ebpf::{
     bindings::__sk_buff,
     helpers::generated::{bpf_jiffies64, bpf_ktime_get_coarse_ns},
     macros::map,
-    maps::{Array, PerCpuArray},
+    maps::Array,
     programs::TcContext,
 };
 use cipherlens_common::flow_cache::{CACHE_COUNTED, CACHE_EMPTY, CpuFlowCache, FLOW_CACHE_SLOTS};
 use cipherlens_common::{Counter, FlowCounters, FlowKey, PHASE_DONE, PHASE_NONE};
 
-use crate::tc::{FLOW_COUNTERS, Layout, add, add_atomic};
-
-#[map(name = "CIPHERLENS_FLOW_CACHE")]
-static FLOW_CACHE: PerCpuArray<[CpuFlowCache; FLOW_CACHE_SLOTS]> =
-    PerCpuArray::with_max_entries(1, 0);
+use crate::tc::{FLOW_COUNTERS, Layout, add, add_atomic, cpu_state};
 
 #[map(name = "CIPHERLENS_PHASE_EPOCH")]
 static PHASE_EPOCH: Array<u64> = Array::with_max_entries(1, 0);
@@ -88,9 +84,11 @@ fn same_key(a: *const FlowKey, b: *const FlowKey) -> bool {
 /// Notes the slot and the epoch in `layout` for [`remember`].
 #[inline(never)]
 pub(crate) fn cached_phase(ctx: &TcContext, layout: *mut Layout) -> u64 {
-    let Some(slots) = FLOW_CACHE.get_ptr_mut(0) else {
+    let Some(state) = cpu_state() else {
         return PHASE_MISS;
     };
+    // SAFETY: this CPU's element, valid for the program's run.
+    let slots = unsafe { &raw mut (*state).slots };
     let epoch = match PHASE_EPOCH.get(0) {
         Some(epoch) => *epoch,
         None => return PHASE_MISS,
@@ -285,9 +283,11 @@ unsafe fn start_tick(slot: *mut CpuFlowCache) {
 /// it cacheable (`layout.cache_as`).
 #[inline(never)]
 pub(crate) fn remember(layout: *const Layout, phase: u64) {
-    let Some(slots) = FLOW_CACHE.get_ptr_mut(0) else {
+    let Some(state) = cpu_state() else {
         return;
     };
+    // SAFETY: this CPU's element, valid for the program's run.
+    let slots = unsafe { &raw mut (*state).slots };
     // SAFETY: as in `cached_phase`; the slot's previous flow was flushed
     // there, so overwriting it loses no counts.
     unsafe {

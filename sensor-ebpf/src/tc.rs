@@ -23,15 +23,19 @@
 
 use aya_ebpf::{
     EbpfContext,
-    bindings::{__sk_buff, BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP, TC_ACT_PIPE},
+    bindings::{
+        __sk_buff, BPF_F_MMAPABLE, BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP,
+        TC_ACT_PIPE,
+    },
     helpers::generated::{
-        bpf_get_netns_cookie, bpf_get_socket_cookie, bpf_ktime_get_coarse_ns, bpf_ktime_get_ns,
-        bpf_skb_cgroup_id, bpf_skb_load_bytes,
+        bpf_get_netns_cookie, bpf_get_smp_processor_id, bpf_get_socket_cookie,
+        bpf_ktime_get_coarse_ns, bpf_ktime_get_ns, bpf_skb_cgroup_id, bpf_skb_load_bytes,
     },
     macros::{classifier, map},
     maps::{Array, LruHashMap, PerCpuArray, RingBuf},
     programs::TcContext,
 };
+use cipherlens_common::cpu_state::{CpuState, SCRATCH_WORDS};
 use cipherlens_common::flow_cache::{CACHE_COUNTED, CACHE_EMPTY, CACHE_UNCOUNTED};
 use cipherlens_common::{
     CHUNK_CAPACITY, CONFIG_COUNT_FLOWS, Counter, DEFAULT_FLOW_BYTE_BUDGET, DIRECTION_EGRESS,
@@ -83,12 +87,29 @@ static SCRATCH: PerCpuArray<FlowCounters> = PerCpuArray::with_max_entries(1, 0);
 #[map(name = "CIPHERLENS_EVENT_SCRATCH")]
 static EVENT_SCRATCH: PerCpuArray<LargePacketEvent> = PerCpuArray::with_max_entries(1, 0);
 
-/// Per-CPU slot for the packet being inspected: where its parts are. Kept
-/// off the 512-byte stack (the copy path needs nearly all of it), and
-/// values read back from a map are not tracked value by value by the
-/// verifier, so both header walks lead into one verification of the rest.
-#[map(name = "CIPHERLENS_LAYOUT")]
-static LAYOUT: PerCpuArray<Layout> = PerCpuArray::with_max_entries(1, 0);
+/// Each CPU's counters of the common packet, its scratch for the packet
+/// being inspected (its [`Layout`]: where its parts are) and its flow
+/// cache (`cipherlens_common::cpu_state`): an element per possible CPU
+/// (user space sets the size). The layout is kept off the 512-byte stack
+/// (the copy path needs nearly all of it), and values read back from a map
+/// are not tracked value by value by the verifier, so both header walks
+/// lead into one verification of the rest.
+///
+/// A plain array indexed by the CPU, not a per-CPU array: the verifier
+/// turns its lookup into arithmetic on the map's address, where a per-CPU
+/// array's first loads the element's address from the map (a cache line
+/// more per packet). Mmapable for its layout: the kernel then starts the
+/// elements on a page, so each CPU's lines are its own.
+#[map(name = "CIPHERLENS_CPU_STATE")]
+static CPU_STATE: Array<CpuState> = Array::with_max_entries(1, BPF_F_MMAPABLE);
+
+/// This CPU's state.
+#[inline(always)]
+pub(crate) fn cpu_state() -> Option<*mut CpuState> {
+    // SAFETY: a helper without arguments (the verifier inlines it).
+    let cpu = unsafe { bpf_get_smp_processor_id() };
+    CPU_STATE.get_ptr_mut(cpu)
+}
 
 #[map(name = "CIPHERLENS_CONFIG")]
 static CONFIG: Array<KernelConfig> = Array::with_max_entries(1, 0);
@@ -208,6 +229,10 @@ pub(crate) struct Layout {
     pub(crate) watch_limit: u32,
 }
 
+/// The layout fits the scratch words of [`CpuState`], at their 8-aligned start.
+const _: () = assert!(core::mem::size_of::<Layout>() <= SCRATCH_WORDS * 8);
+const _: () = assert!(core::mem::align_of::<Layout>() <= 8);
+
 impl Layout {
     /// Whether the packet's connection is past its STARTTLS watch: its
     /// payload is not looked at for a handshake start.
@@ -230,9 +255,16 @@ const PHASE_UNKNOWN: u64 = 0xFF;
 /// ([`FlowCounters::phase`]), and that map is looked up only when the
 /// packet can change something there.
 fn inspect(ctx: &TcContext, direction: u8) {
-    count(Counter::PacketsSeen);
-    let Some(layout) = LAYOUT.get_ptr_mut(0) else {
+    let Some(state) = cpu_state() else {
         return;
+    };
+    // SAFETY: this CPU's element, exclusively this program run's (TC
+    // programs do not nest on a CPU, and other CPUs' programs use their
+    // own); the scratch words hold a `Layout` (size and alignment asserted
+    // above).
+    let layout = unsafe {
+        (*state).packets_seen += 1;
+        (&raw mut (*state).scratch).cast::<Layout>()
     };
     match fast_locate(ctx, layout) {
         FAST_FOUND => {}
@@ -294,7 +326,10 @@ fn may_change_flow_state(ctx: &TcContext, layout: &Layout, phase: u64) -> bool {
             if syn || payload_len == 0 {
                 syn
             } else if layout.past_watch() {
-                count(Counter::StarttlsUnwatched);
+                if let Some(state) = cpu_state() {
+                    // SAFETY: this CPU's element, as in `inspect`.
+                    unsafe { (*state).starttls_unwatched += 1 };
+                }
                 false
             } else {
                 may_start_handshake(ctx, layout)

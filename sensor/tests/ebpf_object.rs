@@ -12,6 +12,7 @@ use std::mem::size_of;
 
 use aya_obj::generated::bpf_map_type::{self, *};
 use aya_obj::{Object, ProgramSection};
+use cipherlens_common::cpu_state::{CPU_STATE_MAP, CpuState};
 use cipherlens_common::{
     CONFIG_MAP, COUNTERS_MAP, Counter, EVENTS_MAP, FLOW_COUNTERS_MAP, FLOWS_MAP, FlowCounters,
     FlowKey, FlowState, KNOWN_PROCESSES_MAP, KernelConfig, SOCKET_OWNER_PROGRAMS,
@@ -29,7 +30,7 @@ struct ExpectedMap {
     min_entries: u32,
 }
 
-fn expected_maps() -> [ExpectedMap; 7] {
+fn expected_maps() -> [ExpectedMap; 8] {
     const HASH_MAPS: &[bpf_map_type] = &[BPF_MAP_TYPE_HASH, BPF_MAP_TYPE_LRU_HASH];
     [
         ExpectedMap {
@@ -43,6 +44,12 @@ fn expected_maps() -> [ExpectedMap; 7] {
             kinds: &[BPF_MAP_TYPE_PERCPU_ARRAY],
             key_value: Some((size_of::<u32>(), size_of::<u64>())),
             min_entries: Counter::COUNT,
+        },
+        ExpectedMap {
+            name: CPU_STATE_MAP,
+            kinds: &[BPF_MAP_TYPE_ARRAY],
+            key_value: Some((size_of::<u32>(), size_of::<CpuState>())),
+            min_entries: 1,
         },
         ExpectedMap {
             name: EVENTS_MAP,

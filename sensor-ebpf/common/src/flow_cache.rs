@@ -17,8 +17,6 @@
 
 use crate::{FlowCounters, FlowKey};
 
-/// Name of the per-CPU array (one slot) of [`CpuFlowCache`].
-pub const FLOW_CACHE_MAP: &str = "CIPHERLENS_FLOW_CACHE";
 /// Name of the one-slot array of the phase epoch: moved on whenever a flow
 /// enters its handshake phase, so every CPU's cached phase is asked again.
 pub const PHASE_EPOCH_MAP: &str = "CIPHERLENS_PHASE_EPOCH";

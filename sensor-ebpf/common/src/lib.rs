@@ -7,6 +7,7 @@
 #![no_std]
 #![deny(unsafe_code)]
 
+pub mod cpu_state;
 pub mod flow_cache;
 pub mod mark_done;
 pub mod tcp_metrics;

@@ -2,12 +2,12 @@
 //! and their maps taken out as the user-space types for them; and one run
 //! of the TCP metrics classifier.
 
-use aya::maps::{Array, HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf};
+use aya::maps::{Array, HashMap as BpfHashMap, MapData, RingBuf};
 use aya::programs::{BtfTracePoint, SchedClassifier, TestRun, TestRunOptions};
 use aya::{Btf, Ebpf, EbpfLoader};
 use cipherlens_bpf_batch::{DEFAULT_BATCH, HashBatch, ProgramRun};
 use cipherlens_capture::tcp_metrics_frame::{decode_reply, request_frame};
-use cipherlens_common::flow_cache::FLOW_CACHE_MAP;
+use cipherlens_common::cpu_state::CPU_STATE_MAP;
 use cipherlens_common::mark_done::MARK_DONE_PROGRAM;
 use cipherlens_common::tcp_metrics::{TCP_METRICS_FRAME_LEN, TCP_METRICS_PROGRAM, TcpMetricsReply};
 use cipherlens_common::tls::TLS_EVENTS_MAP;
@@ -28,7 +28,7 @@ pub struct KernelMaps {
     /// classifier of the object, run on batches of requests).
     pub mark_done: ProgramRun,
     /// Per-CPU counters (`cipherlens_common::Counter`).
-    pub counters: PerCpuArray<MapData, u64>,
+    pub counters: super::stats::KernelCounters,
     /// Per-flow packet and byte counters (CNFlow), for the scan.
     pub flow_counters: BpfHashMap<MapData, FlowKey, FlowCounters>,
     /// A second handle on the same map, for the live loop's own lookups
@@ -38,7 +38,8 @@ pub struct KernelMaps {
     pub flow_counters_batch: HashBatch<FlowKey, FlowCounters>,
     /// Socket cookie -> pid_tgid of its latest sender/receiver.
     pub socket_owners: HashBatch<u64, u64>,
-    /// Each CPU's recent flows and their counts not yet in their entries.
+    /// Each CPU's recent flows and their counts not yet in their entries
+    /// (its state, `cipherlens_common::cpu_state`).
     pub flow_cache: super::flows::FlowCacheMap,
     /// Processes seen in events (tgid -> 1): the kernel wakes the reader
     /// at once for the events of any other.
@@ -72,6 +73,7 @@ pub fn load(
     let mut ebpf = EbpfLoader::new()
         .map_max_entries(EVENTS_MAP, ring_buffer_bytes)
         .map_max_entries(TLS_EVENTS_MAP, tls_ring_buffer_bytes)
+        .map_max_entries(CPU_STATE_MAP, cpu_count()?)
         .load(super::ebpf_object::embedded())?;
     let mut config: Array<_, KernelConfig> = Array::try_from(
         ebpf.map_mut(CONFIG_MAP)
@@ -116,7 +118,14 @@ pub fn load(
     let maps = KernelMaps {
         events: take_map(&mut ebpf, EVENTS_MAP)?,
         mark_done,
-        counters: take_map(&mut ebpf, COUNTERS_MAP)?,
+        counters: super::stats::KernelCounters {
+            counters: take_map(&mut ebpf, COUNTERS_MAP)?,
+            cpu_state: Array::try_from(aya::maps::Map::Array(duplicate(&ebpf, CPU_STATE_MAP)?))
+                .map_err(|source| LiveError::Map {
+                    name: CPU_STATE_MAP,
+                    source,
+                })?,
+        },
         flow_counters_lookup: second_handle(&ebpf, FLOW_COUNTERS_MAP)?,
         flow_counters_batch: HashBatch::new(duplicate(&ebpf, FLOW_COUNTERS_MAP)?, SCAN_BATCH)
             .map_err(|source| LiveError::Batch {
@@ -129,10 +138,17 @@ pub fn load(
                 name: SOCKET_OWNERS_MAP,
                 source,
             })?,
-        flow_cache: take_map(&mut ebpf, FLOW_CACHE_MAP)?,
+        flow_cache: take_map(&mut ebpf, CPU_STATE_MAP)?,
         known_processes: take_map(&mut ebpf, KNOWN_PROCESSES_MAP)?,
     };
     Ok((ebpf, maps))
+}
+
+/// CPUs the kernel may run on: each has its state in the CPU-state map.
+fn cpu_count() -> Result<u32, LiveError> {
+    aya::util::nr_cpus()
+        .map(|cpus| cpus.get())
+        .map_err(|(_, source)| LiveError::Cpus(source))
 }
 
 /// Loads and attaches the tp_btf programs that map sockets to processes.
@@ -176,11 +192,11 @@ where
     T::try_from(aya::maps::Map::LruHashMap(data)).map_err(|source| LiveError::Map { name, source })
 }
 
-/// Another handle on an LRU hash map of the loaded object.
+/// Another handle on an LRU hash map or a per-CPU array of the loaded object.
 fn duplicate(ebpf: &Ebpf, name: &'static str) -> Result<MapData, LiveError> {
     use std::os::fd::AsFd;
     let map = ebpf.map(name).ok_or(LiveError::Missing(name))?;
-    let aya::maps::Map::LruHashMap(data) = map else {
+    let (aya::maps::Map::LruHashMap(data) | aya::maps::Map::Array(data)) = map else {
         return Err(LiveError::Missing(name));
     };
     let fd = data

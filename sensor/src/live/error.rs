@@ -34,6 +34,8 @@ pub enum LiveError {
     },
     #[error("reading kernel BTF (/sys/kernel/btf/vmlinux): {0}")]
     Btf(#[source] aya::BtfError),
+    #[error("counting the possible CPUs (/sys/devices/system/cpu/possible): {0}")]
+    Cpus(std::io::Error),
     #[error("listing interfaces: {0}")]
     Interfaces(std::io::Error),
     #[error("waiting for ring buffer events: {0}")]

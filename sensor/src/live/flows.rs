@@ -18,9 +18,8 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use aya::Ebpf;
-use aya::maps::{HashMap as BpfHashMap, MapData, PerCpuArray};
+use aya::maps::{HashMap as BpfHashMap, MapData};
 use cipherlens_bpf_batch::{BatchError, HashBatch};
-use cipherlens_common::flow_cache::{CpuFlowCache, FLOW_CACHE_SLOTS};
 use cipherlens_common::{FlowCounters, FlowKey};
 
 use cipherlens_common::tgid_of;
@@ -38,8 +37,8 @@ use crate::writer::{BackgroundWriter, Outgoing, WriterStopped};
 /// sensor exits within 2 s of SIGTERM).
 const EXIT_LOOKUPS: Duration = Duration::from_millis(300);
 
-/// The kernel's per-CPU flow caches (`cipherlens_common::flow_cache`).
-pub(super) type FlowCacheMap = PerCpuArray<MapData, [CpuFlowCache; FLOW_CACHE_SLOTS]>;
+/// The kernel's CPU states, whose flow caches the scan reads.
+pub(super) type FlowCacheMap = super::cpu_states::CpuStateMap;
 
 /// Reads of the flow caches around a re-read of the flows they unsettled,
 /// at most; then the entry alone is reported (counted).
@@ -178,8 +177,8 @@ impl ScanState {
 /// Every CPU's flow-cache slots (empty when they cannot be read: the
 /// entries are then reported alone).
 fn read_cache(cache: &FlowCacheMap) -> CacheView {
-    match cache.get(&0, 0) {
-        Ok(per_cpu) => CacheView::new(per_cpu.iter().map(|slots| &slots[..])),
+    match super::cpu_states::read_all(cache) {
+        Ok(per_cpu) => CacheView::new(per_cpu.iter().map(|state| &state.slots[..])),
         Err(error) => {
             tracing::warn!(%error, "flow cache unreadable; CNFlow counts may lag");
             CacheView::default()

@@ -28,6 +28,7 @@
 
 pub mod attach;
 pub mod control;
+mod cpu_states;
 pub mod ebpf;
 pub mod ebpf_object;
 mod enrich;

@@ -2,6 +2,9 @@
 //! the pipeline's and the publisher's counters, read at one moment.
 
 use aya::maps::{MapData, PerCpuArray};
+use cipherlens_common::cpu_state::CpuState;
+
+use super::cpu_states::{self, CpuStateMap};
 use cipherlens_common::{Counter, RING_BACKLOG_SLOT};
 use cipherlens_record::StatsRecord;
 use cipherlens_record::stats::{PipelineStats, StatsSchema};
@@ -11,10 +14,17 @@ use crate::alerts::PolicyHandle;
 use crate::publish::nats::PublishStatsSource;
 use crate::time::{rfc3339_from_unix_nanos, unix_now_nanos};
 
+/// The kernel's counters: the counters map, and each CPU's state, where
+/// the counts of the common packet are kept (`cipherlens_common::cpu_state`).
+pub struct KernelCounters {
+    pub counters: PerCpuArray<MapData, u64>,
+    pub cpu_state: CpuStateMap,
+}
+
 /// Refreshes everything the live loop does not count itself.
 pub fn refresh(
     stats: &mut StatsRecord,
-    counters: &PerCpuArray<MapData, u64>,
+    counters: &KernelCounters,
     attachments: &Attachments,
     pipeline: PipelineStats,
     publish: Option<&PublishStatsSource>,
@@ -36,20 +46,35 @@ pub fn refresh(
 
 /// Sums each kernel counter over CPUs. One that cannot be read is reported
 /// as unreadable, not as 0 (which would claim nothing was lost).
-fn read_kernel_counters(stats: &mut StatsRecord, counters: &PerCpuArray<MapData, u64>) {
+fn read_kernel_counters(stats: &mut StatsRecord, kernel: &KernelCounters) {
     stats.kernel_losses = 0;
     stats.kernel_unreadable.clear();
+    let cpu_states = cpu_states::read_all(&kernel.cpu_state);
+    if let Err(error) = &cpu_states {
+        tracing::warn!(%error, "per-CPU state unreadable");
+    }
+    let counters = &kernel.counters;
     for counter in Counter::ALL {
-        match counters.get(&(counter as u32), 0) {
-            Ok(per_cpu) => {
-                let value: u64 = per_cpu.iter().sum();
+        let kept = match &cpu_states {
+            Ok(states) => Ok(states
+                .iter()
+                .map(|state| state.count_of(counter))
+                .sum::<u64>()),
+            Err(_) if CpuState::KEPT_COUNTERS.contains(&counter) => Err(()),
+            Err(_) => Ok(0),
+        };
+        match (counters.get(&(counter as u32), 0), kept) {
+            (Ok(per_cpu), Ok(kept)) => {
+                let value: u64 = per_cpu.iter().sum::<u64>() + kept;
                 stats.kernel.insert(counter.name().to_string(), value);
                 if counter.is_loss() {
                     stats.kernel_losses += value;
                 }
             }
-            Err(error) => {
-                tracing::warn!(counter = counter.name(), %error, "kernel counter unreadable");
+            (read, _) => {
+                if let Err(error) = read {
+                    tracing::warn!(counter = counter.name(), %error, "kernel counter unreadable");
+                }
                 stats.kernel.remove(counter.name());
                 stats.kernel_unreadable.push(counter.name().to_string());
             }
