@@ -227,6 +227,14 @@ echo "--starttls-watch-bytes 0 (every packet's payload looked at): median $(medi
 echo "empty classifier (the floor): median $floor ns per packet, runs ${empty_ns[*]}"
 python3 -c 'import sys; a, b, f = map(float, sys.argv[1:]); print(f"above the floor: CNFlow on {a - f:.0f} ns, --no-cnflow {b - f:.0f} ns")' \
     "$(median "${on_ns[@]}")" "$(median "${bare_ns[@]}")" "$floor"
+# Each round's cost less that round's floor: the machine's drift between
+# rounds (a VM's neighbours) moves both alike.
+python3 - "${on_ns[*]}" "${empty_ns[*]}" << 'EOF'
+import statistics, sys
+on, empty = ([float(v) for v in arg.split()] for arg in sys.argv[1:3])
+above = [a - e for a, e in zip(on, empty)]
+print(f"above the floor, round by round: median {statistics.median(above):.0f} ns, rounds {[round(v) for v in above]}")
+EOF
 echo "-- the ingress program alone, caches hot (BPF_PROG_TEST_RUN, 5,000,000 runs of one 100-byte"
 echo "   TCP data segment of a flow outside its handshake): the program's own instructions"
 python3 - "$work/segment" << 'EOF'
