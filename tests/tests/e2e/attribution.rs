@@ -74,7 +74,12 @@ fn sessions_are_attributed_to_process_container_and_pod() {
             "import os, sys; print(os.path.realpath(sys.executable))",
         ],
     );
-    // A client that waits on stdin until it is in its cgroup; its pid.
+    // A client that waits on stdin until it is in its cgroup, then makes
+    // its handshake and stays until stdin closes; its pid. It stays a
+    // second, as a client that uses its connection does: the sensor reads
+    // a process's facts when its first packets are read, and a client that
+    // exits within milliseconds of its handshake can be gone by then on a
+    // loaded machine (a limitation measured on its own, not asserted here).
     let run_client_in = |cgroup: &Cgroup, server_name: &str| -> u32 {
         let mut client = link
             .command(python.trim())
@@ -86,7 +91,8 @@ fn sessions_are_attributed_to_process_container_and_pod() {
                      ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE\n\
                      s = socket.create_connection(('{}', {port}))\n\
                      t = ctx.wrap_socket(s, server_hostname='{server_name}')\n\
-                     t.close()",
+                     t.close()\n\
+                     sys.stdin.readline()",
                     link.host_v4
                 ),
                 "--marker-argument",
@@ -99,6 +105,7 @@ fn sessions_are_attributed_to_process_container_and_pod() {
             use std::io::Write;
             let mut stdin = client.stdin.take().expect("stdin");
             stdin.write_all(b"go\n").expect("go");
+            std::thread::sleep(Duration::from_secs(1));
         }
         let pid = client.id();
         assert!(client.wait().expect("client").success());
