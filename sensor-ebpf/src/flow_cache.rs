@@ -17,10 +17,11 @@ use aya_ebpf::{
     maps::Array,
     programs::TcContext,
 };
+use cipherlens_common::cpu_state::CpuState;
 use cipherlens_common::flow_cache::{CACHE_COUNTED, CACHE_EMPTY, CpuFlowCache, FLOW_CACHE_SLOTS};
 use cipherlens_common::{Counter, FlowCounters, FlowKey, PHASE_DONE, PHASE_NONE};
 
-use crate::tc::{FLOW_COUNTERS, Layout, add, add_atomic, cpu_state};
+use crate::tc::{FLOW_COUNTERS, Layout, add, add_atomic, layout_of};
 
 #[map(name = "CIPHERLENS_PHASE_EPOCH")]
 static PHASE_EPOCH: Array<u64> = Array::with_max_entries(1, 0);
@@ -81,12 +82,10 @@ fn same_key(a: *const FlowKey, b: *const FlowKey) -> bool {
 /// The phase of the packet's flow from its CPU's slot, counting the packet
 /// there; [`PHASE_MISS`] when the full path must run (the slot's previous
 /// flow, if it had counts, is flushed first so the slot can be reused).
-/// Notes the slot and the epoch in `layout` for [`remember`].
+/// Notes the slot and the epoch in the state's layout for [`remember`].
 #[inline(never)]
-pub(crate) fn cached_phase(ctx: &TcContext, layout: *mut Layout) -> u64 {
-    let Some(state) = cpu_state() else {
-        return PHASE_MISS;
-    };
+pub(crate) fn cached_phase(ctx: &TcContext, state: *mut CpuState) -> u64 {
+    let layout = layout_of(state);
     // SAFETY: this CPU's element, valid for the program's run.
     let slots = unsafe { &raw mut (*state).slots };
     let epoch = match PHASE_EPOCH.get(0) {
@@ -280,12 +279,10 @@ unsafe fn start_tick(slot: *mut CpuFlowCache) {
 /// Puts the packet's flow in its CPU's slot after the full path, when its
 /// phase lets most of its packets skip the handshake-flow map (none, or
 /// done), the packet neither opens nor closes it, and `count_flow` found
-/// it cacheable (`layout.cache_as`).
+/// it cacheable (the state's `layout.cache_as`).
 #[inline(never)]
-pub(crate) fn remember(layout: *const Layout, phase: u64) {
-    let Some(state) = cpu_state() else {
-        return;
-    };
+pub(crate) fn remember(state: *mut CpuState, phase: u64) {
+    let layout = layout_of(state);
     // SAFETY: this CPU's element, valid for the program's run.
     let slots = unsafe { &raw mut (*state).slots };
     // SAFETY: as in `cached_phase`; the slot's previous flow was flushed

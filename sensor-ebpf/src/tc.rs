@@ -105,10 +105,18 @@ static CPU_STATE: Array<CpuState> = Array::with_max_entries(1, BPF_F_MMAPABLE);
 
 /// This CPU's state.
 #[inline(always)]
-pub(crate) fn cpu_state() -> Option<*mut CpuState> {
+fn cpu_state() -> Option<*mut CpuState> {
     // SAFETY: a helper without arguments (the verifier inlines it).
     let cpu = unsafe { bpf_get_smp_processor_id() };
     CPU_STATE.get_ptr_mut(cpu)
+}
+
+/// The layout in a CPU state's scratch words (size and alignment asserted
+/// below).
+#[inline(always)]
+pub(crate) fn layout_of(state: *mut CpuState) -> *mut Layout {
+    // SAFETY: a field address of the caller's element; nothing is read.
+    unsafe { (&raw mut (*state).scratch).cast::<Layout>() }
 }
 
 #[map(name = "CIPHERLENS_CONFIG")]
@@ -267,7 +275,7 @@ fn inspect(ctx: &TcContext, direction: u8) {
     // above).
     let layout = unsafe {
         (*state).packets_seen += 1;
-        (&raw mut (*state).scratch).cast::<Layout>()
+        layout_of(state)
     };
     match fast_locate(ctx, layout) {
         FAST_FOUND => {}
@@ -287,17 +295,18 @@ fn inspect(ctx: &TcContext, direction: u8) {
     // The layout is this CPU's slot, written whole by the walk that found
     // the packet's layout (TC programs do not nest on a CPU); the cache
     // functions and `count_flow` note their findings in it, each
-    // reference below lives for one call.
-    let cached = cached_phase(ctx, layout);
+    // reference below lives for one call. The state is passed down, not
+    // looked up again: its address depends on the CPU number, a load.
+    let cached = cached_phase(ctx, state);
     let phase = if cached == PHASE_MISS {
         count_flow(ctx, layout)
     } else {
         cached
     };
     // SAFETY: as above.
-    if !may_change_flow_state(ctx, unsafe { &*layout }, phase) {
+    if !may_change_flow_state(ctx, state, unsafe { &*layout }, phase) {
         if cached == PHASE_MISS {
-            remember(layout, phase);
+            remember(state, phase);
         }
         return;
     }
@@ -308,7 +317,7 @@ fn inspect(ctx: &TcContext, direction: u8) {
         set_phase(unsafe { &*layout }, after as u8);
     }
     if cached == PHASE_MISS {
-        remember(layout, if after == PHASE_UNKNOWN { phase } else { after });
+        remember(state, if after == PHASE_UNKNOWN { phase } else { after });
     }
 }
 
@@ -317,7 +326,12 @@ fn inspect(ctx: &TcContext, direction: u8) {
 /// branches end in one answer, so the verifier walks the copy path once
 /// per answer rather than once per branch.
 #[inline(never)]
-fn may_change_flow_state(ctx: &TcContext, layout: &Layout, phase: u64) -> bool {
+fn may_change_flow_state(
+    ctx: &TcContext,
+    state: *mut CpuState,
+    layout: &Layout,
+    phase: u64,
+) -> bool {
     let payload_len = (ctx.len() as usize).saturating_sub(layout.payload_offset);
     // A client's SYN: a reused 4-tuple's old entry goes.
     let syn = layout.tcp_flags & (TCP_SYN | TCP_ACK) == TCP_SYN;
@@ -329,10 +343,8 @@ fn may_change_flow_state(ctx: &TcContext, layout: &Layout, phase: u64) -> bool {
             if syn || payload_len == 0 {
                 syn
             } else if layout.past_watch() {
-                if let Some(state) = cpu_state() {
-                    // SAFETY: this CPU's element, as in `inspect`.
-                    unsafe { (*state).starttls_unwatched += 1 };
-                }
+                // SAFETY: this CPU's element, as in `inspect`.
+                unsafe { (*state).starttls_unwatched += 1 };
                 false
             } else {
                 may_start_handshake(ctx, layout)
