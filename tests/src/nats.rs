@@ -30,7 +30,7 @@ impl NatsServer {
     /// its JetStream streams).
     pub fn start_in(port: u16, store: &std::path::Path, extra: &[&str]) -> Self {
         std::fs::create_dir_all(store).expect("store dir");
-        let child = Command::new("nats-server")
+        let mut child = Command::new("nats-server")
             .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
             .arg(store)
             .args(extra)
@@ -42,6 +42,11 @@ impl NatsServer {
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(Instant::now() < deadline, "nats-server did not start");
             std::thread::sleep(Duration::from_millis(20));
+        }
+        // What answered must be this server: one that could not bind its
+        // ports has exited, and the answer came from another listener.
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("nats-server on port {port} exited at start ({status}): a port taken?");
         }
         Self {
             child,

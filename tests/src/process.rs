@@ -2,9 +2,11 @@
 //! background process that dies with its guard, signals, free ports and a
 //! scratch directory.
 
+use std::collections::BTreeSet;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -53,21 +55,42 @@ pub fn require_root() {
 /// A free TCP port on the host (the kernel picks it). Bound on every
 /// address while it is picked, so it is not one that a server already
 /// listens on at some address (a loopback bind would not see a server on
-/// a link's address).
+/// a link's address). Never one already handed out in this process: the
+/// tests of a binary run in parallel, and a port is free again the moment
+/// it is picked, so two tests could otherwise start servers on one port.
 pub fn free_port() -> u16 {
-    TcpListener::bind("0.0.0.0:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free port")
+    unique_port(|| {
+        TcpListener::bind("0.0.0.0:0")
+            .and_then(|listener| listener.local_addr())
+            .map(|address| address.port())
+            .expect("a free port")
+    })
 }
 
 /// A free UDP port on the host (the kernel picks it; on every address,
-/// as [`free_port`]).
+/// and not handed out before, as [`free_port`]).
 pub fn free_udp_port() -> u16 {
-    std::net::UdpSocket::bind("0.0.0.0:0")
-        .and_then(|socket| socket.local_addr())
-        .map(|address| address.port())
-        .expect("a free UDP port")
+    unique_port(|| {
+        std::net::UdpSocket::bind("0.0.0.0:0")
+            .and_then(|socket| socket.local_addr())
+            .map(|address| address.port())
+            .expect("a free UDP port")
+    })
+}
+
+/// The first port `pick` gives that this process has not handed out.
+fn unique_port(mut pick: impl FnMut() -> u16) -> u16 {
+    static HANDED_OUT: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+    loop {
+        let port = pick();
+        if HANDED_OUT
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(port)
+        {
+            return port;
+        }
+    }
 }
 
 /// A child process killed when dropped.
