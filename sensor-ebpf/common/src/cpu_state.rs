@@ -43,17 +43,13 @@ const _: () =
     assert!(core::mem::size_of::<CpuState>() == 128 + FLOW_CACHE_SLOTS * size_of::<CpuFlowCache>());
 
 impl CpuState {
-    /// The counters whose per-packet counts are kept here, not in the
-    /// counters map.
-    pub const KEPT_COUNTERS: [Counter; 2] = [Counter::PacketsSeen, Counter::StarttlsUnwatched];
-
-    /// This CPU's part of `counter` kept here (0 for the counters kept
-    /// in the counters map alone).
-    pub fn count_of(&self, counter: Counter) -> u64 {
+    /// Where a CPU's state keeps its part of `counter`; `None` for the
+    /// counters kept in the counters map alone.
+    pub fn part_of(counter: Counter) -> Option<fn(&Self) -> u64> {
         match counter {
-            Counter::PacketsSeen => self.packets_seen,
-            Counter::StarttlsUnwatched => self.starttls_unwatched,
-            _ => 0,
+            Counter::PacketsSeen => Some(|state| state.packets_seen),
+            Counter::StarttlsUnwatched => Some(|state| state.starttls_unwatched),
+            _ => None,
         }
     }
 }

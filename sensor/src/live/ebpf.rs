@@ -27,7 +27,8 @@ pub struct KernelMaps {
     /// Marks flows done in the handshake-flow map (a never-attached
     /// classifier of the object, run on batches of requests).
     pub mark_done: ProgramRun,
-    /// Per-CPU counters (`cipherlens_common::Counter`).
+    /// The kernel's counters (`cipherlens_common::Counter`): the counters
+    /// map, and a handle on the CPU states that keep two of them.
     pub counters: super::stats::KernelCounters,
     /// Per-flow packet and byte counters (CNFlow), for the scan.
     pub flow_counters: BpfHashMap<MapData, FlowKey, FlowCounters>,
@@ -40,7 +41,7 @@ pub struct KernelMaps {
     pub socket_owners: HashBatch<u64, u64>,
     /// Each CPU's recent flows and their counts not yet in their entries
     /// (its state, `cipherlens_common::cpu_state`).
-    pub flow_cache: super::flows::FlowCacheMap,
+    pub flow_cache: super::cpu_states::CpuStateMap,
     /// Processes seen in events (tgid -> 1): the kernel wakes the reader
     /// at once for the events of any other.
     pub known_processes: BpfHashMap<MapData, u32, u8>,
@@ -192,7 +193,7 @@ where
     T::try_from(aya::maps::Map::LruHashMap(data)).map_err(|source| LiveError::Map { name, source })
 }
 
-/// Another handle on an LRU hash map or a per-CPU array of the loaded object.
+/// Another handle on an LRU hash map or an array of the loaded object.
 fn duplicate(ebpf: &Ebpf, name: &'static str) -> Result<MapData, LiveError> {
     use std::os::fd::AsFd;
     let map = ebpf.map(name).ok_or(LiveError::Missing(name))?;

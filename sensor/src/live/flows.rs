@@ -27,6 +27,7 @@ use cipherlens_record::StatsRecord;
 use tokio::task::JoinHandle;
 
 use super::attach::Attachments;
+use super::cpu_states::{self, CpuStateMap};
 use super::enrich::{Answer, Enricher};
 use crate::cnflow::cpu_cache::CacheView;
 use crate::cnflow::{CnFlowConfig, CnFlowTracker, FlowFacts, flow_id};
@@ -36,9 +37,6 @@ use crate::writer::{BackgroundWriter, Outgoing, WriterStopped};
 /// How long the exit waits for TCP metrics still being looked up (the
 /// sensor exits within 2 s of SIGTERM).
 const EXIT_LOOKUPS: Duration = Duration::from_millis(300);
-
-/// The kernel's CPU states, whose flow caches the scan reads.
-pub(super) type FlowCacheMap = super::cpu_states::CpuStateMap;
 
 /// Reads of the flow caches around a re-read of the flows they unsettled,
 /// at most; then the entry alone is reported (counted).
@@ -53,7 +51,7 @@ struct ScanState {
     batch: HashBatch<FlowKey, FlowCounters>,
     /// Socket cookie -> pid_tgid, read whole once per scan.
     owners: HashBatch<u64, u64>,
-    cache: FlowCacheMap,
+    cache: CpuStateMap,
 }
 
 /// What one scan found.
@@ -176,8 +174,8 @@ impl ScanState {
 
 /// Every CPU's flow-cache slots (empty when they cannot be read: the
 /// entries are then reported alone).
-fn read_cache(cache: &FlowCacheMap) -> CacheView {
-    match super::cpu_states::read_all(cache) {
+fn read_cache(cache: &CpuStateMap) -> CacheView {
+    match cpu_states::read_all(cache) {
         Ok(per_cpu) => CacheView::new(per_cpu.iter().map(|state| &state.slots[..])),
         Err(error) => {
             tracing::warn!(%error, "flow cache unreadable; CNFlow counts may lag");
@@ -251,7 +249,7 @@ impl FlowScanner {
         lookup: BpfHashMap<MapData, FlowKey, FlowCounters>,
         batch: HashBatch<FlowKey, FlowCounters>,
         owners: HashBatch<u64, u64>,
-        cache: FlowCacheMap,
+        cache: CpuStateMap,
         tcp_metrics: Option<Ebpf>,
     ) -> Self {
         let enricher = match (&config, tcp_metrics) {

@@ -3,13 +3,12 @@
 
 use aya::maps::{MapData, PerCpuArray};
 use cipherlens_common::cpu_state::CpuState;
-
-use super::cpu_states::{self, CpuStateMap};
 use cipherlens_common::{Counter, RING_BACKLOG_SLOT};
 use cipherlens_record::StatsRecord;
 use cipherlens_record::stats::{PipelineStats, StatsSchema};
 
 use super::attach::Attachments;
+use super::cpu_states::{self, CpuStateMap};
 use crate::alerts::PolicyHandle;
 use crate::publish::nats::PublishStatsSource;
 use crate::time::{rfc3339_from_unix_nanos, unix_now_nanos};
@@ -55,13 +54,10 @@ fn read_kernel_counters(stats: &mut StatsRecord, kernel: &KernelCounters) {
     }
     let counters = &kernel.counters;
     for counter in Counter::ALL {
-        let kept = match &cpu_states {
-            Ok(states) => Ok(states
-                .iter()
-                .map(|state| state.count_of(counter))
-                .sum::<u64>()),
-            Err(_) if CpuState::KEPT_COUNTERS.contains(&counter) => Err(()),
-            Err(_) => Ok(0),
+        let kept = match (CpuState::part_of(counter), &cpu_states) {
+            (None, _) => Ok(0),
+            (Some(part), Ok(states)) => Ok(states.iter().map(part).sum::<u64>()),
+            (Some(_), Err(_)) => Err(()),
         };
         match (counters.get(&(counter as u32), 0), kept) {
             (Ok(per_cpu), Ok(kept)) => {
