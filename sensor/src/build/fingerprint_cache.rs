@@ -9,8 +9,12 @@
 //! fingerprint). That matters for browsers: Chrome shuffles its extensions
 //! and picks fresh GREASE values on every connection, which changes JA3
 //! (order-sensitive) but not JA4 (sorted lists, GREASE dropped), so JA4 is
-//! keyed on the sorted, GREASE-free lists and still hits. Every cache is
-//! bounded in two generations (`super::generations`).
+//! keyed on the sorted, GREASE-free lists and still hits. A hello whose
+//! JA4 shape is known but whose JA3 is not comes from such a client (or
+//! one that changed a list JA4 leaves out): its JA3 is computed and not
+//! cached, as that order will not come again and would only push other
+//! clients' entries out. Every cache is bounded in two generations
+//! (`super::generations`).
 
 use std::sync::Arc;
 
@@ -87,14 +91,24 @@ impl FingerprintCache {
         original_order: bool,
     ) -> ClientFingerprints {
         let tls = !hello.sslv2_format;
-        ja3_key(&mut self.key, hello);
-        let ja3 = self
-            .ja3
-            .get_or_insert_with(&self.key, || ja3::ja3(hello).map(Arc::new));
+        let mut shape_known = false;
         let ja4 = tls.then(|| {
             ja4_key(&mut self.key, hello, transport, Order::Sorted);
-            self.ja4
-                .get_or_insert_with(&self.key, || Arc::new(ja4::ja4(hello, transport)))
+            if let Some(known) = self.ja4.get(&self.key) {
+                shape_known = true;
+                return known;
+            }
+            let ja4 = Arc::new(ja4::ja4(hello, transport));
+            self.ja4.remember(&self.key, ja4.clone());
+            ja4
+        });
+        ja3_key(&mut self.key, hello);
+        let ja3 = self.ja3.get(&self.key).unwrap_or_else(|| {
+            let ja3 = ja3::ja3(hello).map(Arc::new);
+            if !shape_known {
+                self.ja3.remember(&self.key, ja3.clone());
+            }
+            ja3
         });
         let ja4_original = (tls && original_order).then(|| {
             ja4_key(&mut self.key, hello, transport, Order::Wire);
@@ -314,6 +328,39 @@ mod tests {
         let hits = cache.stats().hits;
         assert_eq!(cache.client(&regreased, Transport::Tcp, false), first);
         assert_eq!(cache.stats().hits, hits + 2);
+    }
+
+    /// A client that shuffles its extensions on every connection: each
+    /// JA3 is the one computed afresh for its order, and after the first
+    /// connection none is cached (each order is new, and would evict
+    /// other clients' entries), while a client that keeps its order is
+    /// served from the cache.
+    #[test]
+    fn a_shuffling_client_does_not_fill_the_ja3_cache() {
+        let mut cache = FingerprintCache::new(64);
+        let mut shuffled = hello();
+        for round in 0..40 {
+            shuffled.extensions.rotate_left(1 + round % 3);
+            shuffled.extensions.swap(0, round % 7);
+            assert_eq!(
+                cache.client(&shuffled, Transport::Tcp, false),
+                ClientFingerprints::of(&shuffled, Transport::Tcp, false),
+                "round {round}"
+            );
+            assert_eq!(cache.ja3.len(), 1, "round {round}");
+        }
+        let steady = ClientHello {
+            cipher_suites: vec![0x1301],
+            ..hello()
+        };
+        cache.client(&steady, Transport::Tcp, false);
+        let hits = cache.stats().hits;
+        assert_eq!(
+            cache.client(&steady, Transport::Tcp, false),
+            ClientFingerprints::of(&steady, Transport::Tcp, false)
+        );
+        assert_eq!(cache.stats().hits, hits + 2, "JA3 and JA4 both hit");
+        assert_eq!(cache.ja3.len(), 2);
     }
 
     /// Many random hellos drawn from small pools, so that keys meet often:

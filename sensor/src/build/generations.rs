@@ -56,21 +56,36 @@ impl<T: Hash + Eq + Clone, V: Clone> Generations<T, V> {
 
     /// The value of `key`, from the cache or made now by `make`.
     pub fn get_or_insert_with(&mut self, key: &[T], make: impl FnOnce() -> V) -> V {
+        match self.get(key) {
+            Some(found) => found,
+            None => {
+                let value = make();
+                self.remember(key, value.clone());
+                value
+            }
+        }
+    }
+
+    /// The cached value of `key` (counted as a hit or a miss).
+    pub fn get(&mut self, key: &[T]) -> Option<V> {
         if let Some(found) = self.current.get(key) {
             self.stats.hits += 1;
-            return found.clone();
+            return Some(found.clone());
         }
         if let Some((key, found)) = self.previous.remove_entry(key) {
             self.stats.hits += 1;
             self.insert(key, found.clone());
-            return found;
+            return Some(found);
         }
         self.stats.misses += 1;
-        let value = make();
+        None
+    }
+
+    /// Caches `value` for `key`, after [`Self::get`] missed it.
+    pub fn remember(&mut self, key: &[T], value: V) {
         if self.generation_capacity > 0 {
-            self.insert(key.into(), value.clone());
+            self.insert(key.into(), value);
         }
-        value
     }
 
     fn insert(&mut self, key: Box<[T]>, value: V) {
