@@ -3,10 +3,11 @@
 //! Why it exists: overlay networks (VXLAN, Geneve under Kubernetes CNIs),
 //! GRE and its ERSPAN mirrors, IP-in-IP and 6in4, GTP-U in mobile cores and
 //! MPLS on provider links put the TLS connection one or more headers deeper
-//! than a plain frame. [`decapsulate`] reads one such header and says what
-//! follows it (an Ethernet frame, an IP packet or an MPLS label stack) and
-//! which tunnel it was ([`Tunnel`]: kind, outer endpoints, VNI, key or TEID),
-//! so the decoder can go on to the inner packet. Every length is checked
+//! than a plain frame. [`udp_tunnel`], [`gre`] and [`mpls`] each read one
+//! such header (IP-in-IP has none) and say what follows it (an Ethernet
+//! frame, an IP packet or an MPLS label stack) and which tunnel it was
+//! ([`Tunnel`]: kind, outer endpoints, VNI, key or TEID), so the decoder
+//! can go on to the inner packet. Every length is checked
 //! against the bytes at hand; a header that does not look like its tunnel is
 //! not one (the datagram stays plain UDP).
 

@@ -39,7 +39,7 @@ impl fmt::Display for Layer {
     }
 }
 
-/// Why a frame did not decode to a [`Packet`]. Cheap to copy, so callers can count them.
+/// Why a frame did not decode to a [`Packet`](super::Packet). Cheap to copy, so callers can count them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
     #[error("{layer} cut short: needs {needed} bytes, {available} captured")]

@@ -188,7 +188,8 @@ fn read_pcapng_block<R: Read>(
 
 /// A Decryption Secrets Block: secrets type, secrets length, the secrets
 /// (padded to 4 bytes), options. TLS key log text is kept for the reader's
-/// user ([`CaptureReader::take_tls_secrets`]); other types are skipped.
+/// user ([`CaptureReader::take_tls_secrets`](super::CaptureReader::take_tls_secrets));
+/// other types are skipped.
 fn keep_decryption_secrets(
     block: &[u8],
     block_start: u64,

@@ -40,8 +40,9 @@ const FAST_UNSURE: u64 = 2;
 
 /// The common packet's walk, by direct reads: Ethernet, then IPv4 or IPv6
 /// without extension headers, then TCP or UDP that is not a tunnel port.
-/// Anything else is left to [`tunnel_payload`] and [`locate`], which
-/// follow every case with the helper; both walks fill `layout` alike.
+/// Anything else is left to [`tunnel_payload`](super::tunnels::tunnel_payload)
+/// and [`locate`], which follow every case with the helper; both walks fill
+/// `layout` alike.
 #[inline(never)]
 pub(super) fn fast_locate(ctx: &TcContext, layout: *mut Layout) -> u64 {
     let Some(ether_type) = read::<u16>(ctx, 12) else {
