@@ -120,20 +120,13 @@ pub(super) fn fast_locate(ctx: &TcContext, layout: *mut Layout) -> u64 {
             );
             // SAFETY: `layout` is this CPU's map slot, written whole.
             unsafe {
-                layout.write(Layout {
+                layout.write(Layout::found(
                     protocol,
-                    payload_offset: l4.payload_offset,
-                    from_low: key.low_address == source && key.low_port == l4.source_port,
                     key,
-                    tcp_flags: l4.tcp_flags,
-                    slot: 0,
-                    epoch: 0,
-                    cache_as: 0,
-                    counted_on: 0,
-                    flow_first_ns: 0,
-                    watched: 0,
-                    watch_limit: 0,
-                })
+                    (source, l4.source_port),
+                    l4.payload_offset,
+                    l4.tcp_flags,
+                ))
             };
             FAST_FOUND
         }
@@ -281,21 +274,13 @@ fn find_layout(ctx: &TcContext, tunnel: u64) -> Option<Layout> {
         return None;
     }
     let key = FlowKey::new(protocol, source, source_port, destination, destination_port);
-    let from_low = key.low_address == source && key.low_port == source_port;
-    Some(Layout {
+    Some(Layout::found(
         protocol,
-        payload_offset,
         key,
-        from_low,
+        (source, source_port),
+        payload_offset,
         tcp_flags,
-        slot: 0,
-        epoch: 0,
-        cache_as: 0,
-        counted_on: 0,
-        flow_first_ns: 0,
-        watched: 0,
-        watch_limit: 0,
-    })
+    ))
 }
 
 fn is_ipv6_extension_header(next_header: u8) -> bool {

@@ -206,6 +206,33 @@ const _: () = assert!(core::mem::size_of::<Layout>() <= SCRATCH_WORDS * 8);
 const _: () = assert!(core::mem::align_of::<Layout>() <= 8);
 
 impl Layout {
+    /// A packet's layout as a header walk finds it, from its flow key and
+    /// the packet's source; what the flow cache and the counting learn
+    /// later starts at zero.
+    #[inline(always)]
+    fn found(
+        protocol: u8,
+        key: FlowKey,
+        source: ([u8; 16], u16),
+        payload_offset: usize,
+        tcp_flags: u8,
+    ) -> Self {
+        Layout {
+            protocol,
+            payload_offset,
+            from_low: key.low_address == source.0 && key.low_port == source.1,
+            key,
+            tcp_flags,
+            slot: 0,
+            epoch: 0,
+            cache_as: 0,
+            counted_on: 0,
+            flow_first_ns: 0,
+            watched: 0,
+            watch_limit: 0,
+        }
+    }
+
     /// Whether the packet's connection is past its STARTTLS watch: its
     /// payload is not looked at for a handshake start.
     fn past_watch(&self) -> bool {
