@@ -18,8 +18,9 @@
 //! with 4096 such variants of its ClientHello (more than the cache holds,
 //! as a browser's orders never repeat), so the fingerprint cache sees
 //! what it sees from a browser. `encode` is the encoding alone, of the
-//! TLS 1.3 fixture's records built beforehand: the part of the writer's
-//! work that no cache takes off.
+//! TLS 1.3 fixture's records built beforehand (`encode_attributed`: with
+//! both endpoints attributed), by the writer's encoder and, for
+//! comparison, through serde (`_serde`).
 //!
 //! Run: `cargo bench -p cipherlens-sensor --bench record_build`.
 
@@ -31,7 +32,7 @@ use cipherlens_sensor::attribution::{AttributionSources, Attributor};
 use cipherlens_sensor::build::{BuildCaches, session_record};
 use cipherlens_sensor::pipeline::{FinishedSession, PipelineConfig};
 use cipherlens_sensor::replay::replay_file;
-use cipherlens_sensor::writer::encode::encode_record;
+use cipherlens_sensor::writer::encode::{RecordEncoder, encode_record};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 /// The sensor binary's allocator (see sensor/src/main.rs), so the figures
@@ -59,12 +60,13 @@ fn sessions(name: &str) -> Vec<FinishedSession> {
 fn build_and_encode(c: &mut Criterion) {
     let mut group = c.benchmark_group("session_record");
     let mut encoded = Vec::with_capacity(16 * 1024);
+    let mut encoder = RecordEncoder::default();
     for name in FIXTURES {
         let sessions = sessions(name);
         let mut cache = BuildCaches::default();
         group.throughput(Throughput::Elements(sessions.len() as u64));
         group.bench_function(format!("{name}/build_encode"), |b| {
-            b.iter(|| build_encode_all(&sessions, &mut cache, &mut encoded))
+            b.iter(|| build_encode_all(&sessions, &mut cache, &mut encoder, &mut encoded))
         });
     }
     // A live record: both endpoints attributed (this process, from the
@@ -80,39 +82,66 @@ fn build_and_encode(c: &mut Criterion) {
                 record.client.attribution = attributor.attribute(std::process::id());
                 record.server.attribution = attributor.attribute(std::process::id());
                 encoded.clear();
-                encode_record(&record, &mut encoded).expect("encodes");
+                encoder.session(&record, &mut encoded).expect("encodes");
                 black_box(&encoded);
             }
         })
     });
-    let records: Vec<_> = sessions
+    // The encoding alone, of plain and of attributed records, by the
+    // writer's encoder and, side by side, through serde (sonic-rs).
+    let plain: Vec<_> = sessions
         .iter()
         .map(|finished| session_record(finished, &mut cache))
         .collect();
-    group.bench_function("tls13-openssl/encode", |b| {
-        b.iter(|| {
-            for record in &records {
-                encoded.clear();
-                encode_record(record, &mut encoded).expect("encodes");
-                black_box(&encoded);
-            }
+    let attributed: Vec<_> = plain
+        .iter()
+        .map(|record| {
+            let mut record = record.clone();
+            record.client.attribution = attributor.attribute(std::process::id());
+            record.server.attribution = attributor.attribute(std::process::id());
+            record
         })
-    });
+        .collect();
+    for (name, records) in [("encode", &plain), ("encode_attributed", &attributed)] {
+        group.bench_function(format!("tls13-openssl/{name}"), |b| {
+            b.iter(|| {
+                for record in records {
+                    encoded.clear();
+                    encoder.session(record, &mut encoded).expect("encodes");
+                    black_box(&encoded);
+                }
+            })
+        });
+        group.bench_function(format!("tls13-openssl/{name}_serde"), |b| {
+            b.iter(|| {
+                for record in records {
+                    encoded.clear();
+                    encode_record(record, &mut encoded).expect("encodes");
+                    black_box(&encoded);
+                }
+            })
+        });
+    }
     let browser = browser_variants(&sessions, 4096);
     let mut cache = BuildCaches::default();
     group.throughput(Throughput::Elements(browser.len() as u64));
     group.bench_function("tls13-openssl/browser_hellos", |b| {
-        b.iter(|| build_encode_all(&browser, &mut cache, &mut encoded))
+        b.iter(|| build_encode_all(&browser, &mut cache, &mut encoder, &mut encoded))
     });
     group.finish();
 }
 
 /// The writer's build and encode steps for each session.
-fn build_encode_all(sessions: &[FinishedSession], cache: &mut BuildCaches, encoded: &mut Vec<u8>) {
+fn build_encode_all(
+    sessions: &[FinishedSession],
+    cache: &mut BuildCaches,
+    encoder: &mut RecordEncoder,
+    encoded: &mut Vec<u8>,
+) {
     for finished in sessions {
         let record = session_record(finished, cache);
         encoded.clear();
-        encode_record(&record, encoded).expect("encodes");
+        encoder.session(&record, encoded).expect("encodes");
         black_box(&encoded);
     }
 }

@@ -32,6 +32,7 @@ use crate::cnflow::FlowFacts;
 use crate::inventory::InventoryStage;
 use crate::pipeline::FinishedSession;
 use crate::publish::Sink;
+use encode::RecordEncoder;
 pub use thread::{BackgroundWriter, Stage, WriterStopped};
 
 /// What the packet thread hands to the record writer.
@@ -68,10 +69,10 @@ impl Built {
         }
     }
 
-    fn encode(&self, out: &mut Vec<u8>) -> io::Result<()> {
+    fn encode(&self, encoder: &mut RecordEncoder, out: &mut Vec<u8>) -> io::Result<()> {
         match self {
-            Built::Session(record) => encode::encode_record(record, out),
-            Built::Flow(record, _) => encode::encode_record(record, out),
+            Built::Session(record) => encoder.session(record, out),
+            Built::Flow(record, _) => encoder.flow(record, out),
             Built::Stats(record) => serde_json::to_writer(out, record).map_err(io::Error::other),
             Built::Plaintext(record) => {
                 serde_json::to_writer(out, record).map_err(io::Error::other)
@@ -136,6 +137,7 @@ pub struct RecordStages {
     inventory: Option<InventoryStage>,
     /// Alerts of the record at hand, published after it.
     pending_alerts: Vec<AlertRecord>,
+    encoder: RecordEncoder,
     encoded: Vec<u8>,
 }
 
@@ -149,6 +151,7 @@ impl RecordStages {
             alerts: None,
             inventory: None,
             pending_alerts: Vec::new(),
+            encoder: RecordEncoder::default(),
             encoded: Vec::with_capacity(16 * 1024),
         }
     }
@@ -207,7 +210,7 @@ impl RecordStages {
             inventory.add(session).map_err(io::Error::other)?;
         }
         self.encoded.clear();
-        record.encode(&mut self.encoded)?;
+        record.encode(&mut self.encoder, &mut self.encoded)?;
         sink.publish(record.kind(), &self.encoded)?;
         self.publish_alerts(sink)
     }

@@ -1,0 +1,233 @@
+//! Compact JSON written straight into a byte buffer, as serde_json writes
+//! it: keys are literals made at compile time ([`key!`]), strings are
+//! escaped exactly as serde_json escapes them, numbers go through `itoa`.
+//!
+//! The record types' hot parts are written with these by hand
+//! (`session.rs`, `flow.rs`): no serializer state machine per field, no
+//! escape scan of keys, which is where a serde serializer spends its time
+//! on records made of many short fields.
+
+use std::borrow::Cow;
+
+/// `"name":` as a `&'static str`, for [`Obj::key`].
+macro_rules! key {
+    ($name:literal) => {
+        concat!("\"", $name, "\":")
+    };
+}
+pub(crate) use key;
+
+/// How serde_json escapes each byte: 0 = as is, `u` = `\u00XX`, anything
+/// else = a backslash and that character.
+const ESCAPE: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut byte = 0;
+    while byte < 0x20 {
+        table[byte] = b'u';
+        byte += 1;
+    }
+    table[0x08] = b'b';
+    table[0x09] = b't';
+    table[0x0a] = b'n';
+    table[0x0c] = b'f';
+    table[0x0d] = b'r';
+    table[b'"' as usize] = b'"';
+    table[b'\\' as usize] = b'\\';
+    table
+};
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// `text` as a JSON string, quotes included.
+pub fn string(out: &mut Vec<u8>, text: &str) {
+    let bytes = text.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    let mut start = 0;
+    for (at, &byte) in bytes.iter().enumerate() {
+        let escape = ESCAPE[usize::from(byte)];
+        if escape == 0 {
+            continue;
+        }
+        out.extend_from_slice(&bytes[start..at]);
+        start = at + 1;
+        if escape == b'u' {
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[usize::from(byte >> 4)]);
+            out.push(HEX[usize::from(byte & 0xf)]);
+        } else {
+            out.push(b'\\');
+            out.push(escape);
+        }
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+/// A value that writes itself as JSON.
+pub trait Json {
+    fn write(&self, out: &mut Vec<u8>);
+}
+
+impl Json for str {
+    fn write(&self, out: &mut Vec<u8>) {
+        string(out, self);
+    }
+}
+
+impl Json for String {
+    fn write(&self, out: &mut Vec<u8>) {
+        string(out, self);
+    }
+}
+
+impl Json for Cow<'_, str> {
+    fn write(&self, out: &mut Vec<u8>) {
+        string(out, self);
+    }
+}
+
+impl Json for bool {
+    fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(if *self { b"true" } else { b"false" });
+    }
+}
+
+macro_rules! integers {
+    ($($integer:ty),*) => {$(
+        impl Json for $integer {
+            fn write(&self, out: &mut Vec<u8>) {
+                out.extend_from_slice(itoa::Buffer::new().format(*self).as_bytes());
+            }
+        }
+    )*};
+}
+integers!(u8, u16, u32, u64, usize, i64);
+
+impl<T: Json> Json for [T] {
+    fn write(&self, out: &mut Vec<u8>) {
+        out.push(b'[');
+        let mut items = self.iter();
+        if let Some(first) = items.next() {
+            first.write(out);
+            for item in items {
+                out.push(b',');
+                item.write(out);
+            }
+        }
+        out.push(b']');
+    }
+}
+
+impl<T: Json> Json for Vec<T> {
+    fn write(&self, out: &mut Vec<u8>) {
+        self.as_slice().write(out);
+    }
+}
+
+impl<T: Json + ?Sized> Json for &T {
+    fn write(&self, out: &mut Vec<u8>) {
+        (**self).write(out);
+    }
+}
+
+/// An object being written: `{`, then fields with commas between them.
+pub struct Obj<'a> {
+    out: &'a mut Vec<u8>,
+    empty: bool,
+}
+
+impl<'a> Obj<'a> {
+    pub fn open(out: &'a mut Vec<u8>) -> Self {
+        out.push(b'{');
+        Self { out, empty: true }
+    }
+
+    /// Starts a field (`key` from [`key!`]); its value is written next,
+    /// into the returned buffer.
+    pub fn key(&mut self, key: &'static str) -> &mut Vec<u8> {
+        if !self.empty {
+            self.out.push(b',');
+        }
+        self.empty = false;
+        self.out.extend_from_slice(key.as_bytes());
+        self.out
+    }
+
+    pub fn field(&mut self, key: &'static str, value: &(impl Json + ?Sized)) {
+        value.write(self.key(key));
+    }
+
+    /// A field left out when absent (`skip_serializing_if = "Option::is_none"`).
+    pub fn optional<T: Json>(&mut self, key: &'static str, value: &Option<T>) {
+        if let Some(value) = value {
+            self.field(key, value);
+        }
+    }
+
+    /// Fields already written as JSON, without their braces (a flattened
+    /// object); nothing when `fields` is empty.
+    pub fn fields(&mut self, fields: &[u8]) {
+        if fields.is_empty() {
+            return;
+        }
+        if !self.empty {
+            self.out.push(b',');
+        }
+        self.empty = false;
+        self.out.extend_from_slice(fields);
+    }
+
+    pub fn close(self) {
+        self.out.push(b'}');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every byte value a UTF-8 string can hold alone, and characters of
+    /// every length: escaped exactly as serde_json escapes them.
+    #[test]
+    fn strings_are_escaped_as_serde_json_escapes_them() {
+        let mut text: String = (0u8..0x80).map(char::from).collect();
+        text.push_str("é中\u{2028}\u{2029}\u{10FFFF}\"\\/\u{7f}");
+        for candidate in [text.as_str(), "", "plain", "\"", "\\\n", "end\u{1}"] {
+            let mut out = Vec::new();
+            string(&mut out, candidate);
+            assert_eq!(
+                out,
+                serde_json::to_vec(candidate).expect("encodes"),
+                "{candidate:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn numbers_lists_and_objects_are_compact_json() {
+        let mut out = Vec::new();
+        let mut object = Obj::open(&mut out);
+        object.optional(key!("absent"), &None::<u32>);
+        object.field(key!("max"), &u64::MAX);
+        object.field(key!("min"), &i64::MIN);
+        object.field(key!("list"), &vec![1u8, 0, 255]);
+        object.field(key!("empty"), &Vec::<u16>::new());
+        object.fields(b"");
+        object.fields(br#""flat":true"#);
+        object.field(key!("no"), &false);
+        object.close();
+        let reference = serde_json::json!({
+            "max": u64::MAX, "min": i64::MIN, "list": [1, 0, 255], "empty": [],
+            "flat": true, "no": false,
+        });
+        assert_eq!(
+            serde_json::from_slice::<serde_json::Value>(&out).expect("valid JSON"),
+            reference
+        );
+        assert_eq!(
+            String::from_utf8(out).expect("UTF-8"),
+            r#"{"max":18446744073709551615,"min":-9223372036854775808,"list":[1,0,255],"empty":[],"flat":true,"no":false}"#
+        );
+    }
+}
