@@ -23,7 +23,7 @@ pub fn cnflow_record(
     let endpoint = |address: std::net::SocketAddr| Endpoint {
         address: address.ip().to_string(),
         port: address.port(),
-        attribution: Default::default(),
+        attribution: super::unattributed(),
     };
     let direction = |index: usize| Direction {
         packets: facts.packets[index],

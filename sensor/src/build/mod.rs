@@ -25,3 +25,13 @@ pub struct BuildCaches {
     pub certificates: CertificateCache,
     pub fingerprints: FingerprintCache,
 }
+
+/// The attribution of an endpoint nothing is known about yet (remote, or
+/// until the enrich step): one shared value rather than an allocation per
+/// endpoint of every record.
+pub fn unattributed() -> std::sync::Arc<cipherlens_record::attribution::EndpointAttribution> {
+    static EMPTY: std::sync::LazyLock<
+        std::sync::Arc<cipherlens_record::attribution::EndpointAttribution>,
+    > = std::sync::LazyLock::new(Default::default);
+    std::sync::Arc::clone(&EMPTY)
+}

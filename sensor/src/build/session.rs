@@ -133,14 +133,14 @@ pub fn build_session_record(
             port: client.port(),
             attribution: context.attribution[client_index]
                 .clone()
-                .unwrap_or_default(),
+                .unwrap_or_else(super::unattributed),
         },
         server: Endpoint {
             address: server.ip().to_string(),
             port: server.port(),
             attribution: context.attribution[server_index]
                 .clone()
-                .unwrap_or_default(),
+                .unwrap_or_else(super::unattributed),
         },
         host: None,
         tls: Tls {

@@ -43,6 +43,45 @@ pub fn string(out: &mut Vec<u8>, text: &str) {
     let bytes = text.as_bytes();
     out.reserve(bytes.len() + 2);
     out.push(b'"');
+    if needs_escape(bytes) {
+        escaped(out, bytes);
+    } else {
+        out.extend_from_slice(bytes);
+    }
+    out.push(b'"');
+}
+
+const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+
+/// Whether any byte of `word` is zero.
+const fn has_zero_byte(word: u64) -> bool {
+    word.wrapping_sub(ONES) & !word & HIGHS != 0
+}
+
+/// Whether any byte of `bytes` is one serde_json escapes. Names, hashes
+/// and labels almost never hold one: eight bytes are checked at a time
+/// (a control character, a quote or a backslash in any lane; exact, no
+/// false positives), and the string is then copied in one go.
+fn needs_escape(bytes: &[u8]) -> bool {
+    let (words, tail) = bytes.as_chunks::<8>();
+    for &word in words {
+        let word = u64::from_ne_bytes(word);
+        // A byte below 0x20: below 0x20 after clearing bit 7 and subtracting
+        // 0x20 borrows; bytes with bit 7 set are excluded by `!word`.
+        let control = word.wrapping_sub(u64::from_ne_bytes([0x20; 8])) & !word & HIGHS != 0;
+        if control
+            || has_zero_byte(word ^ u64::from_ne_bytes([b'"'; 8]))
+            || has_zero_byte(word ^ u64::from_ne_bytes([b'\\'; 8]))
+        {
+            return true;
+        }
+    }
+    tail.iter().any(|&byte| ESCAPE[usize::from(byte)] != 0)
+}
+
+/// The bytes of a string that holds a character to escape.
+fn escaped(out: &mut Vec<u8>, bytes: &[u8]) {
     let mut start = 0;
     for (at, &byte) in bytes.iter().enumerate() {
         let escape = ESCAPE[usize::from(byte)];
@@ -61,7 +100,6 @@ pub fn string(out: &mut Vec<u8>, text: &str) {
         }
     }
     out.extend_from_slice(&bytes[start..]);
-    out.push(b'"');
 }
 
 /// A value that writes itself as JSON.
@@ -201,6 +239,33 @@ mod tests {
                 serde_json::to_vec(candidate).expect("encodes"),
                 "{candidate:?}"
             );
+        }
+    }
+
+    /// The eight-at-a-time check against the byte-by-byte table: every
+    /// ASCII byte in every lane of a word and in the tail, among bytes
+    /// that need no escape and among non-ASCII ones.
+    #[test]
+    fn the_word_check_finds_every_byte_to_escape_in_every_lane() {
+        for fill in ["abcdefghijklmnop", "éééééééé"] {
+            let fill = fill.as_bytes();
+            for byte in 0u8..0x80 {
+                for at in 0..fill.len() {
+                    let mut bytes = fill.to_vec();
+                    bytes[at] = byte;
+                    let expected = ESCAPE[usize::from(byte)] != 0;
+                    assert_eq!(
+                        needs_escape(&bytes),
+                        expected,
+                        "{byte:#x} at {at} in {fill:?}"
+                    );
+                    if let Ok(text) = std::str::from_utf8(&bytes) {
+                        let mut out = Vec::new();
+                        string(&mut out, text);
+                        assert_eq!(out, serde_json::to_vec(text).expect("encodes"));
+                    }
+                }
+            }
         }
     }
 

@@ -11,13 +11,17 @@ use cipherlens_record::session::{
 use super::RecordEncoder;
 use super::json::{Json, Obj, key};
 
+/// The most frequent object of a session record (lists of them: cipher
+/// suites, extensions, groups, signature algorithms), written without
+/// [`Obj`]'s bookkeeping.
 impl Json for Named {
     fn write(&self, out: &mut Vec<u8>) {
         let Named { code, name } = self;
-        let mut named = Obj::open(out);
-        named.field(key!("code"), code);
-        named.field(key!("name"), name);
-        named.close();
+        out.extend_from_slice(concat!("{", key!("code")).as_bytes());
+        code.write(out);
+        out.extend_from_slice(concat!(",", key!("name")).as_bytes());
+        name.write(out);
+        out.push(b'}');
     }
 }
 
