@@ -130,8 +130,9 @@ impl StreamReassembler {
         let new_start = start.max(next_offset) as u64;
         let new_end = end.max(next_offset) as u64;
 
-        // The parts of [new_start, new_end) not already waiting in `pending`.
-        let mut pieces: Vec<NewPiece> = Vec::new();
+        // The parts of [new_start, new_end) not already waiting in `pending`
+        // (nearly always one: the segment itself, in order).
+        let mut pieces: smallvec::SmallVec<[NewPiece; 2]> = smallvec::SmallVec::new();
         let mut cursor = new_start;
         let first_candidate = self
             .pending

@@ -8,6 +8,8 @@
 
 use std::collections::BTreeMap;
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::attribution::HostInfo;
@@ -85,7 +87,7 @@ pub struct AlertRecord {
     pub client: Endpoint,
     pub server: Endpoint,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub host: Option<HostInfo>,
+    pub host: Option<Arc<HostInfo>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -4,6 +4,8 @@
 //! interval while it lasts, and for open flows at exit. TLS session records
 //! point to their flow's record by its id (`cipherlens.cnflow_id`).
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::attribution::HostInfo;
@@ -24,7 +26,7 @@ pub struct CnFlowRecord {
     /// The node that saw the flow (live capture; a replayed capture names
     /// none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub host: Option<HostInfo>,
+    pub host: Option<Arc<HostInfo>>,
     pub cnflow: CnFlow,
 }
 

@@ -7,6 +7,8 @@
 //! cut and what was redacted, and names the flow as the session and CNFlow
 //! records do (Community ID, CNFlow id, socket cookie).
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::attribution::{EndpointAttribution, HostInfo};
@@ -51,7 +53,7 @@ pub struct PlaintextRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls_library: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub host: Option<HostInfo>,
+    pub host: Option<Arc<HostInfo>>,
 }
 
 /// The thread that made the call.

@@ -24,7 +24,7 @@ pub struct SessionRecord {
     pub server: Endpoint,
     /// The node that saw the session (live capture).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub host: Option<HostInfo>,
+    pub host: Option<Arc<HostInfo>>,
     pub tls: Tls,
     pub cipherlens: Cipherlens,
 }

@@ -212,10 +212,10 @@ fn live_records_with_every_part_encode_as_serde_json_encodes_them() {
         sessions.extend(found_sessions);
         flows.extend(found_flows);
     }
-    let host = HostInfo {
+    let host = Arc::new(HostInfo {
         name: hostile("node"),
         id: Some("3d1219c7c4c5404aaa1f6d2a48adfda4".into()),
-    };
+    });
     let [process_only, remote] = partly_attributed(7);
     let attributions = [
         (attributed(41), attributed(42)),

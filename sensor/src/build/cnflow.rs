@@ -6,6 +6,8 @@ use cipherlens_record::cnflow::{
 };
 use cipherlens_record::session::{Endpoint, IpVersion, Transport};
 
+use std::sync::Arc;
+
 use crate::attribution::HostInfo;
 use crate::cnflow::{FlowFacts, flag_letters};
 use crate::flow::{IpProtocol, community_id_v1};
@@ -16,7 +18,7 @@ use crate::time::rfc3339_from_unix_nanos;
 pub fn cnflow_record(
     facts: &FlowFacts,
     monotonic_to_unix: u64,
-    host: Option<&HostInfo>,
+    host: Option<&Arc<HostInfo>>,
     community_id_seed: u16,
 ) -> CnFlowRecord {
     let tcp = facts.protocol == IpProtocol::Tcp;

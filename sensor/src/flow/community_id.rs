@@ -28,15 +28,22 @@ pub fn community_id_v1(seed: u16, protocol: u8, a: (IpAddr, u16), b: (IpAddr, u1
     } else {
         ((b_address, b.1), (a_address, a.1))
     };
-    let mut input = Vec::with_capacity(2 + 16 + 16 + 2 + 4);
-    input.extend_from_slice(&seed.to_be_bytes());
-    append_address(&mut input, first);
-    append_address(&mut input, second);
-    input.push(protocol);
-    input.push(0);
-    input.extend_from_slice(&first_port.to_be_bytes());
-    input.extend_from_slice(&second_port.to_be_bytes());
-    let digest = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &input);
+    // seed, two addresses (16 bytes at most each), protocol, padding, ports.
+    let (first, second) = (address_octets(first), address_octets(second));
+    let mut input = [0u8; 2 + 16 + 16 + 2 + 4];
+    let mut length = 0;
+    for part in [
+        &seed.to_be_bytes()[..],
+        &first.0[..first.1],
+        &second.0[..second.1],
+        &[protocol, 0],
+        &first_port.to_be_bytes(),
+        &second_port.to_be_bytes(),
+    ] {
+        input[length..length + part.len()].copy_from_slice(part);
+        length += part.len();
+    }
+    let digest = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &input[..length]);
     let mut id = String::with_capacity(2 + 28);
     id.push_str("1:");
     STANDARD.encode_string(digest.as_ref(), &mut id);
@@ -57,10 +64,15 @@ fn octets(address: IpAddr) -> Vec<u8> {
     }
 }
 
-fn append_address(input: &mut Vec<u8>, address: IpAddr) {
+/// The address's bytes on the wire, and how many there are (4 or 16).
+fn address_octets(address: IpAddr) -> ([u8; 16], usize) {
     match address {
-        IpAddr::V4(v4) => input.extend_from_slice(&v4.octets()),
-        IpAddr::V6(v6) => input.extend_from_slice(&v6.octets()),
+        IpAddr::V4(v4) => {
+            let mut octets = [0; 16];
+            octets[..4].copy_from_slice(&v4.octets());
+            (octets, 4)
+        }
+        IpAddr::V6(v6) => (v6.octets(), 16),
     }
 }
 

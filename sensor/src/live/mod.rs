@@ -206,6 +206,7 @@ pub async fn run_live(
         host.name.clone_from(node);
     }
     let node_name = host.name.clone();
+    let host = Arc::new(host);
     let mut stages = RecordStages::for_live(
         FlowRecordContext {
             monotonic_to_unix: offset,

@@ -19,6 +19,7 @@ pub mod encode;
 pub mod thread;
 
 use std::io;
+use std::sync::Arc;
 
 use cipherlens_record::{
     AlertRecord, CnFlowRecord, PlaintextRecord, Publishable, RecordKind, SessionRecord, StatsRecord,
@@ -84,11 +85,12 @@ impl Built {
 /// Live capture's enrich step: who owns the local endpoints, and the node.
 pub struct Enricher {
     attributor: Attributor,
-    host: HostInfo,
+    /// Shared by every record.
+    host: Arc<HostInfo>,
 }
 
 impl Enricher {
-    pub fn new(sources: AttributionSources, host: HostInfo) -> Self {
+    pub fn new(sources: AttributionSources, host: Arc<HostInfo>) -> Self {
         Self {
             attributor: Attributor::new(sources),
             host,
@@ -125,7 +127,7 @@ pub struct FlowRecordContext {
     pub monotonic_to_unix: u64,
     pub community_id_seed: u16,
     /// The node (live capture); none for a replayed capture.
-    pub host: Option<HostInfo>,
+    pub host: Option<Arc<HostInfo>>,
 }
 
 /// The stages every item goes through (see the module docs).

@@ -122,7 +122,7 @@ impl Memo {
             network: split.network,
             client: split.client,
             server: split.server,
-            host: split.host,
+            host: split.host.map(std::sync::Arc::new),
             tls,
             cipherlens: Cipherlens {
                 cnflow_id: split.cipherlens.cnflow_id,
