@@ -17,7 +17,7 @@ use cipherlens_record::session::*;
 use super::BuildCaches;
 use super::certificate_cache::CertificateCache;
 use super::fingerprint_cache::FingerprintCache;
-use crate::flow::{IpProtocol, community_id_v1};
+use crate::flow::IpProtocol;
 use crate::pipeline::{FinishedSession, SessionContext, SessionOutcome, peer_index};
 use crate::time::rfc3339_from_unix_nanos;
 
@@ -116,7 +116,7 @@ pub fn build_session_record(
             protocol: if quic { Protocol::Quic } else { Protocol::Tls },
             vlan_id: context.vlan_id,
             tunnel: context.tunnel.as_ref().map(tunnel_info),
-            community_id: community_id_v1(
+            community_id: caches.community_ids.of(
                 context.community_id_seed,
                 if quic {
                     IpProtocol::Udp
@@ -129,14 +129,14 @@ pub fn build_session_record(
             ),
         },
         client: Endpoint {
-            address: client.ip().to_string(),
+            address: super::address_text(client.ip()),
             port: client.port(),
             attribution: context.attribution[client_index]
                 .clone()
                 .unwrap_or_else(super::unattributed),
         },
         server: Endpoint {
-            address: server.ip().to_string(),
+            address: super::address_text(server.ip()),
             port: server.port(),
             attribution: context.attribution[server_index]
                 .clone()

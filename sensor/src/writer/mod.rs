@@ -244,6 +244,7 @@ impl RecordStages {
                     context.monotonic_to_unix,
                     context.host.as_ref(),
                     context.community_id_seed,
+                    &mut self.caches.community_ids,
                 );
                 Built::Flow(Box::new(record), facts.pids)
             }
