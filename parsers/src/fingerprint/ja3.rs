@@ -119,7 +119,7 @@ mod tests {
             ],
             extensions: [0, 10, 11].into_iter().map(extension).collect(),
             supported_groups: vec![0x1A1A, 23, 24, 25],
-            ec_point_formats: vec![0],
+            ec_point_formats: [0].into_iter().collect(),
             ..ClientHello::default()
         };
         let fingerprint = ja3(&hello).expect("TLS hello");

@@ -250,7 +250,7 @@ mod tests {
                     length: 0,
                 })
                 .collect(),
-            supported_versions: vec![0x2A2A, 0x0304, 0x0303],
+            supported_versions: [0x2A2A, 0x0304, 0x0303].into_iter().collect(),
             alpn: vec![b"h2".to_vec(), b"http/1.1".to_vec()],
             signature_algorithms: vec![
                 0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601,

@@ -9,6 +9,16 @@ use super::HandshakeError;
 use super::extensions::{self as ext, KeyShareEntry, RawExtension};
 use super::names::is_grease;
 use super::reader::Truncated;
+use smallvec::SmallVec;
+
+/// A random or a session id (32 bytes at most; a ServerHello's too), held
+/// inline: a hello's short fields are not worth an allocation each (a
+/// hello is parsed on the packet path and dropped on another thread).
+pub type Bytes32 = SmallVec<[u8; 32]>;
+
+/// A list of one-byte codes (compression methods, point formats, PSK
+/// modes): one to three entries in practice, held inline.
+pub type SmallBytes = SmallVec<[u8; 4]>;
 
 /// A parsed ClientHello (TLS 1.0-1.3, SSLv3, or an SSLv2-compatible hello).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -16,13 +26,13 @@ pub struct ClientHello {
     /// `legacy_version` (the version field of the hello itself).
     pub legacy_version: u16,
     /// Client random (32 bytes; SSLv2 challenge bytes for SSLv2 hellos).
-    pub random: Vec<u8>,
+    pub random: Bytes32,
     /// Session id sent by the client (non-empty: resumption attempt or TLS 1.3 compatibility).
-    pub session_id: Vec<u8>,
+    pub session_id: Bytes32,
     /// Offered cipher suites in wire order, GREASE included.
     pub cipher_suites: Vec<u16>,
     /// Offered compression methods.
-    pub compression_methods: Vec<u8>,
+    pub compression_methods: SmallBytes,
     /// Extensions in wire order, GREASE included.
     pub extensions: Vec<RawExtension>,
     /// First host_name of server_name.
@@ -30,19 +40,19 @@ pub struct ClientHello {
     /// ALPN protocol ids in offered order.
     pub alpn: Vec<Vec<u8>>,
     /// supported_versions in offered order.
-    pub supported_versions: Vec<u16>,
+    pub supported_versions: SmallVec<[u16; 8]>,
     /// supported_groups (elliptic_curves) in offered order.
     pub supported_groups: Vec<u16>,
     /// key_share entries in offered order.
-    pub key_shares: Vec<KeyShareEntry>,
+    pub key_shares: SmallVec<[KeyShareEntry; 4]>,
     /// signature_algorithms in offered order.
     pub signature_algorithms: Vec<u16>,
     /// signature_algorithms_cert in offered order.
     pub signature_algorithms_cert: Vec<u16>,
     /// ec_point_formats in offered order.
-    pub ec_point_formats: Vec<u8>,
+    pub ec_point_formats: SmallBytes,
     /// psk_key_exchange_modes in offered order.
-    pub psk_key_exchange_modes: Vec<u8>,
+    pub psk_key_exchange_modes: SmallBytes,
     /// compress_certificate algorithms in offered order.
     pub certificate_compression: Vec<u16>,
     /// Length of the session_ticket extension body, when present (non-zero: a ticket is presented).
@@ -69,8 +79,11 @@ impl ClientHello {
             .map_err(|_| HandshakeError::Malformed("ClientHello fixed fields"))?;
         let mut hello = ClientHello {
             legacy_version: fixed.version.0,
-            random: fixed.random.to_vec(),
-            session_id: fixed.session_id.map(<[u8]>::to_vec).unwrap_or_default(),
+            random: fixed.random.into(),
+            session_id: fixed
+                .session_id
+                .map(Bytes32::from_slice)
+                .unwrap_or_default(),
             cipher_suites: fixed.ciphers.iter().map(|suite| suite.0).collect(),
             compression_methods: fixed.comp.iter().map(|method| method.0).collect(),
             ..ClientHello::default()
@@ -115,10 +128,10 @@ impl ClientHello {
                     ext::u16_list16(body, "signature_algorithms_cert")?;
             }
             ext::EC_POINT_FORMATS => {
-                self.ec_point_formats = ext::u8_list8(body, "ec_point_formats")?
+                self.ec_point_formats = ext::u8_list8(body, "ec_point_formats")?.into()
             }
             ext::PSK_KEY_EXCHANGE_MODES => {
-                self.psk_key_exchange_modes = ext::u8_list8(body, "psk_key_exchange_modes")?;
+                self.psk_key_exchange_modes = ext::u8_list8(body, "psk_key_exchange_modes")?.into();
             }
             ext::COMPRESS_CERTIFICATE => {
                 self.certificate_compression = ext::u16_list8(body, "compress_certificate")?;

@@ -95,29 +95,37 @@ pub(crate) fn alpn_protocols(body: &[u8]) -> Result<Vec<Vec<u8>>, Truncated> {
 }
 
 /// A list of u16 values with a two-byte length prefix.
-pub(crate) fn u16_list16(body: &[u8], field: &'static str) -> Result<Vec<u16>, Truncated> {
+pub(crate) fn u16_list16<C: FromIterator<u16>>(
+    body: &[u8],
+    field: &'static str,
+) -> Result<C, Truncated> {
     let mut reader = Reader::new(body);
     Reader::u16_list(reader.vec16(field)?, field)
 }
 
 /// A list of u16 values with a one-byte length prefix (client supported_versions).
-pub(crate) fn u16_list8(body: &[u8], field: &'static str) -> Result<Vec<u16>, Truncated> {
+pub(crate) fn u16_list8<C: FromIterator<u16>>(
+    body: &[u8],
+    field: &'static str,
+) -> Result<C, Truncated> {
     let mut reader = Reader::new(body);
     Reader::u16_list(reader.vec8(field)?, field)
 }
 
 /// A list of u8 values with a one-byte length prefix.
-pub(crate) fn u8_list8(body: &[u8], field: &'static str) -> Result<Vec<u8>, Truncated> {
+pub(crate) fn u8_list8<'a>(body: &'a [u8], field: &'static str) -> Result<&'a [u8], Truncated> {
     let mut reader = Reader::new(body);
-    Ok(reader.vec8(field)?.to_vec())
+    reader.vec8(field)
 }
 
 /// Groups of the client's key_share entries (RFC 8446 section 4.2.8).
-pub(crate) fn client_key_share_groups(body: &[u8]) -> Result<Vec<KeyShareEntry>, Truncated> {
+pub(crate) fn client_key_share_groups(
+    body: &[u8],
+) -> Result<smallvec::SmallVec<[KeyShareEntry; 4]>, Truncated> {
     let mut outer = Reader::new(body);
     let list = outer.vec16("key_share list")?;
     let mut reader = Reader::new(list);
-    let mut entries = Vec::new();
+    let mut entries = smallvec::SmallVec::new();
     while !reader.is_empty() {
         let group = reader.u16("key_share group")?;
         let key = reader.vec16("key_share key_exchange")?;

@@ -24,7 +24,7 @@ pub mod server_hello;
 pub mod session;
 pub mod sslv2;
 
-pub use client_hello::ClientHello;
+pub use client_hello::{Bytes32, ClientHello, SmallBytes};
 pub use reader::Truncated;
 pub use record::{RecordError, RecordLimits, RecordStream, TlsEvent};
 pub use server_hello::{ServerHello, ServerKeyExchange};

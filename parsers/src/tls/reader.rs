@@ -58,7 +58,10 @@ impl<'a> Reader<'a> {
     }
 
     /// Big-endian u16 list (an odd trailing byte is a truncation).
-    pub(crate) fn u16_list(bytes: &[u8], field: &'static str) -> Result<Vec<u16>, Truncated> {
+    pub(crate) fn u16_list<C: FromIterator<u16>>(
+        bytes: &[u8],
+        field: &'static str,
+    ) -> Result<C, Truncated> {
         let (pairs, rest) = bytes.as_chunks::<2>();
         if !rest.is_empty() {
             return Err(Truncated { field });

@@ -5,6 +5,7 @@
 //! draft numbers, and captures of them exist in the wild.
 
 use super::HandshakeError;
+use super::client_hello::Bytes32;
 use super::extensions::{self as ext, RawExtension};
 use super::reader::{Reader, Truncated};
 
@@ -21,9 +22,9 @@ pub struct ServerHello {
     /// The version field of the message.
     pub legacy_version: u16,
     /// Server random.
-    pub random: Vec<u8>,
+    pub random: Bytes32,
     /// Session id echoed or assigned by the server.
-    pub session_id: Vec<u8>,
+    pub session_id: Bytes32,
     /// The chosen cipher suite.
     pub cipher_suite: u16,
     /// The chosen compression method (anything but 0 is a finding).
@@ -61,12 +62,12 @@ impl ServerHello {
     fn parse_fields(body: &[u8]) -> Result<Self, Truncated> {
         let mut reader = Reader::new(body);
         let legacy_version = reader.u16("ServerHello version")?;
-        let random = reader.take(32, "ServerHello random")?.to_vec();
+        let random = Bytes32::from_slice(reader.take(32, "ServerHello random")?);
         let early_draft = is_early_tls13_draft(legacy_version);
         let session_id = if early_draft {
-            Vec::new()
+            Bytes32::new()
         } else {
-            reader.vec8("ServerHello session id")?.to_vec()
+            Bytes32::from_slice(reader.vec8("ServerHello session id")?)
         };
         let cipher_suite = reader.u16("ServerHello cipher suite")?;
         let compression_method = if early_draft {
@@ -82,7 +83,7 @@ impl ServerHello {
         };
         let mut hello = ServerHello {
             legacy_version,
-            is_hello_retry_request: random == HELLO_RETRY_REQUEST_RANDOM,
+            is_hello_retry_request: random[..] == HELLO_RETRY_REQUEST_RANDOM,
             random,
             session_id,
             cipher_suite,

@@ -67,8 +67,8 @@ pub fn parse_sslv2_client_hello(body: &[u8]) -> Result<ClientHello, HandshakeErr
         .collect();
     Ok(ClientHello {
         legacy_version: version,
-        random: challenge.to_vec(),
-        session_id: session_id.to_vec(),
+        random: challenge.into(),
+        session_id: session_id.into(),
         cipher_suites,
         sslv2_format: true,
         ..ClientHello::default()

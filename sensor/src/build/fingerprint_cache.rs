@@ -241,11 +241,11 @@ mod tests {
     fn hello() -> ClientHello {
         ClientHello {
             legacy_version: 0x0303,
-            supported_versions: vec![0x0304, 0x0303],
+            supported_versions: [0x0304, 0x0303].into_iter().collect(),
             cipher_suites: vec![0x1301, 0x1302, 0xc02f],
             extensions: extensions([0, 10, 11, 13, 16, 43, 51]),
             supported_groups: vec![0x11ec, 29, 23],
-            ec_point_formats: vec![0],
+            ec_point_formats: [0].into_iter().collect(),
             signature_algorithms: vec![0x0403, 0x0804],
             alpn: vec![b"h2".to_vec(), b"http/1.1".to_vec()],
             ..ClientHello::default()
@@ -259,7 +259,7 @@ mod tests {
         type Change = fn(&mut ClientHello);
         let changes: [Change; 11] = [
             |h| h.legacy_version = 0x0301,
-            |h| h.supported_versions = vec![0x0303],
+            |h| h.supported_versions = [0x0303].into_iter().collect(),
             |h| h.cipher_suites.swap(0, 1),
             |h| h.cipher_suites.push(0x009c),
             |h| h.extensions.rotate_left(1),
@@ -385,11 +385,13 @@ mod tests {
             let types = pick(&mut next, &[0, 16, 43, 0x2a2a], 3);
             let hello = ClientHello {
                 legacy_version: [0x0301, 0x0303][next(2) as usize],
-                supported_versions: pick(&mut next, &[0x0304, 0x7a7a], 1),
+                supported_versions: pick(&mut next, &[0x0304, 0x7a7a], 1).into(),
                 cipher_suites: pick(&mut next, &[0x1301, 0xc02f, 0x0a0a], 2),
                 extensions: extensions(types),
                 supported_groups: pick(&mut next, &[29, 0x4a4a], 1),
-                ec_point_formats: [vec![], vec![0], vec![0, 1]][next(3) as usize].clone(),
+                ec_point_formats: [vec![], vec![0], vec![0, 1]][next(3) as usize]
+                    .clone()
+                    .into(),
                 signature_algorithms: pick(&mut next, &[0x0403, 0x3a3a], 1),
                 alpn: [
                     vec![],
