@@ -19,8 +19,8 @@ pub fn rfc3339_from_unix_nanos(nanos: u64) -> String {
     digits(&mut text[14..16], (second_of_day / 60) % 60);
     digits(&mut text[17..19], second_of_day % 60);
     digits(&mut text[20..26], micros);
-    // ASCII only: valid UTF-8 as it is, one copy.
-    String::from_utf8_lossy(&text).into_owned()
+    // ASCII digits and separators only: always valid UTF-8.
+    std::str::from_utf8(&text).unwrap_or_default().to_owned()
 }
 
 /// Writes the last `out.len()` decimal digits of `value` into `out`.

@@ -82,9 +82,7 @@ fn records(pcap: &Path) -> (Vec<SessionRecord>, Vec<CnFlowRecord>) {
         options,
         |item| match item {
             Replayed::Session(finished) => sessions.push(session_record(&finished, &mut caches)),
-            Replayed::Flow(facts) => {
-                flows.push(cnflow_record(&facts, 0, None, 0, &mut caches.community_ids))
-            }
+            Replayed::Flow(facts) => flows.push(cnflow_record(&facts, 0, None, 0)),
         },
     );
     (sessions, flows)

@@ -9,9 +9,8 @@ use cipherlens_record::session::{Endpoint, IpVersion, Transport};
 use std::sync::Arc;
 
 use crate::attribution::HostInfo;
-use crate::build::CommunityIds;
 use crate::cnflow::{FlowFacts, flag_letters};
-use crate::flow::IpProtocol;
+use crate::flow::{IpProtocol, community_id_v1};
 use crate::time::rfc3339_from_unix_nanos;
 
 /// Builds a record; `monotonic_to_unix` converts kernel times. Endpoints
@@ -21,7 +20,6 @@ pub fn cnflow_record(
     monotonic_to_unix: u64,
     host: Option<&Arc<HostInfo>>,
     community_id_seed: u16,
-    community_ids: &mut CommunityIds,
 ) -> CnFlowRecord {
     let tcp = facts.protocol == IpProtocol::Tcp;
     let endpoint = |address: std::net::SocketAddr| Endpoint {
@@ -49,7 +47,7 @@ pub fn cnflow_record(
             } else {
                 IpVersion::Ipv6
             },
-            community_id: community_ids.of(
+            community_id: community_id_v1(
                 community_id_seed,
                 facts.protocol.number(),
                 (facts.client.ip(), facts.client.port()),

@@ -5,20 +5,17 @@
 //!   (fingerprints, IANA names, certificate summaries).
 //! - [`cnflow`]: one flow's kernel counters -> `CnFlowRecord`.
 //! - [`certificate_cache`]: certificate summaries cached by DER;
-//!   [`fingerprint_cache`]: fingerprints cached by hello fields;
-//!   [`community_ids`]: Community IDs of recent flows; all bounded by
-//!   [`generations`].
+//!   [`fingerprint_cache`]: fingerprints cached by hello fields; both
+//!   bounded by [`generations`].
 
 pub mod certificate_cache;
 pub mod cnflow;
-pub mod community_ids;
 pub mod fingerprint_cache;
 pub mod generations;
 pub mod session;
 
 pub use certificate_cache::CertificateCache;
 pub use cnflow::cnflow_record;
-pub use community_ids::CommunityIds;
 pub use fingerprint_cache::FingerprintCache;
 pub use session::{build_session_record, session_record};
 
@@ -27,7 +24,6 @@ pub use session::{build_session_record, session_record};
 pub struct BuildCaches {
     pub certificates: CertificateCache,
     pub fingerprints: FingerprintCache,
-    pub community_ids: CommunityIds,
 }
 
 /// The attribution of an endpoint nothing is known about yet (remote, or

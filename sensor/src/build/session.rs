@@ -17,7 +17,7 @@ use cipherlens_record::session::*;
 use super::BuildCaches;
 use super::certificate_cache::CertificateCache;
 use super::fingerprint_cache::FingerprintCache;
-use crate::flow::IpProtocol;
+use crate::flow::{IpProtocol, community_id_v1};
 use crate::pipeline::{FinishedSession, SessionContext, SessionOutcome, peer_index};
 use crate::time::rfc3339_from_unix_nanos;
 
@@ -116,7 +116,7 @@ pub fn build_session_record(
             protocol: if quic { Protocol::Quic } else { Protocol::Tls },
             vlan_id: context.vlan_id,
             tunnel: context.tunnel.as_ref().map(tunnel_info),
-            community_id: caches.community_ids.of(
+            community_id: community_id_v1(
                 context.community_id_seed,
                 if quic {
                     IpProtocol::Udp

@@ -104,7 +104,7 @@ pub fn flow_id(boot_id: &[u8], key: &FlowKey, first_ns: u64) -> String {
     context.update(&rest);
     let mut id = [0u8; 32];
     match hex::encode_to_slice(&context.finish().as_ref()[..16], &mut id) {
-        Ok(()) => String::from_utf8_lossy(&id).into_owned(),
+        Ok(()) => std::str::from_utf8(&id).unwrap_or_default().to_owned(),
         // 16 bytes always fit 32 hex digits.
         Err(_) => String::new(),
     }

@@ -18,37 +18,6 @@ use base64::engine::general_purpose::STANDARD;
 /// Both addresses must be of one family; an IPv4-mapped IPv6 address is
 /// hashed as the IPv4 address it maps, as the packets carried it.
 pub fn community_id_v1(seed: u16, protocol: u8, a: (IpAddr, u16), b: (IpAddr, u16)) -> String {
-    community_id_of(&CommunityIdInput::new(seed, protocol, a, b))
-}
-
-/// What Community ID v1 hashes for one flow (at most 40 bytes): the same
-/// for both directions, so it also names the flow (a cache key).
-pub struct CommunityIdInput {
-    bytes: [u8; 2 + 16 + 16 + 2 + 4],
-    length: usize,
-}
-
-impl CommunityIdInput {
-    /// See [`community_id_v1`].
-    pub fn new(seed: u16, protocol: u8, a: (IpAddr, u16), b: (IpAddr, u16)) -> Self {
-        input(seed, protocol, a, b)
-    }
-
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.bytes[..self.length]
-    }
-}
-
-/// The Community ID of a flow's input.
-pub fn community_id_of(input: &CommunityIdInput) -> String {
-    let digest = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, input.as_bytes());
-    let mut id = String::with_capacity(2 + 28);
-    id.push_str("1:");
-    STANDARD.encode_string(digest.as_ref(), &mut id);
-    id
-}
-
-fn input(seed: u16, protocol: u8, a: (IpAddr, u16), b: (IpAddr, u16)) -> CommunityIdInput {
     let (a_address, b_address) = (canonical(a.0), canonical(b.0));
     let a_first = match (a_address, b_address) {
         (IpAddr::V4(x), IpAddr::V4(y)) => (x.octets(), a.1) <= (y.octets(), b.1),
@@ -61,7 +30,7 @@ fn input(seed: u16, protocol: u8, a: (IpAddr, u16), b: (IpAddr, u16)) -> Communi
     };
     // seed, two addresses (16 bytes at most each), protocol, padding, ports.
     let (first, second) = (address_octets(first), address_octets(second));
-    let mut bytes = [0u8; 2 + 16 + 16 + 2 + 4];
+    let mut input = [0u8; 2 + 16 + 16 + 2 + 4];
     let mut length = 0;
     for part in [
         &seed.to_be_bytes()[..],
@@ -71,10 +40,14 @@ fn input(seed: u16, protocol: u8, a: (IpAddr, u16), b: (IpAddr, u16)) -> Communi
         &first_port.to_be_bytes(),
         &second_port.to_be_bytes(),
     ] {
-        bytes[length..length + part.len()].copy_from_slice(part);
+        input[length..length + part.len()].copy_from_slice(part);
         length += part.len();
     }
-    CommunityIdInput { bytes, length }
+    let digest = <sha1::Sha1 as sha1::Digest>::digest(&input[..length]);
+    let mut id = String::with_capacity(2 + 28);
+    id.push_str("1:");
+    STANDARD.encode_string(digest, &mut id);
+    id
 }
 
 fn canonical(address: IpAddr) -> IpAddr {

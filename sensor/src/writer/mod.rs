@@ -244,7 +244,6 @@ impl RecordStages {
                     context.monotonic_to_unix,
                     context.host.as_ref(),
                     context.community_id_seed,
-                    &mut self.caches.community_ids,
                 );
                 Built::Flow(Box::new(record), facts.pids)
             }
