@@ -86,8 +86,9 @@ const DIGIT_PAIRS: [[u8; 2]; 100] = {
 };
 
 /// Appends the decimal form of `value` without going through `fmt`:
-/// two table look-ups and one fixed-size write.
-fn push_decimal(out: &mut Vec<u8>, value: u16) {
+/// two table look-ups and one fixed-size write (fingerprint strings, and
+/// the sensor's JSON encoder for the many small numbers of a record).
+pub fn push_decimal(out: &mut Vec<u8>, value: u16) {
     let value = usize::from(value);
     let [high_0, high_1] = DIGIT_PAIRS[value / 100 % 100];
     let [low_0, low_1] = DIGIT_PAIRS[value % 100];

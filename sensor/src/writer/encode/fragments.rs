@@ -47,12 +47,9 @@ impl<T> Fragments<T> {
         Ok(&self.entries[&address].1)
     }
 
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.entries.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
     }
 }
 

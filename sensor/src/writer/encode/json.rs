@@ -9,6 +9,8 @@
 
 use std::borrow::Cow;
 
+use cipherlens_parsers::fingerprint::push_decimal;
+
 /// `"name":` as a `&'static str`, for [`Obj::key`].
 macro_rules! key {
     ($name:literal) => {
@@ -135,8 +137,11 @@ macro_rules! integers {
     ($($integer:ty),*) => {$(
         impl Json for $integer {
             fn write(&self, out: &mut Vec<u8>) {
+                // Most numbers of a record (code points, ports, lengths,
+                // counts) fit 16 bits: a fixed-size write, where a general
+                // formatter's variable-length copy is a library call.
                 match u16::try_from(*self) {
-                    Ok(small) => small_decimal(out, small),
+                    Ok(small) => push_decimal(out, small),
                     Err(_) => out.extend_from_slice(itoa::Buffer::new().format(*self).as_bytes()),
                 }
             }
@@ -144,33 +149,6 @@ macro_rules! integers {
     )*};
 }
 integers!(u8, u16, u32, u64, usize, i64);
-
-/// "00" to "99".
-const DIGIT_PAIRS: [[u8; 2]; 100] = {
-    let mut pairs = [[0; 2]; 100];
-    let mut n = 0;
-    while n < 100 {
-        pairs[n] = [b'0' + (n / 10) as u8, b'0' + (n % 10) as u8];
-        n += 1;
-    }
-    pairs
-};
-
-/// Most numbers of a record (code points, ports, lengths, counts) fit in
-/// 16 bits: written with a store of known size, where a general
-/// formatter's variable-length copy is a library call.
-fn small_decimal(out: &mut Vec<u8>, value: u16) {
-    let value = usize::from(value);
-    let [high_0, high_1] = DIGIT_PAIRS[value / 100 % 100];
-    let [low_0, low_1] = DIGIT_PAIRS[value % 100];
-    match value {
-        0..=9 => out.push(low_1),
-        10..=99 => out.extend_from_slice(&[low_0, low_1]),
-        100..=999 => out.extend_from_slice(&[high_1, low_0, low_1]),
-        1_000..=9_999 => out.extend_from_slice(&[high_0, high_1, low_0, low_1]),
-        _ => out.extend_from_slice(&[b'0' + (value / 10_000) as u8, high_0, high_1, low_0, low_1]),
-    }
-}
 
 impl<T: Json> Json for [T] {
     fn write(&self, out: &mut Vec<u8>) {
@@ -190,12 +168,6 @@ impl<T: Json> Json for [T] {
 impl<T: Json> Json for Vec<T> {
     fn write(&self, out: &mut Vec<u8>) {
         self.as_slice().write(out);
-    }
-}
-
-impl<T: Json + ?Sized> Json for &T {
-    fn write(&self, out: &mut Vec<u8>) {
-        (**self).write(out);
     }
 }
 

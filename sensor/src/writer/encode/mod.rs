@@ -99,19 +99,10 @@ impl RecordEncoder {
 
     /// An endpoint's attribution as the fields it flattens into.
     fn attribution(&mut self, attribution: &Arc<EndpointAttribution>) -> &[u8] {
-        let EndpointAttribution {
-            process: None,
-            container: None,
-            k8s: None,
-        } = **attribution
-        else {
-            return self.attribution_fields(attribution);
-        };
-        // Remote endpoints and replayed sessions: nothing to add.
-        b""
-    }
-
-    fn attribution_fields(&mut self, attribution: &Arc<EndpointAttribution>) -> &[u8] {
+        if **attribution == EndpointAttribution::default() {
+            // Remote endpoints and replayed sessions: nothing to add.
+            return b"";
+        }
         let written = self.attributions.get_or_write(attribution, |value, json| {
             encode_record(value, json)?;
             // `{...}` without its braces: the endpoint's own fields follow.
