@@ -39,14 +39,13 @@ impl NatsServer {
             .spawn()
             .expect("nats-server (scripts/setup.sh installs it)");
         let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        while !greets_as_nats(port) {
+            // A server that could not bind its ports has exited.
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("nats-server on port {port} exited at start ({status}): a port taken?");
+            }
             assert!(Instant::now() < deadline, "nats-server did not start");
             std::thread::sleep(Duration::from_millis(20));
-        }
-        // What answered must be this server: one that could not bind its
-        // ports has exited, and the answer came from another listener.
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("nats-server on port {port} exited at start ({status}): a port taken?");
         }
         Self {
             child,
@@ -58,6 +57,20 @@ impl NatsServer {
     pub fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)
     }
+}
+
+/// Whether a NATS server answers on `port`: it sends `INFO` first. A bare
+/// TCP connect is not enough: it also succeeds against another test's
+/// passing listener or as a loopback self-connect, before the server
+/// (slow to start with JetStream) listens.
+fn greets_as_nats(port: u16) -> bool {
+    use std::io::Read;
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+    let mut greeting = [0u8; 5];
+    stream.read_exact(&mut greeting).is_ok() && &greeting == b"INFO "
 }
 
 impl Drop for NatsServer {
