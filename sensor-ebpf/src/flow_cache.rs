@@ -83,7 +83,7 @@ fn same_key(a: *const FlowKey, b: *const FlowKey) -> bool {
 /// there; [`PHASE_MISS`] when the full path must run (the slot's previous
 /// flow, if it had counts, is flushed first so the slot can be reused).
 /// Notes the slot and the epoch in the state's layout for [`remember`].
-#[inline(never)]
+#[inline(always)]
 pub(crate) fn cached_phase(ctx: &TcContext, state: *mut CpuState) -> u64 {
     let layout = layout_of(state);
     // SAFETY: this CPU's element, valid for the program's run.

@@ -295,7 +295,9 @@ fn inspect(ctx: &TcContext, direction: u8) {
         cached
     };
     // SAFETY: as above.
-    if !may_change_flow_state(ctx, state, unsafe { &*layout }, phase) {
+    let quick = quick_answer(ctx, state, unsafe { &*layout }, phase);
+    // SAFETY: as above.
+    if quick == ANSWER_NO || !may_change_flow_state(ctx, state, unsafe { &*layout }, phase) {
         if cached == PHASE_MISS {
             remember(state, phase);
         }
@@ -312,8 +314,60 @@ fn inspect(ctx: &TcContext, direction: u8) {
     }
 }
 
+/// [`quick_answer`]: the handshake-flow map has nothing to do with the packet.
+const ANSWER_NO: u8 = 0;
+/// [`quick_answer`]: it must be consulted.
+const ANSWER_YES: u8 = 1;
+/// [`quick_answer`]: the payload decides (a handshake or QUIC start?).
+const ANSWER_PAYLOAD: u8 = 2;
+
+/// What the flow's phase and the packet's headers alone say of whether the
+/// handshake-flow map must be consulted. Inlined: the common packet (no
+/// SYN, FIN or RST of a flow outside its handshake) ends here, and on an
+/// AMD host's return thunk (SRSO "Safe RET") a BPF-to-BPF call costs a
+/// mispredicted return.
+#[inline(always)]
+fn quick_answer(ctx: &TcContext, state: *mut CpuState, layout: &Layout, phase: u64) -> u8 {
+    let payload_len = (ctx.len() as usize).saturating_sub(layout.payload_offset);
+    // A client's SYN: a reused 4-tuple's old entry goes.
+    let syn = layout.tcp_flags & (TCP_SYN | TCP_ACK) == TCP_SYN;
+    match phase as u8 {
+        _ if phase == PHASE_UNKNOWN => {
+            if payload_len > 0 || layout.tcp_flags & (TCP_FIN_OR_RST | TCP_SYN) != 0 {
+                ANSWER_YES
+            } else {
+                ANSWER_NO
+            }
+        }
+        PHASE_NONE => {
+            if syn {
+                ANSWER_YES
+            } else if payload_len == 0 {
+                ANSWER_NO
+            } else if layout.past_watch() {
+                // SAFETY: this CPU's element, as in `inspect`.
+                unsafe { (*state).starttls_unwatched += 1 };
+                ANSWER_NO
+            } else {
+                ANSWER_PAYLOAD
+            }
+        }
+        PHASE_DONE => {
+            if syn || layout.tcp_flags & TCP_FIN_OR_RST != 0 {
+                ANSWER_YES
+            } else if layout.protocol == IPPROTO_UDP && payload_len >= QUIC_MIN_CLIENT_INITIAL {
+                ANSWER_PAYLOAD
+            } else {
+                ANSWER_NO
+            }
+        }
+        _ => ANSWER_YES,
+    }
+}
+
 /// Whether the handshake-flow map must be consulted for this packet, given
-/// what the counters entry says of the flow. Its own function: its
+/// what the counters entry says of the flow ([`quick_answer`], then the
+/// payload's first bytes when they decide). Its own function: its
 /// branches end in one answer, so the verifier walks the copy path once
 /// per answer rather than once per branch.
 #[inline(never)]
@@ -323,31 +377,11 @@ fn may_change_flow_state(
     layout: &Layout,
     phase: u64,
 ) -> bool {
-    let payload_len = (ctx.len() as usize).saturating_sub(layout.payload_offset);
-    // A client's SYN: a reused 4-tuple's old entry goes.
-    let syn = layout.tcp_flags & (TCP_SYN | TCP_ACK) == TCP_SYN;
-    match phase as u8 {
-        _ if phase == PHASE_UNKNOWN => {
-            payload_len > 0 || layout.tcp_flags & (TCP_FIN_OR_RST | TCP_SYN) != 0
-        }
-        PHASE_NONE => {
-            if syn || payload_len == 0 {
-                syn
-            } else if layout.past_watch() {
-                // SAFETY: this CPU's element, as in `inspect`.
-                unsafe { (*state).starttls_unwatched += 1 };
-                false
-            } else {
-                may_start_handshake(ctx, layout)
-            }
-        }
-        PHASE_DONE => {
-            syn || layout.tcp_flags & TCP_FIN_OR_RST != 0
-                || (layout.protocol == IPPROTO_UDP
-                    && payload_len >= QUIC_MIN_CLIENT_INITIAL
-                    && opens_quic_connection(ctx, layout))
-        }
-        _ => true,
+    match quick_answer(ctx, state, layout, phase) {
+        ANSWER_NO => false,
+        ANSWER_YES => true,
+        _ if phase as u8 == PHASE_NONE => may_start_handshake(ctx, layout),
+        _ => opens_quic_connection(ctx, layout),
     }
 }
 
