@@ -181,7 +181,23 @@ pub(super) const QUIC_MIN_CLIENT_INITIAL: usize = 1200;
 #[inline(always)]
 pub(super) fn opens_quic_connection(ctx: &TcContext, layout: &Layout) -> bool {
     ctx.load::<u8>(layout.payload_offset)
-        .is_ok_and(|first| first & 0xE0 == QUIC_LONG_HEADER_BITS)
+        .is_ok_and(first_byte_opens_quic)
+}
+
+/// [`opens_quic_connection`] of a payload's first byte.
+#[inline(always)]
+pub(super) fn first_byte_opens_quic(first: u8) -> bool {
+    first & 0xE0 == QUIC_LONG_HEADER_BITS
+}
+
+/// [`may_start_handshake`] of a payload's first byte.
+#[inline(always)]
+pub(super) fn first_byte_may_start(protocol: u8, first: u8) -> bool {
+    if protocol == IPPROTO_TCP {
+        first == TLS_CONTENT_HANDSHAKE
+    } else {
+        first & QUIC_LONG_HEADER_BITS == QUIC_LONG_HEADER_BITS
+    }
 }
 
 /// Whether the payload may start a handshake (see [`starts_handshake`]),
@@ -197,11 +213,7 @@ pub(super) fn may_start_handshake(ctx: &TcContext, layout: &Layout) -> bool {
             Err(_) => return true,
         },
     };
-    if layout.protocol == IPPROTO_TCP {
-        first == TLS_CONTENT_HANDSHAKE
-    } else {
-        first & QUIC_LONG_HEADER_BITS == QUIC_LONG_HEADER_BITS
-    }
+    first_byte_may_start(layout.protocol, first)
 }
 
 /// Whether the payload starts a TLS handshake record or a QUIC long-header packet.

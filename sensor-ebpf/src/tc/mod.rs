@@ -49,10 +49,12 @@ use cipherlens_common::{
 };
 
 use self::copy::{
-    QUIC_MIN_CLIENT_INITIAL, copy_handshake, may_start_handshake, opens_quic_connection,
+    QUIC_MIN_CLIENT_INITIAL, copy_handshake, first_byte_may_start, first_byte_opens_quic,
+    may_start_handshake, opens_quic_connection,
 };
 use self::flow_counts::count_flow;
 use self::headers::{FAST_FOUND, FAST_NOT_OURS, fast_locate, locate};
+use self::packet::read;
 use self::tunnels::tunnel_payload;
 use crate::flow_cache::{PHASE_MISS, cached_phase, remember};
 
@@ -318,14 +320,15 @@ fn inspect(ctx: &TcContext, direction: u8) {
 const ANSWER_NO: u8 = 0;
 /// [`quick_answer`]: it must be consulted.
 const ANSWER_YES: u8 = 1;
-/// [`quick_answer`]: the payload decides (a handshake or QUIC start?).
+/// [`quick_answer`]: the payload decides (a handshake or QUIC start?), and
+/// its first byte is not in the linear data.
 const ANSWER_PAYLOAD: u8 = 2;
 
-/// What the flow's phase and the packet's headers alone say of whether the
-/// handshake-flow map must be consulted. Inlined: the common packet (no
-/// SYN, FIN or RST of a flow outside its handshake) ends here, and on an
-/// AMD host's return thunk (SRSO "Safe RET") a BPF-to-BPF call costs a
-/// mispredicted return.
+/// What the flow's phase, the packet's headers and the payload's first
+/// byte (when it is in the linear data) say of whether the handshake-flow
+/// map must be consulted. Inlined: the common packet (no SYN, FIN or RST
+/// of a flow outside its handshake) ends here, and on an AMD host's return
+/// thunk (SRSO "Safe RET") a BPF-to-BPF call costs a mispredicted return.
 #[inline(always)]
 fn quick_answer(ctx: &TcContext, state: *mut CpuState, layout: &Layout, phase: u64) -> u8 {
     let payload_len = (ctx.len() as usize).saturating_sub(layout.payload_offset);
@@ -349,14 +352,20 @@ fn quick_answer(ctx: &TcContext, state: *mut CpuState, layout: &Layout, phase: u
                 unsafe { (*state).starttls_unwatched += 1 };
                 ANSWER_NO
             } else {
-                ANSWER_PAYLOAD
+                match read::<u8>(ctx, layout.payload_offset) {
+                    Some(first) => yes_if(first_byte_may_start(layout.protocol, first)),
+                    None => ANSWER_PAYLOAD,
+                }
             }
         }
         PHASE_DONE => {
             if syn || layout.tcp_flags & TCP_FIN_OR_RST != 0 {
                 ANSWER_YES
             } else if layout.protocol == IPPROTO_UDP && payload_len >= QUIC_MIN_CLIENT_INITIAL {
-                ANSWER_PAYLOAD
+                match read::<u8>(ctx, layout.payload_offset) {
+                    Some(first) => yes_if(first_byte_opens_quic(first)),
+                    None => ANSWER_PAYLOAD,
+                }
             } else {
                 ANSWER_NO
             }
@@ -365,9 +374,16 @@ fn quick_answer(ctx: &TcContext, state: *mut CpuState, layout: &Layout, phase: u
     }
 }
 
+/// [`ANSWER_YES`] or [`ANSWER_NO`].
+#[inline(always)]
+fn yes_if(yes: bool) -> u8 {
+    if yes { ANSWER_YES } else { ANSWER_NO }
+}
+
 /// Whether the handshake-flow map must be consulted for this packet, given
 /// what the counters entry says of the flow ([`quick_answer`], then the
-/// payload's first bytes when they decide). Its own function: its
+/// payload's first byte by the helper when it is outside the linear data).
+/// Its own function: its
 /// branches end in one answer, so the verifier walks the copy path once
 /// per answer rather than once per branch.
 #[inline(never)]
