@@ -12,8 +12,9 @@
 //! still describes it when attribution reads it.
 
 use aya_ebpf::{
-    helpers::generated::{bpf_get_current_pid_tgid, bpf_get_socket_cookie},
-    macros::btf_tracepoint,
+    helpers::generated::{bpf_get_current_pid_tgid, bpf_get_socket_cookie, bpf_jiffies64},
+    macros::{btf_tracepoint, map},
+    maps::PerCpuArray,
     programs::BtfTracePointContext,
 };
 
@@ -23,6 +24,22 @@ use cipherlens_common::tls::SslKey;
 
 use crate::tc::SOCKET_OWNERS;
 use crate::tls::{TLS_BINDINGS, TLS_THREADS};
+
+/// The socket owner a CPU wrote or found last, and the tick it did.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct OwnerSeen {
+    cookie: u64,
+    pid_tgid: u64,
+    tick: u64,
+}
+
+/// Each CPU's last socket owner: a bulk transfer calls send or recv tens of
+/// thousands of times a second on one socket, from one CPU, and a repeat
+/// within the same clock tick skips the owners map's hash lookup. Once a
+/// tick the map is asked again, so an entry the LRU evicted comes back.
+#[map(name = "CIPHERLENS_OWNER_SEEN")]
+static OWNER_SEEN: PerCpuArray<OwnerSeen> = PerCpuArray::with_max_entries(1, 0);
 
 /// `sock_send_length(struct sock *sk, int ret, int flags)`.
 #[btf_tracepoint(function = "sock_send_length")]
@@ -69,12 +86,32 @@ fn remember_owner(ctx: &BtfTracePointContext) -> Option<(u64, u64)> {
     if cookie == 0 || tgid_of(pid_tgid) == 0 {
         return None;
     }
-    // Bulk senders call send/recv tens of thousands of times a second on
-    // one socket: a lookup is cheap, an LRU update takes a lock and a node,
-    // so write only what changed.
+    // SAFETY: a helper without arguments (the verifier inlines it).
+    let tick = unsafe { bpf_jiffies64() };
+    let seen = OWNER_SEEN.get_ptr_mut(0);
+    if let Some(seen) = seen {
+        // SAFETY: this CPU's slot, valid for the program's run; tp_btf
+        // programs do not nest on a CPU.
+        let seen = unsafe { &*seen };
+        if seen.cookie == cookie && seen.pid_tgid == pid_tgid && seen.tick == tick {
+            return Some((pid_tgid, cookie));
+        }
+    }
+    // A lookup is cheap, an LRU update takes a lock and a node, so write
+    // only what changed.
     // SAFETY: a read of a map value for this program's run.
     if unsafe { SOCKET_OWNERS.get(&cookie) }.copied() != Some(pid_tgid) {
         let _ = SOCKET_OWNERS.insert(&cookie, &pid_tgid, 0);
+    }
+    if let Some(seen) = seen {
+        // SAFETY: as above.
+        unsafe {
+            seen.write(OwnerSeen {
+                cookie,
+                pid_tgid,
+                tick,
+            })
+        };
     }
     Some((pid_tgid, cookie))
 }
