@@ -383,9 +383,8 @@ fn yes_if(yes: bool) -> u8 {
 /// Whether the handshake-flow map must be consulted for this packet, given
 /// what the counters entry says of the flow ([`quick_answer`], then the
 /// payload's first byte by the helper when it is outside the linear data).
-/// Its own function: its
-/// branches end in one answer, so the verifier walks the copy path once
-/// per answer rather than once per branch.
+/// Its own function: its branches end in one answer, so the verifier walks
+/// the copy path once per answer rather than once per branch.
 #[inline(never)]
 fn may_change_flow_state(
     ctx: &TcContext,
