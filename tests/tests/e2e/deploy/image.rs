@@ -167,6 +167,22 @@ fn start<'a>(
     container
 }
 
+/// Waits until the container's sensor answers `/healthz` on `metrics`
+/// with 200: its programs are loaded and attached.
+fn wait_healthy(container: &Container, metrics: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while cipherlens_integration::sensor::http_get(metrics, "/healthz").map(|(code, _)| code)
+        != Some(200)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the container's sensor is not healthy: {:?}",
+            container.logs()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// The container's session record for `server_name`, within `limit`.
 fn wait_session(container: &Container, server_name: &str, limit: Duration) -> Option<Value> {
     let deadline = Instant::now() + limit;
@@ -218,17 +234,7 @@ fn the_image_is_reproducible_and_records_a_handshake_with_only_the_documented_gr
             "0",
         ],
     );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while cipherlens_integration::sensor::http_get(&metrics, "/healthz").map(|(code, _)| code)
-        != Some(200)
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the container's sensor is not healthy: {:?}",
-            container.logs()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_healthy(&container, &metrics);
     // The process holds exactly the documented capabilities, cannot gain
     // more, and runs under the seccomp filter.
     let pid = container.main_pid();
@@ -283,6 +289,7 @@ fn the_image_is_reproducible_and_records_a_handshake_with_only_the_documented_gr
 
     // Without the host's pids: the session is recorded, and the kernel's
     // pid with it, but nothing /proc would tell of the process.
+    let metrics = format!("127.0.0.1:{}", free_port());
     let private_pids = start(
         &podman,
         Grants {
@@ -292,9 +299,11 @@ fn the_image_is_reproducible_and_records_a_handshake_with_only_the_documented_gr
         &format!("{}-private-pids", container.name),
         &bed,
         &second_tag,
-        &["-i", bed.interface()],
+        &["-i", bed.interface(), "--metrics-listen", &metrics],
     );
-    std::thread::sleep(Duration::from_secs(3));
+    // Attached before the handshake: a fixed wait lost the race on a
+    // slow machine, where loading the programs took longer.
+    wait_healthy(&private_pids, &metrics);
     bed.link.s_client(
         &format!("{}:{}", bed.link.host_v4, server.port),
         server_name,
